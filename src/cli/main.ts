@@ -1,0 +1,126 @@
+/**
+ * argv → command → exit code. Errors become one line on stderr and an exit
+ * code here, in one place (CONTRACT.md "Exit codes"); no stack trace unless
+ * --log-level debug.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { EXIT, RunnerError, type ExitCode } from '../errors.js';
+import { createLogger, type Logger } from '../logger.js';
+import { redact } from '../redact.js';
+import { resolveSettings, type Settings, type SettingsInput } from '../settings.js';
+import { registerReadCommands } from './readCommands.js';
+import { registerWriteCommands } from './writeCommands.js';
+
+/** What every command handler gets. */
+export interface CommandContext {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly json: boolean;
+  /** Writes a line (or lines) to stdout, redacted. */
+  readonly print: (text: string) => void;
+  readonly printJson: (value: unknown) => void;
+}
+
+export type CommandHandler = (ctx: CommandContext, ...args: never[]) => Promise<ExitCode | void>;
+
+interface GlobalFlags extends SettingsInput {
+  readonly json?: boolean;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let debug = argv.includes('debug') && argv.some((a) => a === '--log-level' || a === '--log-level=debug');
+  const program = buildProgram((settings) => {
+    debug = settings.logLevel === 'debug';
+  });
+  try {
+    await program.parseAsync(argv.length ? [...argv] : ['auto'], { from: 'user' });
+    return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
+  } catch (error) {
+    return reportError(error, debug);
+  }
+}
+
+/** Commander's unknown flags, missing arguments and the like: usage errors, exit 2. */
+function reportError(error: unknown, debug: boolean): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed its one line; help and version are not errors.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (error instanceof RunnerError) {
+    process.stderr.write(redact(`migrate: error: ${error.message}${error.hint ? ` (${error.hint})` : ''}`) + '\n');
+    if (debug && error.stack) process.stderr.write(redact(error.stack) + '\n');
+    return error.exitCode;
+  }
+  // Anything else is a bug in the runner: say so, briefly.
+  const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+  process.stderr.write(redact(`migrate: internal error: ${message} (rerun with --log-level debug for details)`) + '\n');
+  if (debug && error instanceof Error && error.stack) process.stderr.write(redact(error.stack) + '\n');
+  return EXIT.failed;
+}
+
+function buildProgram(onSettings: (s: Settings) => void): Command {
+  const program = new Command('migrate')
+    .description('A stateful PostgreSQL migration runner on node-pg-migrate')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({ writeErr: (s) => process.stderr.write(redact(s.startsWith('error:') ? `migrate: ${s}` : s)) })
+    .option('--database-url <url>', 'postgres://user:password@host:port/database (default: DATABASE_URL, DB_*, POSTGRES_*, PG*)')
+    .option('--dir <dir>', 'migrations folder (default: MIGRATIONS_DIR or migrations)')
+    .option('--table <name>', 'history table (default: MIGRATIONS_TABLE or pgmigrations)')
+    .option('--schema <name>', 'managed schema (default: public)')
+    .option('--config <file>', 'JSON config file (default: MIGRATE_CONFIG or migrate.config.json)')
+    .option('--json', 'machine-readable output on stdout')
+    .addOption(new Option('--log-level <level>', 'error, warn, info or debug (default: LOG_LEVEL or info)'))
+    .option('--lock-timeout <seconds>', 'how long to wait for another runner (default: 300)', parseSeconds)
+    .option('--wait-timeout <seconds>', 'how long to wait for the database to accept connections (default: 0)', parseSeconds);
+
+  const contextFor = (command: Command): CommandContext => {
+    const flags = command.optsWithGlobals<GlobalFlags & Record<string, unknown>>();
+    const settings = resolveSettings(pickSettings(flags));
+    onSettings(settings);
+    const logger = createLogger(settings.logLevel, settings.logFormat);
+    return {
+      settings,
+      logger,
+      json: Boolean(flags.json),
+      print: (text) => process.stdout.write(redact(text) + '\n'),
+      printJson: (value) => process.stdout.write(redact(JSON.stringify(value, null, 2)) + '\n'),
+    };
+  };
+
+  registerReadCommands(program, contextFor);
+  registerWriteCommands(program, contextFor);
+  return program;
+}
+
+function pickSettings(flags: GlobalFlags & Record<string, unknown>): SettingsInput {
+  const keys = [
+    'databaseUrl', 'dir', 'table', 'schema', 'config', 'baseline', 'lockTimeout', 'waitTimeout',
+    'ddlLockTimeout', 'allowModified', 'refuseOnDrift', 'logLevel',
+  ] as const;
+  const picked: Record<string, unknown> = {};
+  for (const key of keys) if (flags[key] !== undefined) picked[key] = flags[key];
+  return picked as SettingsInput;
+}
+
+/** Parses a non-negative number of seconds for commander, or throws its usage error. */
+export function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(n)) {
+    throw new InvalidArgumentError('expected a number of seconds');
+  }
+  return n;
+}
+
+/** Runs a handler and sets the process exit code from its result. */
+export function action<A extends unknown[]>(
+  contextFor: (c: Command) => CommandContext,
+  handler: (ctx: CommandContext, ...args: A) => Promise<ExitCode | void>,
+) {
+  return async (...args: unknown[]): Promise<void> => {
+    const command = args.at(-1) as Command;
+    const ctx = contextFor(command);
+    const code = await handler(ctx, ...(args.slice(0, -1) as A));
+    process.exitCode = code ?? EXIT.ok;
+  };
+}

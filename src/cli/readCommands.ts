@@ -1,0 +1,119 @@
+/** Commands that change nothing: status, current, pending, history, check, info, wait. */
+import type { Command } from 'commander';
+import { closeQuietly, waitForDatabase } from '../connection.js';
+import { EXIT } from '../errors.js';
+import { connectFor, observe } from '../inspect.js';
+import { readMigrationFiles } from '../migrationFiles.js';
+import { requireConnection } from '../settings.js';
+import { action, parseSeconds, type CommandContext } from './main.js';
+import { describeFinding, formatHistory, formatStatus, historyEntries, statusDocument } from './format.js';
+import type { Observation } from '../inspect.js';
+
+/** Findings that make `check` fail (and `auto` refuse): see CONTRACT.md "check". */
+const REFUSING_FINDINGS = new Set(['checksum-mismatch']);
+
+export function registerReadCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
+  program
+    .command('status')
+    .description('detect and print the state, plan and findings; changes nothing')
+    .option('--baseline <rev>', 'revision a legacy database would be stamped at')
+    .action(action(contextFor, async (ctx) => {
+      const { detection } = await observeOnce(ctx);
+      if (ctx.json) ctx.printJson(statusDocument(detection));
+      else ctx.print(formatStatus(detection));
+    }));
+
+  program
+    .command('current')
+    .description('print the current revision name, or base')
+    .action(action(contextFor, async (ctx) => {
+      const { detection } = await observeOnce(ctx);
+      if (ctx.json) ctx.printJson({ current: detection.current });
+      else ctx.print(detection.current ?? 'base');
+    }));
+
+  program
+    .command('pending')
+    .description('print the pending migration names, one a line')
+    .action(action(contextFor, async (ctx) => {
+      const { detection } = await observeOnce(ctx);
+      if (ctx.json) ctx.printJson({ pending: detection.pending });
+      else if (detection.pending.length) ctx.print(detection.pending.join('\n'));
+    }));
+
+  program
+    .command('history')
+    .description('every migration: applied or pending, applied at, duration, checksum status')
+    .action(action(contextFor, async (ctx) => {
+      const { files, facts } = await observeOnce(ctx);
+      const entries = historyEntries(files, facts.applied);
+      if (ctx.json) ctx.printJson({ migrations: entries });
+      else ctx.print(formatHistory(entries));
+    }));
+
+  program
+    .command('check')
+    .description('exit 0 when current with no refusing findings, else 1 (3 with --strict on drift)')
+    .option('--strict', 'exit 3 when the live schema drifted from the recorded fingerprints')
+    .action(action(contextFor, async (ctx, opts: { strict?: boolean }) => {
+      const { detection } = await observeOnce(ctx);
+      const refusing = detection.findings.filter((f) => REFUSING_FINDINGS.has(f.kind));
+      const drift = detection.findings.filter((f) => f.kind === 'drift');
+      const ok = detection.state === 'current' && refusing.length === 0 && (!opts.strict || drift.length === 0);
+      if (ctx.json) ctx.printJson({ ok, ...statusDocument(detection) });
+      else {
+        ctx.print(ok ? `ok: ${detection.current ?? 'base'} is current` : `not ok: ${detection.state} (${detection.plan.reason})`);
+        for (const f of detection.findings) ctx.print(`finding: ${describeFinding(f)}`);
+      }
+      if (opts.strict && drift.length) return EXIT.refused;
+      return ok ? EXIT.ok : EXIT.failed;
+    }));
+
+  program
+    .command('info')
+    .description('connection target (password masked), config source, migrations folder, counts')
+    .action(action(contextFor, async (ctx) => {
+      const { settings } = ctx;
+      const target = requireConnection(settings);
+      const files = await readMigrationFiles(settings.dir);
+      const info = {
+        database: target.display,
+        databaseSource: target.source,
+        config: settings.configFile,
+        migrationsDir: settings.dir,
+        table: `${settings.schema}.${settings.table}`,
+        schema: settings.schema,
+        migrations: files.length,
+        head: files.at(-1)?.name ?? null,
+      };
+      if (ctx.json) ctx.printJson(info);
+      else {
+        for (const [key, value] of Object.entries(info)) ctx.print(`${`${key}:`.padEnd(16)}${value ?? '-'}`);
+      }
+    }));
+
+  program
+    .command('wait')
+    .description('wait until the database accepts connections (exit 4 past the timeout)')
+    .option('--timeout <seconds>', 'seconds to wait', parseSeconds, 60)
+    .action(action(contextFor, async (ctx, opts: { timeout: number }) => {
+      const target = requireConnection(ctx.settings);
+      const started = Date.now();
+      ctx.logger.info(`waiting up to ${opts.timeout}s for ${target.display}`);
+      await waitForDatabase(target, {
+        waitTimeoutSeconds: opts.timeout,
+        onRetry: (attempt, reason) => ctx.logger.debug('database not ready', { attempt, reason }),
+      });
+      ctx.logger.info(`database ready after ${Date.now() - started} ms`);
+    }));
+}
+
+async function observeOnce(ctx: CommandContext): Promise<Observation> {
+  const files = await readMigrationFiles(ctx.settings.dir);
+  const client = await connectFor(ctx.settings, ctx.logger);
+  try {
+    return await observe(client, ctx.settings, files);
+  } finally {
+    await closeQuietly(client);
+  }
+}

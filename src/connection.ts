@@ -1,0 +1,89 @@
+/**
+ * Connecting: one `pg.Client` per role (introspection, lock), retried until
+ * the wait timeout for errors that waiting can fix (exit 4), and failing at
+ * once for those it cannot (wrong password, unknown database: exit 2).
+ */
+import pg from 'pg';
+import { ConnectionConfigError, DatabaseUnreachableError, describeCause } from './errors.js';
+import type { ConnectionTarget } from './settings.js';
+
+export type Client = pg.Client;
+
+/** SQLSTATEs that mean "not now" rather than "never" (server starting, shutting down, too many clients). */
+const TRANSIENT_SQLSTATES = new Set(['57P03', '57P01', '57P02', '53300', '08006', '08001', '08004']);
+/** Node socket errors that a server coming up (or a DNS name appearing in compose) resolves. */
+const TRANSIENT_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+
+export interface ConnectOptions {
+  readonly waitTimeoutSeconds: number;
+  readonly applicationName?: string;
+  /** Called before each retry, so the CLI can say that it waits. */
+  readonly onRetry?: (attempt: number, reason: string) => void;
+}
+
+export async function connect(target: ConnectionTarget, options: ConnectOptions): Promise<Client> {
+  const deadline = Date.now() + options.waitTimeoutSeconds * 1000;
+  for (let attempt = 1; ; attempt++) {
+    const client = new pg.Client({
+      ...target.config,
+      application_name: options.applicationName ?? 'migrate',
+      connectionTimeoutMillis: clamp(deadline - Date.now(), 2_000, 10_000),
+    });
+    // An idle client whose server goes away emits 'error'; without a listener Node crashes.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      if (!isTransient(error)) {
+        throw new ConnectionConfigError(`cannot connect to ${target.display}: ${describeCause(error)}`, {
+          cause: error,
+          hint: hintFor(error),
+        });
+      }
+      if (Date.now() >= deadline) {
+        throw new DatabaseUnreachableError(target.display, options.waitTimeoutSeconds, { cause: error });
+      }
+      options.onRetry?.(attempt, describeCause(error));
+      await sleep(Math.min(1_000, Math.max(0, deadline - Date.now())));
+    }
+  }
+}
+
+/** Waits until the database accepts a connection, then closes it. */
+export async function waitForDatabase(target: ConnectionTarget, options: ConnectOptions): Promise<void> {
+  const client = await connect(target, options);
+  await client.end();
+}
+
+export async function closeQuietly(client: Client | null | undefined): Promise<void> {
+  await client?.end().catch(() => undefined);
+}
+
+function isTransient(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  if (e.code && (TRANSIENT_SQLSTATES.has(e.code) || TRANSIENT_ERRNOS.has(e.code))) return true;
+  // pg reports a connect timeout and a socket closed during startup without a code.
+  return /timeout|terminated unexpectedly|Connection terminated/i.test(e.message ?? '');
+}
+
+function hintFor(error: unknown): string | undefined {
+  switch ((error as { code?: string }).code) {
+    case '28P01':
+    case '28000':
+      return 'check the user and password';
+    case '3D000':
+      return 'create the database first, or check its name';
+    default:
+      return undefined;
+  }
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

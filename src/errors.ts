@@ -1,0 +1,149 @@
+/**
+ * Small error classes that carry data; the CLI turns each into one line and
+ * an exit code in one place (cli/exitCodes.ts). Messages never copy a stack.
+ */
+import type { RunReport } from './types.js';
+
+export const EXIT = {
+  ok: 0,
+  /** A migration failed and was rolled back, or `check` found work to do. */
+  failed: 1,
+  /** Usage or configuration error. */
+  usage: 2,
+  /** The database needs a human decision. */
+  refused: 3,
+  /** The database did not accept connections within the wait timeout. */
+  unreachable: 4,
+  /** Another runner held the lock past the lock timeout. */
+  locked: 5,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export abstract class RunnerError extends Error {
+  abstract readonly exitCode: ExitCode;
+  /** What to do next, shown after the message. */
+  readonly hint: string | undefined;
+  constructor(message: string, options: { cause?: unknown; hint?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.hint = options.hint;
+  }
+}
+
+/** Bad flags, settings or config file. */
+export class UsageError extends RunnerError {
+  readonly exitCode = EXIT.usage;
+}
+
+export class ConfigError extends RunnerError {
+  readonly exitCode = EXIT.usage;
+  constructor(
+    message: string,
+    readonly source: string,
+    options: { cause?: unknown; hint?: string } = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/** No database given by flags, environment or config. */
+export class NoDatabaseError extends RunnerError {
+  readonly exitCode = EXIT.usage;
+  constructor() {
+    super('no database given', {
+      hint: 'set DATABASE_URL (or DB_HOST/DB_NAME/..., POSTGRES_*, PG*), or pass --database-url',
+    });
+  }
+}
+
+/** A migration file that cannot be used: misnamed, duplicated, unreadable. */
+export class MigrationFileError extends RunnerError {
+  readonly exitCode = EXIT.usage;
+  constructor(
+    message: string,
+    readonly file: string,
+    options: { cause?: unknown; hint?: string } = {},
+  ) {
+    super(message, options);
+  }
+}
+
+export class UnknownRevisionError extends RunnerError {
+  readonly exitCode = EXIT.usage;
+  constructor(readonly revision: string) {
+    super(`unknown revision ${JSON.stringify(revision)}`, {
+      hint: 'use a migration name from `migrate history`, `head` or `base`',
+    });
+  }
+}
+
+/** The server refused us for a reason waiting will not fix (auth, missing database). */
+export class ConnectionConfigError extends RunnerError {
+  readonly exitCode = EXIT.usage;
+}
+
+export class DatabaseUnreachableError extends RunnerError {
+  readonly exitCode = EXIT.unreachable;
+  constructor(
+    readonly target: string,
+    readonly timeoutSeconds: number,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`database ${target} did not accept connections within ${timeoutSeconds}s`, {
+      ...options,
+      hint: 'check that the server is up and the host and port are right, or raise --wait-timeout',
+    });
+  }
+}
+
+export class LockTimeoutError extends RunnerError {
+  readonly exitCode = EXIT.locked;
+  constructor(
+    readonly timeoutSeconds: number,
+    readonly holder: string | null,
+  ) {
+    super(
+      `another runner held the migration lock for more than ${timeoutSeconds}s` +
+        (holder ? ` (held by ${holder})` : ''),
+      { hint: 'wait for it to finish, or raise --lock-timeout' },
+    );
+  }
+}
+
+/** The database needs a human decision. */
+export class RefusedError extends RunnerError {
+  readonly exitCode = EXIT.refused;
+  constructor(
+    message: string,
+    readonly report: RunReport | null,
+    options: { hint?: string } = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/** A migration failed; its transaction was rolled back. */
+export class MigrationFailedError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+  constructor(
+    readonly migration: string,
+    readonly direction: 'up' | 'down',
+    readonly report: RunReport | null,
+    options: { cause?: unknown; detail?: string; hint?: string } = {},
+  ) {
+    super(
+      `migration ${migration} (${direction}) failed: ${options.detail ?? describeCause(options.cause)}`,
+      options,
+    );
+  }
+}
+
+/** `check` found work to do. */
+export class CheckFailedError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+}
+
+export function describeCause(cause: unknown): string {
+  if (cause instanceof Error) return cause.message.split('\n')[0] ?? cause.name;
+  return String(cause);
+}

@@ -1,0 +1,108 @@
+/**
+ * Database facts for the detector, in two catalog round trips and without
+ * creating anything: `status` must leave the database exactly as it was.
+ */
+import pg from 'pg';
+import type { AppliedMigration, DatabaseFacts } from './types.js';
+
+/** Anything with pg's `query(text, values)`: a Client or a PoolClient. */
+export interface Queryable {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export interface HistoryLocation {
+  readonly schema: string;
+  readonly table: string;
+}
+
+/** The side table where checksums, durations and who applied live (ignored by node-pg-migrate). */
+export function metaTableOf(table: string): string {
+  return `${table}_meta`;
+}
+
+/** The runner's own tables; never counted as application objects. */
+export function runnerTablesOf(table: string): string[] {
+  return [table, metaTableOf(table)];
+}
+
+/**
+ * "Application objects" (CONTRACT.md): tables, views, materialized views,
+ * sequences, types, domains and functions of the managed schema, except the
+ * runner's own tables and what belongs to them or to an extension.
+ */
+const APPLICATION_OBJECTS_SQL = `
+WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = $1),
+runner AS (
+  SELECT c.oid FROM pg_class c JOIN ns ON c.relnamespace = ns.oid WHERE c.relname = ANY($2::text[])
+),
+ext AS (SELECT objid FROM pg_depend WHERE deptype = 'e'),
+objects AS (
+  SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view'
+           WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table' END
+         || ' ' || c.relname AS label
+  FROM pg_class c JOIN ns ON c.relnamespace = ns.oid
+  WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+    AND c.oid NOT IN (SELECT oid FROM runner)
+    AND c.oid NOT IN (SELECT objid FROM ext)
+    -- sequences owned by the runner's tables (pgmigrations_id_seq)
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                    AND d.refobjid IN (SELECT oid FROM runner) AND d.deptype IN ('a', 'i'))
+  UNION ALL
+  SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END || ' ' || t.typname
+  FROM pg_type t JOIN ns ON t.typnamespace = ns.oid
+  WHERE t.typtype IN ('c', 'd', 'e', 'r', 'm')
+    AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+    AND t.oid NOT IN (SELECT objid FROM ext)
+  UNION ALL
+  SELECT 'function ' || p.proname
+  FROM pg_proc p JOIN ns ON p.pronamespace = ns.oid
+  WHERE p.oid NOT IN (SELECT objid FROM ext)
+)
+SELECT label FROM objects ORDER BY label LIMIT 20`;
+
+const HISTORY_TABLES_SQL = `
+SELECT c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')`;
+
+export async function readDatabaseFacts(db: Queryable, where: HistoryLocation): Promise<DatabaseFacts> {
+  const runnerTables = runnerTablesOf(where.table);
+  const [objects, tables] = await Promise.all([
+    db.query<{ label: string }>(APPLICATION_OBJECTS_SQL, [where.schema, runnerTables]),
+    db.query<{ relname: string }>(HISTORY_TABLES_SQL, [where.schema, runnerTables]),
+  ]);
+  const present = new Set(tables.rows.map((r) => r.relname));
+  const historyTableExists = present.has(where.table);
+  const applied = historyTableExists ? await readHistory(db, where, present.has(metaTableOf(where.table))) : [];
+  return { historyTableExists, applied, applicationObjects: objects.rows.map((r) => r.label) };
+}
+
+async function readHistory(db: Queryable, where: HistoryLocation, hasMeta: boolean): Promise<AppliedMigration[]> {
+  const history = qualify(where.schema, where.table);
+  const meta = qualify(where.schema, metaTableOf(where.table));
+  // node-pg-migrate reads the applied list in this order (runner.ts:312).
+  const sql = hasMeta
+    ? `SELECT h.name, h.run_on, m.checksum, m.duration_ms, m.applied_by
+       FROM ${history} h LEFT JOIN ${meta} m ON m.name = h.name ORDER BY h.run_on, h.id`
+    : `SELECT h.name, h.run_on, NULL AS checksum, NULL AS duration_ms, NULL AS applied_by
+       FROM ${history} h ORDER BY h.run_on, h.id`;
+  const { rows } = await db.query<{
+    name: string;
+    run_on: Date;
+    checksum: string | null;
+    duration_ms: number | null;
+    applied_by: string | null;
+  }>(sql);
+  return rows.map((r) => ({
+    name: r.name,
+    runOn: r.run_on,
+    checksum: r.checksum,
+    durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+    appliedBy: r.applied_by,
+  }));
+}
+
+/** `"schema"."table"`, quoted with the driver's escape. */
+export function qualify(schema: string, name: string): string {
+  return `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(name)}`;
+}

@@ -1,0 +1,119 @@
+/**
+ * Migration discovery without executing anything: node-pg-migrate 9's rules
+ * (shared/reference/node-pg-migrate-9.md §3, §8) re-implemented so that a
+ * status or a no-op start never imports a migration module.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
+import { MigrationFileError } from './errors.js';
+import type { MigrationFile } from './types.js';
+
+/** Extensions node-pg-migrate 9 loads by default (migrationLoader.ts getDefaultStrategies). */
+export const MIGRATION_EXTENSIONS = ['.sql', '.js', '.ts', '.cjs', '.mjs', '.cts', '.mts'] as const;
+
+/** node-pg-migrate ignores `^\..*` by default: dot-files (our fingerprint manifest is one). */
+const IGNORED = /^\..*$/;
+
+export async function readMigrationFiles(dir: string): Promise<MigrationFile[]> {
+  const folder = resolve(dir);
+  let entries;
+  try {
+    entries = await readdir(folder, { withFileTypes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const what = code === 'ENOENT' ? 'does not exist' : code === 'ENOTDIR' ? 'is not a folder' : 'cannot be read';
+    throw new MigrationFileError(`migrations folder ${folder} ${what}`, folder, {
+      cause: error,
+      hint: 'pass --dir or set MIGRATIONS_DIR',
+    });
+  }
+  const fileNames = entries
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && !IGNORED.test(e.name))
+    .map((e) => e.name);
+
+  const files = await Promise.all(
+    fileNames.map(async (fileName): Promise<MigrationFile> => {
+      const extension = extname(fileName).toLowerCase();
+      const path = resolve(folder, fileName);
+      if (!/^\d+/.test(fileName)) {
+        throw new MigrationFileError(`migration file ${fileName} has no numeric prefix`, path, {
+          hint: 'name it like 0001_create_users.sql, or move it out of the migrations folder',
+        });
+      }
+      if (!(MIGRATION_EXTENSIONS as readonly string[]).includes(extension)) {
+        throw new MigrationFileError(`migration file ${fileName} has an unsupported extension`, path, {
+          hint: `use one of ${MIGRATION_EXTENSIONS.join(' ')}`,
+        });
+      }
+      let content: Buffer;
+      try {
+        content = await readFile(path);
+      } catch (error) {
+        throw new MigrationFileError(`migration file ${fileName} cannot be read`, path, { cause: error });
+      }
+      return {
+        name: fileName.slice(0, fileName.length - extension.length),
+        fileName,
+        path,
+        extension,
+        checksum: checksumOf(content),
+      };
+    }),
+  );
+
+  rejectDuplicateNames(files);
+  return files.sort((a, b) => compareMigrationNames(a.fileName, b.fileName));
+}
+
+/** sha256 of the content with CRLF and CR normalised to LF, so a checkout on Windows is not "edited". */
+export function checksumOf(content: Buffer | string): string {
+  const text = typeof content === 'string' ? content : content.toString('latin1');
+  return createHash('sha256').update(text.replace(/\r\n?/g, '\n'), 'latin1').digest('hex');
+}
+
+function rejectDuplicateNames(files: readonly MigrationFile[]): void {
+  const seen = new Map<string, MigrationFile>();
+  for (const file of [...files].sort((a, b) => a.fileName.localeCompare(b.fileName))) {
+    const other = seen.get(file.name);
+    if (other) {
+      throw new MigrationFileError(
+        `two migration files share the name ${file.name}: ${other.fileName} and ${file.fileName}`,
+        file.path,
+        { hint: 'node-pg-migrate names a migration by its file name without extension; keep one of them' },
+      );
+    }
+    seen.set(file.name, file);
+  }
+}
+
+/**
+ * node-pg-migrate's order (utils/comparators.ts): numeric prefix first, with a
+ * 17-digit prefix read as a UTC yyyymmddhhmmssSSS date; then a numeric,
+ * punctuation-blind locale compare.
+ */
+export function compareMigrationNames(a: string, b: string): number {
+  return numericPrefixOf(a) - numericPrefixOf(b) || localeCompareNumerically(a, b);
+}
+
+function numericPrefixOf(fileName: string): number {
+  const prefix = /^\d+/.exec(fileName)?.[0] ?? '';
+  if (prefix.length === 17) {
+    const [y, mo, d, h, mi, s, ms] = [0, 4, 6, 8, 10, 12, 14].map((start, i, all) =>
+      prefix.slice(start, all[i + 1] ?? 17),
+    );
+    return new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`).valueOf();
+  }
+  return Number(prefix);
+}
+
+const collator = new Intl.Collator(undefined, {
+  usage: 'sort',
+  numeric: true,
+  sensitivity: 'variant',
+  ignorePunctuation: true,
+});
+
+function localeCompareNumerically(a: string, b: string): number {
+  return collator.compare(a, b);
+}

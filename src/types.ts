@@ -1,0 +1,119 @@
+/**
+ * The data the runner passes around: facts in, a detection out, a report at
+ * the end. Everything here is plain, frozen data (CONTRACT.md "The states").
+ */
+
+/** A migration file on disk, read without importing it. */
+export interface MigrationFile {
+  /** node-pg-migrate's name: the file name without its last extension. */
+  readonly name: string;
+  readonly fileName: string;
+  /** Absolute path. */
+  readonly path: string;
+  /** Lower-case extension with its dot: `.sql`, `.ts`, `.js`, … */
+  readonly extension: string;
+  /** sha256 (hex) of the content with line endings normalised to `\n`. */
+  readonly checksum: string;
+}
+
+/** One row of node-pg-migrate's history table, with what we keep beside it. */
+export interface AppliedMigration {
+  readonly name: string;
+  readonly runOn: Date;
+  /** Null when plain node-pg-migrate applied it (adopted on the next run). */
+  readonly checksum: string | null;
+  readonly durationMs: number | null;
+  readonly appliedBy: string | null;
+}
+
+/** What introspection learned about the database. */
+export interface DatabaseFacts {
+  readonly historyTableExists: boolean;
+  /** History rows in applied order (`run_on, id`, as node-pg-migrate reads them). */
+  readonly applied: readonly AppliedMigration[];
+  /** A few application objects in the managed schema (empty when there are none). */
+  readonly applicationObjects: readonly string[];
+  /** Fingerprint of the live schema, when it was computed. */
+  readonly liveFingerprint?: string | null;
+}
+
+export const STATES = ['fresh', 'legacy', 'behind', 'current', 'diverged'] as const;
+export type StateName = (typeof STATES)[number];
+
+export const PLAN_ACTIONS = ['apply', 'stamp-then-apply', 'stamp', 'none', 'refuse'] as const;
+export type PlanAction = (typeof PLAN_ACTIONS)[number];
+
+/** What `auto` would do. */
+export interface Plan {
+  readonly action: PlanAction;
+  /** The revision the history is stamped to before anything is applied. */
+  readonly stampTo: string | null;
+  /** Migrations to apply, in order. */
+  readonly apply: readonly string[];
+  /** One line for humans. */
+  readonly reason: string;
+  /** For `refuse`: the command a human may run to settle it. */
+  readonly settleCommand?: string;
+}
+
+export type Finding =
+  | {
+      readonly kind: 'checksum-mismatch';
+      readonly name: string;
+      readonly recorded: string;
+      readonly actual: string;
+    }
+  | {
+      readonly kind: 'drift';
+      readonly revision: string;
+      readonly differences: readonly string[];
+    }
+  | {
+      readonly kind: 'ambiguous-match';
+      readonly revisions: readonly string[];
+      /** The revision stamped (latest of a contiguous run), or null when refused. */
+      readonly chosen: string | null;
+    }
+  | {
+      readonly kind: 'missing-fingerprints';
+      readonly reason: string;
+    };
+
+export type FindingKind = Finding['kind'];
+
+/** The detector's answer (CONTRACT.md "Machine output"). */
+export interface Detection {
+  readonly state: StateName;
+  /** Last applied revision, or null for none (`base`). */
+  readonly current: string | null;
+  /** Last file on disk, or null when there are none. */
+  readonly head: string | null;
+  readonly applied: readonly string[];
+  readonly pending: readonly string[];
+  /** Applied names with no file on disk. */
+  readonly unknown: readonly string[];
+  /** Files sorted before the last applied one but not applied (a gap). */
+  readonly outOfOrder: readonly string[];
+  readonly plan: Plan;
+  readonly findings: readonly Finding[];
+}
+
+/** One migration the runner ran (or tried to). */
+export interface MigrationRun {
+  readonly name: string;
+  readonly direction: 'up' | 'down';
+  readonly status: 'applied' | 'reverted' | 'failed' | 'not-run';
+  readonly durationMs: number;
+}
+
+/** What a run did. Every run returns one; a failure carries the partial one. */
+export interface RunReport {
+  readonly command: string;
+  readonly before: Detection;
+  readonly plan: Plan;
+  /** The revision the history was stamped to, if it was. */
+  readonly stamped: string | null;
+  readonly migrations: readonly MigrationRun[];
+  readonly after: Detection | null;
+  readonly durationMs: number;
+}
