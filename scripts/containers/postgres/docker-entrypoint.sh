@@ -67,8 +67,8 @@ SQL
   fi
   for f in /docker-entrypoint-initdb.d/*; do
     [ -e "$f" ] || continue
+    # shellcheck disable=SC1090 # *.sh init scripts are sourced, as in the official image
     case "$f" in
-      # shellcheck disable=SC1090 # init scripts are sourced, as in the official image
       *.sh) say "running $f"; . "$f" ;;
       *.sql) say "running $f"; psql -v ON_ERROR_STOP=1 --no-psqlrc --username="$POSTGRES_USER" --dbname="$POSTGRES_DB" -f "$f" >&2 ;;
       *) say "ignoring $f" ;;
