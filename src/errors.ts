@@ -2,7 +2,7 @@
  * Small error classes that carry data; the CLI turns each into one line and
  * an exit code in one place (cli/exitCodes.ts). Messages never copy a stack.
  */
-import type { RunReport } from './types.js';
+import type { MigrationRun, RunReport } from './types.js';
 
 export const EXIT = {
   ok: 0,
@@ -125,16 +125,29 @@ export class RefusedError extends RunnerError {
 /** A migration failed; its transaction was rolled back. */
 export class MigrationFailedError extends RunnerError {
   readonly exitCode = EXIT.failed;
+  readonly detail: string;
   constructor(
     readonly migration: string,
     readonly direction: 'up' | 'down',
+    /** The run so far; set by runMigrations once it knows the whole report. */
     readonly report: RunReport | null,
-    options: { cause?: unknown; detail?: string; hint?: string } = {},
+    options: { cause?: unknown; detail?: string; hint?: string; completed?: readonly MigrationRun[] } = {},
   ) {
-    super(
-      `migration ${migration} (${direction}) failed: ${options.detail ?? describeCause(options.cause)}`,
-      options,
-    );
+    const detail = options.detail ?? describeCause(options.cause);
+    super(`migration ${migration} (${direction}) failed: ${detail}`, options);
+    this.detail = detail;
+    this.completed = options.completed ?? [];
+  }
+  /** Migrations committed before the failure (only those a noTransaction split committed). */
+  readonly completed: readonly MigrationRun[];
+
+  withReport(report: RunReport): MigrationFailedError {
+    return new MigrationFailedError(this.migration, this.direction, report, {
+      cause: this.cause,
+      detail: this.detail,
+      ...(this.hint !== undefined && { hint: this.hint }),
+      completed: this.completed,
+    });
   }
 }
 

@@ -40,7 +40,8 @@ export interface DatabaseFacts {
 export const STATES = ['fresh', 'legacy', 'behind', 'current', 'diverged'] as const;
 export type StateName = (typeof STATES)[number];
 
-export const PLAN_ACTIONS = ['apply', 'stamp-then-apply', 'stamp', 'none', 'refuse'] as const;
+/** `revert` is ours (for `down`), added beside the contract's five. */
+export const PLAN_ACTIONS = ['apply', 'stamp-then-apply', 'stamp', 'none', 'refuse', 'revert'] as const;
 export type PlanAction = (typeof PLAN_ACTIONS)[number];
 
 /** What `auto` would do. */
@@ -50,6 +51,8 @@ export interface Plan {
   readonly stampTo: string | null;
   /** Migrations to apply, in order. */
   readonly apply: readonly string[];
+  /** Migrations to revert, in the order they are reverted (`down` only). */
+  readonly revert?: readonly string[];
   /** One line for humans. */
   readonly reason: string;
   /** For `refuse`: the command a human may run to settle it. */

@@ -14,6 +14,8 @@ import { registerWriteCommands } from './writeCommands.js';
 /** What every command handler gets. */
 export interface CommandContext {
   readonly settings: Settings;
+  /** The flags as settings, for library calls that resolve settings themselves. */
+  readonly settingsInput: SettingsInput;
   readonly logger: Logger;
   readonly json: boolean;
   /** Writes a line (or lines) to stdout, redacted. */
@@ -76,11 +78,13 @@ function buildProgram(onSettings: (s: Settings) => void): Command {
 
   const contextFor = (command: Command): CommandContext => {
     const flags = command.optsWithGlobals<GlobalFlags & Record<string, unknown>>();
-    const settings = resolveSettings(pickSettings(flags));
+    const settingsInput = pickSettings(flags);
+    const settings = resolveSettings(settingsInput);
     onSettings(settings);
     const logger = createLogger(settings.logLevel, settings.logFormat);
     return {
       settings,
+      settingsInput,
       logger,
       json: Boolean(flags.json),
       print: (text) => process.stdout.write(redact(text) + '\n'),

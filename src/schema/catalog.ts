@@ -166,6 +166,15 @@ function notExtensionMember(catalog: string, oid: string): string {
   return `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
 }
 
+/**
+ * The comment of an object. Written out instead of obj_description(), which
+ * is a SQL function call per row and made the columns query three times
+ * slower on 2,000 tables.
+ */
+function describe(catalog: string, oid: string, subId = '0'): string {
+  return `(SELECT ds.description FROM pg_description ds WHERE ds.classoid = '${catalog}'::regclass AND ds.objoid = ${oid} AND ds.objsubid = ${subId})`;
+}
+
 /** A collation's name as `format_type` would print a type name: qualified unless visible. */
 function collationName(oid: string): string {
   return `(SELECT CASE WHEN pg_collation_is_visible(co.oid) THEN quote_ident(co.collname)
@@ -192,7 +201,7 @@ const RELATIONS_SQL = `${RELATIONS_CTE}
   SELECT c.relname::text AS name, quote_ident(c.relname) AS quoted, c.relkind::text AS kind,
          c.relpersistence::text AS persistence, c.reloptions::text[] AS options,
          c.relrowsecurity AS "rowSecurity", c.relforcerowsecurity AS "forceRowSecurity",
-         obj_description(c.oid, 'pg_class') AS comment,
+         ${describe('pg_class', 'c.oid')} AS comment,
          CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS "partitionKey",
          CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS "partitionBound",
          (SELECT array_agg(i.inhparent::regclass::text ORDER BY i.inhseqno)
@@ -207,7 +216,7 @@ const COLUMNS_SQL = `${RELATIONS_CTE}
          a.attidentity::text AS identity, a.attgenerated::text AS generated,
          pg_get_expr(ad.adbin, ad.adrelid) AS expression,
          CASE WHEN a.attcollation <> t.typcollation THEN ${collationName('a.attcollation')} END AS collation,
-         col_description(a.attrelid, a.attnum) AS comment
+         ${describe('pg_class', 'a.attrelid', 'a.attnum')} AS comment
   FROM rel r
   JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
   JOIN pg_type t ON t.oid = a.atttypid
@@ -220,7 +229,7 @@ const COLUMNS_SQL = `${RELATIONS_CTE}
 const CONSTRAINTS_SQL = `${RELATIONS_CTE}
   SELECT r.relname::text AS "table", co.conname::text AS name, co.contype::text AS type,
          pg_get_constraintdef(co.oid) AS definition,
-         obj_description(co.oid, 'pg_constraint') AS comment,
+         ${describe('pg_constraint', 'co.oid')} AS comment,
          (SELECT array_agg(a.attname::text ORDER BY k.ord)
             FROM unnest(co.conkey) WITH ORDINALITY AS k(attnum, ord)
             JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.attnum) AS columns,
@@ -233,7 +242,7 @@ const INDEXES_SQL = `${RELATIONS_CTE}
   SELECT r.relname::text AS "table", quote_ident(r.relname) AS "quotedTable",
          i.relname::text AS name, quote_ident(i.relname) AS quoted,
          pg_get_indexdef(i.oid) AS definition,
-         obj_description(i.oid, 'pg_class') AS comment,
+         ${describe('pg_class', 'i.oid')} AS comment,
          (SELECT array_agg(a.attname::text ORDER BY a.attnum)
             FROM pg_attribute a WHERE a.attrelid = i.oid AND a.attnum > 0) AS columns
   FROM rel r
@@ -246,7 +255,7 @@ const TRIGGERS_SQL = `${RELATIONS_CTE}
   SELECT r.relname::text AS "table", quote_ident(r.relname) AS "quotedTable",
          t.tgname::text AS name, quote_ident(t.tgname) AS quoted,
          pg_get_triggerdef(t.oid) AS definition, t.tgenabled::text AS enabled,
-         obj_description(t.oid, 'pg_trigger') AS comment
+         ${describe('pg_trigger', 't.oid')} AS comment
   FROM rel r JOIN pg_trigger t ON t.tgrelid = r.oid
   WHERE NOT t.tgisinternal`;
 
@@ -267,7 +276,7 @@ const SEQUENCES_SQL = `
          s.seqmin::text AS min, s.seqmax::text AS max, s.seqcache::text AS cache, s.seqcycle AS cycle,
          d.refobjid::regclass::text || '.' || quote_ident(oa.attname) AS "ownedBy",
          d.deptype::text AS "ownerDependency",
-         obj_description(c.oid, 'pg_class') AS comment
+         ${describe('pg_class', 'c.oid')} AS comment
   FROM pg_class c
   JOIN pg_sequence s ON s.seqrelid = c.oid
   LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
@@ -283,7 +292,7 @@ const SEQUENCES_SQL = `
 // implied by the tables; only free-standing ones (relkind 'c') are listed.
 const TYPES_SQL = `
   SELECT t.typname::text AS name, t.typtype::text AS kind,
-         obj_description(t.oid, 'pg_type') AS comment,
+         ${describe('pg_type', 't.oid')} AS comment,
          CASE WHEN t.typtype = 'e' THEN
            (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)
          END AS labels,
@@ -293,7 +302,7 @@ const TYPES_SQL = `
          CASE WHEN t.typtype = 'd' AND t.typcollation <> bt.typcollation THEN ${collationName('t.typcollation')} END AS collation,
          CASE WHEN t.typtype = 'd' THEN
            (SELECT json_agg(json_build_object('name', co.conname, 'definition', pg_get_constraintdef(co.oid),
-                                              'comment', obj_description(co.oid, 'pg_constraint')))
+                                              'comment', ${describe('pg_constraint', 'co.oid')}))
               FROM pg_constraint co WHERE co.contypid = t.oid AND co.contype = 'c')
          END AS checks,
          CASE WHEN t.typtype = 'c' THEN
@@ -316,7 +325,7 @@ const FUNCTIONS_SQL = `
   SELECT p.proname::text AS name, quote_ident(p.proname) AS quoted, p.prokind::text AS kind,
          pg_get_function_identity_arguments(p.oid) AS arguments,
          pg_get_functiondef(p.oid) AS definition,
-         obj_description(p.oid, 'pg_proc') AS comment
+         ${describe('pg_proc', 'p.oid')} AS comment
   FROM pg_proc p
   WHERE p.pronamespace = $1::oid AND p.prokind IN ('f', 'p', 'w')
     AND ${notExtensionMember('pg_proc', 'p.oid')}`;

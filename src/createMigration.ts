@@ -1,0 +1,73 @@
+/**
+ * `migrate create NAME`: a new migration file from a template, with a prefix
+ * consistent with the folder: 17-digit UTC stamps, 13-digit millisecond
+ * stamps, or a zero-padded index (node-pg-migrate's three formats, §7 of the
+ * reference; mixing them mis-sorts, so we follow what is there).
+ */
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { UsageError } from './errors.js';
+import { readMigrationFiles } from './migrationFiles.js';
+
+export const TEMPLATE_LANGUAGES = ['sql', 'ts', 'js'] as const;
+export type TemplateLanguage = (typeof TEMPLATE_LANGUAGES)[number];
+
+const TEMPLATES: Record<TemplateLanguage, string> = {
+  sql: `-- Up Migration
+
+-- Down Migration
+`,
+  ts: `import type { MigrationBuilder } from 'node-pg-migrate';
+
+export async function up(pgm: MigrationBuilder): Promise<void> {
+}
+
+export async function down(pgm: MigrationBuilder): Promise<void> {
+}
+`,
+  js: `/** @param {import('node-pg-migrate').MigrationBuilder} pgm */
+export async function up(pgm) {
+}
+
+/** @param {import('node-pg-migrate').MigrationBuilder} pgm */
+export async function down(pgm) {
+}
+`,
+};
+
+export async function createMigration(
+  dir: string,
+  name: string,
+  language?: string,
+  now: Date = new Date(),
+): Promise<string> {
+  const slug = name.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  if (!slug) throw new UsageError(`migration name ${JSON.stringify(name)} has no letters or digits`);
+  const folder = resolve(dir);
+  await mkdir(folder, { recursive: true });
+  const existing = await readMigrationFiles(folder);
+  const lang = (language ?? existing.at(-1)?.extension.slice(1) ?? 'sql') as TemplateLanguage;
+  if (!TEMPLATE_LANGUAGES.includes(lang)) {
+    throw new UsageError(`unknown template language ${JSON.stringify(language)}`, { hint: 'use sql, ts or js' });
+  }
+  const prefix = nextPrefix(existing.map((f) => f.fileName), now);
+  const path = join(folder, `${prefix}_${slug}.${lang}`);
+  if ((await readdir(folder)).some((f) => f.startsWith(`${prefix}_${slug}.`))) {
+    throw new UsageError(`a migration named ${prefix}_${slug} already exists`);
+  }
+  await writeFile(path, TEMPLATES[lang], { flag: 'wx' });
+  return path;
+}
+
+export function nextPrefix(fileNames: readonly string[], now: Date): string {
+  const prefixes = fileNames.map((f) => /^\d+/.exec(f)?.[0] ?? '');
+  const last = prefixes.at(-1);
+  if (last === undefined || last.length <= 6) {
+    const width = Math.max(4, ...prefixes.map((p) => p.length));
+    const next = Math.max(0, ...prefixes.map(Number)) + 1;
+    return String(next).padStart(width, '0');
+  }
+  const stamp = last.length === 17 ? now.toISOString().replace(/\D/g, '') : String(now.getTime());
+  // Never sort before the last file (clock skew, or a file from the future).
+  return BigInt(stamp) > BigInt(last) ? stamp : String(BigInt(last) + 1n);
+}

@@ -1,0 +1,59 @@
+/**
+ * `migrate sql`: the SQL `up` would run, built inside a READ ONLY transaction
+ * that is rolled back, so nothing is created, locked or written (issue 3;
+ * node-pg-migrate's dryRun is not dry: reference §6).
+ */
+import pg from 'pg';
+import { planCommand } from './commandPlanner.js';
+import { closeQuietly } from './connection.js';
+import { RefusedError } from './errors.js';
+import { connectFor, observe, settingsOf, type RunnerOptions } from './inspect.js';
+import { metaTableOf, qualify } from './introspect.js';
+import { createSilentLogger } from './logger.js';
+import { buildMigration, loadMigrationModule } from './migrationModules.js';
+import { readMigrationFiles } from './migrationFiles.js';
+
+export async function previewSql(options: RunnerOptions & { readonly target?: string } = {}): Promise<string> {
+  const settings = settingsOf(options);
+  const logger = options.logger ?? createSilentLogger();
+  const files = await readMigrationFiles(settings.dir);
+  const client = await connectFor(settings, logger);
+  try {
+    const { detection, facts } = await observe(client, settings, files);
+    const plan = planCommand({ kind: 'up', target: options.target ?? 'head' }, detection, files.map((f) => f.name));
+    if (plan.action === 'refuse') {
+      throw new RefusedError(plan.reason, null, plan.settleCommand ? { hint: `to settle it: ${plan.settleCommand}` } : {});
+    }
+    const history = qualify(settings.schema, settings.table);
+    const lines = [`-- migrate sql: ${plan.apply.length} migration(s) after ${detection.current ?? 'base'}`];
+    if (!plan.apply.length) return lines.concat('-- nothing to apply').join('\n');
+    lines.push('BEGIN;');
+    if (!facts.historyTableExists) {
+      lines.push(
+        `CREATE TABLE IF NOT EXISTS ${history} (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL);`,
+      );
+    }
+    await client.query('BEGIN READ ONLY');
+    try {
+      let shorthands: Record<string, unknown> = {};
+      for (const name of plan.apply) {
+        const file = files.find((f) => f.name === name)!;
+        const module = await loadMigrationModule(file);
+        if (module.shorthands) shorthands = { ...shorthands, ...module.shorthands };
+        const built = await buildMigration(file, module, 'up', client, shorthands, logger);
+        lines.push(`-- ${file.fileName} (up)${built.transactional ? '' : ' -- runs outside the transaction'}`);
+        if (!built.transactional) lines.push('COMMIT;');
+        lines.push(...built.sql);
+        lines.push(`INSERT INTO ${history} (name, run_on) VALUES (${pg.escapeLiteral(name)}, NOW());`);
+        if (!built.transactional) lines.push('BEGIN;');
+      }
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+    }
+    lines.push('COMMIT;');
+    lines.push(`-- checksums and durations go to ${qualify(settings.schema, metaTableOf(settings.table))} when migrate runs it`);
+    return lines.join('\n');
+  } finally {
+    await closeQuietly(client);
+  }
+}
