@@ -13,6 +13,6 @@ export default {
   testPathIgnorePatterns: ['/node_modules/', '/test/containers/', '/test/reliability/'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 60_000,
-  globalSetup: '<rootDir>/test/helpers/globalSetup.ts',
-  globalTeardown: '<rootDir>/test/helpers/globalTeardown.ts',
+  globalSetup: '<rootDir>/test/helpers/globalSetup.mjs',
+  globalTeardown: '<rootDir>/test/helpers/globalTeardown.mjs',
 };

@@ -1,0 +1,96 @@
+/** Discovery follows node-pg-migrate's rules without importing a file. */
+import { mkdtemp, mkdir, rm, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compareMigrationNames, checksumOf, readMigrationFiles } from '../../src/migrationFiles.js';
+import { MigrationFileError } from '../../src/errors.js';
+import { nextPrefix } from '../../src/createMigration.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mf-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const write = (name: string, content = 'SELECT 1;') => writeFile(join(dir, name), content);
+
+describe('readMigrationFiles', () => {
+  test('names, order and extensions follow node-pg-migrate', async () => {
+    for (const f of ['10_ten.sql', '2_two.ts', '1_one.js', '0003_three.cjs', '20260101000000000_utc.mjs', '.hidden', '.schema-fingerprints.json']) await write(f);
+    await mkdir(join(dir, '5_a_folder'));
+    const files = await readMigrationFiles(dir);
+    expect(files.map((f) => f.name)).toEqual(['1_one', '2_two', '0003_three', '10_ten', '20260101000000000_utc']);
+    expect(files.map((f) => f.extension)).toEqual(['.js', '.ts', '.cjs', '.sql', '.mjs']);
+  });
+
+  test('matches node-pg-migrate’s own comparator on a mixed corpus', async () => {
+    const { compareMigrationFileNames } = (await import(
+      // node-pg-migrate 9 exposes its legacy modules through the "./*" export.
+      'node-pg-migrate/utils/comparators' as string
+    ).catch(() => import('../../node_modules/node-pg-migrate/dist/legacy/utils/comparators.js' as string))) as {
+      compareMigrationFileNames: (a: string, b: string, logger?: unknown) => number;
+    };
+    const corpus = [
+      '1_a.sql', '01_b.sql', '2_A.sql', '2_a.sql', '2-a.sql', '10_x.sql', '9_x.sql', '0001_init.sql', '1000_z.sql',
+      '20200101000000000_utc.sql', '20200101000000001_utc.sql', '1577836800000_ms.sql', '3_a_b.sql', '3_ab.sql',
+    ];
+    const silent = { error: () => undefined, info: () => undefined, warn: () => undefined, debug: () => undefined };
+    const theirs = [...corpus].sort((a, b) => compareMigrationFileNames(a, b, silent));
+    const ours = [...corpus].sort(compareMigrationNames);
+    expect(ours).toEqual(theirs);
+  });
+
+  test('a file without a numeric prefix is an error naming it', async () => {
+    await write('0001_ok.sql');
+    await write('README.md');
+    await expect(readMigrationFiles(dir)).rejects.toThrow(/README\.md has no numeric prefix/);
+  });
+
+  test('an unsupported extension is an error naming it', async () => {
+    await write('0002_notes.txt');
+    await expect(readMigrationFiles(dir)).rejects.toThrow(/0002_notes\.txt has an unsupported extension/);
+  });
+
+  test('two files with the same name are an error naming both', async () => {
+    await write('0001_users.sql');
+    await write('0001_users.ts', 'export const up = () => {};');
+    const error = await readMigrationFiles(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MigrationFileError);
+    expect((error as Error).message).toMatch(/0001_users\.sql and 0001_users\.ts/);
+  });
+
+  test('a missing folder is an error naming it', async () => {
+    await expect(readMigrationFiles(join(dir, 'nope'))).rejects.toThrow(/nope does not exist/);
+  });
+
+  test('an unreadable file is an error naming it', async () => {
+    if (process.getuid?.() === 0) return; // root reads everything; the CLI test covers a folder that is a file
+    await write('0001_secret.sql');
+    await chmod(join(dir, '0001_secret.sql'), 0o000);
+    await expect(readMigrationFiles(dir)).rejects.toThrow(/0001_secret\.sql cannot be read/);
+  });
+
+  test('checksums ignore line endings but see every other byte', async () => {
+    expect(checksumOf('a\r\nb\r\n')).toBe(checksumOf('a\nb\n'));
+    expect(checksumOf('a\rb')).toBe(checksumOf('a\nb'));
+    expect(checksumOf('a\nb ')).not.toBe(checksumOf('a\nb'));
+    expect(checksumOf(Buffer.from([0xff, 0xfe, 0x41]))).not.toBe(checksumOf(Buffer.from([0xff, 0xfd, 0x41])));
+  });
+});
+
+describe('nextPrefix (create)', () => {
+  const now = new Date('2026-11-21T10:11:12.345Z');
+  test.each([
+    [[], '0001'],
+    [['0001_a.sql', '0002_b.sql'], '0003'],
+    [['001_a.sql', '009_b.sql'], '0010'],
+    [['00001_a.sql'], '00002'],
+    [['20260101000000000_a.sql'], '20261121101112345'],
+    [['1700000000000_a.sql'], String(now.getTime())],
+    [['29990101000000000_future.sql'], '29990101000000001'],
+  ])('after %j comes %s', (existing, expected) => {
+    expect(nextPrefix(existing, now)).toBe(expected);
+  });
+});
