@@ -1,0 +1,262 @@
+/** The read-only commands and their bad inputs, through the CLI as a process. */
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { ABC, createMigrationsFolder, type MigrationsFolder } from '../helpers/migrationsFolder.js';
+import { cleanEnv, runCli, runNodePgMigrate } from '../helpers/processes.js';
+
+const PASSWORD = 'Sup3r-s3cret-pw';
+let db: TestDatabase;
+let folder: MigrationsFolder;
+
+beforeAll(async () => {
+  db = await createTestDatabase('read');
+  folder = await createMigrationsFolder(ABC);
+});
+afterAll(async () => {
+  await db.drop();
+  await folder.dispose();
+});
+
+/** The database URL with a password in it (trust auth ignores it), to prove it is never printed. */
+const urlWithPassword = () => {
+  const url = new URL(db.url);
+  url.password = PASSWORD;
+  return url.toString();
+};
+const env = (extra: Record<string, string> = {}) => cleanEnv({ DATABASE_URL: urlWithPassword(), ...extra });
+const cli = async (args: string[], extraEnv: Record<string, string> = {}) => {
+  const result = await runCli([...args, '--dir', folder.dir], { env: env(extraEnv) });
+  expect(result.stdout + result.stderr).not.toContain(PASSWORD);
+  return result;
+};
+
+describe('on a database that is behind', () => {
+  beforeAll(async () => {
+    const result = await runNodePgMigrate(['up', '1', '-m', folder.dir], { env: cleanEnv({ DATABASE_URL: db.url }) });
+    expect(result.code).toBe(0);
+  });
+
+  test('current prints the current revision', async () => {
+    const r = await cli(['current']);
+    expect([r.code, r.stdout]).toEqual([0, '0001_a\n']);
+  });
+
+  test('pending prints one name a line', async () => {
+    const r = await cli(['pending']);
+    expect([r.code, r.stdout]).toEqual([0, '0002_b\n0003_c\n']);
+  });
+
+  test('check exits 1 when there is work to do', async () => {
+    const r = await cli(['check']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/not ok: behind/);
+  });
+
+  test('history lists applied and pending, with the checksum status', async () => {
+    const r = await cli(['history', '--json']);
+    expect(r.code).toBe(0);
+    const { migrations } = JSON.parse(r.stdout) as { migrations: { name: string; status: string; checksum: string }[] };
+    expect(migrations.map((m) => [m.name, m.status, m.checksum])).toEqual([
+      ['0001_a', 'applied', 'unrecorded'], // applied by plain node-pg-migrate
+      ['0002_b', 'pending', 'n/a'],
+      ['0003_c', 'pending', 'n/a'],
+    ]);
+    const text = await cli(['history']);
+    expect(text.stdout.split('\n')[0]).toMatch(/^migration\s+status\s+applied at\s+duration\s+checksum$/);
+  });
+
+  test('status prints readable text', async () => {
+    const r = await cli(['status']);
+    expect(r.stdout).toMatch(/^state:\s+behind$/m);
+    expect(r.stdout).toMatch(/^plan:\s+apply: 2 migrations pending$/m);
+  });
+
+  test('info masks the password', async () => {
+    const r = await cli(['info', '--json']);
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(info).toMatchObject({ databaseSource: 'DATABASE_URL', migrations: 3, head: '0003_c', table: 'public.pgmigrations' });
+    expect(info.database).toMatch(/^postgres:\/\/postgres:\*\*\*\*@/);
+  });
+});
+
+describe('on an empty database', () => {
+  test('current prints base', async () => {
+    const fresh = await createTestDatabase('empty');
+    try {
+      const r = await runCli(['current', '--dir', folder.dir], { env: cleanEnv({ DATABASE_URL: fresh.url }) });
+      expect([r.code, r.stdout]).toEqual([0, 'base\n']);
+    } finally {
+      await fresh.drop();
+    }
+  });
+});
+
+describe('check', () => {
+  test('exits 0 on current', async () => {
+    const current = await createTestDatabase('check');
+    try {
+      await runNodePgMigrate(['up', '-m', folder.dir], { env: cleanEnv({ DATABASE_URL: current.url }) });
+      const r = await runCli(['check', '--dir', folder.dir], { env: cleanEnv({ DATABASE_URL: current.url }) });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^ok: 0003_c is current/);
+    } finally {
+      await current.drop();
+    }
+  });
+});
+
+describe('settings', () => {
+  const dbParts = () => {
+    const url = new URL(db.url);
+    return { host: url.hostname, port: url.port || '5432', name: url.pathname.slice(1), user: decodeURIComponent(url.username) };
+  };
+
+  test('DB_* variables name the database', async () => {
+    const p = dbParts();
+    const r = await runCli(['current', '--dir', folder.dir], {
+      env: cleanEnv({ DB_HOST: p.host, DB_PORT: p.port, DB_NAME: p.name, DB_USER: p.user, DB_PASSWORD: PASSWORD }),
+    });
+    expect([r.code, r.stdout]).toEqual([0, '0001_a\n']);
+  });
+
+  test('POSTGRES_* variables name the database', async () => {
+    const p = dbParts();
+    const r = await runCli(['info', '--json', '--dir', folder.dir], {
+      env: cleanEnv({ POSTGRES_HOST: p.host, POSTGRES_PORT: p.port, POSTGRES_DB: p.name, POSTGRES_USER: p.user, POSTGRES_PASSWORD: PASSWORD }),
+    });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ databaseSource: 'POSTGRES_*' });
+    expect(r.stdout).not.toContain(PASSWORD);
+  });
+
+  test('libpq PG* variables name the database', async () => {
+    const p = dbParts();
+    const r = await runCli(['current', '--dir', folder.dir], {
+      env: cleanEnv({ PGHOST: p.host, PGPORT: p.port, PGDATABASE: p.name, PGUSER: p.user }),
+    });
+    expect([r.code, r.stdout]).toEqual([0, '0001_a\n']);
+  });
+
+  test('DATABASE_URL wins over DB_*; a flag wins over both', async () => {
+    const bogus = cleanEnv({ DATABASE_URL: urlWithPassword(), DB_HOST: 'nowhere.invalid', DB_NAME: 'nothing' });
+    expect((await runCli(['current', '--dir', folder.dir], { env: bogus })).code).toBe(0);
+    const flagged = await runCli(['current', '--dir', folder.dir, '--database-url', urlWithPassword()], {
+      env: cleanEnv({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }),
+    });
+    expect(flagged.code).toBe(0);
+  });
+
+  test('migrate.config.json in the working folder is read; flags override it', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'cfg-'));
+    try {
+      await writeFile(join(cwd, 'migrate.config.json'), JSON.stringify({ databaseUrl: db.url, dir: folder.dir }));
+      const r = await runCli(['info', '--json'], { cwd, env: cleanEnv() });
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ databaseSource: 'config file', migrationsDir: folder.dir, config: join(cwd, 'migrate.config.json') });
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bad input', () => {
+  const before = async () => db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace`);
+
+  test.each([
+    ['no database given', [], {}, 2, /no database given/],
+    ['a URL with bad syntax', ['--database-url', 'postgres://u:p@:::bad'], {}, 2, /not a valid URL/],
+    ['a URL of another scheme', ['--database-url', 'mysql://u@localhost/db'], {}, 2, /must start with postgres:\/\//],
+    ['a non-numeric DB_PORT', [], { DB_HOST: '127.0.0.1', DB_PORT: 'abc' }, 2, /port from DB_\* is not a number/],
+    ['a closed port (exit 4)', ['--database-url', `postgres://postgres:${PASSWORD}@127.0.0.1:1/x`], {}, 4, /did not accept connections within 0s/],
+    ['an unknown host (exit 4)', ['--database-url', `postgres://postgres:${PASSWORD}@no-such-host.invalid:5432/x`], {}, 4, /did not accept connections/],
+    ['a database that does not exist', ['--database-url', `postgres://postgres:${PASSWORD}@127.0.0.1:5432/no_such_db_here`], {}, 2, /does not exist.*create the database/],
+    ['an unknown flag', ['--frobnicate'], { DATABASE_URL: 'postgres://x@127.0.0.1/x' }, 2, /unknown option '--frobnicate'/],
+    ['an extra argument', ['frobnicate'], {}, 2, /too many arguments for 'status'/],
+    ['a bad --wait-timeout', ['--wait-timeout', 'soon'], {}, 2, /expected a number of seconds/],
+    ['an unknown log level', ['--log-level', 'loud'], { DATABASE_URL: 'postgres://x@127.0.0.1/x' }, 2, /unknown log level/],
+  ])('%s', async (_title, args, extraEnv, code, message) => {
+    const objects = await before();
+    const r = await runCli(['status', '--dir', folder.dir, ...args], { env: cleanEnv(extraEnv as Record<string, string>) });
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+    expect(await before()).toEqual(objects);
+  });
+
+  test.each([
+    ['invalid JSON', '{ "dir": ', /not valid JSON/],
+    ['an unknown key', JSON.stringify({ databaseUrl: 'postgres://x@127.0.0.1/x', dirr: 'm' }), /unknown key "dirr"/],
+    ['a value of the wrong type', JSON.stringify({ databaseUrl: 'postgres://x@127.0.0.1/x', lockTimeout: 'long' }), /key "lockTimeout" must be number/],
+  ])('a config file with %s is exit 2 naming the key', async (_title, content, message) => {
+    const cwd = await mkdtemp(join(tmpdir(), 'cfg-'));
+    try {
+      await writeFile(join(cwd, 'custom.json'), content);
+      const r = await runCli(['status', '--config', 'custom.json'], { cwd, env: cleanEnv() });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
+  test('an unknown command is exit 2', async () => {
+    const r = await runCli(['frobnicate'], { env: env() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+
+  test('a missing config file that was named is exit 2', async () => {
+    const r = await runCli(['status', '--config', '/nonexistent/migrate.json'], { env: cleanEnv() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/config file \/nonexistent\/migrate\.json cannot be read/);
+  });
+
+  test.each([
+    ['a misnamed file', { '0001_a.sql': 'SELECT 1;', 'create_users.sql': 'SELECT 1;' }, /create_users\.sql has no numeric prefix/],
+    ['a duplicate name', { '0001_a.sql': 'SELECT 1;', '0001_a.js': 'export const up = () => {};' }, /0001_a\.js and 0001_a\.sql|0001_a\.sql and 0001_a\.js/],
+  ])('%s is exit 2 naming the file, before any connection', async (_title, files, message) => {
+    const bad = await createMigrationsFolder(files);
+    try {
+      const r = await runCli(['status', '--dir', bad.dir], { env: env() });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      await bad.dispose();
+    }
+  });
+
+  test('a migrations folder that is a file is exit 2', async () => {
+    const r = await runCli(['status', '--dir', '/etc/hostname'], { env: env() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/is not a folder/);
+  });
+
+  test('--log-level debug adds the stack for an error', async () => {
+    const r = await runCli(['status', '--log-level', 'debug', '--database-url', `postgres://postgres:${PASSWORD}@127.0.0.1:1/x`], { env: cleanEnv() });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/\n\s+at /);
+    expect(r.stderr).not.toContain(PASSWORD);
+  });
+});
+
+describe('wait', () => {
+  test('returns 0 when the database accepts connections', async () => {
+    const r = await runCli(['wait', '--timeout', '5'], { env: env() });
+    expect(r.code).toBe(0);
+  });
+
+  test('exits 4 after the timeout when nothing listens', async () => {
+    const started = Date.now();
+    const r = await runCli(['wait', '--timeout', '2', '--database-url', 'postgres://postgres@127.0.0.1:1/x'], { env: cleanEnv() });
+    expect(r.code).toBe(4);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+    expect(r.stderr).toMatch(/did not accept connections within 2s/);
+  });
+});
