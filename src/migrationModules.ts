@@ -116,10 +116,10 @@ export async function buildMigration(
     pgm.enableReverseMode();
   }
   if (action === false || typeof action !== 'function') {
-    throw new MigrationFileError(
-      direction === 'down' ? `migration ${file.name} has no down migration` : `migration ${file.name} has no up migration`,
-      file.path,
-      { hint: file.extension === '.sql' ? 'add a "-- Down Migration" section' : `export a ${direction} function` },
+    // Found while running, inside the transaction: a failed migration (exit 1), not a bad file.
+    throw new Error(
+      `${file.name} has no ${direction} migration` +
+        (file.extension === '.sql' ? ` (add a "-- ${direction === 'up' ? 'Up' : 'Down'} Migration" section)` : ''),
     );
   }
   if (action.length === 2) {

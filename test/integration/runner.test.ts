@@ -1,0 +1,439 @@
+/**
+ * The acting commands through the CLI as a process, on real PostgreSQL
+ * (issue 3, "Done when").
+ */
+import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { ABC, createMigrationsFolder, sqlMigration, type MigrationsFolder } from '../helpers/migrationsFolder.js';
+import { CLI_PATH, cleanEnv, runCli, runNodePgMigrate, runProcess } from '../helpers/processes.js';
+
+let db: TestDatabase;
+let folder: MigrationsFolder;
+
+beforeEach(async () => {
+  db = await createTestDatabase('run');
+  folder = await createMigrationsFolder(ABC);
+});
+afterEach(async () => {
+  await db.drop();
+  await folder.dispose();
+});
+
+const env = (extra: Record<string, string> = {}) => cleanEnv({ DATABASE_URL: db.url, ...extra });
+const migrate = (...args: string[]) => runCli([...args, '--dir', folder.dir], { env: env() });
+const history = async () => (await db.query<{ name: string }>('SELECT name FROM pgmigrations ORDER BY run_on, id')).map((r) => r.name);
+const schemaDump = async () => {
+  const r = await runProcess('pg_dump', ['--schema-only', '--no-owner', db.url]);
+  expect(r.code).toBe(0);
+  return r.stdout.replace(/^\\(un)?restrict .*$/gm, '');
+};
+/** Advisory locks in this test's database (pg_locks shows every database's). */
+const advisoryLocks = (granted = false) =>
+  db.query(
+    `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' ${granted ? 'AND granted ' : ''}` +
+      `AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
+const tables = async () =>
+  (await db.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).map((r) => r.t);
+
+describe('auto', () => {
+  test('on a fresh database builds head and records every migration; run again it does nothing', async () => {
+    const first = await migrate('auto', '--json');
+    expect(first.code).toBe(0);
+    const report = JSON.parse(first.stdout);
+    expect(report).toMatchObject({
+      command: 'auto',
+      before: { state: 'fresh' },
+      plan: { action: 'apply', apply: ['0001_a', '0002_b', '0003_c'] },
+      after: { state: 'current', current: '0003_c' },
+    });
+    expect(report.migrations.map((m: { name: string; status: string }) => `${m.name}:${m.status}`)).toEqual([
+      '0001_a:applied', '0002_b:applied', '0003_c:applied',
+    ]);
+    expect(report.migrations.every((m: { durationMs: number }) => Number.isInteger(m.durationMs))).toBe(true);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+    const meta = await db.query<{ name: string; checksum: string; applied_by: string }>('SELECT name, checksum, applied_by FROM pgmigrations_meta ORDER BY name');
+    expect(meta.map((m) => m.name)).toEqual(['0001_a', '0002_b', '0003_c']);
+    expect(meta.every((m) => /^[0-9a-f]{64}$/.test(m.checksum) && /^migrate /.test(m.applied_by))).toBe(true);
+
+    const again = await migrate('auto', '--json');
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ plan: { action: 'none' }, migrations: [] });
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+  });
+
+  test('the example migrations build, revert to base and build again', async () => {
+    const examples = await createMigrationsFolder();
+    try {
+      const run = (...args: string[]) => runCli([...args, '--dir', examples.dir], { env: env() });
+      expect((await run('auto')).code).toBe(0);
+      await db.query(`INSERT INTO users (email, display_name) VALUES ('ada@example.com', 'ada')`);
+      expect((await run('down', 'base')).code).toBe(0);
+      expect(await tables()).toEqual(['pgmigrations', 'pgmigrations_meta']);
+      expect((await run('auto')).code).toBe(0);
+      expect(await tables()).toEqual(['orders', 'pgmigrations', 'pgmigrations_meta', 'users']);
+    } finally {
+      await examples.dispose();
+    }
+  });
+
+  test('a batch whose third migration fails exits 1 and leaves schema and history as they were', async () => {
+    expect((await migrate('up', '+1')).code).toBe(0);
+    await folder.write('0004_d.sql', 'CREATE TABLE d (id int);');
+    await folder.write('0005_broken.sql', 'CREATE TABLE e (id int);\nALTER TABLE no_such_table ADD COLUMN x int;');
+    await folder.write('0006_f.sql', 'CREATE TABLE f (id int);');
+    const before = await schemaDump();
+    const historyBefore = await history();
+
+    const r = await migrate('auto');
+    expect(r.code).toBe(1);
+    const errorLine = r.stderr.split('\n').find((l) => l.startsWith('migrate: error:'));
+    expect(errorLine).toMatch(/migration 0005_broken \(up\) failed: relation "no_such_table" does not exist/);
+    expect(errorLine).toMatch(/0005_broken\.sql/);
+    expect(errorLine).toMatch(/ALTER TABLE no_such_table/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(await schemaDump()).toEqual(before);
+    expect(await history()).toEqual(historyBefore);
+  });
+
+  test('the failing SQL and the error position go to the log', async () => {
+    await folder.write('0004_bad.sql', 'CREATE TABLE d (id int);\nSELECT nope FROM a;');
+    const r = await migrate('auto', '--log-level', 'info');
+    expect(r.code).toBe(1);
+    const logged = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { message: string });
+    const sqlLog = logged.find((l) => l.message.startsWith('failing SQL of 0004_bad.sql'));
+    expect(sqlLog?.message).toMatch(/SELECT nope FROM a;\n\s*\^/);
+  });
+
+  test('a failed run leaves no lock and no open transaction behind', async () => {
+    await folder.write('0004_bad.sql', 'SELECT 1/0;');
+    expect((await migrate('auto')).code).toBe(1);
+    const locks = await advisoryLocks();
+    const sessions = await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+    expect([locks.length, sessions.length]).toEqual([0, 0]);
+  });
+
+  test('eight runners at once: all exit 0 and every migration, data migrations included, ran once', async () => {
+    await folder.write('0004_counter.sql', 'CREATE TABLE runs (n int);');
+    await folder.write('0005_count.sql', "INSERT INTO runs VALUES (1);");
+    await folder.write('0006_count_js.js', 'export async function up(pgm) { await pgm.db.query("INSERT INTO runs VALUES (2)"); }\nexport async function down() {}\n');
+    const results = await Promise.all(Array.from({ length: 8 }, () => migrate('auto')));
+    expect(results.map((r) => r.code)).toEqual(Array(8).fill(0));
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c', '0004_counter', '0005_count', '0006_count_js']);
+    expect((await db.query<{ n: number }>('SELECT n FROM runs ORDER BY n')).map((r) => r.n)).toEqual([1, 2]);
+  });
+
+  test('a runner that cannot get the lock within --lock-timeout exits 5; the holder finishes', async () => {
+    await folder.write('0004_slow.sql', 'SELECT pg_sleep(4);');
+    const holder = migrate('auto');
+    await waitFor(async () => (await advisoryLocks(true)).length > 0);
+    const started = Date.now();
+    const waiter = await migrate('auto', '--lock-timeout', '1');
+    expect(waiter.code).toBe(5);
+    expect(Date.now() - started).toBeLessThan(3_900);
+    expect(waiter.stderr).toMatch(/another runner held the migration lock for more than 1s \(held by pid \d+ \(migrate lock/);
+    expect((await holder).code).toBe(0);
+    expect(await history()).toContain('0004_slow');
+  });
+
+  test('plain node-pg-migrate and this runner exclude each other with the same lock', async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock(7241865325823964)');
+      const r = await migrate('auto', '--lock-timeout', '1');
+      expect(r.code).toBe(5);
+      expect(await tables()).toEqual([]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('editing an applied file makes auto exit 3 naming it; --allow-modified goes on', async () => {
+    expect((await migrate('up', '+2')).code).toBe(0);
+    await folder.write('0001_a.sql', sqlMigration('CREATE TABLE a (id bigint PRIMARY KEY);', 'DROP TABLE a;'));
+    const refused = await migrate('auto');
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/applied migration edited since it ran: 0001_a/);
+    expect(await history()).toEqual(['0001_a', '0002_b']);
+    expect((await migrate('up')).code).toBe(3);
+    expect((await migrate('check')).code).toBe(1);
+    expect((await migrate('auto', '--allow-modified')).code).toBe(0);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+  });
+
+  test('a line-ending change is not an edit', async () => {
+    expect((await migrate('auto')).code).toBe(0);
+    const path = `${folder.dir}/0001_a.sql`;
+    await folder.write('0001_a.sql', (await readFile(path, 'utf8')).replace(/\n/g, '\r\n'));
+    expect((await migrate('check')).code).toBe(0);
+  });
+
+  test('rows applied by plain node-pg-migrate are adopted: their checksums recorded on the next run', async () => {
+    expect((await runNodePgMigrate(['up', '2', '-m', folder.dir], { env: env() })).code).toBe(0);
+    expect((await migrate('auto')).code).toBe(0);
+    const meta = await db.query<{ name: string; checksum: string | null }>('SELECT name, checksum FROM pgmigrations_meta ORDER BY name');
+    expect(meta.map((m) => [m.name, m.checksum !== null])).toEqual([['0001_a', true], ['0002_b', true], ['0003_c', true]]);
+    await folder.write('0002_b.sql', 'CREATE TABLE b (id int);');
+    expect((await migrate('auto')).code).toBe(3);
+  });
+
+  test('plain node-pg-migrate keeps working on a database this runner manages', async () => {
+    expect((await migrate('up', '+2')).code).toBe(0);
+    expect((await runNodePgMigrate(['up', '-m', folder.dir], { env: env() })).code).toBe(0);
+    expect((await runNodePgMigrate(['down', '1', '-m', folder.dir], { env: env() })).code).toBe(0);
+    expect(await history()).toEqual(['0001_a', '0002_b']);
+    const status = JSON.parse((await migrate('status', '--json')).stdout);
+    expect(status).toMatchObject({ state: 'behind', pending: ['0003_c'] });
+  });
+
+  test('diverged: auto refuses with exit 3 and prints the stamp command that settles it', async () => {
+    expect((await migrate('auto')).code).toBe(0);
+    await folder.remove('0003_c.sql');
+    const r = await migrate('auto');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/applied but not on disk: 0003_c/);
+    expect(r.stderr).toMatch(/migrate stamp 0002_b/);
+    expect((await migrate('up')).code).toBe(3);
+    expect((await migrate('stamp', '0002_b')).code).toBe(0);
+    expect((await migrate('check')).code).toBe(0);
+  });
+
+  test('legacy: refused without a baseline; --baseline stamps it and applies the rest', async () => {
+    await db.query('CREATE TABLE a (id int PRIMARY KEY)');
+    const refused = await migrate('auto');
+    expect(refused.code).toBe(3);
+    expect(await tables()).toEqual(['a']);
+    const r = await migrate('auto', '--baseline', '0001_a', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ plan: { action: 'stamp-then-apply', stampTo: '0001_a', apply: ['0002_b', '0003_c'] }, stamped: '0001_a' });
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+    expect((await migrate('auto', '--baseline', 'no_such_rev')).code).toBe(0); // current: the baseline is not consulted
+  });
+
+  test('legacy: an unknown baseline is exit 2', async () => {
+    await db.query('CREATE TABLE a (id int PRIMARY KEY)');
+    const r = await migrate('auto', '--baseline', '0042_nope');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown revision "0042_nope"/);
+  });
+
+  test('a lock_timeout that trips is retried, then fails with exit 1 naming the table', async () => {
+    expect((await migrate('up', '+1')).code).toBe(0);
+    await folder.write('0004_alter.sql', 'ALTER TABLE a ADD COLUMN note text;');
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN; LOCK TABLE a IN ACCESS SHARE MODE');
+      const r = await runCli(['auto', '--dir', folder.dir, '--ddl-lock-timeout', '100'], { env: env() });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/could not lock table a within 100 ms \(4 attempts\)/);
+      expect(r.stderr.match(/retrying the batch/g)).toHaveLength(3);
+      expect(await history()).toEqual(['0001_a']);
+    } finally {
+      await blocker.end();
+    }
+    // Once the blocker has gone, the same command succeeds.
+    expect((await runCli(['auto', '--dir', folder.dir, '--ddl-lock-timeout', '100'], { env: env() })).code).toBe(0);
+  });
+});
+
+describe('noTransaction migrations split the batch', () => {
+  test('what comes before commits, it runs alone, the rest continues', async () => {
+    await folder.write(
+      '0004_index_concurrently.js',
+      `export function up(pgm) { pgm.noTransaction(); pgm.createIndex('c', 'id', { name: 'c_id_idx', concurrently: true }); }\n` +
+        `export function down(pgm) { pgm.noTransaction(); pgm.dropIndex('c', 'id', { name: 'c_id_idx', concurrently: true }); }\n`,
+    );
+    await folder.write('0005_e.sql', sqlMigration('CREATE TABLE e (id int);', 'DROP TABLE e;'));
+    const r = await migrate('auto', '--json');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/0004_index_concurrently runs outside a transaction/);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c', '0004_index_concurrently', '0005_e']);
+    expect((await db.query(`SELECT 1 FROM pg_indexes WHERE indexname = 'c_id_idx'`)).length).toBe(1);
+    expect((await migrate('down', '--steps', '2')).code).toBe(0);
+    expect((await db.query(`SELECT 1 FROM pg_indexes WHERE indexname = 'c_id_idx'`)).length).toBe(0);
+  });
+});
+
+describe('stamp, down, up +N', () => {
+  test('stamp moves the history without running anything', async () => {
+    const r = await migrate('stamp', '0002_b', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ plan: { action: 'stamp', stampTo: '0002_b' }, migrations: [] });
+    expect(await history()).toEqual(['0001_a', '0002_b']);
+    expect(await tables()).toEqual(['pgmigrations', 'pgmigrations_meta']);
+    expect((await migrate('stamp', 'head')).code).toBe(0);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+    expect((await migrate('stamp', 'base')).code).toBe(0);
+    expect(await history()).toEqual([]);
+  });
+
+  test.each([
+    ["x'; DROP TABLE pgmigrations; --"],
+    ['0001_a"; DROP TABLE a; --'],
+    ['ünïcødé_rev'],
+    ['0001_a; SELECT 1'],
+  ])('a hostile revision name %j is just an unknown revision (exit 2)', async (name) => {
+    expect((await migrate('auto')).code).toBe(0);
+    for (const args of [['stamp', name], ['up', name], ['down', name]]) {
+      const r = await migrate(...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/unknown revision/);
+    }
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+    expect(await tables()).toEqual(['a', 'b', 'c', 'pgmigrations', 'pgmigrations_meta']);
+  });
+
+  test('down --steps N, down TARGET, down base and up +1', async () => {
+    expect((await migrate('auto')).code).toBe(0);
+    const down2 = await migrate('down', '--steps', '2', '--json');
+    expect(down2.code).toBe(0);
+    expect(JSON.parse(down2.stdout).migrations.map((m: { name: string; direction: string }) => `${m.name}:${m.direction}`)).toEqual(['0003_c:down', '0002_b:down']);
+    expect(await history()).toEqual(['0001_a']);
+    expect((await migrate('up', '+1')).code).toBe(0);
+    expect(await history()).toEqual(['0001_a', '0002_b']);
+    expect((await migrate('up')).code).toBe(0);
+    expect((await migrate('down', '0001_a')).code).toBe(0);
+    expect(await history()).toEqual(['0001_a']);
+    expect(await tables()).toEqual(['a', 'pgmigrations', 'pgmigrations_meta']);
+    expect((await migrate('down', 'base')).code).toBe(0);
+    expect(await history()).toEqual([]);
+    expect(await tables()).toEqual(['pgmigrations', 'pgmigrations_meta']);
+  });
+
+  test.each([['0'], ['-1'], ['two']])('down --steps %s is exit 2', async (steps) => {
+    const r = await migrate('down', '--steps', steps);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  test('a down that fails rolls the whole batch back', async () => {
+    await folder.write('0004_no_down.sql', 'CREATE TABLE d (id int);'); // no down section
+    expect((await migrate('auto')).code).toBe(0);
+    const r = await migrate('down', '--steps', '2');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/0004_no_down has no down migration \(add a "-- Down Migration" section\)/);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c', '0004_no_down']);
+  });
+});
+
+describe('sql', () => {
+  test('prints what up would run and touches nothing', async () => {
+    await folder.write('0004_data.js', 'export async function up(pgm) { const rows = await pgm.db.select("SELECT 1 AS one"); pgm.sql(`SELECT ${rows[0].one} AS from_query`); }\n');
+    const before = await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace`);
+    const r = await migrate('sql');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^BEGIN;$/m);
+    expect(r.stdout).toMatch(/CREATE TABLE a \(id int PRIMARY KEY\);/);
+    expect(r.stdout).toMatch(/INSERT INTO "public"\."pgmigrations" \(name, run_on\) VALUES \('0004_data', NOW\(\)\);/);
+    expect(r.stdout).toMatch(/SELECT 1 AS from_query/);
+    expect(r.stdout).not.toMatch(/DROP TABLE/);
+    expect(await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace`)).toEqual(before);
+    expect(await advisoryLocks()).toEqual([]);
+  });
+
+  test('a migration that writes while being built cannot run under sql', async () => {
+    await folder.write('0004_writes.js', 'export async function up(pgm) { await pgm.db.query("CREATE TABLE sneaky (id int)"); }\n');
+    const r = await migrate('sql');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/read-only transaction/);
+    expect(await tables()).toEqual([]);
+  });
+
+  test('sql up to a target', async () => {
+    const r = await migrate('sql', '0001_a');
+    expect(r.stdout).toMatch(/CREATE TABLE a/);
+    expect(r.stdout).not.toMatch(/CREATE TABLE b/);
+  });
+});
+
+describe('create', () => {
+  test.each([
+    ['sql', /-- Up Migration[\s\S]*-- Down Migration/],
+    ['ts', /export async function up\(pgm: MigrationBuilder\)/],
+    ['js', /export async function up\(pgm\)/],
+  ])('create --lang %s writes a template with the next index prefix', async (lang, content) => {
+    const r = await migrate('create', 'Add Orders', '--lang', lang);
+    expect(r.code).toBe(0);
+    const path = r.stdout.trim();
+    expect(path).toBe(`${folder.dir}/0004_add_orders.${lang}`);
+    expect(await readFile(path, 'utf8')).toMatch(content);
+    const status = JSON.parse((await migrate('status', '--json')).stdout);
+    expect(status.pending).toContain('0004_add_orders');
+  });
+
+  test('generate -m is an alias', async () => {
+    const r = await migrate('generate', '-m', 'backfill users');
+    expect(r.stdout.trim()).toBe(`${folder.dir}/0004_backfill_users.sql`);
+  });
+
+  test('create needs no database', async () => {
+    const r = await runCli(['create', 'x', '--dir', folder.dir], { env: cleanEnv() });
+    expect(r.code).toBe(0);
+  });
+
+  test('a created migration runs', async () => {
+    const path = (await migrate('create', 'noop', '--lang', 'ts')).stdout.trim();
+    expect(path).toMatch(/0004_noop\.ts$/);
+    expect((await migrate('auto')).code).toBe(0);
+    expect(await history()).toContain('0004_noop');
+  });
+});
+
+describe('reset', () => {
+  test('refuses without --confirm (exit 2) and in production without --force (exit 3)', async () => {
+    expect((await migrate('auto')).code).toBe(0);
+    const noConfirm = await migrate('reset');
+    expect(noConfirm.code).toBe(2);
+    expect(noConfirm.stderr).toMatch(/needs --confirm/);
+    for (const variable of ['NODE_ENV', 'APP_ENV']) {
+      const prod = await runCli(['reset', '--confirm', '--dir', folder.dir], { env: env({ [variable]: 'production' }) });
+      expect(prod.code).toBe(3);
+      expect(prod.stderr).toMatch(/production/);
+    }
+    expect(await tables()).toEqual(['a', 'b', 'c', 'pgmigrations', 'pgmigrations_meta']);
+  });
+
+  test('--confirm drops every object and the history; extensions stay', async () => {
+    await db.query('CREATE EXTENSION IF NOT EXISTS pg_trgm');
+    expect((await migrate('auto')).code).toBe(0);
+    await db.query(`CREATE VIEW v AS SELECT * FROM a; CREATE TYPE mood AS ENUM ('ok'); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'`);
+    const r = await migrate('reset', '--confirm');
+    expect(r.code).toBe(0);
+    expect(await tables()).toEqual([]);
+    const status = JSON.parse((await migrate('status', '--json')).stdout);
+    expect(status.state).toBe('fresh');
+    expect((await db.query(`SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'`)).length).toBe(1);
+    const forced = await runCli(['reset', '--confirm', '--force', '--dir', folder.dir], { env: env({ NODE_ENV: 'production' }) });
+    expect(forced.code).toBe(0);
+  });
+});
+
+describe('kill -9', () => {
+  test('a killed runner leaves the database wholly before the batch, and the next run succeeds', async () => {
+    await folder.write('0002_b.sql', 'CREATE TABLE b (id int);\nSELECT pg_sleep(30);\nCREATE TABLE b2 (id int);');
+    const child = spawn(process.execPath, [CLI_PATH, 'auto', '--dir', folder.dir], { env: env(), stdio: 'ignore' });
+    await waitFor(async () => (await db.query(`SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()`)).length > 0);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    // The server notices the dead client once its backend finishes the statement it is in.
+    await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()`);
+    await waitFor(async () => (await advisoryLocks()).length === 0);
+    expect(await tables()).toEqual([]);
+    await folder.write('0002_b.sql', 'CREATE TABLE b (id int);');
+    const next = await migrate('auto');
+    expect(next.code).toBe(0);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+  });
+});
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
