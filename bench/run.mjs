@@ -1,0 +1,543 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: the runner against its floor and its peers, on generated
+ * workloads, in scratch databases. Prints medians and ratios and writes them
+ * to bench/RESULTS.md. A benchmark, not a test: nothing here fails on a time.
+ *
+ * Environment:
+ *   BENCH_RUNS          runs per contender (default 5); the median is reported
+ *   BENCH_ONLY          comma list of scenarios: noop,apply,replicas,memory,legacy
+ *   BENCH_FILES         migrations in the no-op, apply and memory workloads (default 1000)
+ *   BENCH_REPLICAS      processes in the replicas scenario (default 16)
+ *   BENCH_TABLES        tables in the legacy schema (default 2000)
+ *   BENCH_DATABASE_URL  server to use (default postgres://postgres@127.0.0.1:5432/postgres)
+ *   BENCH_NO_WRITE=1    print only; leave bench/RESULTS.md alone
+ *
+ * Needs `npm run build` first, psql and pg_dump on PATH; installs its peers
+ * (node-pg-migrate 9, dbmate) into bench/.peers on first use.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  SERVER_URL, coldCacheEnv, dbmateUrlOf, dropDatabase, freshDatabase, log, median, mustRun, timed, urlOf, withDatabase,
+} from './lib.mjs';
+import {
+  LEGACY_PRELUDE, legacyTableDdl, writeConcatenatedSql, writeDbmateMigrations, writeLegacyMigrations,
+  writeModuleMigrations, writeSqlMigrations,
+} from './workloads.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BENCH = join(ROOT, 'bench');
+const WORK = join(BENCH, '.work');
+const PEERS = join(BENCH, '.peers');
+const CLI = join(ROOT, 'dist', 'cli.js');
+const NPM_BIN = join(PEERS, 'node_modules', 'node-pg-migrate', 'bin', 'node-pg-migrate.js');
+const DBMATE_BIN = join(PEERS, 'node_modules', '@dbmate', `${process.platform}-${process.arch}`, 'bin', 'dbmate');
+const TIME_BIN = '/usr/bin/time';
+
+const RUNS = positive(process.env.BENCH_RUNS, 5);
+const FILES = positive(process.env.BENCH_FILES, 1000);
+const REPLICAS = positive(process.env.BENCH_REPLICAS, 16);
+const TABLES = positive(process.env.BENCH_TABLES, 2000);
+const REPLICA_MIGRATIONS = 50;
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
+const NODE = process.execPath;
+
+function positive(value, fallback) {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+// ---------------------------------------------------------------- set-up
+
+function ensureBuilt() {
+  if (!existsSync(CLI)) throw new Error('dist/cli.js is missing: run `npm run build` first (npm run bench does)');
+}
+
+function ensurePeers() {
+  if (existsSync(NPM_BIN) && existsSync(DBMATE_BIN)) return;
+  log('installing node-pg-migrate@9 and dbmate into bench/.peers');
+  mkdirSync(PEERS, { recursive: true });
+  execFileSync('npm', ['install', '--prefix', PEERS, '--no-audit', '--no-fund', '--loglevel=error', 'node-pg-migrate@9', 'dbmate'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (!existsSync(DBMATE_BIN)) throw new Error(`dbmate ships no binary for ${process.platform}-${process.arch} (${DBMATE_BIN})`);
+}
+
+const versionOf = (pkgDir) => JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).version;
+
+async function environment() {
+  const server = await withDatabase('postgres', async (c) => (await c.query('SHOW server_version')).rows[0].server_version);
+  const git = (args) => {
+    try {
+      return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
+    } catch {
+      return '';
+    }
+  };
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    cores: cpus().length,
+    cpu: cpus()[0]?.model?.trim() ?? 'unknown',
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    kernel: release(),
+    node: process.version,
+    postgres: server,
+    psql: execFileSync('psql', ['--version'], { encoding: 'utf8' }).trim(),
+    runner: `${versionOf(ROOT)} (${git(['rev-parse', '--short', 'HEAD'])}${git(['status', '--porcelain', '--', 'src']) ? ', src modified' : ''})`,
+    runnerNodePgMigrate: versionOf(join(ROOT, 'node_modules', 'node-pg-migrate')),
+    nodePgMigrate: versionOf(join(PEERS, 'node_modules', 'node-pg-migrate')),
+    dbmate: execFileSync(DBMATE_BIN, ['--version'], { encoding: 'utf8' }).trim().replace(/^dbmate version /, ''),
+  };
+}
+
+// ---------------------------------------------------------------- contenders
+
+const migrate = (args, dir, url) => [NODE, [CLI, ...args, '--dir', dir, '--database-url', url]];
+const nodePgMigrateUp = (dir, extra = []) => [NODE, [NPM_BIN, 'up', '--migrations-dir', dir, ...extra]];
+const dbmateUp = (dir, name) => [DBMATE_BIN, ['--url', dbmateUrlOf(name), '--migrations-dir', dir, '--no-dump-schema', 'up']];
+
+/**
+ * Runs every contender RUNS times, interleaved (run 1 of each, run 2 of
+ * each, …) so that a noisy neighbour hurts all of them alike. `prepare` runs
+ * untimed before each timed run (e.g. a fresh database).
+ */
+async function measure(scenario, contenders) {
+  const times = new Map(contenders.map((c) => [c.label, []]));
+  for (let run = 0; run < RUNS; run++) {
+    for (const c of contenders) {
+      const prepared = (await c.prepare?.()) ?? {};
+      const cold = coldCacheEnv({ ...process.env, ...c.env });
+      try {
+        const [command, args] = c.command(prepared);
+        const result = await mustRun(command, args, { env: cold.env, cwd: c.cwd, okCodes: c.okCodes });
+        await c.check?.(result, prepared);
+        times.get(c.label).push(result.ms);
+      } finally {
+        cold.cleanup();
+      }
+    }
+    log(`${scenario}: run ${run + 1}/${RUNS} done`);
+  }
+  return contenders.map((c) => ({ label: c.label, baseline: Boolean(c.baseline), times: times.get(c.label), median: median(times.get(c.label)) }));
+}
+
+// ---------------------------------------------------------------- scenarios
+
+/** No-op start: 1,000 TS/JS migrations, all applied, no warm jiti cache. */
+async function noopScenario(report) {
+  const home = join(WORK, 'noop');
+  const dir = writeModuleMigrations(join(home, 'migrations'), FILES);
+  const dbmateDir = writeDbmateMigrations(
+    join(home, 'dbmate'),
+    FILES,
+    (i) => `CREATE TABLE t${String(i).padStart(4, '0')} (id serial PRIMARY KEY, name text NOT NULL);`,
+  );
+  // jiti caches next to `<cwd>/../node_modules` when that exists, else in $TMPDIR/jiti.
+  rmSync(join(WORK, 'node_modules'), { recursive: true, force: true });
+  rmSync(join(PEERS, 'node_modules', '.cache', 'jiti'), { recursive: true, force: true });
+
+  const db = 'bench_noop';
+  const dbmateDb = 'bench_noop_dbmate';
+  const url = await freshDatabase(db);
+  await freshDatabase(dbmateDb);
+  try {
+    log(`noop: applying ${FILES} migrations once (untimed)`);
+    const cold = coldCacheEnv();
+    const setup = await mustRun(...migrate(['auto'], dir, url), { env: cold.env, cwd: home });
+    const jitiCache = existsSync(join(cold.dir, 'jiti')) ? readdirSync(join(cold.dir, 'jiti')).length : 0;
+    cold.cleanup();
+    await mustRun(...dbmateUp(dbmateDir, dbmateDb));
+    log(`noop: set-up took ${(setup.ms / 1000).toFixed(1)} s; jiti wrote ${jitiCache} files into the per-run temp folder`);
+
+    report.checks.push(await noopImportCheck(dir, url, home));
+
+    const historyCount = () => withDatabase(db, async (c) => Number((await c.query('SELECT count(*) FROM pgmigrations')).rows[0].count));
+    const expectNoop = async () => {
+      const n = await historyCount();
+      if (n !== FILES) throw new Error(`no-op run changed the history: ${n} rows`);
+    };
+    const results = await measure('noop', [
+      { label: 'floor: node + pg, read history once', baseline: true, cwd: home, command: () => [NODE, [join(BENCH, 'floor.mjs'), url]] },
+      {
+        label: '`migrate auto`',
+        cwd: home,
+        command: () => migrate(['auto'], dir, url),
+        check: async (r) => {
+          if (!/"state":"current"|state: current/.test(r.stderr)) throw new Error(`migrate auto did not see a current database:\n${r.stderr.slice(-500)}`);
+        },
+      },
+      { label: '`node-pg-migrate up`', cwd: home, env: { DATABASE_URL: url }, command: () => nodePgMigrateUp(dir), check: expectNoop },
+      { label: '`dbmate up` (its own SQL files, same DDL)', cwd: home, command: () => dbmateUp(dbmateDir, dbmateDb) },
+    ]);
+    report.sections.push({
+      title: `No-op start: ${FILES} migrations (half .ts, half .js), database current, cold jiti cache`,
+      results,
+    });
+    const [floor, auto, npm] = results.map((r) => r.median);
+    report.goals.push(
+      goal('No-op start', '`migrate auto` ÷ floor', auto / floor, 1.25),
+      goal('No-op start', '`migrate auto` ÷ `node-pg-migrate up`', auto / npm, 0.5),
+    );
+  } finally {
+    await dropDatabase(db);
+    await dropDatabase(dbmateDb);
+  }
+}
+
+/** Runs `migrate auto` once on a current database with an import tracer: nothing of node-pg-migrate or the migrations may load. */
+async function noopImportCheck(dir, url, home) {
+  const traceFile = join(WORK, 'noop-imports.txt');
+  rmSync(traceFile, { force: true });
+  const cold = coldCacheEnv({ ...process.env, BENCH_TRACE_FILE: traceFile });
+  try {
+    const [command, args] = migrate(['auto'], dir, url);
+    await mustRun(command, ['--import', join(BENCH, 'traceImports.mjs'), ...args], { env: cold.env, cwd: home });
+  } finally {
+    cold.cleanup();
+  }
+  const urls = readFileSync(traceFile, 'utf8').split('\n').filter(Boolean);
+  const offending = urls.filter((u) => /node-pg-migrate|\/jiti\/|\/\.work\/noop\/migrations\//.test(u));
+  return {
+    name: 'no-op start imports',
+    ok: offending.length === 0,
+    detail: offending.length
+      ? `imported ${offending.length} forbidden modules, e.g. ${offending[0]}`
+      : `${new Set(urls).size} modules resolved; none of node-pg-migrate, jiti or the migration files`,
+  };
+}
+
+/** Apply: 1,000 pending one-table SQL migrations on a fresh database. */
+async function applyScenario(report) {
+  const home = join(WORK, 'apply');
+  const dir = writeSqlMigrations(join(home, 'migrations'), FILES);
+  const allSql = writeConcatenatedSql(join(home, 'all.sql'), FILES);
+  const dbmateDir = writeDbmateMigrations(join(home, 'dbmate'), FILES);
+  const db = 'bench_apply';
+  const fresh = async () => ({ url: await freshDatabase(db) });
+  const expectTables = async () => {
+    const n = await withDatabase(db, async (c) =>
+      Number((await c.query(`SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename ~ '^t[0-9]{4}$'`)).rows[0].count),
+    );
+    if (n !== FILES) throw new Error(`expected ${FILES} tables after the run, found ${n}`);
+  };
+  try {
+    const results = await measure('apply', [
+      {
+        label: '`psql --single-transaction -f all.sql`',
+        baseline: true,
+        cwd: home,
+        prepare: fresh,
+        command: ({ url }) => ['psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-d', url, '-f', allSql]],
+        check: expectTables,
+      },
+      { label: '`migrate auto`', cwd: home, prepare: fresh, command: ({ url }) => migrate(['auto'], dir, url), check: expectTables },
+      {
+        label: '`node-pg-migrate up` (CLI default: --single-transaction)',
+        cwd: home,
+        prepare: fresh,
+        env: { DATABASE_URL: urlOf(db) },
+        command: () => nodePgMigrateUp(dir),
+        check: expectTables,
+      },
+      {
+        label: '`node-pg-migrate up --no-single-transaction`',
+        cwd: home,
+        prepare: fresh,
+        env: { DATABASE_URL: urlOf(db) },
+        command: () => nodePgMigrateUp(dir, ['--no-single-transaction']),
+        check: expectTables,
+      },
+      { label: '`dbmate up` (a transaction per migration)', cwd: home, prepare: fresh, command: () => dbmateUp(dbmateDir, db), check: expectTables },
+    ]);
+    report.sections.push({ title: `Apply: ${FILES} pending SQL migrations (one CREATE TABLE each), fresh database`, results });
+    report.goals.push(goal('Apply', '`migrate auto` ÷ `psql --single-transaction`', results[1].median / results[0].median, 1.15));
+  } finally {
+    await dropDatabase(db);
+  }
+}
+
+/** Replicas: REPLICAS `migrate auto` at once on a fresh database with 50 migrations. */
+async function replicasScenario(report) {
+  const home = join(WORK, 'replicas');
+  const dir = writeSqlMigrations(join(home, 'migrations'), REPLICA_MIGRATIONS, 'r');
+  const db = 'bench_replicas';
+  const verify = async () =>
+    withDatabase(db, async (c) => {
+      const { rows } = await c.query(
+        `SELECT count(*)::int AS rows, count(DISTINCT name)::int AS names,
+                (SELECT count(*)::int FROM pgmigrations_meta) AS meta FROM pgmigrations`,
+      );
+      return rows[0];
+    });
+  const single = [];
+  const together = [];
+  const failures = [];
+  try {
+    for (let run = 0; run < RUNS; run++) {
+      let url = await freshDatabase(db);
+      let cold = coldCacheEnv();
+      const one = await mustRun(...migrate(['auto'], dir, url), { env: cold.env, cwd: home });
+      cold.cleanup();
+      single.push(one.ms);
+
+      url = await freshDatabase(db);
+      cold = coldCacheEnv();
+      const started = process.hrtime.bigint();
+      const all = await Promise.all(
+        Array.from({ length: REPLICAS }, () => timed(...migrate(['auto'], dir, url), { env: cold.env, cwd: home })),
+      );
+      together.push(Number(process.hrtime.bigint() - started) / 1e6);
+      cold.cleanup();
+      const bad = all.filter((r) => r.code !== 0);
+      const history = await verify();
+      if (bad.length) failures.push(`run ${run + 1}: ${bad.length} processes exited non-zero (${bad[0].stderr.trim().split('\n').pop()})`);
+      if (history.rows !== REPLICA_MIGRATIONS || history.names !== REPLICA_MIGRATIONS || history.meta !== REPLICA_MIGRATIONS) {
+        failures.push(`run ${run + 1}: history has ${history.rows} rows, ${history.names} distinct names, ${history.meta} meta rows`);
+      }
+      log(`replicas: run ${run + 1}/${RUNS} done`);
+    }
+  } finally {
+    await dropDatabase(db);
+  }
+  const results = [
+    { label: 'one `migrate auto`', baseline: true, times: single, median: median(single) },
+    { label: `${REPLICAS} \`migrate auto\` started at once (wall time until the last exits)`, times: together, median: median(together) },
+  ];
+  report.sections.push({ title: `Replicas: ${REPLICAS} runners at once, ${REPLICA_MIGRATIONS} SQL migrations, fresh database`, results });
+  report.checks.push({
+    name: `${REPLICAS} replicas at once`,
+    ok: failures.length === 0,
+    detail: failures.length
+      ? failures.join('; ')
+      : `every process exited 0 in all ${RUNS} runs; history had exactly ${REPLICA_MIGRATIONS} rows, one per migration, every time`,
+  });
+  const extraMs = results[1].median - results[0].median;
+  report.goals.push({
+    scenario: 'Replicas',
+    what: `${REPLICAS} at once − one runner`,
+    value: `${(extraMs / 1000).toFixed(2)} s (${(results[1].median / results[0].median).toFixed(2)}×)`,
+    limit: '≤ 1 s',
+    met: extraMs <= 1000 && failures.length === 0,
+  });
+}
+
+/** Memory: peak RSS of `migrate auto` with FILES pending. */
+async function memoryScenario(report) {
+  const moduleDir = existsSync(join(WORK, 'noop', 'migrations')) && readdirSync(join(WORK, 'noop', 'migrations')).length === FILES
+    ? join(WORK, 'noop', 'migrations')
+    : writeModuleMigrations(join(WORK, 'memory', 'modules'), FILES);
+  const sqlDir = existsSync(join(WORK, 'apply', 'migrations')) && readdirSync(join(WORK, 'apply', 'migrations')).length === FILES
+    ? join(WORK, 'apply', 'migrations')
+    : writeSqlMigrations(join(WORK, 'memory', 'sql'), FILES);
+  const home = join(WORK, 'memory');
+  mkdirSync(home, { recursive: true });
+  const db = 'bench_memory';
+  const useTime = existsSync(TIME_BIN);
+  const rssFile = join(home, 'maxrss.txt');
+
+  /** Peak RSS in MiB of one process: /usr/bin/time -v, else process.resourceUsage() at exit. */
+  const peak = async (command, args, env) => {
+    if (useTime) {
+      const r = await mustRun(TIME_BIN, ['-v', command, ...args], { env, cwd: home });
+      const kb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr)?.[1]);
+      if (!kb) throw new Error('no "Maximum resident set size" in /usr/bin/time -v output');
+      return kb / 1024;
+    }
+    rmSync(rssFile, { force: true });
+    await mustRun(command, ['--import', join(BENCH, 'maxrss.mjs'), ...args], { env: { ...env, BENCH_RSS_FILE: rssFile }, cwd: home });
+    return Number(readFileSync(rssFile, 'utf8')) / 1024;
+  };
+
+  const contenders = [
+    { label: 'floor: node + pg, read history once', baseline: true, run: (url) => [NODE, [join(BENCH, 'floor.mjs'), url]], fresh: false },
+    { label: `\`migrate auto\`, ${FILES} pending .ts/.js`, run: (url) => migrate(['auto'], moduleDir, url), fresh: true },
+    { label: `\`migrate auto\`, ${FILES} pending .sql`, run: (url) => migrate(['auto'], sqlDir, url), fresh: true },
+  ];
+  const samples = new Map(contenders.map((c) => [c.label, []]));
+  try {
+    for (let run = 0; run < RUNS; run++) {
+      for (const c of contenders) {
+        const url = await freshDatabase(db);
+        if (!c.fresh) await withDatabase(db, (client) => client.query('CREATE TABLE pgmigrations (id serial PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL)'));
+        const cold = coldCacheEnv();
+        try {
+          const [command, args] = c.run(url);
+          samples.get(c.label).push(await peak(command, args, cold.env));
+        } finally {
+          cold.cleanup();
+        }
+      }
+      log(`memory: run ${run + 1}/${RUNS} done`);
+    }
+  } finally {
+    await dropDatabase(db);
+  }
+  const results = contenders.map((c) => ({ label: c.label, baseline: Boolean(c.baseline), times: samples.get(c.label), median: median(samples.get(c.label)) }));
+  report.sections.push({
+    title: `Memory: peak RSS (${useTime ? '/usr/bin/time -v' : 'process.resourceUsage().maxRSS'}), fresh database`,
+    unit: 'MiB',
+    results,
+  });
+  const worst = Math.max(results[1].median, results[2].median);
+  report.goals.push({ scenario: 'Memory', what: `peak RSS, ${FILES} pending`, value: `${worst.toFixed(0)} MiB`, limit: '≤ 150 MiB', met: worst <= 150 });
+}
+
+/** A large legacy schema without history: `migrate status` vs `pg_dump --schema-only`. */
+async function legacyScenario(report) {
+  const home = join(WORK, 'legacy');
+  const dir = writeLegacyMigrations(join(home, 'migrations'), TABLES);
+  const db = 'bench_legacy';
+  const url = await freshDatabase(db);
+  try {
+    log(`legacy: building ${TABLES} tables (untimed)`);
+    await withDatabase(db, async (c) => {
+      await c.query(LEGACY_PRELUDE);
+      for (let i = 0; i < TABLES; i += 100) {
+        const batch = [];
+        for (let j = i; j < Math.min(i + 100, TABLES); j++) batch.push(legacyTableDdl(j));
+        await c.query(batch.join(';\n'));
+      }
+      await c.query('ANALYZE');
+    });
+    let seenState = null;
+    const results = await measure('legacy', [
+      { label: '`pg_dump --schema-only`', baseline: true, cwd: home, command: () => ['pg_dump', ['--schema-only', '--dbname', url, '--file', '/dev/null']] },
+      {
+        label: '`migrate status` (provisional)',
+        cwd: home,
+        okCodes: [0, 1, 3],
+        command: () => migrate(['status', '--json'], dir, url),
+        check: (r) => {
+          seenState = JSON.parse(r.stdout).state;
+          if (seenState !== 'legacy') throw new Error(`migrate status saw ${seenState}, not legacy`);
+        },
+      },
+    ]);
+    report.sections.push({
+      title: `Reading a large legacy schema: ${TABLES} tables with indexes, foreign keys, triggers and views; no history`,
+      results,
+      note:
+        'provisional: `migrate status` is measured as it is today; the fingerprint-based reconcile that will read the whole schema is being built.',
+    });
+    report.goals.push({ ...goal('Legacy schema', '`migrate status` ÷ `pg_dump --schema-only`', results[1].median / results[0].median, 1.0), provisional: true });
+  } finally {
+    await dropDatabase(db);
+  }
+}
+
+function goal(scenario, what, ratio, limit) {
+  return { scenario, what, value: `${ratio.toFixed(2)}×`, limit: `≤ ${limit.toFixed(2)}×`, met: ratio <= limit };
+}
+
+// ---------------------------------------------------------------- report
+
+function renderMarkdown(env, report) {
+  const lines = [
+    '# Benchmarks',
+    '',
+    'Produced by `npm run bench` (bench/run.mjs). Medians of each contender over',
+    `${RUNS} interleaved runs, each process started from scratch (wall time from spawn to exit,`,
+    'so Node start-up is included); ratios are against the row marked *baseline*. The machine',
+    'is shared and noisy: read the ratios, not the milliseconds.',
+    '',
+    `- date: ${env.date}`,
+    `- machine: ${env.cores} cores (${env.cpu}), ${env.memory} memory, Linux ${env.kernel}`,
+    `- versions: Node ${env.node}; PostgreSQL ${env.postgres} (${env.psql}); node-pg-migrate ${env.nodePgMigrate} (peer) / ${env.runnerNodePgMigrate} (runner's); dbmate ${env.dbmate}; runner ${env.runner}`,
+    `- runs per contender: ${RUNS}`,
+    '',
+    '## Goals',
+    '',
+    '| scenario | measure | value | goal | met |',
+    '|---|---|---:|---:|:---:|',
+    ...report.goals.map((g) => `| ${g.scenario} | ${g.what} | ${g.value} | ${g.limit} | ${g.met ? 'yes' : '**no**'}${g.provisional ? ' (provisional)' : ''} |`),
+    '',
+    '## Results',
+    '',
+  ];
+  for (const s of report.sections) {
+    const unit = s.unit ?? 'ms';
+    lines.push(`### ${s.title}`, '', `| command | median (${unit}) | × baseline | spread (${unit}) |`, '|---|---:|---:|---:|');
+    const base = s.results.find((r) => r.baseline)?.median;
+    for (const r of s.results) {
+      const spread = `${Math.min(...r.times).toFixed(0)}–${Math.max(...r.times).toFixed(0)}`;
+      lines.push(`| ${r.label}${r.baseline ? ' *(baseline)*' : ''} | ${r.median.toFixed(0)} | ${(r.median / base).toFixed(2)} | ${spread} |`);
+    }
+    if (s.note) lines.push('', s.note);
+    lines.push('');
+  }
+  if (report.checks.length) {
+    lines.push('## Checks', '');
+    for (const c of report.checks) lines.push(`- ${c.ok ? 'ok' : '**FAILED**'}: ${c.name}: ${c.detail}`);
+    lines.push('');
+  }
+  lines.push(
+    '## How each contender runs',
+    '',
+    '- Every process gets an empty temporary folder as `TMPDIR` and `XDG_CACHE_HOME`, and no',
+    '  `node_modules/.cache/jiti` exists where jiti would look, so TypeScript is compiled cold,',
+    '  as in a fresh container.',
+    '- `migrate` is `node dist/cli.js` with its defaults (JSON logs on stderr, level info).',
+    '- The floor (bench/floor.mjs) starts Node, connects with `pg`, runs',
+    '  `SELECT name FROM pgmigrations ORDER BY run_on, id` and exits.',
+    '- `node-pg-migrate up` is the 9.x CLI from bench/.peers with its defaults: the CLI turns',
+    '  `--single-transaction` and `--verbose` on (the API leaves them off), `--check-order` on,',
+    '  and it imports every migration file, applied or not, before deciding there is nothing to do.',
+    '- `dbmate` is the Go binary that the `dbmate` npm package ships for this platform, called',
+    '  directly (`npx dbmate` would add a Node start), with `--no-dump-schema`.',
+    '- Apply: each timed run gets a freshly created database (creation untimed).',
+    '',
+  );
+  return lines.join('\n');
+}
+
+function renderConsole(report) {
+  const rows = [];
+  for (const s of report.sections) {
+    const base = s.results.find((r) => r.baseline)?.median;
+    rows.push(`\n${s.title}`);
+    for (const r of s.results) {
+      rows.push(`  ${r.label.replaceAll('`', '').padEnd(72)} ${r.median.toFixed(0).padStart(7)} ${s.unit ?? 'ms'}  ${(r.median / base).toFixed(2).padStart(6)}×${r.baseline ? '  (baseline)' : ''}`);
+    }
+  }
+  rows.push('\nGoals');
+  for (const g of report.goals) {
+    rows.push(`  ${g.met ? 'met ' : 'MISS'}  ${`${g.scenario}: ${g.what}`.replaceAll('`', '').padEnd(66)} ${g.value.padStart(16)}  goal ${g.limit}${g.provisional ? ' (provisional)' : ''}`);
+  }
+  for (const c of report.checks) rows.push(`  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}: ${c.detail}`);
+  return rows.join('\n');
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const begun = Date.now();
+  ensureBuilt();
+  ensurePeers();
+  mkdirSync(WORK, { recursive: true });
+  // The generated .js migrations are ESM: say so for Node and jiti, whatever the folder above says.
+  writeFileSync(join(WORK, 'package.json'), '{ "private": true, "type": "module" }\n');
+  const env = await environment();
+  log(`server ${SERVER_URL.replace(/:[^:@/]*@/, ':***@')}, ${RUNS} runs per contender`);
+
+  const report = { sections: [], goals: [], checks: [] };
+  const scenarios = { noop: noopScenario, apply: applyScenario, replicas: replicasScenario, memory: memoryScenario, legacy: legacyScenario };
+  for (const [name, scenario] of Object.entries(scenarios)) {
+    if (ONLY && !ONLY.has(name)) continue;
+    const t = Date.now();
+    await scenario(report);
+    log(`${name}: ${((Date.now() - t) / 1000).toFixed(0)} s`);
+  }
+
+  console.log(renderConsole(report));
+  if (process.env.BENCH_NO_WRITE !== '1') {
+    writeFileSync(join(BENCH, 'RESULTS.md'), renderMarkdown(env, report));
+    log(`wrote ${resolve(BENCH, 'RESULTS.md')}`);
+  }
+  log(`total ${((Date.now() - begun) / 1000).toFixed(0)} s`);
+}
+
+await main();
