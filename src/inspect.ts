@@ -10,6 +10,10 @@ import { readMigrationFiles } from './migrationFiles.js';
 import { requireConnection, resolveSettings, type Settings, type SettingsInput } from './settings.js';
 import { detectState, type DetectOptions } from './stateDetector.js';
 import type { DatabaseFacts, Detection, MigrationFile } from './types.js';
+import { findNearestRevision, findStaleness, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
+import { computeManifest, readModel, ScratchDatabaseError } from './fingerprints/replay.js';
+import { describeDifference, diffSchemas } from './schema/diff.js';
+import { fingerprintSchema } from './schema/fingerprint.js';
 
 export interface RunnerOptions extends SettingsInput {
   /** Environment to read settings from. Default: process.env. */
@@ -24,6 +28,10 @@ export interface Observation {
   readonly files: readonly MigrationFile[];
   readonly facts: DatabaseFacts;
   readonly detection: Detection;
+  /** The fingerprint manifest used (committed, or computed in a scratch database), or null. */
+  readonly manifest: Manifest | null;
+  /** Why the committed manifest is stale against the files, or null. */
+  readonly manifestStaleness: string | null;
 }
 
 export function settingsOf(options: RunnerOptions): Settings {
@@ -39,17 +47,74 @@ export function detectOptionsOf(settings: Settings, extra: Partial<DetectOptions
   };
 }
 
-/** Reads the files and the database facts and detects the state. */
+/**
+ * Reads the files and the database facts and detects the state. The live
+ * schema is read only when the answer needs it: to reconcile a legacy
+ * database, or to check drift when a manifest exists (issue 4).
+ */
 export async function observe(
   client: Client,
   settings: Settings,
   files?: readonly MigrationFile[],
   extra: Partial<DetectOptions> = {},
+  logger: Logger = createSilentLogger(),
+  /** A manifest computed by an earlier observation of this run, to reuse instead of replaying again. */
+  computed: Manifest | null = null,
 ): Promise<Observation> {
   const migrationFiles = files ?? (await readMigrationFiles(settings.dir));
   const facts = await readDatabaseFacts(client, settings);
-  const detection = detectState(facts, migrationFiles, detectOptionsOf(settings, extra));
-  return { files: migrationFiles, facts, detection };
+  const options = detectOptionsOf(settings, extra);
+  const first = detectState(facts, migrationFiles, options);
+  const committed = await readManifest(settings.dir);
+  const manifestStaleness = committed ? findStaleness(committed, migrationFiles, settings.schema) : null;
+
+  const reconciling = first.state === 'legacy' && !options.baseline;
+  const checkingDrift = committed !== null && (first.state === 'current' || first.state === 'behind');
+  if (!reconciling && !checkingDrift) {
+    return { files: migrationFiles, facts, detection: first, manifest: committed, manifestStaleness };
+  }
+
+  let manifest = committed;
+  if (reconciling && (!manifest || manifestStaleness)) {
+    manifest = computed ?? (await computeManifestIfAllowed(settings, migrationFiles, logger, manifestStaleness));
+  }
+  if (!manifest) return { files: migrationFiles, facts, detection: first, manifest: null, manifestStaleness };
+  const live = await readModel(client, settings);
+  const detection = detectState({ ...facts, liveFingerprint: fingerprintSchema(live) }, migrationFiles, {
+    ...options,
+    manifest: toFingerprintManifest(manifest),
+    explainDifference: (revision) => {
+      const recorded = modelAt(manifest, revision);
+      return recorded ? diffSchemas(recorded, live).map(describeDifference) : [];
+    },
+    nearestRevision: () => findNearestRevision(manifest, live),
+  });
+  return { files: migrationFiles, facts, detection, manifest, manifestStaleness };
+}
+
+/**
+ * Without a usable manifest, fingerprints come from replaying the migrations
+ * in a scratch database, when the role may create one; else none (the
+ * detector then reports missing-fingerprints and how to fix it).
+ */
+async function computeManifestIfAllowed(
+  settings: Settings,
+  files: readonly MigrationFile[],
+  logger: Logger,
+  staleness: string | null,
+): Promise<Manifest | null> {
+  logger.info(
+    staleness
+      ? `the fingerprint manifest is stale (${staleness}): computing fingerprints in a scratch database`
+      : 'no fingerprint manifest: computing fingerprints by replaying the migrations in a scratch database',
+  );
+  try {
+    return await computeManifest({ target: requireConnection(settings), settings, logger }, files);
+  } catch (error) {
+    if (!(error instanceof ScratchDatabaseError)) throw error;
+    logger.warn(`${error.message}${error.hint ? ` (${error.hint})` : ''}`);
+    return null;
+  }
 }
 
 export async function connectFor(settings: Settings, logger: Logger, waitTimeoutSeconds = settings.waitTimeoutSeconds): Promise<Client> {
@@ -69,7 +134,7 @@ export async function inspectDatabase(options: RunnerOptions = {}): Promise<Dete
   const files = await readMigrationFiles(settings.dir);
   const client = await connectFor(settings, options.logger ?? createSilentLogger());
   try {
-    return (await observe(client, settings, files)).detection;
+    return (await observe(client, settings, files, {}, options.logger)).detection;
   } finally {
     await closeQuietly(client);
   }

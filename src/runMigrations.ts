@@ -14,6 +14,7 @@ import type { Queryable } from './introspect.js';
 import { acquireMigrationLock, type MigrationLock } from './lock.js';
 import { createSilentLogger, type Logger } from './logger.js';
 import { readMigrationFiles } from './migrationFiles.js';
+import { describeFinding } from './findings.js';
 import { requireConnection, type Settings } from './settings.js';
 import type { Detection, MigrationFile, MigrationRun, Plan, RunReport } from './types.js';
 
@@ -47,13 +48,14 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
   });
 
   try {
-    before = await observe(client, settings, files);
+    before = await observe(client, settings, files, {}, logger);
     plan = planCommand(command, before.detection, files.map((f) => f.name));
     logger.info(`state: ${before.detection.state}; plan: ${plan.action} (${plan.reason})`, {
       state: before.detection.state,
       current: before.detection.current,
       head: before.detection.head,
     });
+    for (const finding of before.detection.findings) logger.warn(describeFinding(finding), { finding: finding.kind });
     refuseIf(plan, reportOf([], null, null));
     if (plan.action === 'none' && unrecordedChecksums(before, files).length === 0) {
       return freeze(reportOf([], before.detection, null));
@@ -64,12 +66,13 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
       waitTimeoutSeconds: settings.waitTimeoutSeconds,
       logger,
     });
-    before = await observe(client, settings, files);
+    // Under the lock, again: another runner may have finished meanwhile.
+    before = await observe(client, settings, files, {}, logger, before.manifest);
     plan = planCommand(command, before.detection, files.map((f) => f.name));
     refuseIf(plan, reportOf([], null, null));
 
     const runs = await executePlan(client, plan, before, files, settings, logger, options);
-    const after = await observe(client, settings, files);
+    const after = await observe(client, settings, files, {}, logger, before.manifest);
     const report = freeze(reportOf(runs, after.detection, plan.stampTo));
     logger.info(`done: ${after.detection.state} at ${after.detection.current ?? 'base'}`, {
       migrations: runs.length,

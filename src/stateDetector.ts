@@ -37,6 +37,8 @@ export interface DetectOptions {
    * schema (`null` = base). Pure, supplied by the caller that holds the models.
    */
   readonly explainDifference?: (revision: string | null) => readonly string[];
+  /** The recorded revision closest to the live schema, for a legacy schema that matches none. */
+  readonly nearestRevision?: () => { readonly revision: string | null; readonly differences: readonly string[] };
 }
 
 export function detectState(
@@ -136,7 +138,12 @@ function planLegacy(
 
   const matches = matchingRevisions(manifest, fileNames, facts.liveFingerprint);
   if (matches.length === 0) {
-    return makePlan('refuse', null, [], `legacy database (${objects}) matches no recorded revision`, {
+    const nearest = options.nearestRevision?.();
+    const near = nearest
+      ? `; nearest is ${nearest.revision ?? 'base'}, which differs: ${nearest.differences.slice(0, 5).join('; ')}` +
+        (nearest.differences.length > 5 ? `; and ${nearest.differences.length - 5} more` : '')
+      : '';
+    return makePlan('refuse', null, [], `legacy database (${objects}) matches no recorded revision${near}`, {
       settleCommand: 'migrate auto --baseline REV, once you know which revision the schema is at',
     });
   }

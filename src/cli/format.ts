@@ -1,5 +1,8 @@
 /** Text and JSON renderings of detections, histories and reports for the CLI. */
-import type { Detection, Finding, MigrationFile, AppliedMigration, RunReport } from '../types.js';
+import type { Detection, MigrationFile, AppliedMigration, RunReport } from '../types.js';
+import { describeFinding } from '../findings.js';
+
+export { describeFinding };
 
 /** `status --json`: exactly the contract's document (CONTRACT.md "Machine output"). */
 export function statusDocument(d: Detection): object {
@@ -35,21 +38,6 @@ export function formatStatus(d: Detection): string {
   if (d.plan.settleCommand) lines.push(`settle:   ${d.plan.settleCommand}`);
   for (const f of d.findings) lines.push(`finding:  ${describeFinding(f)}`);
   return lines.join('\n');
-}
-
-export function describeFinding(f: Finding): string {
-  switch (f.kind) {
-    case 'checksum-mismatch':
-      return `checksum-mismatch: ${f.name} was edited after it was applied`;
-    case 'drift':
-      return `drift: the live schema differs from the recorded schema of ${f.revision}` +
-        (f.differences.length ? `: ${f.differences.join('; ')}` : '');
-    case 'ambiguous-match':
-      return `ambiguous-match: the schema matches ${f.revisions.join(', ')}` +
-        (f.chosen ? ` (stamping ${f.chosen})` : '');
-    case 'missing-fingerprints':
-      return `missing-fingerprints: ${f.reason}`;
-  }
 }
 
 export interface HistoryEntry {

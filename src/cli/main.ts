@@ -10,6 +10,7 @@ import { redact } from '../redact.js';
 import { resolveSettings, type Settings, type SettingsInput } from '../settings.js';
 import { registerReadCommands } from './readCommands.js';
 import { registerWriteCommands } from './writeCommands.js';
+import { registerFingerprintCommands } from './fingerprintCommands.js';
 
 /** What every command handler gets. */
 export interface CommandContext {
@@ -94,6 +95,7 @@ function buildProgram(onSettings: (s: Settings) => void): Command {
 
   registerReadCommands(program, contextFor);
   registerWriteCommands(program, contextFor);
+  registerFingerprintCommands(program, contextFor);
   return program;
 }
 

@@ -18,9 +18,12 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     .description('detect and print the state, plan and findings; changes nothing')
     .option('--baseline <rev>', 'revision a legacy database would be stamped at')
     .action(action(contextFor, async (ctx) => {
-      const { detection } = await observeOnce(ctx);
+      const { detection, manifestStaleness } = await observeOnce(ctx);
       if (ctx.json) ctx.printJson(statusDocument(detection));
-      else ctx.print(formatStatus(detection));
+      else {
+        ctx.print(formatStatus(detection));
+        if (manifestStaleness) ctx.print(`manifest: stale (${manifestStaleness}); run migrate snapshot`);
+      }
     }));
 
   program
@@ -56,14 +59,17 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     .description('exit 0 when current with no refusing findings, else 1 (3 with --strict on drift)')
     .option('--strict', 'exit 3 when the live schema drifted from the recorded fingerprints')
     .action(action(contextFor, async (ctx, opts: { strict?: boolean }) => {
-      const { detection } = await observeOnce(ctx);
+      const { detection, manifestStaleness } = await observeOnce(ctx);
       const refusing = detection.findings.filter((f) => REFUSING_FINDINGS.has(f.kind));
       const drift = detection.findings.filter((f) => f.kind === 'drift');
-      const ok = detection.state === 'current' && refusing.length === 0 && (!opts.strict || drift.length === 0);
-      if (ctx.json) ctx.printJson({ ok, ...statusDocument(detection) });
+      const ok =
+        detection.state === 'current' && refusing.length === 0 && manifestStaleness === null &&
+        (!opts.strict || drift.length === 0);
+      if (ctx.json) ctx.printJson({ ok, ...statusDocument(detection), manifestStaleness });
       else {
         ctx.print(ok ? `ok: ${detection.current ?? 'base'} is current` : `not ok: ${detection.state} (${detection.plan.reason})`);
         for (const f of detection.findings) ctx.print(`finding: ${describeFinding(f)}`);
+        if (manifestStaleness) ctx.print(`manifest: stale (${manifestStaleness}); run migrate snapshot`);
       }
       if (opts.strict && drift.length) return EXIT.refused;
       return ok ? EXIT.ok : EXIT.failed;
@@ -112,7 +118,7 @@ async function observeOnce(ctx: CommandContext): Promise<Observation> {
   const files = await readMigrationFiles(ctx.settings.dir);
   const client = await connectFor(ctx.settings, ctx.logger);
   try {
-    return await observe(client, ctx.settings, files);
+    return await observe(client, ctx.settings, files, {}, ctx.logger);
   } finally {
     await closeQuietly(client);
   }

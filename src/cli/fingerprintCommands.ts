@@ -1,0 +1,56 @@
+/** snapshot and verify: fingerprints from replays in a scratch database (issue 4). */
+import type { Command } from 'commander';
+import { readManifest, writeManifest } from '../fingerprints/manifest.js';
+import { computeManifest, verifyMigrations, VerifyFailedError } from '../fingerprints/replay.js';
+import { readMigrationFiles } from '../migrationFiles.js';
+import { requireConnection } from '../settings.js';
+import { action, type CommandContext } from './main.js';
+
+export function registerFingerprintCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
+  program
+    .command('snapshot')
+    .description('replay the migrations in a scratch database and write the per-revision schema fingerprints beside them')
+    .action(action(contextFor, async (ctx) => {
+      const files = await readMigrationFiles(ctx.settings.dir);
+      const context = { target: requireConnection(ctx.settings), settings: ctx.settings, logger: ctx.logger };
+      const manifest = await computeManifest(context, files);
+      const path = await writeManifest(ctx.settings.dir, manifest);
+      if (ctx.json) ctx.printJson({ path, revisions: manifest.revisions.map((r) => ({ name: r.name, fingerprint: r.fingerprint, changes: r.changes })) });
+      else {
+        for (const r of manifest.revisions) ctx.print(`${r.name}  ${r.fingerprint.slice(0, 12)}  ${r.changes.length ? r.changes.join('; ') : '(no schema change)'}`);
+        ctx.print(`wrote ${path} (commit it with the migrations)`);
+      }
+    }));
+
+  program
+    .command('verify')
+    .description('in a scratch database: up, down, up; every down restores the previous fingerprint; the manifest is up to date')
+    .action(action(contextFor, async (ctx) => {
+      const files = await readMigrationFiles(ctx.settings.dir);
+      const context = { target: requireConnection(ctx.settings), settings: ctx.settings, logger: ctx.logger };
+      const result = await verifyMigrations(context, files, await readManifest(ctx.settings.dir));
+      if (ctx.json) ctx.printJson(result);
+      else {
+        for (const step of result.steps) {
+          ctx.print(`${step.ok ? 'ok  ' : 'FAIL'} ${step.phase.padEnd(8)} ${step.migration}${step.problem ? `: ${step.problem}` : ''}`);
+          for (const d of step.differences ?? []) ctx.print(`       ${d}`);
+        }
+        ctx.print(
+          result.manifest === null
+            ? 'manifest: up to date'
+            : result.manifest === 'missing'
+              ? 'manifest: missing (run migrate snapshot and commit it)'
+              : `manifest: stale (${result.manifest}); run migrate snapshot`,
+        );
+      }
+      if (!result.ok) {
+        const failed = result.steps.find((s) => !s.ok);
+        throw new VerifyFailedError(
+          failed
+            ? `verify failed at ${failed.phase} of ${failed.migration}: ${failed.problem}${failed.differences?.length ? ` (${failed.differences[0]}${failed.differences.length > 1 ? ', …' : ''})` : ''}`
+            : `verify failed: the fingerprint manifest is ${result.manifest === 'missing' ? 'missing' : `stale (${result.manifest})`}`,
+          { hint: failed ? 'make the down undo exactly what the up does' : 'run migrate snapshot and commit the manifest' },
+        );
+      }
+    }));
+}

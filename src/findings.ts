@@ -1,0 +1,17 @@
+/** One readable line per finding, for logs and the CLI. */
+import type { Finding } from './types.js';
+
+export function describeFinding(f: Finding): string {
+  switch (f.kind) {
+    case 'checksum-mismatch':
+      return `checksum-mismatch: ${f.name} was edited after it was applied`;
+    case 'drift':
+      return `drift: the live schema differs from the recorded schema of ${f.revision}` +
+        (f.differences.length ? `: ${f.differences.join('; ')}` : '');
+    case 'ambiguous-match':
+      return `ambiguous-match: the schema matches ${f.revisions.join(', ')}` +
+        (f.chosen ? ` (stamping ${f.chosen})` : '');
+    case 'missing-fingerprints':
+      return `missing-fingerprints: ${f.reason}`;
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Replaying the migrations in a scratch database created (and always dropped)
+ * on the same server: the source of the fingerprint manifest (`snapshot`), of
+ * fingerprints computed on the fly for a legacy database without one, and of
+ * `verify` (up, down, up: every down restores the previous schema).
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { closeQuietly, connect, type Client } from '../connection.js';
+import { ConfigError, RunnerError, describeCause, EXIT } from '../errors.js';
+import { executeBatch } from '../execute.js';
+import { runnerTablesOf } from '../introspect.js';
+import { createSilentLogger, type Logger } from '../logger.js';
+import { readSchemaModel } from '../schema/catalog.js';
+import { describeDifference, diffSchemas } from '../schema/diff.js';
+import { fingerprintSchema } from '../schema/fingerprint.js';
+import type { SchemaModel } from '../schema/model.js';
+import type { ConnectionTarget, Settings } from '../settings.js';
+import type { MigrationFile } from '../types.js';
+import { buildManifest, findStaleness, type Manifest } from './manifest.js';
+
+/** The role may not create the scratch database. */
+export class ScratchDatabaseError extends ConfigError {}
+
+export interface ReplayContext {
+  readonly target: ConnectionTarget;
+  readonly settings: Settings;
+  readonly logger: Logger;
+}
+
+/** Creates a scratch database, runs `work` connected to it, and drops it on every path. */
+export async function withScratchDatabase<T>(
+  context: ReplayContext,
+  work: (client: Client, serverMajor: number) => Promise<T>,
+): Promise<T> {
+  const admin = await connect(context.target, { waitTimeoutSeconds: context.settings.waitTimeoutSeconds });
+  const name = `migrate_scratch_${randomBytes(6).toString('hex')}`;
+  try {
+    try {
+      await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      const user = context.target.config.user ?? 'this role';
+      throw new ScratchDatabaseError(
+        code === '42501'
+          ? `role ${user} may not create databases, and fingerprints need a scratch database`
+          : `cannot create a scratch database: ${describeCause(error)}`,
+        'scratch database',
+        {
+          cause: error,
+          hint: code === '42501' ? `grant it CREATEDB (ALTER ROLE ${user} CREATEDB), or run snapshot where it may` : undefined,
+        },
+      );
+    }
+    const scratch = await connect(
+      { ...context.target, config: { ...context.target.config, database: name } },
+      { waitTimeoutSeconds: 5 },
+    );
+    try {
+      const { rows } = await scratch.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+      return await work(scratch, Math.floor(Number(rows[0]!.v) / 10000));
+    } finally {
+      await closeQuietly(scratch);
+    }
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`).catch((error: unknown) => {
+      context.logger.warn(`could not drop scratch database ${name}: ${describeCause(error)}`);
+    });
+    await closeQuietly(admin);
+  }
+}
+
+export function readModel(client: Client, settings: Settings): Promise<SchemaModel> {
+  return readSchemaModel(client, { schema: settings.schema, excludeTables: runnerTablesOf(settings.table) });
+}
+
+function batchOptions(client: Client, context: ReplayContext) {
+  return {
+    db: client,
+    where: { schema: context.settings.schema, table: context.settings.table },
+    // Progress of a replay is noise; failures come back as errors.
+    logger: createSilentLogger(),
+    ddlLockTimeoutMs: 0,
+    ddlLockRetries: 0,
+    appliedBy: 'migrate snapshot',
+  };
+}
+
+/** Applies every migration one by one in a scratch database, reading the schema after each. */
+export async function computeManifest(context: ReplayContext, files: readonly MigrationFile[]): Promise<Manifest> {
+  return withScratchDatabase(context, async (client, serverMajor) => {
+    const base = await readModel(client, context.settings);
+    const after: { file: MigrationFile; model: SchemaModel }[] = [];
+    for (const file of files) {
+      await executeBatch('up', [file], files, batchOptions(client, context));
+      after.push({ file, model: await readModel(client, context.settings) });
+    }
+    return buildManifest(context.settings.schema, serverMajor, base, after);
+  });
+}
+
+export interface VerifyStep {
+  readonly phase: 'up' | 'down' | 'up again';
+  readonly migration: string;
+  readonly ok: boolean;
+  readonly problem?: string;
+  readonly differences?: readonly string[];
+}
+
+export interface VerifyResult {
+  readonly ok: boolean;
+  readonly steps: readonly VerifyStep[];
+  /** Why the committed manifest is stale, null when it is up to date, 'missing' when there is none. */
+  readonly manifest: string | null;
+}
+
+/** up, down, up in a scratch database; every down must restore the previous fingerprint exactly. */
+export async function verifyMigrations(
+  context: ReplayContext,
+  files: readonly MigrationFile[],
+  manifest: Manifest | null,
+): Promise<VerifyResult> {
+  const steps: VerifyStep[] = [];
+  const models: SchemaModel[] = [];
+  await withScratchDatabase(context, async (client) => {
+    models.push(await readModel(client, context.settings));
+    const attempt = async (phase: VerifyStep['phase'], file: MigrationFile, direction: 'up' | 'down') => {
+      try {
+        await executeBatch(direction, [file], files, batchOptions(client, context));
+        return true;
+      } catch (error) {
+        steps.push({ phase, migration: file.name, ok: false, problem: describeCause(error) });
+        return false;
+      }
+    };
+    for (const file of files) {
+      if (!(await attempt('up', file, 'up'))) return;
+      models.push(await readModel(client, context.settings));
+      steps.push({ phase: 'up', migration: file.name, ok: true });
+    }
+    for (let i = files.length - 1; i >= 0; i--) {
+      const file = files[i]!;
+      if (!(await attempt('down', file, 'down'))) return;
+      const differences = diffSchemas(models[i]!, await readModel(client, context.settings)).map(describeDifference);
+      steps.push({
+        phase: 'down',
+        migration: file.name,
+        ok: differences.length === 0,
+        ...(differences.length && { problem: 'down does not restore the schema before up', differences }),
+      });
+      // A down that leaves objects behind would make the next ones fail for the wrong reason.
+      if (differences.length) return;
+    }
+    for (const [i, file] of files.entries()) {
+      if (!(await attempt('up again', file, 'up'))) return;
+      const model = await readModel(client, context.settings);
+      const same = fingerprintSchema(model) === fingerprintSchema(models[i + 1]!);
+      const differences = same ? [] : diffSchemas(models[i + 1]!, model).map(describeDifference);
+      steps.push({
+        phase: 'up again',
+        migration: file.name,
+        ok: same,
+        ...(!same && { problem: 'up after down gives another schema than the first up', differences }),
+      });
+    }
+  });
+  let stale = manifest ? findStaleness(manifest, files, context.settings.schema) : 'missing';
+  if (manifest && stale === null && models.length === files.length + 1) {
+    const recorded = new Map(manifest.revisions.map((r) => [r.name, r.fingerprint]));
+    const differing = files.filter((f, i) => recorded.get(f.name) !== fingerprintSchema(models[i + 1]!)).map((f) => f.name);
+    if (manifest.base.fingerprint !== fingerprintSchema(models[0]!)) differing.unshift('base');
+    if (differing.length) stale = `recorded fingerprints differ from a replay for ${differing.join(', ')}`;
+  }
+  return { ok: steps.every((s) => s.ok) && stale === null, steps, manifest: stale };
+}
+
+/** `verify` found a problem: exit 1 (something to fix, like a failed migration). */
+export class VerifyFailedError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+}
