@@ -52,6 +52,7 @@ export async function withScratchDatabase<T>(
         },
       );
     }
+    context.logger.info(`created scratch database ${name}; it is dropped when done`);
     const scratch = await connect(
       { ...context.target, config: { ...context.target.config, database: name } },
       { waitTimeoutSeconds: 5 },
