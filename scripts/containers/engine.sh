@@ -63,7 +63,7 @@ start() {
     printf 'export DOCKER_HOST=%s\n' "$DOCKER_HOST_VALUE"
     return 0
   fi
-  ensure_packages || { say "cannot install the engine's packages"; return 1; }
+  ensure_packages || { say "error: cannot install the engine's packages (docker.io, docker-compose, debootstrap)"; return 1; }
   # A stale socket or pid file from a killed run would make dockerd refuse to start.
   rm -f "$SOCK" "$PIDFILE"
   say "starting dockerd (data root $DIR/data, log $LOG)"
@@ -83,14 +83,16 @@ start() {
     if ! kill -0 "$launched" 2>/dev/null; then
       say "dockerd exited while starting; last lines of $LOG:"
       tail -n 20 "$LOG" >&2 || true
-      rm -f "$PIDFILE.launch"
+      rm -f "$PIDFILE" "$PIDFILE.launch"
+      say "error: dockerd exited while starting: $(grep -i -m 1 -E 'failed|error' "$LOG" | cut -c1-200)"
       return 1
     fi
     if [ "$waited" -ge "$START_TIMEOUT" ]; then
       say "dockerd did not answer within ${START_TIMEOUT}s; stopping it. Last lines of $LOG:"
       tail -n 20 "$LOG" >&2 || true
-      kill "$launched" 2>/dev/null || true
-      rm -f "$PIDFILE.launch"
+      stop_pid "$launched"
+      rm -f "$PIDFILE" "$PIDFILE.launch"
+      say "error: dockerd did not answer within ${START_TIMEOUT}s (see $LOG)"
       return 1
     fi
     sleep 1
@@ -101,6 +103,22 @@ start() {
   rm -f "$PIDFILE.launch"
   say "ready after ${waited}s (pid $(cat "$PIDFILE"), $DOCKER_HOST_VALUE)"
   printf 'export DOCKER_HOST=%s\n' "$DOCKER_HOST_VALUE"
+}
+
+# Sends SIGTERM to a dockerd by PID and waits (30 s, then SIGKILL) until it is gone;
+# dockerd takes its containerd and containers down with it.
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || true
+  waited=0
+  while kill -0 "$1" 2>/dev/null; do
+    if [ "$waited" -ge 30 ]; then
+      say "dockerd (pid $1) still running after 30s; sending SIGKILL"
+      kill -KILL "$1" 2>/dev/null || true
+      break
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
 }
 
 stop() {
@@ -115,17 +133,7 @@ stop() {
     return 0
   fi
   say "stopping dockerd (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  waited=0
-  while kill -0 "$pid" 2>/dev/null; do
-    if [ "$waited" -ge 30 ]; then
-      say "dockerd (pid $pid) still running after 30s; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      break
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
+  stop_pid "$pid"
   rm -f "$PIDFILE" "$PIDFILE.launch" "$SOCK"
   say "stopped"
 }

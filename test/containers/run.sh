@@ -39,6 +39,7 @@ passed=0
 failed=0
 skipped=0
 started_engine=0
+current_pid=""
 t_start=$SECONDS
 
 say() { printf '%s\n' "$*"; }
@@ -47,6 +48,8 @@ elapsed() { echo $((SECONDS - t_start)); }
 cleanup() {
   local code=$?
   trap - EXIT INT TERM
+  # A step still running (interrupted run): its processes go first.
+  [ -n "${current_pid:-}" ] && kill_tree "$current_pid"
   if [ -n "${DOCKER_HOST:-}" ] && command -v docker-compose >/dev/null 2>&1; then
     timeout 120 docker-compose "${MERGED[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
   fi
@@ -99,15 +102,18 @@ run_limited() {
   shift
   ("$@") &
   pid=$!
+  current_pid=$pid
   deadline=$((SECONDS + limit))
   while kill -0 "$pid" 2>/dev/null; do
     if [ "$SECONDS" -ge "$deadline" ]; then
       kill_tree "$pid"
       wait "$pid" 2>/dev/null
+      current_pid=""
       return 124
     fi
     sleep 0.2
   done
+  current_pid=""
   wait "$pid"
 }
 
@@ -268,7 +274,7 @@ command -v curl >/dev/null 2>&1 || not_run "curl is missing"
 if ! "$ENGINE" status >/dev/null 2>&1; then
   "$ENGINE" start >/dev/null 2>"$LOGDIR/engine.err" || {
     cat "$LOGDIR/engine.err" >&2
-    not_run "the Docker engine could not start: $(tail -n 1 "$LOGDIR/engine.err")"
+    not_run "the Docker engine could not start: $(grep '^engine: error: ' "$LOGDIR/engine.err" | tail -n 1 | sed 's/^engine: error: //')"
   }
   started_engine=1
 fi
