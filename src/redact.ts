@@ -2,20 +2,26 @@
  * Passwords never appear in any output (CONTRACT.md "Exit codes"). Every
  * password the settings see is registered here, and every line the runner
  * writes (logs, errors, JSON) passes through `redact`.
+ *
+ * Two layers: the password part of any connection string is always masked;
+ * a registered password is also masked wherever it appears on its own, unless
+ * it is a word that output legitimately contains (a dev password "postgres"
+ * would otherwise turn `postgres://postgres@db` into `****://****@db`).
  */
 const secrets = new Set<string>();
 
+/** Words that appear in normal output; masking them would hide everything and protect nothing. */
+const TOO_COMMON = new Set(['postgres', 'postgresql', 'password', 'public', 'migrate', 'localhost']);
+
 export function registerSecret(secret: string): void {
-  // Very short secrets would mask ordinary words; they are still never printed
-  // by us, since URLs are always shown masked.
-  if (secret.length >= 3) secrets.add(secret);
-  const encoded = encodeURIComponent(secret);
-  if (encoded !== secret && encoded.length >= 3) secrets.add(encoded);
+  for (const candidate of [secret, encodeURIComponent(secret)]) {
+    if (candidate.length >= 4 && !TOO_COMMON.has(candidate.toLowerCase())) secrets.add(candidate);
+  }
 }
 
 export function redact(text: string): string {
-  let out = text;
+  // A connection string echoed back by a driver error, or printed by us.
+  let out = text.replace(/(postgres(?:ql)?:\/\/[^:@/\s]*:)[^@\s]*@/gi, '$1****@');
   for (const secret of secrets) out = out.split(secret).join('****');
-  // A connection string echoed back by a driver error: mask its password too.
-  return out.replace(/(postgres(?:ql)?:\/\/[^:@/\s]*:)[^@\s]*@/gi, '$1****@');
+  return out;
 }

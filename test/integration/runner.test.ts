@@ -201,16 +201,25 @@ describe('auto', () => {
     expect((await migrate('check')).code).toBe(0);
   });
 
-  test('legacy: refused without a baseline; --baseline stamps it and applies the rest', async () => {
-    await db.query('CREATE TABLE a (id int PRIMARY KEY)');
+  test('legacy: matching no revision, refused; --baseline stamps it and applies the rest', async () => {
+    await db.query('CREATE TABLE a (id int PRIMARY KEY, note text)');
     const refused = await migrate('auto');
     expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/nearest is 0001_a, which differs: column "a"\."note" is extra in the database/);
     expect(await tables()).toEqual(['a']);
     const r = await migrate('auto', '--baseline', '0001_a', '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ plan: { action: 'stamp-then-apply', stampTo: '0001_a', apply: ['0002_b', '0003_c'] }, stamped: '0001_a' });
     expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
     expect((await migrate('auto', '--baseline', 'no_such_rev')).code).toBe(0); // current: the baseline is not consulted
+  });
+
+  test('legacy: matched by fingerprint, auto stamps it and applies the rest', async () => {
+    await db.query('CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a)');
+    const r = await migrate('auto', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ before: { state: 'legacy' }, plan: { action: 'stamp-then-apply', stampTo: '0002_b', apply: ['0003_c'] } });
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
   });
 
   test('legacy: an unknown baseline is exit 2', async () => {

@@ -73,11 +73,19 @@ test('fresh: extensions are not application objects', async () => {
   expect((await status()).state).toBe('fresh');
 });
 
-test('legacy: tables but no history', async () => {
+test('legacy: tables but no history, matched to the revision they are at', async () => {
+  // The folder has no manifest: fingerprints are computed in a scratch database.
   await db.query('CREATE TABLE a (id int PRIMARY KEY)');
   const doc = await status();
   expect(doc.state).toBe('legacy');
-  expect((doc.plan as { action: string }).action).toBe('refuse');
+  expect(doc.plan).toMatchObject({ action: 'stamp-then-apply', stampTo: '0001_a', apply: ['0002_b', '0003_c'] });
+});
+
+test('legacy: a schema that matches no revision is refused', async () => {
+  await db.query('CREATE TABLE a (id bigint PRIMARY KEY)');
+  const doc = await status();
+  expect(doc.state).toBe('legacy');
+  expect(doc.plan).toMatchObject({ action: 'refuse', stampTo: null });
 });
 
 test.each([
