@@ -5,7 +5,7 @@
  *   GET /healthz  200 while the process is alive (liveness)
  *   GET /readyz   200 when the database is `current` (every migration on disk
  *                 applied), else 503; the body is the state as JSON (readiness)
- *   GET /items    the rows of the `items` table its migrations create
+ *   GET /users    the first 100 rows of the `users` table (migrations/)
  *
  * Settings: PORT (default 3000); the database as for `migrate` (DATABASE_URL,
  * DB_*, POSTGRES_*, PG*), the migrations folder from MIGRATIONS_DIR.
@@ -71,9 +71,11 @@ const server = http.createServer((req, res) => {
     case '/readyz':
       void readiness().then(({ status, body }) => send(res, status, body));
       return;
-    case '/items':
+    case '/users':
       pool
-        .query<{ id: number; name: string }>('SELECT id, name FROM items ORDER BY id')
+        .query<{ id: string; email: string; display_name: string }>(
+          'SELECT id, email, display_name FROM users ORDER BY id LIMIT 100',
+        )
         .then((result) => send(res, 200, result.rows))
         .catch((error: Error) => send(res, 500, { error: error.message }));
       return;

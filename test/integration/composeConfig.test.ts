@@ -212,6 +212,11 @@ describe('Dockerfile.backend', () => {
     expect(instructions.some((l) => /^HEALTHCHECK .*\/healthz/.test(l))).toBe(true);
   });
 
+  test('the project migrations/ folder, manifest dot-file included, is copied to /app/migrations', () => {
+    expect(instructions).toContain('COPY migrations ./migrations');
+    expect(text).not.toMatch(/example\/migrations/);
+  });
+
   test('nothing specific to a test machine (no CA bundle, no registry settings)', () => {
     expect(text).not.toMatch(/NODE_EXTRA_CA_CERTS|cafile|ca-certificates\.crt|registry\s*=|strict-ssl/i);
   });
