@@ -157,6 +157,8 @@ describe('docker-compose.container.yml + docker-compose.alembic.yml', () => {
     expect(migrate.build?.dockerfile).toBe('Dockerfile.backend');
     const entrypoint: string[] = Array.isArray(migrate.entrypoint) ? migrate.entrypoint : [migrate.entrypoint];
     expect(entrypoint.at(-1)).toBe('migrate');
+    // tini -g: a signal reaches migrate's whole process group.
+    expect(entrypoint).toEqual(['/usr/bin/tini', '-g', '--', 'migrate']);
     expect(migrate.command).toEqual(['auto']);
     expect(conditionOf(migrate, 'postgres')).toBe('service_healthy');
     expect(envOf(migrate).DATABASE_URL).toBe(envOf(backend).DATABASE_URL);
@@ -198,8 +200,9 @@ describe('Dockerfile.backend', () => {
     for (const from of froms) expect(from).toMatch(/^FROM node:20-bookworm-slim(\s+AS\s+\w+)?$/i);
   });
 
-  test('tini as PID 1 in front of the entrypoint script; the example app as CMD', () => {
-    expect(instructions).toContain('ENTRYPOINT ["/usr/bin/tini", "--", "/app/scripts/docker/backend-entrypoint.sh"]');
+  test('tini -g as PID 1 in front of the entrypoint script; the example app as CMD', () => {
+    // -g: a `docker stop` during the start-up migration reaches migrate, not just the shell.
+    expect(instructions).toContain('ENTRYPOINT ["/usr/bin/tini", "-g", "--", "/app/scripts/docker/backend-entrypoint.sh"]');
     expect(instructions.some((l) => /^CMD \["node", "[^"]*server\.js"\]$/.test(l))).toBe(true);
   });
 

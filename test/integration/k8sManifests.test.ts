@@ -51,6 +51,16 @@ function migrateArgs(c: Container): string[] | null {
   return i < 0 ? null : words.slice(i + 1);
 }
 
+/** Where tini runs migrate, it signals the whole process group (-g) before `--`. */
+function expectTiniGroupSignals(c: Container): void {
+  const words = argv(c);
+  const i = words.findIndex((w) => w === 'tini' || w.endsWith('/tini'));
+  if (i < 0) return;
+  const dashes = words.indexOf('--', i);
+  expect(dashes).toBeGreaterThan(i);
+  expect(words.slice(i + 1, dashes)).toContain('-g');
+}
+
 function envVar(c: Container, name: string) {
   return c.env?.find((e) => e.name === name);
 }
@@ -126,6 +136,8 @@ describe('deployment.yaml', () => {
     expect(args).not.toBeNull();
     expect(args![0]).toBe('auto');
     expect(init.image).toBe(app.image);
+    expectTiniGroupSignals(init);
+    expect(init.command?.[0]).toMatch(/tini$/);
   });
 
   test('the database URL comes from the Secret, in both containers', () => {
@@ -182,6 +194,8 @@ describe('migration-job.yaml', () => {
   test('runs `migrate auto` once: bounded retries, cleaned up after it finishes', () => {
     expect(job.apiVersion).toBe('batch/v1');
     expect(migrateArgs(container)?.[0]).toBe('auto');
+    expectTiniGroupSignals(container);
+    expect(container.command?.[0]).toMatch(/tini$/);
     expect(typeof job.spec.backoffLimit).toBe('number');
     expect(job.spec.backoffLimit).toBeGreaterThanOrEqual(0);
     expect(job.spec.backoffLimit).toBeLessThanOrEqual(5);
