@@ -156,12 +156,13 @@ expect_http() {
   done
 }
 
-# json_field FIELD < JSON: prints a top-level field (arrays joined by commas).
+# json_field FIELD < JSON: prints a top-level field (arrays joined by commas, objects as JSON).
 json_field() {
   node -e '
     let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
       const v = JSON.parse(s)[process.argv[1]];
-      console.log(Array.isArray(v) ? v.join(",") : v === null ? "null" : String(v));
+      const text = (x) => (x !== null && typeof x === "object" ? JSON.stringify(x) : String(x));
+      console.log(Array.isArray(v) ? v.map(text).join(",") : v === null ? "null" : text(v));
     });' "$1"
 }
 
@@ -200,7 +201,7 @@ check_pid1() {
   procs=$(docker-compose "${PLAIN[@]}" exec -T backend sh -c \
     'for p in /proc/[0-9]*; do printf "%s %s\n" "${p#/proc/}" "$(tr "\0" " " <"$p/cmdline")"; done') || return 1
   echo "$procs"
-  echo "$procs" | grep -Eq '^1 /usr/bin/tini -- /app/scripts/docker/backend-entrypoint.sh' || { echo "PID 1 is not tini"; return 1; }
+  echo "$procs" | grep -Eq '^1 /usr/bin/tini -g -- /app/scripts/docker/backend-entrypoint.sh' || { echo "PID 1 is not tini -g"; return 1; }
   echo "$procs" | grep -Eq '^[0-9]+ node example/server.js' || { echo "the app is not running"; return 1; }
   # exec: no shell is left running the entrypoint script besides tini's own argv.
   if echo "$procs" | grep -v '^1 ' | grep -q 'backend-entrypoint.sh'; then
@@ -234,7 +235,7 @@ make_diverged() {
     -c "INSERT INTO pgmigrations (name, run_on) VALUES ('0099_not_on_disk', now())"
 }
 
-# (0003 is still in the schema: stamping back to head is the honest way back.)
+# (0003 and 0004 are still in the schema: stamping back to head is the honest way back.)
 stamp_head_then_ready() {
   docker-compose "${PLAIN[@]}" exec -T backend migrate stamp head || return 1
   expect_http "$P" /readyz 200 '"state":"current"' 30
@@ -243,6 +244,27 @@ stamp_head_then_ready() {
 diverged_policy_exit() {
   make_diverged || return 1
   expect_backend_run_exit 3 -e MIGRATION_FAILURE_POLICY=exit
+}
+
+# A user row (0003 made display_name NOT NULL), then /users serves it.
+users_served() {
+  docker-compose "${PLAIN[@]}" exec -T postgres psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" \
+    -c "INSERT INTO users (email, display_name) VALUES ('alice@example.com', 'alice')" || return 1
+  expect_http "$P" /users 200 '"email":"alice@example.com","display_name":"alice"' 30
+}
+
+# `migrate check` exits 0, and status --json has no findings: the fingerprint
+# manifest made it into the image and matches the live schema (a missing or
+# stale manifest shows as a finding, not as a failed check).
+check_current_no_findings() {
+  local out findings
+  docker-compose "${PLAIN[@]}" exec -T backend sh -c 'ls -la /app/migrations && test -s /app/migrations/.schema-fingerprints.json' ||
+    { echo "no /app/migrations/.schema-fingerprints.json in the image"; return 1; }
+  docker-compose "${PLAIN[@]}" exec -T backend migrate check || { echo "migrate check failed"; return 1; }
+  out=$(docker-compose "${PLAIN[@]}" exec -T backend migrate status --json) || return 1
+  echo "$out"
+  findings=$(printf '%s' "$out" | json_field findings) || return 1
+  [ -z "$findings" ] || { echo "findings: $findings (wanted none)"; return 1; }
 }
 
 migrate_current_is() {
@@ -304,15 +326,16 @@ if step "up -d --build (image build, postgres healthy, backend started)" 900 \
   docker-compose "${PLAIN[@]}" up -d --build; then
   step "backend /readyz 200 with state current" 180 expect_http "$P" /readyz 200 '"state":"current"'
   step "backend /healthz 200" 30 expect_http "$P" /healthz 200
-  step "/items served from the migrated table" 30 expect_http "$P" /items 200 '"name":"first"'
+  step "/users served from the migrated table (with display_name)" 60 users_served
   step "backend container healthy (image HEALTHCHECK)" 120 wait_healthy "$(container_of backend)"
-  step "tini is PID 1 and the app replaced the entrypoint shell" 30 check_pid1
+  step "tini -g is PID 1 and the app replaced the entrypoint shell" 30 check_pid1
   step "exec backend migrate status --json: current at head" 60 \
-    expect_status current 0003_items_name_unique docker-compose "${PLAIN[@]}" exec -T backend
-  step "exec backend migrate stamp 0002_seed_items" 60 \
-    docker-compose "${PLAIN[@]}" exec -T backend migrate stamp 0002_seed_items
-  step "exec backend migrate status --json: behind at 0002_seed_items" 60 \
-    expect_status behind 0002_seed_items docker-compose "${PLAIN[@]}" exec -T backend
+    expect_status current 0004_orders_created_at_index docker-compose "${PLAIN[@]}" exec -T backend
+  step "exec backend migrate check: exit 0, no findings, manifest in the image" 60 check_current_no_findings
+  step "exec backend migrate stamp 0002_create_orders" 60 \
+    docker-compose "${PLAIN[@]}" exec -T backend migrate stamp 0002_create_orders
+  step "exec backend migrate status --json: behind at 0002_create_orders" 60 \
+    expect_status behind 0002_create_orders docker-compose "${PLAIN[@]}" exec -T backend
   step "backend /readyz 503 with state behind" 30 expect_http "$P" /readyz 503 '"state":"behind"'
   step "exec backend migrate stamp head, /readyz 200 again" 90 stamp_head_then_ready
   step "database never answers: entrypoint exits 4, app not started" 90 \
@@ -320,16 +343,16 @@ if step "up -d --build (image build, postgres healthy, backend started)" 900 \
   step "diverged history, MIGRATION_FAILURE_POLICY=exit: exits 3, app not started" 120 diverged_policy_exit
   step "SIGTERM: the backend stops at once with exit 0" 60 graceful_stop
 else
-  for s in readyz healthz items health pid1 status stamp status readyz stamp-head wait-exit-4 policy-exit stop; do skip "plain compose: $s"; done
+  for s in readyz healthz users health pid1 status check stamp status readyz stamp-head wait-exit-4 policy-exit stop; do skip "plain compose: $s"; done
 fi
 step "down -v" 120 docker-compose "${PLAIN[@]}" down -v --remove-orphans
 
 say "--- + docker-compose.alembic.yml: a one-shot migrate service, on a fresh volume"
 if step "run --rm migrate (auto on a fresh database)" 600 docker-compose "${MERGED[@]}" run --rm -T migrate; then
   step "run --rm migrate status --json: current" 120 \
-    expect_status current 0003_items_name_unique docker-compose "${MERGED[@]}" run --rm -T
+    expect_status current 0004_orders_created_at_index docker-compose "${MERGED[@]}" run --rm -T
   step "run --rm migrate down --steps 1" 120 docker-compose "${MERGED[@]}" run --rm -T migrate down --steps 1
-  step "run --rm migrate current: 0002_seed_items" 120 migrate_current_is 0002_seed_items
+  step "run --rm migrate current: 0003_add_user_display_name" 120 migrate_current_is 0003_add_user_display_name
   step "up -d: migrate completes, then the backend starts" 600 docker-compose "${MERGED[@]}" up -d
   step "backend /readyz 200 with state current" 180 expect_http "$P" /readyz 200 '"state":"current"'
   step "migrate service exited 0" 30 migrate_exited_zero
