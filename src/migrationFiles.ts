@@ -4,7 +4,8 @@
  * status or a no-op start never imports a migration module.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { MigrationFileError } from './errors.js';
 import type { MigrationFile } from './types.js';
@@ -32,35 +33,38 @@ export async function readMigrationFiles(dir: string): Promise<MigrationFile[]> 
     .filter((e) => (e.isFile() || e.isSymbolicLink()) && !IGNORED.test(e.name))
     .map((e) => e.name);
 
-  const files = await Promise.all(
-    fileNames.map(async (fileName): Promise<MigrationFile> => {
-      const extension = extname(fileName).toLowerCase();
-      const path = resolve(folder, fileName);
-      if (!/^\d+/.test(fileName)) {
-        throw new MigrationFileError(`migration file ${fileName} has no numeric prefix`, path, {
-          hint: 'name it like 0001_create_users.sql, or move it out of the migrations folder',
-        });
-      }
-      if (!(MIGRATION_EXTENSIONS as readonly string[]).includes(extension)) {
-        throw new MigrationFileError(`migration file ${fileName} has an unsupported extension`, path, {
-          hint: `use one of ${MIGRATION_EXTENSIONS.join(' ')}`,
-        });
-      }
-      let content: Buffer;
-      try {
-        content = await readFile(path);
-      } catch (error) {
-        throw new MigrationFileError(`migration file ${fileName} cannot be read`, path, { cause: error });
-      }
-      return {
-        name: fileName.slice(0, fileName.length - extension.length),
-        fileName,
-        path,
-        extension,
-        checksum: checksumOf(content),
-      };
-    }),
-  );
+  const named = fileNames.map((fileName) => {
+    const extension = extname(fileName).toLowerCase();
+    const path = resolve(folder, fileName);
+    if (!/^\d+/.test(fileName)) {
+      throw new MigrationFileError(`migration file ${fileName} has no numeric prefix`, path, {
+        hint: 'name it like 0001_create_users.sql, or move it out of the migrations folder',
+      });
+    }
+    if (!(MIGRATION_EXTENSIONS as readonly string[]).includes(extension)) {
+      throw new MigrationFileError(`migration file ${fileName} has an unsupported extension`, path, {
+        hint: `use one of ${MIGRATION_EXTENSIONS.join(' ')}`,
+      });
+    }
+    return { fileName, extension, path };
+  });
+  // Read one after the other, synchronously: for a thousand small files this is
+  // several times faster than a thousand fs/promises reads (bench/RESULTS.md).
+  const files = named.map(({ fileName, extension, path }): MigrationFile => {
+    let content: Buffer;
+    try {
+      content = readFileSync(path);
+    } catch (error) {
+      throw new MigrationFileError(`migration file ${fileName} cannot be read`, path, { cause: error });
+    }
+    return {
+      name: fileName.slice(0, fileName.length - extension.length),
+      fileName,
+      path,
+      extension,
+      checksum: checksumOf(content),
+    };
+  });
 
   rejectDuplicateNames(files);
   return files.sort((a, b) => compareMigrationNames(a.fileName, b.fileName));

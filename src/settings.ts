@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject } from 'ajv';
 import type { ClientConfig } from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { ConfigError, NoDatabaseError, UsageError } from './errors.js';
@@ -136,7 +137,9 @@ function compileConfigValidator(): ReturnType<Ajv['compile']> {
   if (!validator) {
     const schemaPath = new URL('../schema/config.schema.json', import.meta.url);
     const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as object;
-    validator = new Ajv({ allErrors: false, strict: true }).compile(schema);
+    // Loaded here, not at the top: only a run with a config file pays for ajv (bench/RESULTS.md).
+    const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
+    validator = new AjvClass({ allErrors: false, strict: true }).compile(schema);
   }
   return validator;
 }
