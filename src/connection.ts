@@ -33,6 +33,12 @@ export async function connect(target: ConnectionTarget, options: ConnectOptions)
     client.on('error', () => undefined);
     try {
       await client.connect();
+      // The lock session idles for a whole batch, the migration session while
+      // it waits for the lock: keep a server-wide idle_session_timeout
+      // (PostgreSQL 14+) from ending either under us.
+      await client.query(
+        `SELECT set_config('idle_session_timeout', '0', false) WHERE current_setting('server_version_num')::int >= 140000`,
+      );
       return client;
     } catch (error) {
       await client.end().catch(() => undefined);
@@ -50,6 +56,20 @@ export async function connect(target: ConnectionTarget, options: ConnectOptions)
     }
   }
 }
+
+/**
+ * Whether an error means the connection went away mid-run (reset, closed, the
+ * backend terminated) rather than that a statement was wrong.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  const e = (error ?? {}) as { code?: string; message?: string };
+  if (e.code && ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03'].includes(e.code)) return true;
+  return /Connection terminated|connection error|not queryable|Client was closed/i.test(e.message ?? '');
+}
+
+/** What to do after a lost connection, for the error line. */
+export const CONNECTION_LOSS_HINT =
+  'the server rolls back whatever did not commit; check with `migrate status`, then run again';
 
 /** Waits until the database accepts a connection, then closes it. */
 export async function waitForDatabase(target: ConnectionTarget, options: ConnectOptions): Promise<void> {

@@ -110,6 +110,21 @@ export class LockTimeoutError extends RunnerError {
   }
 }
 
+/**
+ * The migration lock's session ended (pg_terminate_backend, idle_session_timeout,
+ * a pooler) while a batch was open; the batch was rolled back, since another
+ * runner may already hold the lock and apply the same migrations.
+ */
+export class LockLostError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+  constructor(options: { cause?: unknown } = {}) {
+    super('lost the migration lock before COMMIT (its database session ended); the batch was rolled back', {
+      ...options,
+      hint: 'run again; if a pooler or idle_session_timeout ends idle sessions, exempt the migration role',
+    });
+  }
+}
+
 /** The database needs a human decision. */
 export class RefusedError extends RunnerError {
   readonly exitCode = EXIT.refused;

@@ -11,11 +11,11 @@
  * issue 1752). Here every failure path rolls back.
  */
 import pg from 'pg';
-import { MigrationFailedError, MigrationFileError, describeCause } from './errors.js';
+import { LockLostError, MigrationFailedError, MigrationFileError, describeCause } from './errors.js';
 import { ensureHistoryTables, recordApplied, recordReverted, type AppliedRecord } from './history.js';
 import type { HistoryLocation, Queryable } from './introspect.js';
 import type { Logger } from './logger.js';
-import { sleep } from './connection.js';
+import { CONNECTION_LOSS_HINT, isConnectionLoss, sleep } from './connection.js';
 import {
   buildMigration,
   loadMigrationModule,
@@ -36,6 +36,11 @@ export interface BatchOptions {
   readonly appliedBy: string;
   /** Runs inside the first transaction, before any migration (a stamp, checksum adoption). */
   readonly prelude?: (db: Queryable) => Promise<void>;
+  /**
+   * Runs right before every COMMIT; throwing rolls the transaction back.
+   * runMigrations checks here that its lock session still holds the lock.
+   */
+  readonly beforeCommit?: () => Promise<void>;
   /** Called after each migration (progress). */
   readonly onMigration?: (run: MigrationRun, index: number, total: number) => void;
 }
@@ -59,6 +64,7 @@ export async function executeBatch(
     if (options.prelude) await inTransaction(db, async () => {
       await ensureHistoryTables(db, options.where);
       await options.prelude!(db);
+      await options.beforeCommit?.();
     });
     return runs;
   }
@@ -94,6 +100,7 @@ export async function executeBatch(
           const built = await buildMigration(current, module, direction, db, shorthandsBefore(current), logger);
           if (!built.transactional) {
             if (index > next) break; // commit what came before; it runs alone next
+            await options.beforeCommit?.();
             await db.query('COMMIT');
             await runOutsideTransaction(current, built, direction, options);
             const run = finish(current, direction, started);
@@ -112,6 +119,7 @@ export async function executeBatch(
           if (direction === 'up') await recordApplied(db, options.where, records, options.appliedBy);
           else await recordReverted(db, options.where, records.map((r) => r.name));
         }
+        await options.beforeCommit?.();
         await db.query('COMMIT');
         runs.push(...segmentRuns);
         next = index;
@@ -198,7 +206,15 @@ function failureOf(
   options: BatchOptions,
 ): Error {
   // Unloadable files are usage errors (exit 2), rolled back all the same.
-  if (error instanceof MigrationFailedError || error instanceof MigrationFileError) return error;
+  if (error instanceof MigrationFailedError || error instanceof MigrationFileError || error instanceof LockLostError) return error;
+  if (isConnectionLoss(error)) {
+    return new MigrationFailedError(file.name, direction, null, {
+      cause: error,
+      detail: `lost the connection to the database (${describeCause(error)}) (${file.fileName})`,
+      hint: CONNECTION_LOSS_HINT,
+      completed: [...done],
+    });
+  }
   const located = (error as { failedStatement?: StatementLocation | null }).failedStatement ?? null;
   const statement = located ? oneLine(located.statement) : null;
   let detail = describeCause(error);

@@ -10,7 +10,7 @@
  */
 import { hostname } from 'node:os';
 import { closeQuietly, connect, sleep, type Client } from './connection.js';
-import { LockTimeoutError } from './errors.js';
+import { LockLostError, LockTimeoutError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { ConnectionTarget } from './settings.js';
 
@@ -21,6 +21,8 @@ export const MIGRATION_LOCK_KEY = '7241865325823964';
 const ATTEMPT_MS = 1_000;
 
 export interface MigrationLock {
+  /** Throws LockLostError unless this session still holds the lock (call it right before COMMIT). */
+  assertHeld(): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -42,6 +44,20 @@ export async function acquireMigrationLock(target: ConnectionTarget, options: Lo
     throw error;
   }
   return {
+    async assertHeld() {
+      let held: boolean;
+      try {
+        const { rows } = await client.query<{ held: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+             AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid AND objsubid = 1) AS held`,
+          [MIGRATION_LOCK_KEY],
+        );
+        held = rows[0]?.held === true;
+      } catch (error) {
+        throw new LockLostError({ cause: error });
+      }
+      if (!held) throw new LockLostError();
+    },
     async release() {
       try {
         await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]);

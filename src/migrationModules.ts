@@ -38,7 +38,7 @@ function loadNodePgMigrate(): Promise<NodePgMigrate> {
 export class MigrationLoadError extends MigrationFileError {}
 
 export async function loadMigrationModule(file: MigrationFile): Promise<MigrationModule> {
-  if (file.extension === '.sql') return parseSqlMigration(await readFile(file.path, 'utf8'));
+  if (file.extension === '.sql') return parseSqlMigration(decodeUtf8(await readFile(file.path), file));
   const { jiti } = await loadNodePgMigrate();
   let loaded: Record<string, unknown>;
   try {
@@ -59,6 +59,17 @@ export async function loadMigrationModule(file: MigrationFile): Promise<Migratio
     down: module.down as MigrationAction,
     ...(module.shorthands !== undefined && { shorthands: module.shorthands as Record<string, unknown> }),
   };
+}
+
+/** The file's text; a file that is not UTF-8 is refused, never run with replacement characters. */
+function decodeUtf8(content: Buffer, file: MigrationFile): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(content);
+  } catch {
+    throw new MigrationLoadError(`migration file ${file.fileName} is not valid UTF-8`, file.path, {
+      hint: 're-save it as UTF-8',
+    });
+  }
 }
 
 /**

@@ -71,7 +71,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     plan = planCommand(command, before.detection, files.map((f) => f.name));
     refuseIf(plan, reportOf([], null, null));
 
-    const runs = await executePlan(client, plan, before, files, settings, logger, options);
+    const runs = await executePlan(client, plan, before, files, settings, logger, options, lock);
     const after = await observe(client, settings, files, {}, logger, before.manifest);
     const report = freeze(reportOf(runs, after.detection, plan.stampTo));
     logger.info(`done: ${after.detection.state} at ${after.detection.current ?? 'base'}`, {
@@ -99,6 +99,7 @@ async function executePlan(
   settings: Settings,
   logger: Logger,
   options: RunMigrationsOptions,
+  lock: MigrationLock,
 ): Promise<MigrationRun[]> {
   const byName = new Map(files.map((f) => [f.name, f]));
   const where = { schema: settings.schema, table: settings.table };
@@ -122,6 +123,8 @@ async function executePlan(
     ddlLockRetries: settings.ddlLockRetries,
     appliedBy: by,
     prelude,
+    // A lock whose session ended may already be another runner's: never commit then.
+    beforeCommit: () => lock.assertHeld(),
     onMigration: (run: MigrationRun, index: number, total: number) => {
       logger.info(`${run.status} ${run.name} (${index + 1}/${total}, ${run.durationMs} ms)`, {
         migration: run.name,

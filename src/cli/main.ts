@@ -4,6 +4,7 @@
  * --log-level debug.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { CONNECTION_LOSS_HINT, isConnectionLoss } from '../connection.js';
 import { EXIT, RunnerError, type ExitCode } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { redact } from '../redact.js';
@@ -54,6 +55,12 @@ function reportError(error: unknown, debug: boolean): number {
     if (debug && error.stack) process.stderr.write(redact(error.stack) + '\n');
     return error.exitCode;
   }
+  if (isConnectionLoss(error)) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    process.stderr.write(redact(`migrate: error: lost the connection to the database: ${message} (${CONNECTION_LOSS_HINT})`) + '\n');
+    if (debug && error instanceof Error && error.stack) process.stderr.write(redact(error.stack) + '\n');
+    return EXIT.failed;
+  }
   // Anything else is a bug in the runner: say so, briefly.
   const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
   process.stderr.write(redact(`migrate: internal error: ${message} (rerun with --log-level debug for details)`) + '\n');
@@ -66,7 +73,7 @@ function buildProgram(onSettings: (s: Settings) => void): Command {
     .description('A stateful PostgreSQL migration runner on node-pg-migrate')
     .exitOverride()
     .showSuggestionAfterError(true)
-    .configureOutput({ writeErr: (s) => process.stderr.write(redact(s.startsWith('error:') ? `migrate: ${s}` : s)) })
+    .configureOutput({ writeErr: (s) => process.stderr.write(redact(s.startsWith('error:') ? `migrate: ${oneLineUsageError(s)}` : s)) })
     .option('--database-url <url>', 'postgres://user:password@host:port/database (default: DATABASE_URL, DB_*, POSTGRES_*, PG*)')
     .option('--dir <dir>', 'migrations folder (default: MIGRATIONS_DIR or migrations)')
     .option('--table <name>', 'history table (default: MIGRATIONS_TABLE or pgmigrations)')
@@ -107,6 +114,11 @@ function pickSettings(flags: GlobalFlags & Record<string, unknown>): SettingsInp
   const picked: Record<string, unknown> = {};
   for (const key of keys) if (flags[key] !== undefined) picked[key] = flags[key];
   return picked as SettingsInput;
+}
+
+/** Commander's "(Did you mean --x?)" comes on a line of its own: keep the error one line. */
+function oneLineUsageError(text: string): string {
+  return text.replace(/\n\((Did you mean [^)\n]*)\)\n?$/, ' ($1)\n');
 }
 
 /** Parses a non-negative number of seconds for commander, or throws its usage error. */
