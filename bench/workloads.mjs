@@ -105,11 +105,19 @@ export function legacyTableDdl(i) {
 
 export const LEGACY_PRELUDE = `CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$`;
 
-/** The legacy schema as one baseline migration (what the database would have been built from). */
-export function writeLegacyMigrations(dir, tables) {
+/**
+ * The legacy schema as the migrations it would have been built from: the
+ * function, then one migration per 100 tables. (One 2,000-table migration
+ * cannot be replayed: a transaction that creates that many relations runs
+ * out of lock slots with the default max_locks_per_transaction.)
+ */
+export function writeLegacyMigrations(dir, tables, perMigration = 100) {
   freshFolder(dir);
-  const statements = [LEGACY_PRELUDE];
-  for (let i = 0; i < tables; i++) statements.push(legacyTableDdl(i));
-  writeFileSync(join(dir, '0001_baseline.sql'), `${statements.join(';\n')};\n`);
+  writeFileSync(join(dir, '0000_touch_function.sql'), `${LEGACY_PRELUDE};\n`);
+  for (let from = 0, n = 1; from < tables; from += perMigration, n++) {
+    const statements = [];
+    for (let i = from; i < Math.min(from + perMigration, tables); i++) statements.push(legacyTableDdl(i));
+    writeFileSync(join(dir, `${pad(n)}_tables_${from}_${Math.min(from + perMigration, tables) - 1}.sql`), `${statements.join(';\n')};\n`);
+  }
   return dir;
 }
