@@ -28,6 +28,11 @@ export async function connect(target: ConnectionTarget, options: ConnectOptions)
       ...target.config,
       application_name: options.applicationName ?? 'migrate',
       connectionTimeoutMillis: clamp(deadline - Date.now(), 2_000, 10_000),
+      // A silent network partition would otherwise leave an idle socket (the
+      // lock session, a waiter) open for hours: TCP keepalive notices a dead
+      // peer. Data in flight still waits for the kernel's retransmission limit.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     });
     // An idle client whose server goes away emits 'error'; without a listener Node crashes.
     client.on('error', () => undefined);
