@@ -8,6 +8,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT, CLI_PATH } from '../helpers/processes.js';
+import { startTcpProxy } from '../helpers/tcpProxy.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
 const ENTRYPOINT = join(PROJECT_ROOT, 'scripts', 'docker', 'backend-entrypoint.sh');
@@ -279,6 +280,29 @@ describe('backend-entrypoint.sh with the real migrate (dist/cli.js)', () => {
       expect(appPid(r.stdout)).toBe(r.pid);
       const tables = await db.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public'`);
       expect(tables).toEqual([]);
+    });
+
+    test('a database that comes up late is waited for, then migrated, then the app starts', async () => {
+      const late = await createTestDatabase('entrypoint_late');
+      const server = new URL(late.url);
+      const proxy = await startTcpProxy({ targetHost: server.hostname, targetPort: Number(server.port || 5432), listen: false });
+      try {
+        const url = new URL(late.url);
+        url.hostname = '127.0.0.1';
+        url.port = String(proxy.port);
+        const running = runEntrypoint(realEnv({ DATABASE_URL: url.toString(), MIGRATIONS_DIR: migrations, WAIT_FOR_DB_TIMEOUT: '20' }));
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        expect(proxy.accepted).toBe(0);
+        await proxy.listen();
+        const r = await running;
+        expect(r.code).toBe(0);
+        expect(appPid(r.stdout)).toBe(r.pid);
+        const names = await late.query<{ name: string }>('SELECT name FROM pgmigrations ORDER BY id');
+        expect(names.map((n) => n.name)).toEqual(['0001_create_items']);
+      } finally {
+        await proxy.close();
+        await late.drop();
+      }
     });
 
     test('a fresh database is migrated to head before the app starts', async () => {
