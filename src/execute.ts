@@ -81,9 +81,41 @@ export async function executeBatch(
 
   let next = 0;
   while (next < batch.length) {
+    // After a failed multi-migration round trip, the segment is replayed one
+    // migration per round trip, so the failure is pinned on the right file.
+    let unbatched = false;
+    let reportedUpTo = -1;
     for (let attempt = 0; ; attempt++) {
       const segmentRuns: MigrationRun[] = [];
       let current: MigrationFile | undefined;
+      const records: AppliedRecord[] = [];
+      const report = (run: MigrationRun, index: number) => {
+        if (index > reportedUpTo) options.onMigration?.(run, index, batch.length);
+      };
+      // Built, not yet sent: consecutive migrations go to the server in one round trip.
+      let pending: PendingMigration[] = [];
+      let pendingChars = 0;
+      const flush = async () => {
+        if (!pending.length) return;
+        const group = pending;
+        pending = [];
+        pendingChars = 0;
+        const sent = performance.now();
+        try {
+          await executeStatements(group.flatMap((m) => m.sql), db);
+        } catch (error) {
+          current = group[0]!.file;
+          if (group.length > 1 && !isConnectionLoss(error)) throw new ReplayUnbatched(error);
+          throw error;
+        }
+        const share = (performance.now() - sent) / group.length;
+        for (const m of group) {
+          const run = runOf(m.file, direction, m.buildMs + share);
+          segmentRuns.push(run);
+          records.push({ name: m.file.name, checksum: m.file.checksum, durationMs: run.durationMs });
+          report(run, m.index);
+        }
+      };
       try {
         await db.query('BEGIN');
         if (options.ddlLockTimeoutMs > 0) {
@@ -91,10 +123,11 @@ export async function executeBatch(
         }
         await ensureHistoryTables(db, options.where);
         if (next === 0) await options.prelude?.(db);
-        const records: AppliedRecord[] = [];
         let index = next;
         for (; index < batch.length; index++) {
           current = batch[index]!;
+          // A JS/TS migration may query the database while it builds (pgm.db): what came before must have run.
+          if (current.extension !== '.sql') await flush();
           const started = performance.now();
           const module = await load(current);
           const built = await buildMigration(current, module, direction, db, shorthandsBefore(current), logger);
@@ -109,12 +142,11 @@ export async function executeBatch(
             index++;
             break;
           }
-          await executeStatements(built.sql, db);
-          const run = finish(current, direction, started);
-          segmentRuns.push(run);
-          records.push({ name: current.name, checksum: current.checksum, durationMs: run.durationMs });
-          options.onMigration?.(run, index, batch.length);
+          pending.push({ file: current, index, sql: built.sql, buildMs: performance.now() - started });
+          pendingChars += built.sql.reduce((n, statement) => n + statement.length, 0);
+          if (unbatched || pending.length >= MAX_GROUP || pendingChars >= MAX_GROUP_CHARS) await flush();
         }
+        await flush();
         if (records.length) {
           if (direction === 'up') await recordApplied(db, options.where, records, options.appliedBy);
           else await recordReverted(db, options.where, records.map((r) => r.name));
@@ -124,8 +156,15 @@ export async function executeBatch(
         runs.push(...segmentRuns);
         next = index;
         break;
-      } catch (error) {
+      } catch (caught) {
         await db.query('ROLLBACK').catch(() => undefined);
+        if (caught instanceof ReplayUnbatched) {
+          unbatched = true;
+          reportedUpTo = Math.max(reportedUpTo, next + segmentRuns.length - 1);
+          attempt--;
+          continue;
+        }
+        const error = caught;
         const failed = current ?? batch[next]!;
         if (isLockTimeout(error) && attempt < options.ddlLockRetries) {
           const delay = Math.min(5_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
@@ -271,6 +310,32 @@ async function collectShorthands(
     cumulative.set(file.name, shorthands);
   }
   return (file) => cumulative.get(file.name) ?? shorthands;
+}
+
+/**
+ * At most this many migrations share a round trip: fewer round trips on a
+ * large batch (bench/RESULTS.md, "Apply"), progress still every few.
+ */
+const MAX_GROUP = 50;
+const MAX_GROUP_CHARS = 1_000_000;
+
+interface PendingMigration {
+  readonly file: MigrationFile;
+  readonly index: number;
+  readonly sql: readonly string[];
+  /** Time spent loading and building it; its share of the round trip is added when that is done. */
+  readonly buildMs: number;
+}
+
+/** A round trip of several migrations failed: replay the segment one migration at a time to say which. */
+class ReplayUnbatched extends Error {
+  constructor(readonly original: unknown) {
+    super('a grouped round trip failed');
+  }
+}
+
+function runOf(file: MigrationFile, direction: 'up' | 'down', durationMs: number): MigrationRun {
+  return { name: file.name, direction, status: direction === 'up' ? 'applied' : 'reverted', durationMs: Math.round(durationMs) };
 }
 
 function finish(file: MigrationFile, direction: 'up' | 'down', started: number): MigrationRun {

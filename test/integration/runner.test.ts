@@ -98,6 +98,22 @@ describe('auto', () => {
     expect(await history()).toEqual(historyBefore);
   });
 
+  test('SQL migrations that share a round trip but only run one by one still apply, each reported once', async () => {
+    // Alone, a file ending in a comment without a newline is fine; glued to the next one it is not.
+    await folder.write('0004_d.sql', 'CREATE TABLE d (id int) -- trailing comment, no semicolon');
+    await folder.write('0005_e.sql', 'CREATE TABLE e (id int);');
+    const r = await migrate('auto', '--json', '--log-level', 'info');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).migrations.map((m: { name: string }) => m.name)).toEqual([
+      '0001_a', '0002_b', '0003_c', '0004_d', '0005_e',
+    ]);
+    const applied = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { message: string })
+      .filter((l) => l.message.startsWith('applied '));
+    expect(applied.map((l) => l.message.split(' ')[1])).toEqual(['0001_a', '0002_b', '0003_c', '0004_d', '0005_e']);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c', '0004_d', '0005_e']);
+    expect(await tables()).toEqual(expect.arrayContaining(['d', 'e']));
+  });
+
   test('the failing SQL and the error position go to the log', async () => {
     await folder.write('0004_bad.sql', 'CREATE TABLE d (id int);\nSELECT nope FROM a;');
     const r = await migrate('auto', '--log-level', 'info');
