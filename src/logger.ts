@@ -1,42 +1,65 @@
 /**
- * Logs go to stderr through winston: JSON lines when stderr is not a terminal
- * (or LOG_FORMAT=json), short readable lines on a terminal. Every line is
+ * Logs go to stderr: JSON lines when stderr is not a terminal (or
+ * LOG_FORMAT=json), short readable lines on a terminal. Every line is
  * redacted, so a password that reached a message is masked.
+ *
+ * A writer of our own, in winston's formats (JSON with sorted keys and a
+ * timestamp; `migrate: [level: ]message {meta}`): loading winston was a
+ * quarter of a no-op start (bench/RESULTS.md). A winston logger still fits
+ * where a Logger is asked for.
  */
-import winston from 'winston';
 import { redact } from './redact.js';
 import type { LogLevel } from './settings.js';
 
-export type Logger = winston.Logger;
+export type LogMethod = (message: string, meta?: Record<string, unknown>) => unknown;
 
-const redactFormat = winston.format((info) => {
-  info.message = redact(String(info.message));
-  for (const key of Object.keys(info)) {
-    const value = info[key];
-    if (typeof value === 'string' && key !== 'level') info[key] = redact(value);
-  }
-  return info;
-});
+export interface Logger {
+  readonly error: LogMethod;
+  readonly warn: LogMethod;
+  readonly info: LogMethod;
+  readonly debug: LogMethod;
+}
 
-const prettyFormat = winston.format.printf((info) => {
-  const { level, message, timestamp: _t, ...rest } = info as { level: string; message: string; timestamp?: string };
-  const extra = Object.keys(rest).length ? ` ${redact(JSON.stringify(rest))}` : '';
-  const tag = level === 'info' ? '' : `${level}: `;
-  return `migrate: ${tag}${message}${extra}`;
-});
+const SEVERITY: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
 export function createLogger(level: LogLevel, format: 'json' | 'pretty'): Logger {
-  return winston.createLogger({
-    level,
-    format:
-      format === 'json'
-        ? winston.format.combine(winston.format.timestamp(), redactFormat(), winston.format.json())
-        : winston.format.combine(redactFormat(), prettyFormat),
-    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
-  });
+  const method = (name: LogLevel): LogMethod => (message, meta) => {
+    if (SEVERITY[name] > SEVERITY[level]) return;
+    const fields: Record<string, unknown> = { ...meta };
+    delete fields.level;
+    delete fields.message;
+    delete fields.timestamp;
+    const text = String(message);
+    let line: string;
+    if (format === 'json') {
+      line = JSON.stringify(sortedCopy({ ...fields, level: name, message: text, timestamp: new Date().toISOString() }));
+    } else {
+      const extra = Object.keys(fields).length ? ` ${JSON.stringify(sortedCopy(fields, [], false))}` : '';
+      line = `migrate: ${name === 'info' ? '' : `${name}: `}${text}${extra}`;
+    }
+    process.stderr.write(`${redact(line)}\n`);
+  };
+  return { error: method('error'), warn: method('warn'), info: method('info'), debug: method('debug') };
 }
 
 /** A logger that drops everything: the library's default when the caller passes none. */
 export function createSilentLogger(): Logger {
-  return winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
+  const drop: LogMethod = () => undefined;
+  return { error: drop, warn: drop, info: drop, debug: drop };
+}
+
+/** A JSON-safe copy: keys sorted (when `sort`), cycles as "[Circular]", bigints as strings. */
+function sortedCopy(value: unknown, stack: object[] = [], sort = true): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value === null || typeof value !== 'object') return value;
+  const withToJson = value as { toJSON?: () => unknown };
+  if (typeof withToJson.toJSON === 'function') return withToJson.toJSON();
+  if (stack.includes(value)) return '[Circular]';
+  stack.push(value);
+  const keys = Object.keys(value);
+  const copy = Array.isArray(value)
+    ? value.map((item) => sortedCopy(item, stack, sort))
+    : Object.fromEntries((sort ? keys.sort() : keys).map((k) => [k, sortedCopy((value as Record<string, unknown>)[k], stack, sort)]));
+  stack.pop();
+  return copy;
 }
