@@ -6,7 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CONNECTION_LOSS_HINT, isConnectionLoss } from '../connection.js';
 import { EXIT, RunnerError, type ExitCode } from '../errors.js';
-import { createLogger, type Logger } from '../logger.js';
+import { createLogger, preloadWinston, type FlushableLogger, type Logger } from '../logger.js';
 import { redact } from '../redact.js';
 import { resolveSettings, type Settings, type SettingsInput } from '../settings.js';
 import { registerReadCommands } from './readCommands.js';
@@ -32,14 +32,21 @@ interface GlobalFlags extends SettingsInput {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // Load winston while the command reads files and connects (logger.ts).
+  preloadWinston().catch(() => undefined);
   let debug = argv.includes('debug') && argv.some((a) => a === '--log-level' || a === '--log-level=debug');
-  const program = buildProgram((settings) => {
+  const loggers: FlushableLogger[] = [];
+  const program = buildProgram((settings, logger) => {
     debug = settings.logLevel === 'debug';
+    loggers.push(logger);
   });
   try {
     await program.parseAsync(argv.length ? [...argv] : ['auto'], { from: 'user' });
+    await Promise.all(loggers.map((l) => l.flush()));
     return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
   } catch (error) {
+    // Log lines first, then the one error line.
+    await Promise.all(loggers.map((l) => l.flush().catch(() => undefined)));
     return reportError(error, debug);
   }
 }
@@ -68,7 +75,7 @@ function reportError(error: unknown, debug: boolean): number {
   return EXIT.failed;
 }
 
-function buildProgram(onSettings: (s: Settings) => void): Command {
+function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void): Command {
   const program = new Command('migrate')
     .description('A stateful PostgreSQL migration runner on node-pg-migrate')
     .exitOverride()
@@ -88,8 +95,8 @@ function buildProgram(onSettings: (s: Settings) => void): Command {
     const flags = command.optsWithGlobals<GlobalFlags & Record<string, unknown>>();
     const settingsInput = pickSettings(flags);
     const settings = resolveSettings(settingsInput);
-    onSettings(settings);
     const logger = createLogger(settings.logLevel, settings.logFormat);
+    onContext(settings, logger);
     return {
       settings,
       settingsInput,
