@@ -81,7 +81,20 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     return report;
   } catch (error) {
     if (error instanceof MigrationFailedError && before && plan) {
-      const runs = [...error.completed, { name: error.migration, direction: error.direction, status: 'failed' as const, durationMs: 0 }];
+      // In plan order: committed ones (a noTransaction split), those its
+      // transaction rolled back, the failed one, and what never ran.
+      const planned = plan.action === 'revert' ? (plan.revert ?? []) : plan.apply;
+      const committed = new Map(error.completed.map((r) => [r.name, r]));
+      const failedAt = planned.indexOf(error.migration);
+      const runs: MigrationRun[] = planned.map(
+        (name, i) =>
+          committed.get(name) ?? {
+            name,
+            direction: error.direction,
+            status: i === failedAt ? 'failed' : i < failedAt ? 'rolled-back' : 'not-run',
+            durationMs: 0,
+          },
+      );
       throw error.withReport(freeze(reportOf(runs, null, null)));
     }
     throw error;

@@ -105,7 +105,8 @@ export interface Detection {
 export interface MigrationRun {
   readonly name: string;
   readonly direction: 'up' | 'down';
-  readonly status: 'applied' | 'reverted' | 'failed' | 'not-run';
+  /** `rolled-back`: it ran, but the batch's transaction was rolled back when a later one failed. */
+  readonly status: 'applied' | 'reverted' | 'failed' | 'rolled-back' | 'not-run';
   readonly durationMs: number;
 }
 

@@ -96,6 +96,12 @@ describe('auto', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(await schemaDump()).toEqual(before);
     expect(await history()).toEqual(historyBefore);
+
+    const json = await migrate('auto', '--json');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout).migrations.map((m: { name: string; status: string }) => `${m.name}:${m.status}`)).toEqual([
+      '0002_b:rolled-back', '0003_c:rolled-back', '0004_d:rolled-back', '0005_broken:failed', '0006_f:not-run',
+    ]);
   });
 
   test('SQL migrations that share a round trip but only run one by one still apply, each reported once', async () => {
