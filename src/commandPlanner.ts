@@ -3,6 +3,7 @@
  * the detector (no `pg`, no `fs`). `auto` simply follows the detector's plan.
  */
 import { UnknownRevisionError, UsageError } from './errors.js';
+import { countOf } from './stateDetector.js';
 import type { Detection, Plan } from './types.js';
 
 export type RunCommand =
@@ -98,6 +99,3 @@ function refuse(reason: string, settleCommand: string): Plan {
   return { action: 'refuse', stampTo: null, apply: [], reason, settleCommand };
 }
 
-function countOf(names: readonly unknown[]): string {
-  return `${names.length} migration${names.length === 1 ? '' : 's'}`;
-}

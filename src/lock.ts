@@ -17,6 +17,11 @@ import type { ConnectionTarget } from './settings.js';
 /** node-pg-migrate's PG_MIGRATE_LOCK_ID (runner.ts). */
 export const MIGRATION_LOCK_KEY = '7241865325823964';
 
+/** pg_locks keys a bigint advisory lock as classid (high 32 bits), objid (low 32 bits), objsubid 1. */
+const IS_MIGRATION_LOCK = (alias: string) =>
+  `${alias}locktype = 'advisory' AND ${alias}classid = ($1::bigint >> 32)::oid ` +
+  `AND ${alias}objid = ($1::bigint & 4294967295)::oid AND ${alias}objsubid = 1`;
+
 /** How long one blocking attempt waits before we log and look again. */
 const ATTEMPT_MS = 1_000;
 
@@ -48,8 +53,7 @@ export async function acquireMigrationLock(target: ConnectionTarget, options: Lo
       let held: boolean;
       try {
         const { rows } = await client.query<{ held: boolean }>(
-          `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-             AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid AND objsubid = 1) AS held`,
+          `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE ${IS_MIGRATION_LOCK('')} AND pid = pg_backend_pid() AND granted) AS held`,
           [MIGRATION_LOCK_KEY],
         );
         held = rows[0]?.held === true;
@@ -105,8 +109,8 @@ async function describeLockHolder(client: Client): Promise<string | null> {
       `SELECT a.pid, a.application_name, host(a.client_addr) AS client_addr,
               to_char(a.backend_start, 'YYYY-MM-DD"T"HH24:MI:SSOF') AS since
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-       WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-         AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1
+       WHERE ${IS_MIGRATION_LOCK('l.')} AND l.granted
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
        LIMIT 1`,
       [MIGRATION_LOCK_KEY],
     );

@@ -240,7 +240,8 @@ function makePlan(
   return { action, stampTo, apply: [...apply], reason, ...extra };
 }
 
-function countOf(names: readonly unknown[]): string {
+/** "1 migration", "3 migrations": for plan reasons here and in commandPlanner.ts. */
+export function countOf(names: readonly unknown[]): string {
   return `${names.length} migration${names.length === 1 ? '' : 's'}`;
 }
 
