@@ -1,4 +1,5 @@
 /** Discovery follows node-pg-migrate's rules without importing a file. */
+import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,9 +38,13 @@ describe('readMigrationFiles', () => {
       '20200101000000000_utc.sql', '20200101000000001_utc.sql', '1577836800000_ms.sql', '3_a_b.sql', '3_ab.sql',
     ];
     const silent = { error: () => undefined, info: () => undefined, warn: () => undefined, debug: () => undefined };
-    const theirs = [...corpus].sort((a, b) => compareMigrationFileNames(a, b, silent));
+    // Where their comparator ties (2_a, 2-a), their order is the folder listing's; ours breaks the tie by code units.
+    const theirs = [...corpus].sort((a, b) => compareMigrationFileNames(a, b, silent) || (a < b ? -1 : 1));
     const ours = [...corpus].sort(compareMigrationNames);
     expect(ours).toEqual(theirs);
+    // Discovery sorts with precomputed prefixes; it must agree too.
+    for (const f of corpus) await write(f);
+    expect((await readMigrationFiles(dir)).map((f) => f.fileName)).toEqual(theirs);
   });
 
   test('a file without a numeric prefix is an error naming it', async () => {
@@ -51,6 +56,11 @@ describe('readMigrationFiles', () => {
   test('an unsupported extension is an error naming it', async () => {
     await write('0002_notes.txt');
     await expect(readMigrationFiles(dir)).rejects.toThrow(/0002_notes\.txt has an unsupported extension/);
+  });
+
+  test('three files with one name: the error names the same pair whatever the listing order', async () => {
+    for (const f of ['0001_users.ts', '0001_users.sql', '0001_users.js']) await write(f);
+    await expect(readMigrationFiles(dir)).rejects.toThrow(/share the name 0001_users: 0001_users\.js and 0001_users\.sql$/);
   });
 
   test('two files with the same name are an error naming both', async () => {
@@ -77,6 +87,15 @@ describe('readMigrationFiles', () => {
     expect(checksumOf('a\rb')).toBe(checksumOf('a\nb'));
     expect(checksumOf('a\nb ')).not.toBe(checksumOf('a\nb'));
     expect(checksumOf(Buffer.from([0xff, 0xfe, 0x41]))).not.toBe(checksumOf(Buffer.from([0xff, 0xfd, 0x41])));
+  });
+
+  test('a file without CR hashes to the sha256 of its bytes, as recorded by earlier versions', () => {
+    // Recorded checksums must not change when the hashing takes its fast path (issue 6).
+    const utf8 = Buffer.from('CREATE TABLE café (id int);\n', 'utf8');
+    const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    expect(checksumOf(utf8)).toBe(sha256(utf8));
+    expect(checksumOf(Buffer.from('CREATE TABLE café (id int);\r\n', 'utf8'))).toBe(sha256(utf8));
+    expect(checksumOf(utf8.toString('latin1'))).toBe(sha256(utf8));
   });
 });
 
