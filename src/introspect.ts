@@ -67,14 +67,17 @@ WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')
 
 export async function readDatabaseFacts(db: Queryable, where: HistoryLocation): Promise<DatabaseFacts> {
   const runnerTables = runnerTablesOf(where.table);
-  const [objects, tables] = await Promise.all([
-    db.query<{ label: string }>(APPLICATION_OBJECTS_SQL, [where.schema, runnerTables]),
-    db.query<{ relname: string }>(HISTORY_TABLES_SQL, [where.schema, runnerTables]),
-  ]);
+  const tables = await db.query<{ relname: string }>(HISTORY_TABLES_SQL, [where.schema, runnerTables]);
   const present = new Set(tables.rows.map((r) => r.relname));
   const historyTableExists = present.has(where.table);
   const applied = historyTableExists ? await readHistory(db, where, present.has(metaTableOf(where.table))) : [];
-  return { historyTableExists, applied, applicationObjects: objects.rows.map((r) => r.label) };
+  // The detector looks at application objects only when the history is empty
+  // (fresh or legacy); with history, skip the catalog scan: on a thousand tables
+  // it costs more than the rest of a no-op start's queries together (issue 6).
+  const objects = applied.length
+    ? []
+    : (await db.query<{ label: string }>(APPLICATION_OBJECTS_SQL, [where.schema, runnerTables])).rows.map((r) => r.label);
+  return { historyTableExists, applied, applicationObjects: objects };
 }
 
 async function readHistory(db: Queryable, where: HistoryLocation, hasMeta: boolean): Promise<AppliedMigration[]> {

@@ -31,7 +31,8 @@ export interface DatabaseFacts {
   readonly historyTableExists: boolean;
   /** History rows in applied order (`run_on, id`, as node-pg-migrate reads them). */
   readonly applied: readonly AppliedMigration[];
-  /** A few application objects in the managed schema (empty when there are none). */
+  /** A few application objects in the managed schema (empty when there are none). Read only when the
+   *  history is empty: the detector tells fresh from legacy by them and looks at them nowhere else. */
   readonly applicationObjects: readonly string[];
   /** Fingerprint of the live schema, when it was computed. */
   readonly liveFingerprint?: string | null;
