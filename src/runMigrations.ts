@@ -70,6 +70,13 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     before = await observe(client, settings, files, {}, logger, before.manifest);
     plan = planCommand(command, before.detection, files.map((f) => f.name));
     refuseIf(plan, reportOf([], null, null));
+    if (plan.action === 'none' && unrecordedChecksums(before, files).length === 0) {
+      // The replica that waited while another applied: nothing left, so let the
+      // next waiter in now rather than after an empty batch and another look
+      // (issue 6, replicas). The log says so, as it would have without the wait.
+      logger.info(`state: ${before.detection.state}; plan: none (${plan.reason})`, { state: before.detection.state });
+      return freeze(reportOf([], before.detection, null));
+    }
 
     const runs = await executePlan(client, plan, before, files, settings, logger, options, lock);
     const after = await observe(client, settings, files, {}, logger, before.manifest);

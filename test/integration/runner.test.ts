@@ -147,6 +147,21 @@ describe('auto', () => {
     expect((await db.query<{ n: number }>('SELECT n FROM runs ORDER BY n')).map((r) => r.n)).toEqual([1, 2]);
   });
 
+  test('a runner that waited while another applied finds the database current and applies nothing', async () => {
+    await folder.write('0004_slow.sql', 'SELECT pg_sleep(3);');
+    const holder = migrate('auto');
+    await waitFor(async () => (await advisoryLocks(true)).length > 0);
+    const waiter = await migrate('auto', '--json', '--log-level', 'info');
+    expect(waiter.code).toBe(0);
+    expect(waiter.stderr).toMatch(/waiting for the migration lock/);
+    expect(waiter.stderr).toMatch(/state: current; plan: none \(up to date\)/);
+    const report = JSON.parse(waiter.stdout);
+    expect([report.before.state, report.plan.action, report.after.state, report.migrations]).toEqual(['current', 'none', 'current', []]);
+    expect((await holder).code).toBe(0);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c', '0004_slow']);
+    expect(await advisoryLocks()).toEqual([]);
+  });
+
   test('a runner that cannot get the lock within --lock-timeout exits 5; the holder finishes', async () => {
     await folder.write('0004_slow.sql', 'SELECT pg_sleep(4);');
     const holder = migrate('auto');
