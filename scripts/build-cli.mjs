@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/**
+ * Bundles the `migrate` command into one file, dist/cli.js, after tsc has
+ * built the library into dist/.
+ *
+ * Why: every container start pays the command's start-up. Node resolves and
+ * loads each module file on its own; our ~30 modules plus commander and
+ * winston's ~100 CommonJS files were a third of a no-op start. One file cuts
+ * most of that (bench/RESULTS.md, issue 6).
+ *
+ * What stays outside: pg and pg-connection-string (a user's migrations and
+ * node-pg-migrate share the same pg), node-pg-migrate (loaded only when a
+ * migration runs, and the instance users' migration files import), ajv
+ * (loaded only when a config file exists). The library (dist/index.js) is
+ * not bundled: applications import it with their own dependencies.
+ */
+import { build } from 'esbuild';
+import { chmodSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Shared with bench/, which bundles its "floor with the CLI's libraries" the same way. */
+export const bundleOptions = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['pg', 'pg-native', 'pg-connection-string', 'node-pg-migrate', 'ajv'],
+  // winston and its dependencies are CommonJS and require() Node's built-ins;
+  // an ES module has no require of its own.
+  banner: { js: "import { createRequire as createRequireForBundle } from 'node:module';\nconst require = createRequireForBundle(import.meta.url);" },
+  // Smaller is faster to parse. Identifiers are not mangled, so a --log-level
+  // debug stack still names real functions; NODE_OPTIONS=--enable-source-maps
+  // maps it back to src/ (README, Troubleshooting).
+  minifyWhitespace: true,
+  minifySyntax: true,
+  // winston's internal debug channel, @dabh/diagnostics, picks its development
+  // build unless NODE_ENV=production; that build loads a colour library at
+  // start-up (~5 ms) to colour output only DEBUG=winston* would show. Use the
+  // production build always.
+  alias: { '@dabh/diagnostics': '@dabh/diagnostics/node/production.js' },
+  logLevel: 'warning',
+};
+
+export async function buildCli() {
+  await build({ ...bundleOptions, absWorkingDir: root, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', sourcemap: true });
+  chmodSync(`${root}dist/cli.js`, 0o755);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await buildCli();
