@@ -8,17 +8,22 @@
  * winston's ~100 CommonJS files were a third of a no-op start. One file cuts
  * most of that (bench/RESULTS.md, issue 6).
  *
- * What stays outside: pg and pg-connection-string (a user's migrations and
- * node-pg-migrate share the same pg), node-pg-migrate (loaded only when a
- * migration runs, and the instance users' migration files import), ajv
- * (loaded only when a config file exists). The library (dist/index.js) is
- * not bundled: applications import it with their own dependencies.
+ * Only commander and winston (with what they require) are bundled with our
+ * modules: every start loads them. Every other dependency stays a package:
+ * pg (node-pg-migrate and users' migrations use the same one), node-pg-migrate
+ * (loaded only when a migration runs; the instance migration files import),
+ * ajv (only with a config file). The library (dist/index.js) is not bundled:
+ * applications import it with their own dependencies.
  */
 import { build } from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const { dependencies } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+
+/** Loaded on every start, so worth bundling; every other dependency stays a package, loaded when used. */
+const BUNDLED = new Set(['commander', 'winston']);
 
 /** Shared with bench/, which bundles its "floor with the CLI's libraries" the same way. */
 export const bundleOptions = {
@@ -26,7 +31,7 @@ export const bundleOptions = {
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['pg', 'pg-native', 'pg-connection-string', 'node-pg-migrate', 'ajv'],
+  external: [...Object.keys(dependencies).filter((name) => !BUNDLED.has(name)), 'pg-native'],
   // winston and its dependencies are CommonJS and require() Node's built-ins;
   // an ES module has no require of its own.
   banner: { js: "import { createRequire as createRequireForBundle } from 'node:module';\nconst require = createRequireForBundle(import.meta.url);" },
