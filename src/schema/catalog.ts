@@ -566,29 +566,52 @@ function toConstraintModel(row: ConstraintRow): ConstraintModel {
 }
 
 function toIndexModel(row: IndexRow, quotedSchema: string): IndexModel {
-  // pg_get_indexdef always prints "CREATE [UNIQUE] INDEX name ON [ONLY] schema.table USING ...".
-  const definition = row.definition.replace(
-    new RegExp(`^(CREATE (?:UNIQUE )?INDEX )${escapeRegExp(row.quoted)} ON (ONLY )?${escapeRegExp(`${quotedSchema}.${row.quotedTable}`)} `),
-    (_match, create: string, only: string | undefined) => `${create}ON ${only ?? ''}${row.quotedTable} `,
-  );
   return {
-    definition,
+    definition: unqualifyIndexDefinition(row.definition, row.quoted, `${quotedSchema}.${row.quotedTable}`, row.quotedTable),
     ...(isGeneratedName(row.name, row.table, row.columns ?? [], 'idx') ? {} : { name: row.name }),
     ...optional('comment', row.comment),
   };
 }
 
+/**
+ * pg_get_indexdef always prints "CREATE [UNIQUE] INDEX name ON [ONLY] schema.table USING ...":
+ * drop the index name and the schema. String prefixes, not a RegExp per index:
+ * compiling one per row was most of reading 2,000 tables (issue 6).
+ */
+function unqualifyIndexDefinition(definition: string, quotedName: string, qualifiedTable: string, quotedTable: string): string {
+  const create = ['CREATE INDEX ', 'CREATE UNIQUE INDEX '].find((prefix) => definition.startsWith(prefix));
+  if (create === undefined) return definition;
+  let rest = definition.slice(create.length);
+  if (!rest.startsWith(`${quotedName} ON `)) return definition;
+  rest = rest.slice(quotedName.length + ' ON '.length);
+  const only = rest.startsWith('ONLY ') ? 'ONLY ' : '';
+  rest = rest.slice(only.length);
+  if (!rest.startsWith(`${qualifiedTable} `)) return definition;
+  return `${create}ON ${only}${quotedTable} ${rest.slice(qualifiedTable.length + 1)}`;
+}
+
 function toTriggerModel(row: TriggerRow, quotedSchema: string): TriggerModel {
-  // pg_get_triggerdef always qualifies the table; the name comes first, so
-  // the first " ON schema.table " after it is the table.
-  const prefix = new RegExp(`^(CREATE (?:CONSTRAINT )?TRIGGER ${escapeRegExp(row.quoted)} .*? ON )${escapeRegExp(`${quotedSchema}.${row.quotedTable}`)} `, 's');
-  const definition = row.definition.replace(prefix, (_match, head: string) => `${head}${row.quotedTable} `);
   return {
     name: row.name,
-    definition,
+    definition: unqualifyTriggerDefinition(row.definition, row.quoted, `${quotedSchema}.${row.quotedTable}`, row.quotedTable),
     ...(row.enabled === 'D' || row.enabled === 'R' || row.enabled === 'A' ? { enabled: row.enabled } : {}),
     ...optional('comment', row.comment),
   };
+}
+
+/**
+ * pg_get_triggerdef always qualifies the table; the name comes first, so the
+ * first " ON schema.table " after it is the table. Drop the schema there.
+ */
+function unqualifyTriggerDefinition(definition: string, quotedName: string, qualifiedTable: string, quotedTable: string): string {
+  const head = [`CREATE TRIGGER ${quotedName} `, `CREATE CONSTRAINT TRIGGER ${quotedName} `].find((prefix) =>
+    definition.startsWith(prefix),
+  );
+  if (head === undefined) return definition;
+  const on = ` ON ${qualifiedTable} `;
+  const at = definition.indexOf(on, head.length);
+  if (at < 0) return definition;
+  return `${definition.slice(0, at)} ON ${quotedTable} ${definition.slice(at + on.length)}`;
 }
 
 const POLICY_COMMANDS: Readonly<Record<string, PolicyModel['command']>> = {
@@ -688,8 +711,4 @@ function groupBy<Row, T>(rows: readonly Row[], keyOf: (row: Row) => string, map:
     else group.push(map(row));
   }
   return groups;
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -64,9 +64,21 @@ export function isGeneratedName(
   // makeObjectName truncates further anyway, so joining all gives the same.
   const name2 = columns === undefined ? undefined : columns.join('_');
   if (name === makeObjectName(table, name2, label)) return true;
-  const collision = new RegExp(`_${escapeRegExp(label)}([1-9][0-9]*)$`).exec(name);
+  const collision = collisionSuffixOf(label).exec(name);
   if (collision === null) return false;
   return name === makeObjectName(table, name2, `${label}${collision[1]}`);
+}
+
+const collisionSuffixes = new Map<string, RegExp>();
+
+/** `_idx2`-style suffixes, one pattern per label: compiling one per name was most of reading a large catalog (issue 6). */
+function collisionSuffixOf(label: string): RegExp {
+  let pattern = collisionSuffixes.get(label);
+  if (pattern === undefined) {
+    pattern = new RegExp(`_${escapeRegExp(label)}([1-9][0-9]*)$`);
+    collisionSuffixes.set(label, pattern);
+  }
+  return pattern;
 }
 
 function escapeRegExp(text: string): string {

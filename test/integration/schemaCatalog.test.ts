@@ -264,6 +264,21 @@ const MUTATION_CASES: readonly MutationCase[] = [
     ],
   },
   {
+    title: 'unique index on a partitioned table (ON ONLY)',
+    ddl: [`CREATE UNIQUE INDEX ON events (id, at, payload)`],
+    expected: [
+      ['added', 'index', 'CREATE UNIQUE INDEX ON ONLY events USING btree (id, at, payload)'],
+      ['added', 'index', 'CREATE UNIQUE INDEX ON events_2024 USING btree (id, at, payload)'],
+    ],
+  },
+  {
+    title: 'constraint trigger',
+    ddl: [
+      `CREATE CONSTRAINT TRIGGER users_check_late AFTER INSERT ON users DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION touch_created()`,
+    ],
+    expected: [['added', 'trigger', '"users"."users_check_late"']],
+  },
+  {
     title: 'index of a materialized view',
     ddl: [`CREATE INDEX ON user_counts (n)`],
     expected: [['added', 'index', 'CREATE INDEX ON user_counts USING btree (n)']],

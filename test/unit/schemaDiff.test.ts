@@ -258,6 +258,10 @@ describe('fingerprintSchema', () => {
     expect(fingerprintSchema(to)).not.toBe(fingerprintSchema(BASE));
   });
 
+  test('is the same as in every earlier version (recorded manifests stay valid)', () => {
+    expect(fingerprintSchema(BASE)).toBe('58085e7c88de78941cabcaceb132b865f270eea8b2bf4ae053b0053185859a35');
+  });
+
   test('survives a JSON round trip (the manifest)', () => {
     const stored = JSON.parse(JSON.stringify(BASE)) as SchemaModel;
     expect(fingerprintSchema(stored)).toBe(fingerprintSchema(BASE));
@@ -270,6 +274,9 @@ describe('serializeCanonicalJson', () => {
     [{ z: undefined, y: { d: 'é', c: '"' } }, '{"y":{"c":"\\"","d":"é"}}'],
     [[undefined], '[null]'],
     ['x', '"x"'],
+    // Keys that look like array indexes: code-unit order, not the engine's numeric order.
+    [{ b: 1, 10: 'ten', 9: 'nine', a: { 2: true, 1: false } }, '{"10":"ten","9":"nine","a":{"1":false,"2":true},"b":1}'],
+    [undefined, 'null'],
   ])('%j', (value, text) => {
     expect(serializeCanonicalJson(value)).toBe(text);
   });
