@@ -17,7 +17,7 @@ export function registerFingerprintCommands(program: Command, contextFor: (c: Co
       const path = await writeManifest(ctx.settings.dir, manifest);
       if (ctx.json) ctx.printJson({ path, revisions: manifest.revisions.map((r) => ({ name: r.name, fingerprint: r.fingerprint, changes: r.changes })) });
       else {
-        for (const r of manifest.revisions) ctx.print(`${r.name}  ${r.fingerprint.slice(0, 12)}  ${r.changes.length ? r.changes.join('; ') : '(no schema change)'}`);
+        for (const r of manifest.revisions) ctx.print(`${r.name}  ${r.fingerprint.slice(0, 12)}  ${summariseChanges(r.changes)}`);
         ctx.print(`wrote ${path} (commit it with the migrations)`);
       }
     }));
@@ -53,4 +53,11 @@ export function registerFingerprintCommands(program: Command, contextFor: (c: Co
         );
       }
     }));
+}
+
+/** A revision's changes on one readable line: a migration that adds 100 tables lists 5 and counts the rest (--json has them all). */
+function summariseChanges(changes: readonly string[], shown = 5): string {
+  if (!changes.length) return '(no schema change)';
+  const rest = changes.length - shown;
+  return changes.slice(0, shown).join('; ') + (rest > 0 ? `; and ${rest} more` : '');
 }

@@ -136,6 +136,25 @@ describe('the example migrations', () => {
     expect(first).toBe(committed);
   });
 
+  test('snapshot prints each revision on one line: five changes, then a count (--json lists them all)', async () => {
+    const db = await newDatabase('snapsum');
+    const many = await createMigrationsFolder({
+      '0001_many.sql': Array.from({ length: 7 }, (_, i) => `CREATE TABLE t${i} (id int);`).join('\n'),
+      '0002_data.sql': 'SELECT 1;',
+    });
+    try {
+      const r = await runCli(['snapshot', '--dir', many.dir], { env: env(db) });
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^0001_many {2}[0-9a-f]{12} {2}table "t0" added; .*; table "t4" added; and 2 more$/);
+      expect(lines[1]).toMatch(/^0002_data {2}[0-9a-f]{12} {2}\(no schema change\)$/);
+      const json = await runCli(['snapshot', '--json', '--dir', many.dir], { env: env(db) });
+      expect(JSON.parse(json.stdout).revisions[0].changes).toHaveLength(7);
+    } finally {
+      await many.dispose();
+    }
+  });
+
   test('a hand-built database with one extra table is refused, untouched, naming the table; --baseline settles it', async () => {
     const reference = await newDatabase('ref');
     expect((await runCli(['up', '0003_add_user_display_name', '--dir', folder.dir], { env: env(reference) })).code).toBe(0);
