@@ -4,7 +4,7 @@
  */
 export { detectState, type DetectOptions, type FingerprintManifest } from './stateDetector.js';
 export { planCommand, type RunCommand } from './commandPlanner.js';
-export { inspectDatabase, type RunnerOptions } from './inspect.js';
+export { inspectDatabase, type InspectOptions, type RunnerOptions } from './inspect.js';
 export { runMigrations, type RunMigrationsOptions } from './runMigrations.js';
 export { previewSql } from './sqlPreview.js';
 export { resetDatabase, type ResetOptions } from './reset.js';

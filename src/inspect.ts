@@ -47,6 +47,15 @@ export function detectOptionsOf(settings: Settings, extra: Partial<DetectOptions
   };
 }
 
+export interface ObserveOptions extends Partial<DetectOptions> {
+  /**
+   * Whether to read the live schema to look for drift when a manifest exists
+   * (default true). Reading a large schema costs far more than the rest of a
+   * look, so `auto` passes false unless it would refuse on drift (issue 6).
+   */
+  readonly checkDrift?: boolean;
+}
+
 /**
  * Reads the files and the database facts and detects the state. The live
  * schema is read only when the answer needs it: to reconcile a legacy
@@ -56,7 +65,7 @@ export async function observe(
   client: Client,
   settings: Settings,
   files?: readonly MigrationFile[],
-  extra: Partial<DetectOptions> = {},
+  { checkDrift = true, ...extra }: ObserveOptions = {},
   logger: Logger = createSilentLogger(),
   /** A manifest computed by an earlier observation of this run, to reuse instead of replaying again. */
   computed: Manifest | null = null,
@@ -69,7 +78,7 @@ export async function observe(
   const manifestStaleness = committed ? findStaleness(committed, migrationFiles, settings.schema) : null;
 
   const reconciling = first.state === 'legacy' && !options.baseline;
-  const checkingDrift = committed !== null && (first.state === 'current' || first.state === 'behind');
+  const checkingDrift = checkDrift && committed !== null && (first.state === 'current' || first.state === 'behind');
   if (!reconciling && !checkingDrift) {
     return { files: migrationFiles, facts, detection: first, manifest: committed, manifestStaleness };
   }
@@ -125,16 +134,25 @@ export async function connectFor(settings: Settings, logger: Logger, waitTimeout
   });
 }
 
+export interface InspectOptions extends RunnerOptions {
+  /**
+   * Read the live schema to report drift when a manifest exists (default
+   * true). A readiness probe that runs every few seconds may pass false: the
+   * schema read is most of the cost on a large schema.
+   */
+  readonly checkDrift?: boolean;
+}
+
 /**
  * The database's state relative to the migration files, changing nothing.
  * Settings resolve as for the CLI (DATABASE_URL, DB_*, …, migrate.config.json).
  */
-export async function inspectDatabase(options: RunnerOptions = {}): Promise<Detection> {
+export async function inspectDatabase(options: InspectOptions = {}): Promise<Detection> {
   const settings = settingsOf(options);
   const files = await readMigrationFiles(settings.dir);
   const client = await connectFor(settings, options.logger ?? createSilentLogger());
   try {
-    return (await observe(client, settings, files, {}, options.logger)).detection;
+    return (await observe(client, settings, files, { checkDrift: options.checkDrift ?? true }, options.logger)).detection;
   } finally {
     await closeQuietly(client);
   }

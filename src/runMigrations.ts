@@ -48,7 +48,11 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
   });
 
   try {
-    before = await observe(client, settings, files, {}, logger);
+    // Drift is looked for only when it would stop the run: reading the whole
+    // live schema on every start cost a 1,000-table database more than the
+    // rest of the start (issue 6); `status` and `check` always look.
+    const drift = { checkDrift: settings.refuseOnDrift };
+    before = await observe(client, settings, files, drift, logger);
     plan = planCommand(command, before.detection, files.map((f) => f.name));
     logger.info(`state: ${before.detection.state}; plan: ${plan.action} (${plan.reason})`, {
       state: before.detection.state,
@@ -67,7 +71,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
       logger,
     });
     // Under the lock, again: another runner may have finished meanwhile.
-    before = await observe(client, settings, files, {}, logger, before.manifest);
+    before = await observe(client, settings, files, drift, logger, before.manifest);
     plan = planCommand(command, before.detection, files.map((f) => f.name));
     refuseIf(plan, reportOf([], null, null));
     if (plan.action === 'none' && unrecordedChecksums(before, files).length === 0) {
@@ -79,7 +83,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     }
 
     const runs = await executePlan(client, plan, before, files, settings, logger, options, lock);
-    const after = await observe(client, settings, files, {}, logger, before.manifest);
+    const after = await observe(client, settings, files, { checkDrift: false }, logger, before.manifest);
     const report = freeze(reportOf(runs, after.detection, plan.stampTo));
     logger.info(`done: ${after.detection.state} at ${after.detection.current ?? 'base'}`, {
       migrations: runs.length,

@@ -7,6 +7,7 @@ import { cp, mkdtemp, readFile, readdir, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { inspectDatabase } from '../../src/inspect.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createMigrationsFolder, sqlMigration, type MigrationsFolder } from '../helpers/migrationsFolder.js';
 import { PROJECT_ROOT, cleanEnv, runCli, runProcess } from '../helpers/processes.js';
@@ -182,7 +183,7 @@ describe('the example migrations', () => {
     ]);
   });
 
-  test('drift on a current database: a finding in status --json, check --strict exits 3, auto warns or refuses', async () => {
+  test('drift on a current database: a finding in status --json, check --strict exits 3, auto refuses with --refuse-on-drift and else does not look', async () => {
     const db = await newDatabase('drift');
     expect((await runCli(['auto', '--dir', folder.dir], { env: env(db) })).code).toBe(0);
     expect((await runCli(['check', '--strict', '--dir', folder.dir], { env: env(db) })).code).toBe(0);
@@ -203,9 +204,21 @@ describe('the example migrations', () => {
     await folder.write('0005_more.sql', sqlMigration('CREATE TABLE more (id int);', 'DROP TABLE more;'));
     const refused = await runCli(['auto', '--refuse-on-drift', '--dir', folder.dir], { env: env(db) });
     expect(refused.code).toBe(3);
-    const warned = await runCli(['auto', '--dir', folder.dir], { env: env(db) });
-    expect(warned.code).toBe(0);
-    expect(warned.stderr).toMatch(/"level":"warn","message":"drift: the live schema differs/);
+    // Without --refuse-on-drift, auto does not read the live schema (issue 6): it applies, and says nothing of drift.
+    const applied = await runCli(['auto', '--log-level', 'debug', '--dir', folder.dir], { env: env(db) });
+    expect(applied.code).toBe(0);
+    expect(applied.stderr).not.toMatch(/drift/);
+    expect(await db.query(`SELECT 1 FROM pg_tables WHERE tablename = 'more'`)).toHaveLength(1);
+  });
+
+  test('inspectDatabase reports drift unless asked not to read the schema (a readiness probe)', async () => {
+    const db = await newDatabase('drift_lib');
+    expect((await runCli(['auto', '--dir', folder.dir], { env: env(db) })).code).toBe(0);
+    await db.query('ALTER TABLE users ADD COLUMN nickname text');
+    const options = { databaseUrl: db.url, dir: folder.dir, env: {} };
+    expect((await inspectDatabase(options)).findings.map((f) => f.kind)).toEqual(['drift']);
+    const probe = await inspectDatabase({ ...options, checkDrift: false });
+    expect([probe.state, probe.findings]).toEqual(['current', []]);
   });
 
   test('verify fails naming the migration whose down does not undo its up', async () => {
