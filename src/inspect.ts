@@ -52,6 +52,8 @@ export interface ObserveOptions extends Partial<DetectOptions> {
    * Whether to read the live schema to look for drift when a manifest exists
    * (default true). Reading a large schema costs far more than the rest of a
    * look, so `auto` passes false unless it would refuse on drift (issue 6).
+   * With false, the manifest is read only to reconcile a legacy database, and
+   * its staleness is not reported.
    */
   readonly checkDrift?: boolean;
 }
@@ -74,10 +76,11 @@ export async function observe(
   const facts = await readDatabaseFacts(client, settings);
   const options = detectOptionsOf(settings, extra);
   const first = detectState(facts, migrationFiles, options);
-  const committed = await readManifest(settings.dir);
+  const reconciling = first.state === 'legacy' && !options.baseline;
+  // Not even read when nothing here needs it: a large schema's manifest is hundreds of kilobytes (issue 6).
+  const committed = reconciling || checkDrift ? await readManifest(settings.dir) : null;
   const manifestStaleness = committed ? findStaleness(committed, migrationFiles, settings.schema) : null;
 
-  const reconciling = first.state === 'legacy' && !options.baseline;
   const checkingDrift = checkDrift && committed !== null && (first.state === 'current' || first.state === 'behind');
   if (!reconciling && !checkingDrift) {
     return { files: migrationFiles, facts, detection: first, manifest: committed, manifestStaleness };
