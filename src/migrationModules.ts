@@ -40,10 +40,11 @@ export class MigrationLoadError extends MigrationFileError {}
 export async function loadMigrationModule(file: MigrationFile): Promise<MigrationModule> {
   // Synchronous reads: a batch loads every file up front, and a thousand fs/promises reads cost more (bench/RESULTS.md).
   if (file.extension === '.sql') return parseSqlMigration(decodeUtf8(readFileSync(file.path), file));
-  const { jiti } = await loadNodePgMigrate();
+  const { importMigration } = await import('./migrationLoader.js');
   let loaded: Record<string, unknown>;
   try {
-    loaded = (await jiti.import(file.path)) as Record<string, unknown>;
+    // jiti as node-pg-migrate uses it, TypeScript compiled with sucrase instead of Babel (migrationLoader.ts).
+    loaded = (await importMigration(file.path)) as Record<string, unknown>;
   } catch (error) {
     throw new MigrationLoadError(`migration file ${file.fileName} cannot be loaded: ${describeCause(error)}`, file.path, {
       cause: error,
