@@ -126,11 +126,28 @@ export async function executeBatch(
         let index = next;
         for (; index < batch.length; index++) {
           current = batch[index]!;
-          // A JS/TS migration may query the database while it builds (pgm.db): what came before must have run.
-          if (current.extension !== '.sql') await flush();
           const started = performance.now();
           const module = await load(current);
-          const built = await buildMigration(current, module, direction, db, shorthandsBefore(current), logger);
+          // A JS/TS migration may query the database while it builds (pgm.db): what came before
+          // runs first, on its first query, so migrations that only build SQL stay batched (issue 6).
+          // A failure of that earlier SQL is kept, in case the migration catches what its query threw.
+          let flushError: unknown;
+          const flushingDb: Queryable = {
+            query: async (text: string, values?: unknown[]) => {
+              await flush().catch((error: unknown) => {
+                flushError ??= error;
+                throw error;
+              });
+              return db.query(text, values);
+            },
+          } as Queryable;
+          let built: BuiltMigration;
+          try {
+            built = await buildMigration(current, module, direction, current.extension === '.sql' ? db : flushingDb, shorthandsBefore(current), logger);
+          } catch (error) {
+            throw flushError ?? error;
+          }
+          if (flushError) throw flushError;
           if (!built.transactional) {
             if (index > next) break; // commit what came before; it runs alone next
             await options.beforeCommit?.();

@@ -147,6 +147,21 @@ describe('auto', () => {
     expect((await db.query<{ n: number }>('SELECT n FROM runs ORDER BY n')).map((r) => r.n)).toEqual([1, 2]);
   });
 
+  test('a JS migration that queries runs after the SQL before it; a failure there names that SQL migration, even if the JS catches it', async () => {
+    await folder.write('0004_bad.sql', 'SELECT 1/0;');
+    await folder.write(
+      '0005_reads.js',
+      'export async function up(pgm) { try { await pgm.db.query("SELECT 1"); } catch {} pgm.sql("SELECT 2"); }\nexport async function down() {}\n',
+    );
+    const r = await migrate('auto', '--json');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/0004_bad/);
+    expect(JSON.parse(r.stdout).migrations.map((m: { name: string; status: string }) => `${m.name}:${m.status}`)).toEqual([
+      '0001_a:rolled-back', '0002_b:rolled-back', '0003_c:rolled-back', '0004_bad:failed', '0005_reads:not-run',
+    ]);
+    expect(await db.query(`SELECT to_regclass('pgmigrations') AS t`)).toEqual([{ t: null }]);
+  });
+
   test('a runner that waited while another applied finds the database current and applies nothing', async () => {
     await folder.write('0004_slow.sql', 'SELECT pg_sleep(3);');
     const holder = migrate('auto');
