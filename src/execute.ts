@@ -143,7 +143,8 @@ export async function executeBatch(
           } as Queryable;
           let built: BuiltMigration;
           try {
-            built = await buildMigration(current, module, direction, current.extension === '.sql' ? db : flushingDb, shorthandsBefore(current), logger);
+            const builderDb = current.extension === '.sql' ? db : flushingDb;
+            built = await buildMigration(current, module, direction, builderDb, shorthandsBefore(current), logger);
           } catch (error) {
             throw flushError ?? error;
           }

@@ -74,12 +74,7 @@ export async function readMigrationFiles(dir: string): Promise<MigrationFile[]> 
 function sortMigrationFiles(files: MigrationFile[]): MigrationFile[] {
   return files
     .map((file) => ({ file, prefix: numericPrefixOf(file.fileName) }))
-    .sort(
-      (a, b) =>
-        a.prefix - b.prefix ||
-        localeCompareNumerically(a.file.fileName, b.file.fileName) ||
-        compareCodeUnits(a.file.fileName, b.file.fileName),
-    )
+    .sort((a, b) => compareByPrefixThenName(a.prefix, a.file.fileName, b.prefix, b.file.fileName))
     .map(({ file }) => file);
 }
 
@@ -118,7 +113,11 @@ function rejectDuplicateNames(files: readonly MigrationFile[]): void {
  * punctuation-blind locale compare.
  */
 export function compareMigrationNames(a: string, b: string): number {
-  return numericPrefixOf(a) - numericPrefixOf(b) || localeCompareNumerically(a, b) || compareCodeUnits(a, b);
+  return compareByPrefixThenName(numericPrefixOf(a), a, numericPrefixOf(b), b);
+}
+
+function compareByPrefixThenName(prefixA: number, a: string, prefixB: number, b: string): number {
+  return prefixA - prefixB || localeCompareNumerically(a, b) || compareCodeUnits(a, b);
 }
 
 /**

@@ -61,9 +61,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     });
     for (const finding of before.detection.findings) logger.warn(describeFinding(finding), { finding: finding.kind });
     refuseIf(plan, reportOf([], null, null));
-    if (plan.action === 'none' && unrecordedChecksums(before, files).length === 0) {
-      return freeze(reportOf([], before.detection, null));
-    }
+    if (hasNothingToDo(plan, before, files)) return freeze(reportOf([], before.detection, null));
 
     lock = await acquireMigrationLock(requireConnection(settings), {
       timeoutSeconds: settings.lockTimeoutSeconds,
@@ -74,7 +72,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     before = await observe(client, settings, files, drift, logger, before.manifest);
     plan = planCommand(command, before.detection, files.map((f) => f.name));
     refuseIf(plan, reportOf([], null, null));
-    if (plan.action === 'none' && unrecordedChecksums(before, files).length === 0) {
+    if (hasNothingToDo(plan, before, files)) {
       // The replica that waited while another applied: nothing left, so let the
       // next waiter in now rather than after an empty batch and another look
       // (issue 6, replicas). The log says so, as it would have without the wait.
@@ -171,6 +169,11 @@ async function executePlan(
     case 'refuse':
       return [];
   }
+}
+
+/** Nothing to apply, stamp or record: the run ends without a transaction. */
+function hasNothingToDo(plan: Plan, observed: Observation, files: readonly MigrationFile[]): boolean {
+  return plan.action === 'none' && unrecordedChecksums(observed, files).length === 0;
 }
 
 /** Applied rows without a checksum (plain node-pg-migrate applied them), with their file's checksum. */
