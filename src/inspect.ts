@@ -32,6 +32,8 @@ export interface Observation {
   readonly manifest: Manifest | null;
   /** Why the committed manifest is stale against the files, or null. */
   readonly manifestStaleness: string | null;
+  /** A legacy database needs fingerprints from a replay that `reconcile: 'manifest'` did not allow. */
+  readonly replayNeeded: boolean;
 }
 
 export function settingsOf(options: RunnerOptions): Settings {
@@ -56,6 +58,16 @@ export interface ObserveOptions extends Partial<DetectOptions> {
    * its staleness is not reported.
    */
   readonly checkDrift?: boolean;
+  /**
+   * How far to go to find the revision a legacy database matches (default
+   * `replay`): `replay` computes fingerprints in a scratch database when no
+   * usable manifest is at hand; `manifest` only uses one at hand and reports
+   * `replayNeeded` otherwise; `none` does not look for the match (the
+   * detection then says the live fingerprint was not computed). Under the
+   * migration lock a replay, or a read of a large schema, keeps every other
+   * runner waiting for it (issue 6; the racing reliability rounds).
+   */
+  readonly reconcile?: 'replay' | 'manifest' | 'none';
 }
 
 /**
@@ -67,7 +79,7 @@ export async function observe(
   client: Client,
   settings: Settings,
   files?: readonly MigrationFile[],
-  { checkDrift = true, ...extra }: ObserveOptions = {},
+  { checkDrift = true, reconcile = 'replay', ...extra }: ObserveOptions = {},
   logger: Logger = createSilentLogger(),
   /** A manifest computed by an earlier observation of this run, to reuse instead of replaying again. */
   computed: Manifest | null = null,
@@ -80,17 +92,25 @@ export async function observe(
   // Not even read when nothing here needs it: a large schema's manifest is hundreds of kilobytes (issue 6).
   const committed = reconciling || checkDrift ? await readManifest(settings.dir) : null;
   const manifestStaleness = committed ? findStaleness(committed, migrationFiles, settings.schema) : null;
+  const unmatched = { files: migrationFiles, facts, detection: first, manifestStaleness, replayNeeded: false };
 
   const checkingDrift = checkDrift && committed !== null && (first.state === 'current' || first.state === 'behind');
-  if (!reconciling && !checkingDrift) {
-    return { files: migrationFiles, facts, detection: first, manifest: committed, manifestStaleness };
-  }
+  if (!reconciling && !checkingDrift) return { ...unmatched, manifest: committed };
 
   let manifest = committed;
-  if (reconciling && (!manifest || manifestStaleness)) {
-    manifest = computed ?? (await computeManifestIfAllowed(settings, migrationFiles, logger, manifestStaleness));
+  if (reconciling && reconcile === 'none') {
+    // Say that the match was not looked for, rather than that nothing was recorded.
+    const known = committed && !manifestStaleness ? committed : computed;
+    if (!known) return { ...unmatched, manifest: committed };
+    const detection = detectState(facts, migrationFiles, { ...options, manifest: toFingerprintManifest(known) });
+    return { ...unmatched, detection, manifest: known };
   }
-  if (!manifest) return { files: migrationFiles, facts, detection: first, manifest: null, manifestStaleness };
+  if (reconciling && (!manifest || manifestStaleness)) {
+    manifest = computed;
+    if (!manifest && reconcile === 'manifest') return { ...unmatched, manifest: null, replayNeeded: true };
+    manifest ??= await computeManifestIfAllowed(settings, migrationFiles, logger, manifestStaleness);
+  }
+  if (!manifest) return { ...unmatched, manifest: null };
   const live = await readModel(client, settings);
   const detection = detectState({ ...facts, liveFingerprint: fingerprintSchema(live) }, migrationFiles, {
     ...options,
@@ -101,7 +121,7 @@ export async function observe(
     },
     nearestRevision: () => findNearestRevision(manifest, live),
   });
-  return { files: migrationFiles, facts, detection, manifest, manifestStaleness };
+  return { files: migrationFiles, facts, detection, manifest, manifestStaleness, replayNeeded: false };
 }
 
 /**

@@ -63,13 +63,27 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     refuseIf(plan, reportOf([], null, null));
     if (hasNothingToDo(plan, before, files)) return freeze(reportOf([], before.detection, null));
 
-    lock = await acquireMigrationLock(requireConnection(settings), {
-      timeoutSeconds: settings.lockTimeoutSeconds,
-      waitTimeoutSeconds: settings.waitTimeoutSeconds,
-      logger,
-    });
-    // Under the lock, again: another runner may have finished meanwhile.
-    before = await observe(client, settings, files, drift, logger, before.manifest);
+    // Under the lock, again: another runner may have finished meanwhile. Every
+    // other runner waits while we hold it, so a legacy database that now needs
+    // fingerprints from a replay (someone stamped base meanwhile) is replayed
+    // with the lock let go; only a second such change replays under it.
+    for (let look = 1; ; look++) {
+      lock = await acquireMigrationLock(requireConnection(settings), {
+        timeoutSeconds: settings.lockTimeoutSeconds,
+        waitTimeoutSeconds: settings.waitTimeoutSeconds,
+        logger,
+      });
+      const reconcile = look === 1 ? 'manifest' : 'replay';
+      const underLock = await observe(client, settings, files, { ...drift, reconcile }, logger, before.manifest);
+      if (!underLock.replayNeeded) {
+        before = underLock;
+        break;
+      }
+      await lock.release();
+      lock = null;
+      logger.info('the database became legacy while this run waited for the lock; computing fingerprints without holding it');
+      before = await observe(client, settings, files, drift, logger);
+    }
     plan = planCommand(command, before.detection, files.map((f) => f.name));
     refuseIf(plan, reportOf([], null, null));
     if (hasNothingToDo(plan, before, files)) {
@@ -81,7 +95,8 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     }
 
     const runs = await executePlan(client, plan, before, files, settings, logger, options, lock);
-    const after = await observe(client, settings, files, { checkDrift: false }, logger, before.manifest);
+    // What the run left, as read: not worth a replay or a schema read under the lock.
+    const after = await observe(client, settings, files, { checkDrift: false, reconcile: 'none' }, logger, before.manifest);
     const report = freeze(reportOf(runs, after.detection, plan.stampTo));
     logger.info(`done: ${after.detection.state} at ${after.detection.current ?? 'base'}`, {
       migrations: runs.length,

@@ -127,6 +127,21 @@ describe('the example migrations', () => {
     expect(await db.query(`SELECT 1 FROM pg_class WHERE relnamespace = 'public'::regnamespace`)).toEqual([]);
   });
 
+  test('stamp base with a committed manifest: the report says the match was not looked for; the next auto finds it', async () => {
+    const db = await newDatabase('stampbase');
+    const run = (...args: string[]) => runCli([...args, '--dir', folder.dir], { env: env(db) });
+    expect((await run('auto')).code).toBe(0);
+    const stamped = await run('stamp', 'base', '--json', '--log-level', 'info');
+    expect(stamped.code).toBe(0);
+    expect(JSON.parse(stamped.stdout).after).toMatchObject({
+      state: 'legacy',
+      findings: [{ kind: 'missing-fingerprints', reason: 'the live schema fingerprint was not computed' }],
+    });
+    const next = await run('auto', '--json');
+    expect(next.code).toBe(0);
+    expect(JSON.parse(next.stdout)).toMatchObject({ before: { state: 'legacy' }, plan: { action: 'stamp' }, after: { state: 'current' } });
+  });
+
   test('snapshot is deterministic', async () => {
     const db = await newDatabase('snap');
     const committed = await readFile(join(folder.dir, '.schema-fingerprints.json'), 'utf8');

@@ -274,6 +274,50 @@ describe('auto', () => {
     expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
   });
 
+  test('a database stamped back to legacy while a runner waited: fingerprints are computed with the lock let go, then it reconciles', async () => {
+    await migrate('up', '0002_b');
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock(7241865325823964)');
+      const waiter = migrate('auto', '--json', '--log-level', 'info');
+      await waitFor(async () => (await advisoryLocks()).length > (await advisoryLocks(true)).length);
+      // As `stamp base` by someone else would: the tables stay, the history goes.
+      await holder.query('DELETE FROM pgmigrations; DELETE FROM pgmigrations_meta');
+      await holder.query('SELECT pg_advisory_unlock(7241865325823964)');
+      const r = await waiter;
+      expect(r.code).toBe(0);
+      const lines = r.stderr.split('\n');
+      const letGo = lines.findIndex((l) => /became legacy while this run waited for the lock; computing fingerprints without holding it/.test(l));
+      const replay = lines.findIndex((l) => /computing fingerprints by replaying the migrations/.test(l));
+      const relocked = lines.findLastIndex((l) => /got the migration lock|waiting for the migration lock/.test(l));
+      expect(letGo).toBeGreaterThan(-1);
+      expect(replay).toBeGreaterThan(letGo);
+      // Exactly one replay, and none while the lock was held the first time.
+      expect(lines.filter((l) => /computing fingerprints by replaying/.test(l))).toHaveLength(1);
+      expect(relocked === -1 || relocked < letGo).toBe(true);
+      expect(JSON.parse(r.stdout)).toMatchObject({ before: { state: 'legacy' }, plan: { action: 'stamp-then-apply', stampTo: '0002_b', apply: ['0003_c'] } });
+      expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+    } finally {
+      await holder.end();
+    }
+    expect(await advisoryLocks()).toEqual([]);
+  });
+
+  test('stamp base on built tables reports legacy without replaying the migrations under the lock', async () => {
+    expect((await migrate('auto')).code).toBe(0);
+    const r = await migrate('stamp', 'base', '--json', '--log-level', 'info');
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/scratch database|computing fingerprints/);
+    const report = JSON.parse(r.stdout);
+    expect(report.after).toMatchObject({ state: 'legacy', current: null, findings: [{ kind: 'missing-fingerprints' }] });
+    expect(await history()).toEqual([]);
+    // The next auto does the replay, without any lock held, and reconciles.
+    const next = await migrate('auto', '--json');
+    expect(next.code).toBe(0);
+    expect(JSON.parse(next.stdout)).toMatchObject({ before: { state: 'legacy' }, plan: { action: 'stamp', stampTo: '0003_c' } });
+  });
+
   test('legacy: an unknown baseline is exit 2', async () => {
     await db.query('CREATE TABLE a (id int PRIMARY KEY)');
     const r = await migrate('auto', '--baseline', '0042_nope');
