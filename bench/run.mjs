@@ -200,7 +200,7 @@ async function noopScenario(report) {
   }
 }
 
-/** Runs `migrate auto` once on a current database with an import tracer: nothing of node-pg-migrate or the migrations may load. */
+/** Runs `migrate auto` once on a current database with an import tracer: nothing of node-pg-migrate, the migrations or undici may load. */
 async function noopImportCheck(dir, url, home) {
   const traceFile = join(WORK, 'noop-imports.txt');
   rmSync(traceFile, { force: true });
@@ -212,13 +212,13 @@ async function noopImportCheck(dir, url, home) {
     cold.cleanup();
   }
   const urls = readFileSync(traceFile, 'utf8').split('\n').filter(Boolean);
-  const offending = urls.filter((u) => /node-pg-migrate|\/jiti\/|\/\.work\/noop\/migrations\//.test(u));
+  const offending = urls.filter((u) => /node-pg-migrate|\/jiti\/|\/\.work\/noop\/migrations\/|undici/.test(u));
   return {
     name: 'no-op start imports',
     ok: offending.length === 0,
     detail: offending.length
       ? `imported ${offending.length} forbidden modules, e.g. ${offending[0]}`
-      : `${new Set(urls).size} modules resolved; none of node-pg-migrate, jiti or the migration files`,
+      : `${new Set(urls).size} modules resolved; none of node-pg-migrate, jiti, the migration files or Node's undici`,
   };
 }
 
@@ -519,7 +519,7 @@ function renderMarkdown(env, report) {
     '- Every process gets an empty temporary folder as `TMPDIR` and `XDG_CACHE_HOME`, and no',
     '  `node_modules/.cache/jiti` exists where jiti would look, so TypeScript is compiled cold,',
     '  as in a fresh container.',
-    '- `migrate` is `node dist/cli.js` (one file bundled by esbuild, scripts/build-cli.mjs) with its defaults (JSON logs on stderr, level info). Inside its one',
+    '- `migrate` is `node dist/cli.js` (a small entry and one file bundled by esbuild, scripts/build-cli.mjs) with its defaults (JSON logs on stderr, level info). Inside its one',
     '  transaction it sends consecutive migrations in one round trip (up to 50, or 1 MB of SQL; a JS/TS',
     '  migration first flushes what came before, since it may query the database while it builds).',
     '- The floor (bench/floor.mjs) starts Node, connects with `pg`, runs',

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Bundles the `migrate` command into one file, dist/cli.js, after tsc has
- * built the library into dist/.
+ * Bundles the `migrate` command into one file, dist/cliMain.js, behind its
+ * small entry dist/cli.js, after tsc has built the library into dist/.
  *
  * Why: every container start pays the command's start-up. Node resolves and
  * loads each module file on its own; our ~30 modules plus commander and
@@ -49,7 +49,17 @@ export const bundleOptions = {
 };
 
 export async function buildCli() {
-  await build({ ...bundleOptions, absWorkingDir: root, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', sourcemap: true });
+  // The entry stays a file of its own: it must run before pg loads, and an
+  // import in a bundle is hoisted above all of the bundle's code (src/cli.ts).
+  await build({
+    ...bundleOptions,
+    absWorkingDir: root,
+    entryPoints: ['src/cli.ts'],
+    outfile: 'dist/cli.js',
+    external: [...bundleOptions.external, './cliMain.js'],
+    banner: {},
+  });
+  await build({ ...bundleOptions, absWorkingDir: root, entryPoints: ['src/cliMain.ts'], outfile: 'dist/cliMain.js', sourcemap: true });
   chmodSync(`${root}dist/cli.js`, 0o755);
 }
 

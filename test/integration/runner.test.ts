@@ -162,6 +162,16 @@ describe('auto', () => {
     expect(await db.query(`SELECT to_regclass('pgmigrations') AS t`)).toEqual([{ t: null }]);
   });
 
+  test('migrations see the globals a plain Node process has (the CLI entry\'s navigator for pg is gone by then)', async () => {
+    await folder.write(
+      '0004_globals.js',
+      'export async function up(pgm) { pgm.sql(`CREATE TABLE seen AS SELECT ${pgm.func(`\'${typeof globalThis.navigator}\'`)}::text AS navigator`); }\nexport async function down() {}\n',
+    );
+    expect((await migrate('auto')).code).toBe(0);
+    const plain = await runProcess(process.execPath, ['-e', 'process.stdout.write(typeof globalThis.navigator)']);
+    expect(await db.query('SELECT navigator FROM seen')).toEqual([{ navigator: plain.stdout }]);
+  });
+
   test('a runner that waited while another applied finds the database current and applies nothing', async () => {
     await folder.write('0004_slow.sql', 'SELECT pg_sleep(3);');
     const holder = migrate('auto');
