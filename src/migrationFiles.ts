@@ -6,7 +6,7 @@
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { extname, join, resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { MigrationFileError } from './errors.js';
 import type { MigrationFile } from './types.js';
 
@@ -34,8 +34,11 @@ export async function readMigrationFiles(dir: string): Promise<MigrationFile[]> 
     .map((e) => e.name);
 
   const named = fileNames.map((fileName) => {
-    const extension = extname(fileName).toLowerCase();
-    const path = join(folder, fileName);
+    // Not path.extname and path.join: on a thousand names they cost 5 ms of a
+    // no-op start (issue 6), and a readdir name has neither a separator nor a
+    // leading dot here (dot-files are ignored above).
+    const extension = extensionOf(fileName);
+    const path = `${folder}${sep}${fileName}`;
     if (!/^\d+/.test(fileName)) {
       throw new MigrationFileError(`migration file ${fileName} has no numeric prefix`, path, {
         hint: 'name it like 0001_create_users.sql, or move it out of the migrations folder',
@@ -68,6 +71,12 @@ export async function readMigrationFiles(dir: string): Promise<MigrationFile[]> 
 
   rejectDuplicateNames(files);
   return sortMigrationFiles(files);
+}
+
+/** path.extname's answer for a name that does not start with a dot, lower-cased. */
+function extensionOf(fileName: string): string {
+  const dot = fileName.lastIndexOf('.');
+  return dot > 0 ? fileName.slice(dot).toLowerCase() : '';
 }
 
 /** compareMigrationNames, with each file's numeric prefix worked out once rather than once per comparison. */
