@@ -19,6 +19,13 @@ export interface ConnectOptions {
   readonly applicationName?: string;
   /** Called before each retry, so the CLI can say that it waits. */
   readonly onRetry?: (attempt: number, reason: string) => void;
+  /**
+   * Whether the session may sit idle for long (the lock session through a
+   * batch): then a server-wide idle_session_timeout is turned off for it at
+   * once. Default true. A session that only reads, as a no-op start does, is
+   * spared the round trip; allowLongIdle does it later if it must wait.
+   */
+  readonly idlesLong?: boolean;
 }
 
 export async function connect(target: ConnectionTarget, options: ConnectOptions): Promise<Client> {
@@ -38,12 +45,7 @@ export async function connect(target: ConnectionTarget, options: ConnectOptions)
     client.on('error', () => undefined);
     try {
       await client.connect();
-      // The lock session idles for a whole batch, the migration session while
-      // it waits for the lock: keep a server-wide idle_session_timeout
-      // (PostgreSQL 14+) from ending either under us.
-      await client.query(
-        `SELECT set_config('idle_session_timeout', '0', false) WHERE current_setting('server_version_num')::int >= 140000`,
-      );
+      if (options.idlesLong ?? true) await allowLongIdle(client);
       return client;
     } catch (error) {
       await client.end().catch(() => undefined);
@@ -60,6 +62,17 @@ export async function connect(target: ConnectionTarget, options: ConnectOptions)
       await sleep(Math.min(1_000, Math.max(0, deadline - Date.now())));
     }
   }
+}
+
+/**
+ * The lock session idles for a whole batch, the migration session while it
+ * waits for the lock: keep a server-wide idle_session_timeout (PostgreSQL
+ * 14+) from ending either under us.
+ */
+export async function allowLongIdle(client: Client): Promise<void> {
+  await client.query(
+    `SELECT set_config('idle_session_timeout', '0', false) WHERE current_setting('server_version_num')::int >= 140000`,
+  );
 }
 
 /**

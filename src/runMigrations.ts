@@ -5,7 +5,7 @@
  * report; a failure rejects with an error that carries the partial report.
  */
 import { planCommand, type RunCommand } from './commandPlanner.js';
-import { closeQuietly, type Client } from './connection.js';
+import { allowLongIdle, closeQuietly, type Client } from './connection.js';
 import { MigrationFailedError, RefusedError } from './errors.js';
 import { executeBatch } from './execute.js';
 import { adoptChecksums, appliedBy, stampHistory } from './history.js';
@@ -67,6 +67,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     // other runner waits while we hold it, so a legacy database that now needs
     // fingerprints from a replay (someone stamped base meanwhile) is replayed
     // with the lock let go; only a second such change replays under it.
+    await allowLongIdle(client);
     for (let look = 1; ; look++) {
       lock = await acquireMigrationLock(requireConnection(settings), {
         timeoutSeconds: settings.lockTimeoutSeconds,
