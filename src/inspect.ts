@@ -68,6 +68,8 @@ export interface ObserveOptions extends Partial<DetectOptions> {
    * runner waiting for it (issue 6; the racing reliability rounds).
    */
   readonly reconcile?: 'replay' | 'manifest' | 'none';
+  /** Read when, how long and by whom each migration ran (the `history` command); default false. */
+  readonly historyDetails?: boolean;
 }
 
 /**
@@ -79,13 +81,13 @@ export async function observe(
   client: Client,
   settings: Settings,
   files?: readonly MigrationFile[],
-  { checkDrift = true, reconcile = 'replay', ...extra }: ObserveOptions = {},
+  { checkDrift = true, reconcile = 'replay', historyDetails = false, ...extra }: ObserveOptions = {},
   logger: Logger = createSilentLogger(),
   /** A manifest computed by an earlier observation of this run, to reuse instead of replaying again. */
   computed: Manifest | null = null,
 ): Promise<Observation> {
   const migrationFiles = files ?? (await readMigrationFiles(settings.dir));
-  const facts = await readDatabaseFacts(client, settings);
+  const facts = await readDatabaseFacts(client, settings, { details: historyDetails });
   const options = detectOptionsOf(settings, extra);
   const first = detectState(facts, migrationFiles, options);
   const reconciling = first.state === 'legacy' && !options.baseline;

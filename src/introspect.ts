@@ -65,12 +65,19 @@ SELECT c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')`;
 
-export async function readDatabaseFacts(db: Queryable, where: HistoryLocation): Promise<DatabaseFacts> {
+export interface ReadFactsOptions {
+  /** Also read when each migration ran, how long it took and who ran it (default false: the detector needs none of it). */
+  readonly details?: boolean;
+}
+
+export async function readDatabaseFacts(db: Queryable, where: HistoryLocation, options: ReadFactsOptions = {}): Promise<DatabaseFacts> {
   const runnerTables = runnerTablesOf(where.table);
   const tables = await db.query<{ relname: string }>(HISTORY_TABLES_SQL, [where.schema, runnerTables]);
   const present = new Set(tables.rows.map((r) => r.relname));
   const historyTableExists = present.has(where.table);
-  const applied = historyTableExists ? await readHistory(db, where, present.has(metaTableOf(where.table))) : [];
+  const applied = historyTableExists
+    ? await readHistory(db, where, present.has(metaTableOf(where.table)), options.details ?? false)
+    : [];
   // The detector looks at application objects only when the history is empty
   // (fresh or legacy); with history, skip the catalog scan: on a thousand tables
   // it costs more than the rest of a no-op start's queries together (issue 6).
@@ -80,28 +87,27 @@ export async function readDatabaseFacts(db: Queryable, where: HistoryLocation): 
   return { historyTableExists, applied, applicationObjects: objects };
 }
 
-async function readHistory(db: Queryable, where: HistoryLocation, hasMeta: boolean): Promise<AppliedMigration[]> {
+async function readHistory(db: Queryable, where: HistoryLocation, hasMeta: boolean, details: boolean): Promise<AppliedMigration[]> {
   const history = qualify(where.schema, where.table);
   const meta = qualify(where.schema, metaTableOf(where.table));
+  const columns = details
+    ? `h.name, h.run_on, ${hasMeta ? 'm.checksum, m.duration_ms, m.applied_by' : 'NULL AS checksum, NULL AS duration_ms, NULL AS applied_by'}`
+    : `h.name, ${hasMeta ? 'm.checksum' : 'NULL AS checksum'}`;
   // node-pg-migrate reads the applied list in this order (runner.ts:312).
-  const sql = hasMeta
-    ? `SELECT h.name, h.run_on, m.checksum, m.duration_ms, m.applied_by
-       FROM ${history} h LEFT JOIN ${meta} m ON m.name = h.name ORDER BY h.run_on, h.id`
-    : `SELECT h.name, h.run_on, NULL AS checksum, NULL AS duration_ms, NULL AS applied_by
-       FROM ${history} h ORDER BY h.run_on, h.id`;
+  const sql = `SELECT ${columns} FROM ${history} h ${hasMeta ? `LEFT JOIN ${meta} m ON m.name = h.name ` : ''}ORDER BY h.run_on, h.id`;
   const { rows } = await db.query<{
     name: string;
-    run_on: Date;
     checksum: string | null;
-    duration_ms: number | null;
-    applied_by: string | null;
+    run_on?: Date;
+    duration_ms?: number | null;
+    applied_by?: string | null;
   }>(sql);
   return rows.map((r) => ({
     name: r.name,
-    runOn: r.run_on,
     checksum: r.checksum,
-    durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
-    appliedBy: r.applied_by,
+    runOn: r.run_on ?? null,
+    durationMs: r.duration_ms == null ? null : Number(r.duration_ms),
+    appliedBy: r.applied_by ?? null,
   }));
 }
 

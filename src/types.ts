@@ -19,9 +19,14 @@ export interface MigrationFile {
 /** One row of node-pg-migrate's history table, with what we keep beside it. */
 export interface AppliedMigration {
   readonly name: string;
-  readonly runOn: Date;
   /** Null when plain node-pg-migrate applied it (adopted on the next run). */
   readonly checksum: string | null;
+  /**
+   * When it ran, how long it took and who ran it: read only when asked for
+   * (`readDatabaseFacts(…, { details: true })`, the `history` command), else
+   * null. Parsing a thousand timestamps was a tenth of a no-op start (issue 6).
+   */
+  readonly runOn: Date | null;
   readonly durationMs: number | null;
   readonly appliedBy: string | null;
 }

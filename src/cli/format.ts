@@ -57,7 +57,7 @@ export function historyEntries(files: readonly MigrationFile[], applied: readonl
     return {
       name: file.name,
       status: 'applied',
-      appliedAt: row.runOn.toISOString(),
+      appliedAt: row.runOn?.toISOString() ?? null,
       durationMs: row.durationMs,
       checksum: row.checksum === null ? 'unrecorded' : row.checksum === file.checksum ? 'ok' : 'modified',
       appliedBy: row.appliedBy,
@@ -69,7 +69,7 @@ export function historyEntries(files: readonly MigrationFile[], applied: readonl
       entries.push({
         name: row.name,
         status: 'applied, file missing',
-        appliedAt: row.runOn.toISOString(),
+        appliedAt: row.runOn?.toISOString() ?? null,
         durationMs: row.durationMs,
         checksum: 'n/a',
         appliedBy: row.appliedBy,

@@ -7,7 +7,7 @@ import { readMigrationFiles } from '../migrationFiles.js';
 import { requireConnection } from '../settings.js';
 import { action, parseSeconds, type CommandContext } from './main.js';
 import { describeFinding, formatHistory, formatStatus, historyEntries, statusDocument } from './format.js';
-import type { Observation } from '../inspect.js';
+import type { Observation, ObserveOptions } from '../inspect.js';
 
 /** Findings that make `check` fail (and `auto` refuse): see CONTRACT.md "check". */
 const REFUSING_FINDINGS = new Set(['checksum-mismatch']);
@@ -48,7 +48,7 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     .command('history')
     .description('every migration: applied or pending, applied at, duration, checksum status')
     .action(action(contextFor, async (ctx) => {
-      const { files, facts } = await observeOnce(ctx);
+      const { files, facts } = await observeOnce(ctx, { historyDetails: true });
       const entries = historyEntries(files, facts.applied);
       if (ctx.json) ctx.printJson({ migrations: entries });
       else ctx.print(formatHistory(entries));
@@ -114,11 +114,11 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     }));
 }
 
-async function observeOnce(ctx: CommandContext): Promise<Observation> {
+async function observeOnce(ctx: CommandContext, options: ObserveOptions = {}): Promise<Observation> {
   const files = await readMigrationFiles(ctx.settings.dir);
   const client = await connectFor(ctx.settings, ctx.logger);
   try {
-    return await observe(client, ctx.settings, files, {}, ctx.logger);
+    return await observe(client, ctx.settings, files, options, ctx.logger);
   } finally {
     await closeQuietly(client);
   }

@@ -57,7 +57,8 @@ describe('on a database that is behind', () => {
   test('history lists applied and pending, with the checksum status', async () => {
     const r = await cli(['history', '--json']);
     expect(r.code).toBe(0);
-    const { migrations } = JSON.parse(r.stdout) as { migrations: { name: string; status: string; checksum: string }[] };
+    const { migrations } = JSON.parse(r.stdout) as { migrations: { name: string; status: string; checksum: string; appliedAt: string | null }[] };
+    expect(migrations[0]!.appliedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/);
     expect(migrations.map((m) => [m.name, m.status, m.checksum])).toEqual([
       ['0001_a', 'applied', 'unrecorded'], // applied by plain node-pg-migrate
       ['0002_b', 'pending', 'n/a'],

@@ -57,6 +57,12 @@ describe('auto', () => {
     const meta = await db.query<{ name: string; checksum: string; applied_by: string }>('SELECT name, checksum, applied_by FROM pgmigrations_meta ORDER BY name');
     expect(meta.map((m) => m.name)).toEqual(['0001_a', '0002_b', '0003_c']);
     expect(meta.every((m) => /^[0-9a-f]{64}$/.test(m.checksum) && /^migrate /.test(m.applied_by))).toBe(true);
+    const { migrations } = JSON.parse((await migrate('history', '--json')).stdout);
+    expect(migrations).toHaveLength(3);
+    for (const m of migrations) {
+      expect(m).toMatchObject({ status: 'applied', checksum: 'ok', appliedAt: expect.stringMatching(/^\d{4}-/), appliedBy: expect.stringMatching(/^migrate /) });
+      expect(Number.isInteger(m.durationMs)).toBe(true);
+    }
 
     const again = await migrate('auto', '--json');
     expect(again.code).toBe(0);
