@@ -106,20 +106,40 @@ export async function readSchemaModel(db: Queryable, options: ReadSchemaModelOpt
     await restoreSettings(db, previous);
     return model;
   }
-  // REPEATABLE READ: every query sees the same snapshot of the catalogs.
-  await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  let model: SchemaModel;
-  try {
-    await pinSettings(db, schema);
-    model = await readPinned(db, schema, options.excludeTables);
-  } catch (error) {
-    // Keep the catalog error, not a failure of the clean-up.
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    // REPEATABLE READ: every query sees the same snapshot of the catalogs.
+    await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    let model: SchemaModel;
+    try {
+      await pinSettings(db, schema);
+      model = await readPinned(db, schema, options.excludeTables);
+    } catch (error) {
+      // Keep the catalog error, not a failure of the clean-up.
+      await db.query('ROLLBACK').catch(() => undefined);
+      if (attempt < CONCURRENT_DDL_ATTEMPTS && isConcurrentDdl(error)) continue;
+      throw error;
+    }
+    // Nothing was written; ROLLBACK also undoes the pinned settings.
+    await db.query('ROLLBACK');
+    return model;
   }
-  // Nothing was written; ROLLBACK also undoes the pinned settings.
-  await db.query('ROLLBACK');
-  return model;
+}
+
+/** Reads of a schema that someone else is changing, before the one that gives up. */
+const CONCURRENT_DDL_ATTEMPTS = 3;
+
+/**
+ * pg_get_indexdef, pg_get_constraintdef and friends read the catalog caches,
+ * which see the latest catalogs rather than the snapshot: an object another
+ * session dropped after the snapshot was taken fails with "cache lookup
+ * failed" (XX000) or deparses to NULL. A new snapshot no longer lists it (seen in the racing
+ * reliability rounds: a runner reading a legacy schema while another ran a
+ * `down`).
+ */
+function isConcurrentDdl(error: unknown): boolean {
+  if (error instanceof SchemaCatalogError && error.step === 'definitions') return true;
+  const cause = (error instanceof SchemaCatalogError ? error.cause : error) as { code?: string; message?: string } | undefined;
+  return cause?.code === 'XX000' && /cache lookup failed/.test(cause.message ?? '');
 }
 
 async function readSettings(db: Queryable): Promise<string[]> {
@@ -455,6 +475,12 @@ async function readPinned(db: Queryable, schema: string, excludeTables: readonly
   const sequences = await queryStep<SequenceRow>(db, 'sequences', schema, SEQUENCES_SQL, params);
   const types = await queryStep<TypeRow>(db, 'types', schema, TYPES_SQL, [namespace.oid]);
   const functions = await queryStep<FunctionRow>(db, 'functions', schema, FUNCTIONS_SQL, [namespace.oid]);
+  const vanished = [...constraints, ...indexes, ...triggers, ...functions].some((row) => row.definition === null) ||
+    relations.some((r) => (r.kind === 'v' || r.kind === 'm') && r.viewDefinition === null);
+  if (vanished) {
+    // pg_get_*def gives NULL for an object the catalog caches no longer hold (isConcurrentDdl).
+    throw new SchemaCatalogError('definitions', schema, new Error('objects were dropped while the schema was read'));
+  }
 
   const quotedSchema = namespace.quoted;
   const columnsByTable = groupBy(columns, (c) => c.table, toColumnModel);

@@ -530,6 +530,44 @@ describe('readSchemaModel: connection handling', () => {
     }
   });
 
+  test.each([
+    { what: 'an index', drop: 'DROP INDEX %s.t_v', tables: ['gone', 'kept', 't'], indexes: ['t_id'] },
+    // pg_get_constraintdef of the dropped table's primary key: "cache lookup failed" (XX000).
+    { what: 'a table with a primary key', drop: 'DROP TABLE %s.gone', tables: ['kept', 't'], indexes: ['t_id', 't_v'] },
+  ])('$what dropped by another session while the schema is read: read again, without it', async ({ drop, tables, indexes }) => {
+    const schema = nextSchema();
+    await buildSchema(clientA, schema, [
+      `CREATE TABLE kept (id int)`,
+      `CREATE TABLE t (id int, v int)`,
+      `CREATE INDEX t_v ON t (v)`,
+      `CREATE UNIQUE INDEX t_id ON t (id)`,
+      `CREATE TABLE gone (id int PRIMARY KEY, v int CHECK (v > 0))`,
+    ]);
+    const other = await connect(databaseA);
+    try {
+      // Right after the read's snapshot is taken (its second statement), another session drops
+      // something: the catalog rows of the snapshot still list it, the catalog caches no longer do.
+      let statements = 0;
+      let dropped = false;
+      const racing: Queryable = {
+        query: async <R>(text: string, params?: unknown[]) => {
+          const result = await clientA.query<R & pg.QueryResultRow>(text, params);
+          if (++statements === 2 && !dropped) {
+            dropped = true;
+            await other.query(drop.replace('%s', pg.escapeIdentifier(schema)));
+          }
+          return result;
+        },
+      };
+      const model = await readModel(racing, schema);
+      expect(dropped).toBe(true);
+      expect(model.tables.map((t) => t.name)).toEqual(tables);
+      expect(model.tables.find((t) => t.name === 't')?.indexes.map((i) => i.name).sort()).toEqual(indexes);
+    } finally {
+      await other.end();
+    }
+  });
+
   test('names the failing step', async () => {
     const failing: Queryable = {
       query: <R>(text: string, params?: unknown[]) =>
