@@ -131,7 +131,7 @@ export async function observe(
  * in a scratch database, when the role may create one; else none (the
  * detector then reports missing-fingerprints and how to fix it).
  */
-async function computeManifestIfAllowed(
+export async function computeManifestIfAllowed(
   settings: Settings,
   files: readonly MigrationFile[],
   logger: Logger,

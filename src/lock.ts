@@ -4,7 +4,10 @@
  * and a killed runner's lock goes when the server notices its session ended.
  *
  * It uses node-pg-migrate's own key, so plain node-pg-migrate and this runner
- * exclude each other (shared/reference/node-pg-migrate-9.md §4). Session locks
+ * exclude each other (shared/reference/node-pg-migrate-9.md §4). A runner
+ * changes the database only holding it exclusively; a runner that finds it
+ * held waits for it shared, to look once the holder is done, so that many
+ * waiting replicas look at once (issue 6; runMigrations.ts). Session locks
  * do not survive transaction-mode PgBouncer: point the runner at the server
  * or a session-mode pool.
  */
@@ -31,32 +34,54 @@ export interface MigrationLock {
   release(): Promise<void>;
 }
 
+/**
+ * The lock's own session, which can hold the lock exclusively (to change the
+ * database) or shared (to look at it while no runner changes it). Every wait
+ * counts against one lock timeout, from when the session opened.
+ */
+export interface MigrationLockSession extends MigrationLock {
+  /** Takes the lock exclusively if no other session holds it in any mode; false at once otherwise. */
+  tryTake(): Promise<boolean>;
+  /** Waits for the lock, exclusively (LockTimeoutError at the lock timeout). */
+  take(): Promise<void>;
+  /**
+   * Waits until no session holds the lock exclusively, then holds it shared:
+   * a look then sees a database no runner is changing, and any number of
+   * waiters look at once.
+   */
+  share(): Promise<void>;
+  /** Lets go of the hold `share` or `take` got, keeping the session. */
+  letGo(mode: 'shared' | 'exclusive'): Promise<void>;
+}
+
 export interface LockOptions {
   readonly timeoutSeconds: number;
   readonly waitTimeoutSeconds: number;
   readonly logger: Logger;
 }
 
-export async function acquireMigrationLock(target: ConnectionTarget, options: LockOptions): Promise<MigrationLock> {
+/** Opens the lock's session; nothing is held yet. */
+export async function openMigrationLock(target: ConnectionTarget, options: LockOptions): Promise<MigrationLockSession> {
   const client = await connect(target, {
     waitTimeoutSeconds: options.waitTimeoutSeconds,
     applicationName: lockApplicationName(),
   });
-  try {
-    await waitForLock(client, options);
-  } catch (error) {
-    await closeQuietly(client);
-    throw error;
-  }
+  const deadline = Date.now() + options.timeoutSeconds * 1000;
+  const waiting = { announced: false };
   return {
+    async tryTake() {
+      const { rows } = await client.query<{ taken: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS taken', [MIGRATION_LOCK_KEY]);
+      return rows[0]?.taken === true;
+    },
+    take: () => waitForLock(client, 'exclusive', deadline, waiting, options),
+    share: () => waitForLock(client, 'shared', deadline, waiting, options),
+    async letGo(mode) {
+      await client.query(`SELECT ${mode === 'shared' ? 'pg_advisory_unlock_shared' : 'pg_advisory_unlock'}($1::bigint)`, [MIGRATION_LOCK_KEY]);
+    },
     async assertHeld() {
       let held: boolean;
       try {
-        const { rows } = await client.query<{ held: boolean }>(
-          `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE ${IS_MIGRATION_LOCK('')} AND pid = pg_backend_pid() AND granted) AS held`,
-          [MIGRATION_LOCK_KEY],
-        );
-        held = rows[0]?.held === true;
+        held = await holds(client, 'exclusive');
       } catch (error) {
         throw new LockLostError({ cause: error });
       }
@@ -64,18 +89,48 @@ export async function acquireMigrationLock(target: ConnectionTarget, options: Lo
     },
     async release() {
       try {
-        await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]);
+        // Every hold, whatever its mode: the next waiter goes on before this session has ended.
+        await client.query('SELECT pg_advisory_unlock_all()');
       } finally {
-        // Ending the session releases the lock even if the unlock failed.
+        // Ending the session releases them even if the unlock failed.
         await closeQuietly(client);
       }
     },
   };
 }
 
-async function waitForLock(client: Client, options: LockOptions): Promise<void> {
-  const deadline = Date.now() + options.timeoutSeconds * 1000;
-  let announced = false;
+/** Opens the lock's session and waits for the lock, exclusively. */
+export async function acquireMigrationLock(target: ConnectionTarget, options: LockOptions): Promise<MigrationLock> {
+  const session = await openMigrationLock(target, options);
+  try {
+    await session.take();
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+  return session;
+}
+
+const MODES = {
+  exclusive: { lock: 'pg_advisory_lock', pgLocksMode: 'ExclusiveLock' },
+  shared: { lock: 'pg_advisory_lock_shared', pgLocksMode: 'ShareLock' },
+} as const;
+
+async function holds(client: Client, mode: 'shared' | 'exclusive'): Promise<boolean> {
+  const { rows } = await client.query<{ held: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE ${IS_MIGRATION_LOCK('')} AND pid = pg_backend_pid() AND granted AND mode = $2) AS held`,
+    [MIGRATION_LOCK_KEY, MODES[mode].pgLocksMode],
+  );
+  return rows[0]?.held === true;
+}
+
+async function waitForLock(
+  client: Client,
+  mode: 'shared' | 'exclusive',
+  deadline: number,
+  waiting: { announced: boolean },
+  options: LockOptions,
+): Promise<void> {
   for (;;) {
     const remaining = deadline - Date.now();
     // A blocking attempt bounded by lock_timeout wakes the moment the holder
@@ -83,20 +138,26 @@ async function waitForLock(client: Client, options: LockOptions): Promise<void> 
     const wait = Math.max(1, Math.min(ATTEMPT_MS, remaining));
     await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${wait}ms`]);
     try {
-      await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+      await client.query(`SELECT ${MODES[mode].lock}($1::bigint)`, [MIGRATION_LOCK_KEY]);
       await client.query(`SELECT set_config('lock_timeout', '0', false)`);
-      if (announced) options.logger.info('got the migration lock');
+      if (waiting.announced) options.logger.info(`got the migration lock${mode === 'shared' ? ' (shared, to look)' : ''}`);
       return;
     } catch (error) {
       if ((error as { code?: string }).code !== '55P03') throw error;
     }
+    // PostgreSQL may grant the lock just as lock_timeout fires: the statement
+    // fails, yet the session holds it. Count that as got, not as a second hold.
+    if (await holds(client, mode)) {
+      await client.query(`SELECT set_config('lock_timeout', '0', false)`);
+      return;
+    }
     const holder = await describeLockHolder(client);
     if (Date.now() >= deadline) throw new LockTimeoutError(options.timeoutSeconds, holder);
-    if (!announced) {
+    if (!waiting.announced) {
       options.logger.info(`waiting for the migration lock${holder ? ` held by ${holder}` : ''}`, {
         lockTimeoutSeconds: options.timeoutSeconds,
       });
-      announced = true;
+      waiting.announced = true;
     }
     await sleep(10);
   }

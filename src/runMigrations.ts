@@ -9,9 +9,10 @@ import { allowLongIdle, closeQuietly, type Client } from './connection.js';
 import { MigrationFailedError, RefusedError } from './errors.js';
 import { executeBatch } from './execute.js';
 import { adoptChecksums, appliedBy, stampHistory } from './history.js';
-import { connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './inspect.js';
+import { computeManifestIfAllowed, connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './inspect.js';
+import type { Manifest } from './fingerprints/manifest.js';
 import type { Queryable } from './introspect.js';
-import { acquireMigrationLock, type MigrationLock } from './lock.js';
+import { openMigrationLock, type MigrationLockSession } from './lock.js';
 import { createSilentLogger, type Logger } from './logger.js';
 import { readMigrationFiles } from './migrationFiles.js';
 import { describeFinding } from './findings.js';
@@ -34,7 +35,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
   const command = options.command ?? { kind: 'auto' };
   const files = await readMigrationFiles(settings.dir);
   const client = await connectFor(settings, logger);
-  let lock: MigrationLock | null = null;
+  let lock: MigrationLockSession | null = null;
   let before: Observation | null = null;
   let plan: Plan | null = null;
   const reportOf = (runs: readonly MigrationRun[], after: Detection | null, stamped: string | null): RunReport => ({
@@ -52,8 +53,9 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     // live schema on every start cost a 1,000-table database more than the
     // rest of the start (issue 6); `status` and `check` always look.
     const drift = { checkDrift: settings.refuseOnDrift };
+    const names = files.map((f) => f.name);
     before = await observe(client, settings, files, drift, logger);
-    plan = planCommand(command, before.detection, files.map((f) => f.name));
+    plan = planCommand(command, before.detection, names);
     logger.info(`state: ${before.detection.state}; plan: ${plan.action} (${plan.reason})`, {
       state: before.detection.state,
       current: before.detection.current,
@@ -63,34 +65,25 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     refuseIf(plan, reportOf([], null, null));
     if (hasNothingToDo(plan, before, files)) return freeze(reportOf([], before.detection, null));
 
-    // Under the lock, again: another runner may have finished meanwhile. Every
-    // other runner waits while we hold it, so a legacy database that now needs
-    // fingerprints from a replay (someone stamped base meanwhile) is replayed
-    // with the lock let go; only a second such change replays under it.
     await allowLongIdle(client);
-    for (let look = 1; ; look++) {
-      lock = await acquireMigrationLock(requireConnection(settings), {
-        timeoutSeconds: settings.lockTimeoutSeconds,
-        waitTimeoutSeconds: settings.waitTimeoutSeconds,
-        logger,
-      });
-      const reconcile = look === 1 ? 'manifest' : 'replay';
-      const underLock = await observe(client, settings, files, { ...drift, reconcile }, logger, before.manifest);
-      if (!underLock.replayNeeded) {
-        before = underLock;
-        break;
-      }
-      await lock.release();
-      lock = null;
-      logger.info('the database became legacy while this run waited for the lock; computing fingerprints without holding it');
-      before = await observe(client, settings, files, drift, logger);
-    }
-    plan = planCommand(command, before.detection, files.map((f) => f.name));
+    lock = await openMigrationLock(requireConnection(settings), {
+      timeoutSeconds: settings.lockTimeoutSeconds,
+      waitTimeoutSeconds: settings.waitTimeoutSeconds,
+      logger,
+    });
+    before = await lookUnderLock(lock, before.manifest, logger, {
+      look: (reconcile, computed) => observe(client, settings, files, { ...drift, reconcile }, logger, computed),
+      replay: (staleness) => computeManifestIfAllowed(settings, files, logger, staleness),
+      needsLock: (look) => {
+        const next = planCommand(command, look.detection, names);
+        return next.action !== 'refuse' && !hasNothingToDo(next, look, files);
+      },
+    });
+    plan = planCommand(command, before.detection, names);
     refuseIf(plan, reportOf([], null, null));
     if (hasNothingToDo(plan, before, files)) {
-      // The replica that waited while another applied: nothing left, so let the
-      // next waiter in now rather than after an empty batch and another look
-      // (issue 6, replicas). The log says so, as it would have without the wait.
+      // The replica that waited while another applied: nothing left. The log
+      // says so, as it would have without the wait.
       logger.info(`state: ${before.detection.state}; plan: none (${plan.reason})`, { state: before.detection.state });
       return freeze(reportOf([], before.detection, null));
     }
@@ -129,6 +122,51 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
   }
 }
 
+interface LockedLook {
+  /** Observes the database; `computed` is a manifest an earlier look computed. */
+  readonly look: (reconcile: 'manifest' | 'replay', computed: Manifest | null) => Promise<Observation>;
+  /** Computes fingerprints in a scratch database (null when the role may not create one). */
+  readonly replay: (staleness: string | null) => Promise<Manifest | null>;
+  /** Whether what was seen needs the lock held exclusively (something to apply, stamp or record). */
+  readonly needsLock: (look: Observation) => boolean;
+}
+
+/**
+ * Takes the lock and looks again, since another runner may have finished
+ * meanwhile (issue 3). Returns that look, made holding the lock exclusively,
+ * or, when it needs no exclusive hold, a look made holding it shared.
+ *
+ * - If another runner holds the lock, this one waits for it holding the lock
+ *   shared and looks then: no runner can change the database meanwhile, and
+ *   every replica that waited looks at the same time rather than one after
+ *   the other (issue 6, replicas); most find nothing left and end there.
+ * - A scratch replay under the lock would keep every other runner waiting, so
+ *   when the database became legacy meanwhile and needs fingerprints, they are
+ *   computed with the lock let go; only a second such change replays under it.
+ */
+async function lookUnderLock(lock: MigrationLockSession, computed: Manifest | null, logger: Logger, { look, needsLock, replay }: LockedLook): Promise<Observation> {
+  // Only the replay: the live schema is read under the lock, where no runner changes it mid-read.
+  const replayWithoutLock = (seen: Observation) => {
+    logger.info('the database became legacy while this run waited for the lock; computing fingerprints without holding it');
+    return replay(seen.manifestStaleness);
+  };
+  if (!(await lock.tryTake())) {
+    await lock.share();
+    const settled = await look('manifest', computed);
+    await lock.letGo('shared');
+    if (!settled.replayNeeded && !needsLock(settled)) return settled;
+    if (settled.replayNeeded) computed = await replayWithoutLock(settled);
+    await lock.take();
+  }
+  for (let attempt = 1; ; attempt++) {
+    const underLock = await look(attempt === 1 ? 'manifest' : 'replay', computed);
+    if (!underLock.replayNeeded) return underLock;
+    await lock.letGo('exclusive');
+    computed = await replayWithoutLock(underLock);
+    await lock.take();
+  }
+}
+
 async function executePlan(
   client: Client,
   plan: Plan,
@@ -137,7 +175,7 @@ async function executePlan(
   settings: Settings,
   logger: Logger,
   options: RunMigrationsOptions,
-  lock: MigrationLock,
+  lock: MigrationLockSession,
 ): Promise<MigrationRun[]> {
   const byName = new Map(files.map((f) => [f.name, f]));
   const where = { schema: settings.schema, table: settings.table };

@@ -185,11 +185,39 @@ describe('auto', () => {
     const waiter = await migrate('auto', '--json', '--log-level', 'info');
     expect(waiter.code).toBe(0);
     expect(waiter.stderr).toMatch(/waiting for the migration lock/);
+    // It looked holding the lock shared, and never took it to apply anything.
+    expect(waiter.stderr).toMatch(/got the migration lock \(shared, to look\)/);
     expect(waiter.stderr).toMatch(/state: current; plan: none \(up to date\)/);
     const report = JSON.parse(waiter.stdout);
     expect([report.before.state, report.plan.action, report.after.state, report.migrations]).toEqual(['current', 'none', 'current', []]);
     expect((await holder).code).toBe(0);
     expect(await history()).toEqual(['0001_a', '0002_b', '0003_c', '0004_slow']);
+    expect(await advisoryLocks()).toEqual([]);
+  });
+
+  test('runners that wait for a held lock wait for it shared, all at once; those that still have work then take it in turn', async () => {
+    await migrate('up', '0001_a');
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock(7241865325823964)');
+      const runners = Array.from({ length: 3 }, () => migrate('auto', '--json'));
+      const sharedWaiters = () =>
+        db.query(
+          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ShareLock' AND NOT granted ` +
+            `AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        );
+      await waitFor(async () => (await sharedWaiters()).length === 3);
+      // Let go without changing anything: all three look, see work, and queue for the lock.
+      await holder.query('SELECT pg_advisory_unlock(7241865325823964)');
+      const results = await Promise.all(runners);
+      expect(results.map((r) => r.code)).toEqual([0, 0, 0]);
+      const applied = results.map((r) => JSON.parse(r.stdout).migrations.length).sort();
+      expect(applied).toEqual([0, 0, 2]);
+      expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+    } finally {
+      await holder.end();
+    }
     expect(await advisoryLocks()).toEqual([]);
   });
 
