@@ -35,6 +35,13 @@ const advisoryLocks = (granted = false) =>
     `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' ${granted ? 'AND granted ' : ''}` +
       `AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
   );
+/** A session of the test's own holding the migration lock (node-pg-migrate's key), as another runner would. */
+const holdMigrationLock = async () => {
+  const holder = new pg.Client({ connectionString: db.url });
+  await holder.connect();
+  await holder.query('SELECT pg_advisory_lock(7241865325823964)');
+  return holder;
+};
 const tables = async () =>
   (await db.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).map((r) => r.t);
 
@@ -197,10 +204,8 @@ describe('auto', () => {
 
   test('runners that wait for a held lock wait for it shared, all at once; those that still have work then take it in turn', async () => {
     await migrate('up', '0001_a');
-    const holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
+    const holder = await holdMigrationLock();
     try {
-      await holder.query('SELECT pg_advisory_lock(7241865325823964)');
       const runners = Array.from({ length: 3 }, () => migrate('auto', '--json'));
       const sharedWaiters = () =>
         db.query(
@@ -320,10 +325,8 @@ describe('auto', () => {
 
   test('a database stamped back to legacy while a runner waited: fingerprints are computed with the lock let go, then it reconciles', async () => {
     await migrate('up', '0002_b');
-    const holder = new pg.Client({ connectionString: db.url });
-    await holder.connect();
+    const holder = await holdMigrationLock();
     try {
-      await holder.query('SELECT pg_advisory_lock(7241865325823964)');
       const waiter = migrate('auto', '--json', '--log-level', 'info');
       await waitFor(async () => (await advisoryLocks()).length > (await advisoryLocks(true)).length);
       // As `stamp base` by someone else would: the tables stay, the history goes.
