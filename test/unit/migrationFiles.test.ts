@@ -89,6 +89,19 @@ describe('readMigrationFiles', () => {
     expect(checksumOf(Buffer.from([0xff, 0xfe, 0x41]))).not.toBe(checksumOf(Buffer.from([0xff, 0xfd, 0x41])));
   });
 
+  test('each file is checksummed whole, whatever its size: empty, small, larger than the read buffer', async () => {
+    const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const contents: Record<string, Buffer> = {
+      '0001_empty.sql': Buffer.alloc(0),
+      '0002_large.sql': Buffer.from(`-- ${'x'.repeat(200_000)}\nSELECT 1;\n`),
+      '0003_small.sql': Buffer.from('SELECT 3;\n'),
+      '0004_exactly_64k.sql': Buffer.alloc(64 * 1024, 0x61),
+    };
+    for (const [name, content] of Object.entries(contents)) await writeFile(join(dir, name), content);
+    const files = await readMigrationFiles(dir);
+    expect(files.map((f) => [f.fileName, f.checksum])).toEqual(Object.entries(contents).map(([name, content]) => [name, sha256(content)]));
+  });
+
   test('a file without CR hashes to the sha256 of its bytes, as recorded by earlier versions', () => {
     // Recorded checksums must not change when the hashing takes its fast path (issue 6).
     const utf8 = Buffer.from('CREATE TABLE café (id int);\n', 'utf8');
