@@ -6,6 +6,8 @@
  *
  * Environment:
  *   BENCH_RUNS          runs per contender (default 5); the median is reported
+ *   BENCH_QUICK_RUNS    runs in the no-op and replicas scenarios (default 15): their runs are short,
+ *                       so a noisy neighbour moves a median of five by several percent
  *   BENCH_ONLY          comma list of scenarios: noop,apply,replicas,memory,legacy
  *   BENCH_FILES         migrations in the no-op, apply and memory workloads (default 1000)
  *   BENCH_REPLICAS      processes in the replicas scenario (default 16)
@@ -42,6 +44,7 @@ const DBMATE_BIN = join(PEERS, 'node_modules', '@dbmate', `${process.platform}-$
 const TIME_BIN = '/usr/bin/time';
 
 const RUNS = positive(process.env.BENCH_RUNS, 5);
+const QUICK_RUNS = positive(process.env.BENCH_QUICK_RUNS, 15);
 const FILES = positive(process.env.BENCH_FILES, 1000);
 const REPLICAS = positive(process.env.BENCH_REPLICAS, 16);
 const TABLES = positive(process.env.BENCH_TABLES, 2000);
@@ -106,13 +109,13 @@ const nodePgMigrateUp = (dir, extra = []) => [NODE, [NPM_BIN, 'up', '--migration
 const dbmateUp = (dir, name) => [DBMATE_BIN, ['--url', dbmateUrlOf(name), '--migrations-dir', dir, '--no-dump-schema', 'up']];
 
 /**
- * Runs every contender RUNS times, interleaved (run 1 of each, run 2 of
+ * Runs every contender `runs` times, interleaved (run 1 of each, run 2 of
  * each, …) so that a noisy neighbour hurts all of them alike. `prepare` runs
  * untimed before each timed run (e.g. a fresh database).
  */
-async function measure(scenario, contenders) {
+async function measure(scenario, contenders, runs = RUNS) {
   const times = new Map(contenders.map((c) => [c.label, []]));
-  for (let run = 0; run < RUNS; run++) {
+  for (let run = 0; run < runs; run++) {
     for (const c of contenders) {
       const prepared = (await c.prepare?.()) ?? {};
       const cold = coldCacheEnv({ ...process.env, ...c.env });
@@ -125,7 +128,7 @@ async function measure(scenario, contenders) {
         cold.cleanup();
       }
     }
-    log(`${scenario}: run ${run + 1}/${RUNS} done`);
+    log(`${scenario}: run ${run + 1}/${runs} done`);
   }
   return contenders.map((c) => ({ label: c.label, baseline: Boolean(c.baseline), times: times.get(c.label), median: median(times.get(c.label)) }));
 }
@@ -184,7 +187,7 @@ async function noopScenario(report) {
       },
       { label: '`node-pg-migrate up`', cwd: home, env: { DATABASE_URL: url }, command: () => nodePgMigrateUp(dir), check: expectNoop },
       { label: '`dbmate up` (its own SQL files, same DDL)', cwd: home, command: () => dbmateUp(dbmateDir, dbmateDb) },
-    ]);
+    ], QUICK_RUNS);
     report.sections.push({
       title: `No-op start: ${FILES} migrations (half .ts, half .js), database current, cold jiti cache`,
       results,
@@ -290,7 +293,7 @@ async function replicasScenario(report) {
   const floors = [];
   const failures = [];
   try {
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < QUICK_RUNS; run++) {
       let url = await freshDatabase(db);
       let cold = coldCacheEnv();
       const one = await mustRun(...migrate(['auto'], dir, url), { env: cold.env, cwd: home });
@@ -315,7 +318,7 @@ async function replicasScenario(report) {
       if (history.rows !== REPLICA_MIGRATIONS || history.names !== REPLICA_MIGRATIONS || history.meta !== REPLICA_MIGRATIONS) {
         failures.push(`run ${run + 1}: history has ${history.rows} rows, ${history.names} distinct names, ${history.meta} meta rows`);
       }
-      log(`replicas: run ${run + 1}/${RUNS} done`);
+      log(`replicas: run ${run + 1}/${QUICK_RUNS} done`);
     }
   } finally {
     await dropDatabase(db);
@@ -337,7 +340,7 @@ async function replicasScenario(report) {
     ok: failures.length === 0,
     detail: failures.length
       ? failures.join('; ')
-      : `every process exited 0 in all ${RUNS} runs; history had exactly ${REPLICA_MIGRATIONS} rows, one per migration, every time`,
+      : `every process exited 0 in all ${QUICK_RUNS} runs; history had exactly ${REPLICA_MIGRATIONS} rows, one per migration, every time`,
   });
   const extraMs = results[1].median - results[0].median;
   report.goals.push({
@@ -479,14 +482,14 @@ function renderMarkdown(env, report) {
     '# Benchmarks',
     '',
     'Produced by `npm run bench` (bench/run.mjs). Medians of each contender over',
-    `${RUNS} interleaved runs, each process started from scratch (wall time from spawn to exit,`,
+    `${RUNS} interleaved runs (${QUICK_RUNS} for the short no-op and replicas runs), each process started from scratch (wall time from spawn to exit,`,
     'so Node start-up is included); ratios are against the row marked *baseline*. The machine',
     'is shared and noisy: read the ratios, not the milliseconds.',
     '',
     `- date: ${env.date}`,
     `- machine: ${env.cores} cores (${env.cpu}), ${env.memory} memory, Linux ${env.kernel}`,
     `- versions: Node ${env.node}; PostgreSQL ${env.postgres} (${env.psql}); node-pg-migrate ${env.nodePgMigrate} (peer) / ${env.runnerNodePgMigrate} (runner's); dbmate ${env.dbmate}; runner ${env.runner}`,
-    `- runs per contender: ${RUNS}`,
+    `- runs per contender: ${RUNS}; no-op and replicas: ${QUICK_RUNS}`,
     '',
     '## Goals',
     '',
