@@ -32,6 +32,7 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Jiti, TransformOptions, TransformResult } from 'jiti';
+import { importPackage } from './importPackage.js';
 
 type Sucrase = typeof import('sucrase');
 type Lexer = typeof import('es-module-lexer');
@@ -46,9 +47,9 @@ export async function importMigration(path: string): Promise<unknown> {
 
 async function createLoader(): Promise<Jiti> {
   const [{ createJiti }, sucrase, lexer] = await Promise.all([
-    import('jiti'),
-    import('sucrase'),
-    import('es-module-lexer'),
+    importPackage<typeof import('jiti')>('jiti'),
+    importPackage<Sucrase>('sucrase'),
+    importPackage<Lexer>('es-module-lexer'),
   ]);
   await lexer.init();
   return createJiti(process.cwd(), {

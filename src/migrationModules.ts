@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { MigrationBuilder } from 'node-pg-migrate';
 import { MigrationFileError, describeCause } from './errors.js';
+import { importPackage } from './importPackage.js';
 import type { Queryable } from './introspect.js';
 import type { Logger } from './logger.js';
 import type { MigrationFile } from './types.js';
@@ -30,7 +31,7 @@ export interface BuiltMigration {
 type NodePgMigrate = typeof import('node-pg-migrate');
 let nodePgMigrate: Promise<NodePgMigrate> | undefined;
 function loadNodePgMigrate(): Promise<NodePgMigrate> {
-  nodePgMigrate ??= import('node-pg-migrate');
+  nodePgMigrate ??= importPackage<NodePgMigrate>('node-pg-migrate');
   return nodePgMigrate;
 }
 

@@ -1,0 +1,51 @@
+/**
+ * The bundled command and its V8 code cache (scripts/build-cli.mjs,
+ * src/bundleLoader.ts): the build's cache is one this Node accepts, and a
+ * cache that does not fit is ignored, not fatal. Runs after `npm run build`
+ * (pretest), each check in a Node process of its own.
+ */
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PROJECT_ROOT, cleanEnv, runCli, runProcess } from '../helpers/processes.js';
+
+const DIST = join(PROJECT_ROOT, 'dist');
+
+/** Loads `bundle` with dist/bundleLoader.js, prints how its cache went, then runs `migrate --help`. */
+const loadAndRun = (bundle: string) =>
+  runProcess(process.execPath, [
+    '--input-type=module',
+    '-e',
+    `const { loadBundle } = await import(${JSON.stringify(join(DIST, 'bundleLoader.js'))});
+     const loaded = loadBundle(${JSON.stringify(bundle)});
+     const code = await loaded.main(['--help']);
+     console.error('cache: ' + loaded.cache + ', exit ' + code);`,
+  ]);
+
+test('the build writes a code cache this Node compiles the bundle from', async () => {
+  const r = await loadAndRun(join(DIST, 'cliMain.cjs'));
+  expect(r.stderr).toContain('cache: used, exit 0');
+});
+
+test('a code cache that does not fit is ignored and the command still runs', async () => {
+  // A sibling of dist/: the copy finds the project's packages and package.json as the bundle does.
+  const dir = await mkdtemp(join(PROJECT_ROOT, '.bundle-test-'));
+  try {
+    await copyFile(join(DIST, 'cliMain.cjs'), join(dir, 'cliMain.cjs'));
+    await writeFile(join(dir, 'cliMain.cjs.v8cache'), Buffer.alloc(4096, 7));
+    const r = await loadAndRun(join(dir, 'cliMain.cjs'));
+    expect(r.stderr).toContain('cache: rejected, exit 0');
+    expect(r.stdout).toMatch(/^Usage: migrate/m);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('with NODE_OPTIONS=--enable-source-maps a debug stack names src/ files (README, Troubleshooting)', async () => {
+  const args = ['status', '--dir', '/nonexistent-migrations', '--database-url', 'postgres://x@127.0.0.1:1/x', '--log-level', 'debug'];
+  const env = cleanEnv({ LOG_FORMAT: 'pretty' });
+  const mapped = await runCli(args, { env: { ...env, NODE_OPTIONS: '--enable-source-maps' } });
+  expect(mapped.code).toBe(2);
+  expect(mapped.stderr).toMatch(/src\/cli\/main\.ts:\d+:\d+/);
+  const bundled = await runCli(args, { env });
+  expect(bundled.stderr).toMatch(/dist\/cliMain\.cjs:\d+:\d+/);
+});
