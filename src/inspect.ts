@@ -123,7 +123,7 @@ export async function observe(
     },
     nearestRevision: () => findNearestRevision(manifest, live),
   });
-  return { files: migrationFiles, facts, detection, manifest, manifestStaleness, replayNeeded: false };
+  return { ...unmatched, detection, manifest };
 }
 
 /**

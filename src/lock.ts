@@ -76,7 +76,7 @@ export async function openMigrationLock(target: ConnectionTarget, options: LockO
     take: () => waitForLock(client, 'exclusive', deadline, waiting, options),
     share: () => waitForLock(client, 'shared', deadline, waiting, options),
     async letGo(mode) {
-      await client.query(`SELECT ${mode === 'shared' ? 'pg_advisory_unlock_shared' : 'pg_advisory_unlock'}($1::bigint)`, [MIGRATION_LOCK_KEY]);
+      await client.query(`SELECT ${MODES[mode].unlock}($1::bigint)`, [MIGRATION_LOCK_KEY]);
     },
     async assertHeld() {
       let held: boolean;
@@ -112,8 +112,8 @@ export async function acquireMigrationLock(target: ConnectionTarget, options: Lo
 }
 
 const MODES = {
-  exclusive: { lock: 'pg_advisory_lock', pgLocksMode: 'ExclusiveLock' },
-  shared: { lock: 'pg_advisory_lock_shared', pgLocksMode: 'ShareLock' },
+  exclusive: { lock: 'pg_advisory_lock', unlock: 'pg_advisory_unlock', pgLocksMode: 'ExclusiveLock' },
+  shared: { lock: 'pg_advisory_lock_shared', unlock: 'pg_advisory_unlock_shared', pgLocksMode: 'ShareLock' },
 } as const;
 
 async function holds(client: Client, mode: 'shared' | 'exclusive'): Promise<boolean> {
@@ -137,18 +137,18 @@ async function waitForLock(
     // releases, unlike polling pg_try_advisory_lock.
     const wait = Math.max(1, Math.min(ATTEMPT_MS, remaining));
     await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${wait}ms`]);
+    let got = false;
     try {
       await client.query(`SELECT ${MODES[mode].lock}($1::bigint)`, [MIGRATION_LOCK_KEY]);
-      await client.query(`SELECT set_config('lock_timeout', '0', false)`);
-      if (waiting.announced) options.logger.info(`got the migration lock${mode === 'shared' ? ' (shared, to look)' : ''}`);
-      return;
+      got = true;
     } catch (error) {
       if ((error as { code?: string }).code !== '55P03') throw error;
     }
     // PostgreSQL may grant the lock just as lock_timeout fires: the statement
     // fails, yet the session holds it. Count that as got, not as a second hold.
-    if (await holds(client, mode)) {
+    if (got || (await holds(client, mode))) {
       await client.query(`SELECT set_config('lock_timeout', '0', false)`);
+      if (waiting.announced) options.logger.info(`got the migration lock${mode === 'shared' ? ' (shared, to look)' : ''}`);
       return;
     }
     const holder = await describeLockHolder(client);

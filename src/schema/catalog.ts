@@ -132,9 +132,9 @@ const CONCURRENT_DDL_ATTEMPTS = 3;
  * pg_get_indexdef, pg_get_constraintdef and friends read the catalog caches,
  * which see the latest catalogs rather than the snapshot: an object another
  * session dropped after the snapshot was taken fails with "cache lookup
- * failed" (XX000) or deparses to NULL. A new snapshot no longer lists it (seen in the racing
- * reliability rounds: a runner reading a legacy schema while another ran a
- * `down`).
+ * failed" (XX000) or deparses to NULL. A new snapshot no longer lists it
+ * (seen in the racing reliability rounds: a runner reading a legacy schema
+ * while another ran a `down`).
  */
 function isConcurrentDdl(error: unknown): boolean {
   if (error instanceof SchemaCatalogError && error.step === 'definitions') return true;
