@@ -6,7 +6,9 @@
  */
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PROJECT_ROOT, cleanEnv, runCli, runProcess } from '../helpers/processes.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { ABC, createMigrationsFolder } from '../helpers/migrationsFolder.js';
+import { CLI_PATH, PROJECT_ROOT, cleanEnv, runCli, runProcess } from '../helpers/processes.js';
 
 const DIST = join(PROJECT_ROOT, 'dist');
 
@@ -48,4 +50,36 @@ test('with NODE_OPTIONS=--enable-source-maps a debug stack names src/ files (REA
   expect(mapped.stderr).toMatch(/src\/cli\/main\.ts:\d+:\d+/);
   const bundled = await runCli(args, { env });
   expect(bundled.stderr).toMatch(/dist\/cliMain\.cjs:\d+:\d+/);
+});
+
+/** Node loader hooks, as a --import data: URL, that make `import('node-pg-migrate')` throw. */
+const FORBID_NODE_PG_MIGRATE =
+  'data:text/javascript,' +
+  encodeURIComponent(
+    `import { register } from 'node:module';
+     register('data:text/javascript,' + encodeURIComponent(
+       'export async function resolve(s, c, next) { if (s === "node-pg-migrate") throw new Error("node-pg-migrate was imported"); return next(s, c); }'));`,
+  );
+
+test('applying .sql migrations never imports node-pg-migrate; a .js one does (issue 6, replicas)', async () => {
+  const db = await createTestDatabase('sqlonly');
+  const folder = await createMigrationsFolder(ABC);
+  try {
+    const auto = () =>
+      runProcess(process.execPath, ['--import', FORBID_NODE_PG_MIGRATE, CLI_PATH, 'auto', '--dir', folder.dir], {
+        env: cleanEnv({ DATABASE_URL: db.url }),
+      });
+    const sqlOnly = await auto();
+    expect(sqlOnly.stderr).not.toContain('node-pg-migrate was imported');
+    expect(sqlOnly.code).toBe(0);
+    expect(await db.query('SELECT name FROM pgmigrations ORDER BY id')).toHaveLength(3);
+    // The hook works: a JavaScript migration needs MigrationBuilder, so the same run fails.
+    await folder.write('0004_d.js', 'export const up = (pgm) => { pgm.createTable("d", { id: "id" }); };\n');
+    const withJs = await auto();
+    expect(withJs.code).toBe(1);
+    expect(withJs.stderr).toContain('node-pg-migrate was imported');
+  } finally {
+    await folder.dispose();
+    await db.drop();
+  }
 });
