@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * The floor of a no-op start: start Node, connect with pg, read the history
- * once, exit. Nothing a migration runner does on a current database can be
- * cheaper than this.
+ * The floor of a no-op start (issue 6): a plain script that starts Node,
+ * imports pg, connects, reads the history once and exits. `migrate` can start
+ * below it: it runs pg bundled from a V8 code cache, and keeps pg from loading
+ * Node's undici (src/cli.ts), which this script, as anyone would write it, does not.
  *
  *   node bench/floor.mjs DATABASE_URL
  */

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { MigrationBuilder } from 'node-pg-migrate';
+import type pg from 'pg';
 import { MigrationFileError, describeCause } from './errors.js';
 import { importPackage } from './importPackage.js';
 import type { Queryable } from './introspect.js';
@@ -35,6 +36,26 @@ let nodePgMigrate: Promise<NodePgMigrate> | undefined;
 function loadNodePgMigrate(): Promise<NodePgMigrate> {
   nodePgMigrate ??= importPackage<NodePgMigrate>('node-pg-migrate');
   return nodePgMigrate;
+}
+
+/** The pg package as installed (node-pg-migrate has loaded it already); the command's own pg is bundled. */
+function loadInstalledPg(): Promise<typeof pg> {
+  return importPackage<{ default: typeof pg }>('pg').then((module) => module.default);
+}
+
+/**
+ * `pgm.db` (node-pg-migrate's DB: query and select): the runner's transaction,
+ * with rows parsed by the installed pg's type parsers, as node-pg-migrate's own
+ * client would parse them, so a migration's pg.types.setTypeParser applies.
+ * The bundled command's client has a pg of its own (scripts/build-cli.mjs).
+ */
+function migrationDbOf(db: Queryable, types: typeof pg.types) {
+  const query = (textOrConfig: unknown, values?: unknown[]) => {
+    // A config's own `types` wins; pg takes `values` beside a config too.
+    const config = typeof textOrConfig === 'string' ? { text: textOrConfig, types } : { types, ...(textOrConfig as object) };
+    return db.query(config as unknown as string, values);
+  };
+  return { query, select: async (textOrConfig: unknown, values?: unknown[]) => (await query(textOrConfig, values)).rows };
 }
 
 /** A migration file that could not be loaded (throws on import, exports nothing). */
@@ -133,12 +154,8 @@ export async function buildMigration(
   // costs ~140 ms of CPU, which an all-SQL batch then never pays (issue 6, replicas).
   const sqlSection = module.sqlText?.[direction];
   if (sqlSection !== undefined) return { sql: [sqlStepOf(sqlSection)], transactional: true };
-  const { MigrationBuilder } = await loadNodePgMigrate();
-  const dbAdapter = {
-    query: (text: unknown, values?: unknown[]) => db.query(text as string, values),
-    select: async (text: unknown, values?: unknown[]) => (await db.query(text as string, values)).rows,
-  };
-  const pgm = new MigrationBuilder(dbAdapter as never, shorthands as never, false, logger as never);
+  const [{ MigrationBuilder }, installedPg] = await Promise.all([loadNodePgMigrate(), loadInstalledPg()]);
+  const pgm = new MigrationBuilder(migrationDbOf(db, installedPg.types) as never, shorthands as never, false, logger as never);
   let action = module[direction];
   // A missing down means "reverse the up" (migration.ts _getAction/apply).
   if (direction === 'down' && action === undefined) {

@@ -8,7 +8,7 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTestDatabase } from '../helpers/database.js';
 import { ABC, createMigrationsFolder } from '../helpers/migrationsFolder.js';
-import { CLI_PATH, PROJECT_ROOT, cleanEnv, runCli, runProcess } from '../helpers/processes.js';
+import { CLI_PATH, PROJECT_ROOT, cleanEnv, runCli, runNodePgMigrate, runProcess } from '../helpers/processes.js';
 
 const DIST = join(PROJECT_ROOT, 'dist');
 
@@ -81,5 +81,32 @@ test('applying .sql migrations never imports node-pg-migrate; a .js one does (is
   } finally {
     await folder.dispose();
     await db.drop();
+  }
+});
+
+test('pgm.db parses rows with the installed pg\'s type parsers, as plain node-pg-migrate does (the command bundles its own pg)', async () => {
+  // The same file the package 'pg' resolves to, so the same module instance.
+  const installedPg = join(PROJECT_ROOT, 'node_modules', 'pg', 'lib', 'index.js');
+  const migration =
+    `import pg from ${JSON.stringify(installedPg)};\n` +
+    'pg.types.setTypeParser(20, (text) => Number(text));\n' +
+    'export async function up(pgm) {\n' +
+    "  const [row] = await pgm.db.select('SELECT 7::int8 AS n');\n" +
+    '  pgm.sql(`CREATE TABLE int8_parsed_as_${typeof row.n} ()`);\n' +
+    '}\n';
+  const folder = await createMigrationsFolder({ '0001_types.js': migration });
+  const ours = await createTestDatabase('types');
+  const theirs = await createTestDatabase('types');
+  const tables = (db: typeof ours) =>
+    db.query<{ name: string }>("SELECT relname AS name FROM pg_class WHERE relname LIKE 'int8_parsed_as_%'");
+  try {
+    expect((await runCli(['auto', '--dir', folder.dir], { env: cleanEnv({ DATABASE_URL: ours.url }) })).code).toBe(0);
+    expect((await runNodePgMigrate(['up', '-m', folder.dir], { env: cleanEnv({ DATABASE_URL: theirs.url }) })).code).toBe(0);
+    expect(await tables(theirs)).toEqual([{ name: 'int8_parsed_as_number' }]);
+    expect(await tables(ours)).toEqual(await tables(theirs));
+  } finally {
+    await folder.dispose();
+    await ours.drop();
+    await theirs.drop();
   }
 });
