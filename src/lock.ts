@@ -7,9 +7,11 @@
  * exclude each other (shared/reference/node-pg-migrate-9.md §4). A runner
  * changes the database only holding it exclusively; a runner that finds it
  * held waits for it shared, to look once the holder is done, so that many
- * waiting replicas look at once (issue 6; runMigrations.ts). Session locks
- * do not survive transaction-mode PgBouncer: point the runner at the server
- * or a session-mode pool.
+ * waiting replicas look at once (issue 6; runMigrations.ts). It waits on the
+ * connection it reads with, and opens the lock's own session only when it
+ * has to hold the lock exclusively: a replica that finds the work done uses
+ * one connection, not two. Session locks do not survive transaction-mode
+ * PgBouncer: point the runner at the server or a session-mode pool.
  */
 import { hostname } from 'node:os';
 import { closeQuietly, connect, sleep, type Client } from './connection.js';
@@ -35,9 +37,9 @@ export interface MigrationLock {
 }
 
 /**
- * The lock's own session, which can hold the lock exclusively (to change the
- * database) or shared (to look at it while no runner changes it). Every wait
- * counts against one lock timeout, from when the session opened.
+ * The lock, held exclusively by a session of its own (to change the database)
+ * or shared by the runner's reading connection (to look at it while no runner
+ * changes it). Every wait counts against one lock timeout, from when it was made.
  */
 export interface MigrationLockSession extends MigrationLock {
   /** Takes the lock exclusively if no other session holds it in any mode; false at once otherwise. */
@@ -45,12 +47,12 @@ export interface MigrationLockSession extends MigrationLock {
   /** Waits for the lock, exclusively (LockTimeoutError at the lock timeout). */
   take(): Promise<void>;
   /**
-   * Waits until no session holds the lock exclusively, then holds it shared:
-   * a look then sees a database no runner is changing, and any number of
-   * waiters look at once.
+   * Waits until no session holds the lock exclusively, then holds it shared
+   * on the reading connection: a look then sees a database no runner is
+   * changing, and any number of waiters look at once.
    */
   share(): Promise<void>;
-  /** Lets go of the hold `share` or `take` got, keeping the session. */
+  /** Lets go of the hold `share` or `take` got, keeping the connections. */
   letGo(mode: 'shared' | 'exclusive'): Promise<void>;
 }
 
@@ -60,61 +62,90 @@ export interface LockOptions {
   readonly logger: Logger;
 }
 
-/** Opens the lock's session; nothing is held yet. */
-export async function openMigrationLock(target: ConnectionTarget, options: LockOptions): Promise<MigrationLockSession> {
-  const client = await connect(target, {
-    waitTimeoutSeconds: options.waitTimeoutSeconds,
-    applicationName: lockApplicationName(),
-  });
+/**
+ * The lock for a runner that reads with `reader` (which it keeps open, and
+ * whose session settings the waits leave as they were). Nothing is held yet,
+ * and the lock's own session connects when first needed: `tryTake` on a free
+ * lock, or `take`. Without a reader, everything happens on that session.
+ */
+export function createMigrationLock(target: ConnectionTarget, reader: Client | null, options: LockOptions): MigrationLockSession {
   const deadline = Date.now() + options.timeoutSeconds * 1000;
   const waiting = { announced: false };
+  let session: Client | null = null;
+  let sharing: Client | null = null;
+  const ownSession = async () =>
+    (session ??= await connect(target, { waitTimeoutSeconds: options.waitTimeoutSeconds, applicationName: lockApplicationName() }));
   return {
     async tryTake() {
+      // Held already (another runner applies, or looks): the wait is shared, on the reader.
+      if (reader && (await isHeldByAnyone(reader))) return false;
+      const client = await ownSession();
       const { rows } = await client.query<{ taken: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS taken', [MIGRATION_LOCK_KEY]);
       return rows[0]?.taken === true;
     },
-    take: () => waitForLock(client, 'exclusive', deadline, waiting, options),
-    share: () => waitForLock(client, 'shared', deadline, waiting, options),
+    take: async () => waitForLock(await ownSession(), 'exclusive', deadline, waiting, options),
+    async share() {
+      const client = reader ?? (await ownSession());
+      await waitForLock(client, 'shared', deadline, waiting, options);
+      sharing = client;
+    },
     async letGo(mode) {
+      const client = mode === 'shared' ? sharing : session;
+      if (!client) return;
       await client.query(`SELECT ${MODES[mode].unlock}($1::bigint)`, [MIGRATION_LOCK_KEY]);
+      if (mode === 'shared') sharing = null;
     },
     async assertHeld() {
       let held: boolean;
       try {
-        held = await holds(client, 'exclusive');
+        held = session !== null && (await holds(session, 'exclusive'));
       } catch (error) {
         throw new LockLostError({ cause: error });
       }
       if (!held) throw new LockLostError();
     },
     async release() {
+      // The reader stays open (it is the runner's): only its shared hold goes.
+      if (sharing && sharing !== session) await sharing.query('SELECT pg_advisory_unlock_shared($1::bigint)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+      sharing = null;
+      if (!session) return;
       try {
         // Every hold, whatever its mode: the next waiter goes on before this session has ended.
-        await client.query('SELECT pg_advisory_unlock_all()');
+        await session.query('SELECT pg_advisory_unlock_all()');
       } finally {
         // Ending the session releases them even if the unlock failed.
-        await closeQuietly(client);
+        await closeQuietly(session);
       }
     },
   };
 }
 
-/** Opens the lock's session and waits for the lock, exclusively. */
+/** Connects the lock's own session and waits for the lock, exclusively. */
 export async function acquireMigrationLock(target: ConnectionTarget, options: LockOptions): Promise<MigrationLock> {
-  const session = await openMigrationLock(target, options);
+  const lock = createMigrationLock(target, null, options);
   try {
-    await session.take();
+    await lock.take();
   } catch (error) {
-    await session.release();
+    await lock.release();
     throw error;
   }
-  return session;
+  return lock;
 }
 
 const MODES = {
   exclusive: { lock: 'pg_advisory_lock', unlock: 'pg_advisory_unlock', pgLocksMode: 'ExclusiveLock' },
   shared: { lock: 'pg_advisory_lock_shared', unlock: 'pg_advisory_unlock_shared', pgLocksMode: 'ShareLock' },
 } as const;
+
+/** Whether any session of this database holds the lock, in any mode. */
+async function isHeldByAnyone(client: Client): Promise<boolean> {
+  const { rows } = await client.query<{ held: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE ${IS_MIGRATION_LOCK('')} AND granted
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS held`,
+    [MIGRATION_LOCK_KEY],
+  );
+  return rows[0]?.held === true;
+}
 
 async function holds(client: Client, mode: 'shared' | 'exclusive'): Promise<boolean> {
   const { rows } = await client.query<{ held: boolean }>(
@@ -136,18 +167,23 @@ async function waitForLock(
     // A blocking attempt bounded by lock_timeout wakes the moment the holder
     // releases, unlike polling pg_try_advisory_lock.
     const wait = Math.max(1, Math.min(ATTEMPT_MS, remaining));
-    await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${wait}ms`]);
+    // lock_timeout for this attempt only (a transaction's), so the reader's own
+    // setting, which its migrations run with, stays as it was. A session lock
+    // taken in a transaction is kept when the transaction ends, whichever way.
     let got = false;
+    await client.query('BEGIN');
     try {
+      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${wait}ms`]);
       await client.query(`SELECT ${MODES[mode].lock}($1::bigint)`, [MIGRATION_LOCK_KEY]);
       got = true;
     } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
       if ((error as { code?: string }).code !== '55P03') throw error;
     }
+    if (got) await client.query('COMMIT');
     // PostgreSQL may grant the lock just as lock_timeout fires: the statement
     // fails, yet the session holds it. Count that as got, not as a second hold.
     if (got || (await holds(client, mode))) {
-      await client.query(`SELECT set_config('lock_timeout', '0', false)`);
       if (waiting.announced) options.logger.info(`got the migration lock${mode === 'shared' ? ' (shared, to look)' : ''}`);
       return;
     }
@@ -172,6 +208,7 @@ async function describeLockHolder(client: Client): Promise<string | null> {
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
        WHERE ${IS_MIGRATION_LOCK('l.')} AND l.granted
          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       ORDER BY l.mode = 'ExclusiveLock' DESC
        LIMIT 1`,
       [MIGRATION_LOCK_KEY],
     );

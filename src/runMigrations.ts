@@ -12,7 +12,7 @@ import { adoptChecksums, appliedBy, stampHistory } from './history.js';
 import { computeManifestIfAllowed, connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './inspect.js';
 import type { Manifest } from './fingerprints/manifest.js';
 import type { Queryable } from './introspect.js';
-import { openMigrationLock, type MigrationLockSession } from './lock.js';
+import { createMigrationLock, type MigrationLockSession } from './lock.js';
 import { createSilentLogger, type Logger } from './logger.js';
 import { readMigrationFiles } from './migrationFiles.js';
 import { describeFinding } from './findings.js';
@@ -66,7 +66,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     if (hasNothingToDo(plan, before, files)) return freeze(reportOf([], before.detection, null));
 
     await allowLongIdle(client);
-    lock = await openMigrationLock(requireConnection(settings), {
+    lock = createMigrationLock(requireConnection(settings), client, {
       timeoutSeconds: settings.lockTimeoutSeconds,
       waitTimeoutSeconds: settings.waitTimeoutSeconds,
       logger,
@@ -139,7 +139,8 @@ interface LockedLook {
  * - If another runner holds the lock, this one waits for it holding the lock
  *   shared and looks then: no runner can change the database meanwhile, and
  *   every replica that waited looks at the same time rather than one after
- *   the other (issue 6, replicas); most find nothing left and end there.
+ *   the other (issue 6, replicas); most find nothing left and end there,
+ *   having waited on their reading connection without opening the lock's.
  * - A scratch replay under the lock would keep every other runner waiting, so
  *   when the database became legacy meanwhile and needs fingerprints, they are
  *   computed with the lock let go; only a second such change replays under it.

@@ -189,7 +189,18 @@ describe('auto', () => {
     await folder.write('0004_slow.sql', 'SELECT pg_sleep(3);');
     const holder = migrate('auto');
     await waitFor(async () => (await advisoryLocks(true)).length > 0);
-    const waiter = await migrate('auto', '--json', '--log-level', 'info');
+    const waiting = migrate('auto', '--json', '--log-level', 'info');
+    // It waits on the connection it reads with: the holder's is the only lock session (issue 6, replicas).
+    await waitFor(async () => (await advisoryLocks()).length > (await advisoryLocks(true)).length);
+    expect(
+      await db.query(
+        `SELECT a.application_name AS app, l.granted FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+         ORDER BY l.granted`,
+      ),
+    ).toEqual([{ app: 'migrate', granted: false }, { app: expect.stringMatching(/^migrate lock /), granted: true }]);
+    expect(await db.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'migrate lock%'`)).toHaveLength(1);
+    const waiter = await waiting;
     expect(waiter.code).toBe(0);
     expect(waiter.stderr).toMatch(/waiting for the migration lock/);
     // It looked holding the lock shared, and never took it to apply anything.
@@ -224,6 +235,21 @@ describe('auto', () => {
       await holder.end();
     }
     expect(await advisoryLocks()).toEqual([]);
+  });
+
+  test('waiting for the lock on the reading connection leaves its lock_timeout as the server set it', async () => {
+    await db.query(`ALTER DATABASE ${pg.escapeIdentifier(db.name)} SET lock_timeout = '7s'`);
+    try {
+      await folder.write('0004_setting.sql', `CREATE TABLE setting AS SELECT current_setting('lock_timeout') AS lock_timeout;`);
+      const holder = await holdMigrationLock();
+      const waiting = migrate('auto');
+      await waitFor(async () => (await advisoryLocks()).length > 1);
+      await holder.end();
+      expect((await waiting).code).toBe(0);
+      expect(await db.query('SELECT lock_timeout FROM setting')).toEqual([{ lock_timeout: '7s' }]);
+    } finally {
+      await db.query(`ALTER DATABASE ${pg.escapeIdentifier(db.name)} RESET lock_timeout`);
+    }
   });
 
   test('a runner that cannot get the lock within --lock-timeout exits 5; the holder finishes', async () => {
