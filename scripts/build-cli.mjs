@@ -24,8 +24,10 @@
  * dependencies.
  */
 import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -84,12 +86,34 @@ export async function buildCli() {
   });
   chmodSync(`${root}dist/cli.js`, 0o755);
   rmSync(`${root}dist/cliMain.cjs.v8cache`, { force: true });
-  // Running the command once (its help: no database) compiles its modules'
-  // start-up code; V8 then writes it out for every later start.
-  execFileSync(process.execPath, [`${root}dist/cli.js`, '--help'], {
-    env: { ...process.env, MIGRATE_WRITE_CODE_CACHE: '1' },
-    stdio: 'ignore',
-  });
+  writeCodeCache();
+}
+
+/**
+ * Runs the command once so that V8 compiles what a start runs, then writes
+ * it out for every later start. The run is an `auto` as a container start
+ * makes it, up to where it needs a server (there is none at build time): it
+ * resolves its settings, logs, reads and hashes a folder of migrations, and
+ * fails to connect. A cache warmed so saved ~2.5 ms of CPU of a no-op start
+ * over one warmed by `--help` (issue 6).
+ */
+function writeCodeCache() {
+  const folder = mkdtempSync(join(tmpdir(), 'migrate-warm-up-'));
+  try {
+    writeFileSync(join(folder, '0001_first.sql'), 'CREATE TABLE first (id int);\n');
+    writeFileSync(join(folder, '0002_second.js'), 'export const up = (pgm) => pgm.sql("SELECT 1");\n');
+    const run = spawnSync(
+      process.execPath,
+      [`${root}dist/cli.js`, 'auto', '--dir', folder, '--database-url', 'postgres://warm-up@127.0.0.1:1/warm-up'],
+      // Only what Node needs: the run must take the path a start takes (no NODE_OPTIONS, no settings).
+      { env: { PATH: process.env.PATH, HOME: process.env.HOME, MIGRATE_WRITE_CODE_CACHE: '1' }, stdio: 'ignore' },
+    );
+    if (!existsSync(`${root}dist/cliMain.cjs.v8cache`)) {
+      throw new Error(`the code cache was not written (the warm-up run exited ${run.status ?? run.signal ?? run.error})`);
+    }
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
 }
 
 /** src/importPackage.ts in the bundle: the entry's import(), passed in as __importPackage. */
