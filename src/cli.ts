@@ -15,7 +15,7 @@
  *   ever sees it.
  */
 import { fileURLToPath } from 'node:url';
-import { loadBundle, type Main } from './bundleLoader.js';
+import { loadBundle, type LoadedBundle, type Main } from './bundleLoader.js';
 
 // Set by the build only: run once without the cache, then write what V8 compiled.
 const writingCache = process.env.MIGRATE_WRITE_CODE_CACHE === '1';
@@ -25,7 +25,7 @@ if (lendsNavigator) {
   Object.defineProperty(global, 'navigator', { value: { userAgent: `Node.js/${process.versions.node}` }, configurable: true });
 }
 let main: Main;
-let bundle: ReturnType<typeof loadBundle> = null;
+let bundle: LoadedBundle | null = null;
 try {
   // With --enable-source-maps, the modules as tsc built them, whose maps lead to
   // src/: Node does not map code that vm compiled (README, Troubleshooting).
