@@ -17,23 +17,34 @@ export interface ResetOptions extends RunnerOptions {
   readonly force?: boolean;
 }
 
-/** Objects of the schema as DROP statements; names come quoted from regclass/regtype/regprocedure. */
+/**
+ * Objects of the schema as DROP statements; names come quoted from
+ * regclass/regtype/regprocedure. Left out: objects of extensions (deptype 'e'),
+ * and objects PostgreSQL made as part of another one (deptype 'i': an identity
+ * column's sequence, a range type's constructors and multirange), which it
+ * refuses to drop on their own even with CASCADE; they go with their owner.
+ */
 const DROPS_SQL = `
 WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = $1),
-ext AS (SELECT objid FROM pg_depend WHERE deptype = 'e')
+ext AS (SELECT objid FROM pg_depend WHERE deptype = 'e'),
+-- A partitioned table depends on its own columns (the key) this way: not "part of another".
+part AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'i' AND (classid, objid) <> (refclassid, refobjid))
 SELECT stmt FROM (
   SELECT 1 AS ord, format('DROP %s IF EXISTS %s CASCADE',
            CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'
                           WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, c.oid::regclass) AS stmt
   FROM pg_class c JOIN ns ON c.relnamespace = ns.oid
   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.oid NOT IN (SELECT objid FROM ext)
+    AND ('pg_class'::regclass, c.oid) NOT IN (SELECT classid, objid FROM part)
   UNION ALL
   SELECT 2, format('DROP ROUTINE IF EXISTS %s CASCADE', p.oid::regprocedure)
   FROM pg_proc p JOIN ns ON p.pronamespace = ns.oid WHERE p.oid NOT IN (SELECT objid FROM ext)
+    AND ('pg_proc'::regclass, p.oid) NOT IN (SELECT classid, objid FROM part)
   UNION ALL
   SELECT 3, format('DROP %s IF EXISTS %s CASCADE', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, t.oid::regtype)
   FROM pg_type t JOIN ns ON t.typnamespace = ns.oid
   WHERE t.typtype IN ('c', 'd', 'e', 'r', 'm') AND t.oid NOT IN (SELECT objid FROM ext)
+    AND ('pg_type'::regclass, t.oid) NOT IN (SELECT classid, objid FROM part)
     AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
 ) drops ORDER BY ord, stmt`;
 
