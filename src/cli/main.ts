@@ -41,7 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     loggers.push(logger);
   });
   try {
-    await program.parseAsync(argv.length ? [...argv] : ['auto'], { from: 'user' });
+    await program.parseAsync(withDefaultCommand(program, argv), { from: 'user' });
     await Promise.all(loggers.map((l) => l.flush()));
     return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
   } catch (error) {
@@ -49,6 +49,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     await Promise.all(loggers.map((l) => l.flush().catch(() => undefined)));
     return reportError(error, debug);
   }
+}
+
+/**
+ * CONTRACT.md: "with no command, `auto`", also when only options are given
+ * (`migrate --database-url URL`, `migrate --json`). A first word that is not a
+ * command stays, so commander says "unknown command" with a suggestion;
+ * `migrate --help` stays the program's help.
+ */
+function withDefaultCommand(program: Command, argv: readonly string[]): string[] {
+  if (argv.includes('--help') || argv.includes('-h')) return [...argv];
+  // parseOptions consumes the global options and their values; the first operand left is the command.
+  const { operands } = program.parseOptions([...argv]);
+  return operands.length ? [...argv] : ['auto', ...argv];
 }
 
 /** Commander's unknown flags, missing arguments and the like: usage errors, exit 2. */

@@ -45,6 +45,32 @@ const holdMigrationLock = async () => {
 const tables = async () =>
   (await db.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).map((r) => r.t);
 
+// CONTRACT.md: "with no command, `auto`", with options or without.
+describe('no command', () => {
+  test.each([
+    ['nothing at all', [], { MIGRATIONS_DIR: 'FOLDER' }],
+    ['only options', ['--dir', 'FOLDER', '--json'], {}],
+    ['an option of auto', ['--dir', 'FOLDER', '--baseline', '0001_a', '--json'], {}],
+  ])('%s runs auto', async (_title, args, extraEnv) => {
+    const withFolder = (v: string) => v.replace('FOLDER', folder.dir);
+    const r = await runCli(args.map(withFolder), {
+      env: env(Object.fromEntries(Object.entries(extraEnv).map(([k, v]) => [k, withFolder(v)]))),
+    });
+    expect(r.code).toBe(0);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+    if (args.includes('--json')) expect(JSON.parse(r.stdout)).toMatchObject({ command: 'auto', after: { state: 'current' } });
+  });
+
+  test('a first word that is not a command is still an unknown command, and --help is the program\'s', async () => {
+    const unknown = await runCli(['--dir', folder.dir, 'statuz'], { env: env() });
+    expect([unknown.code, unknown.stderr.trim()]).toEqual([2, "migrate: error: unknown command 'statuz' (Did you mean status?)"]);
+    const help = await runCli(['--dir', folder.dir, '--help'], { env: env() });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: migrate \[options\] \[command\]/);
+    expect(await tables()).toEqual([]);
+  });
+});
+
 describe('auto', () => {
   test('on a fresh database builds head and records every migration; run again it does nothing', async () => {
     const first = await migrate('auto', '--json');
