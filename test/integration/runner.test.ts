@@ -491,6 +491,32 @@ describe('stamp, down, up +N', () => {
     expect(await tables()).toEqual(['a', 'b', 'c', 'pgmigrations', 'pgmigrations_meta']);
   });
 
+  // node-pg-migrate reads the history in (run_on, id) order and refuses to run when that is not
+  // file order (its check-order); stamp writes it in file order (CONTRACT.md: plain node-pg-migrate keeps working).
+  test.each([
+    ['a gap (a row deleted)', `DELETE FROM pgmigrations WHERE name = '0002_b'; DELETE FROM pgmigrations_meta WHERE name = '0002_b'`, true],
+    ['rows out of order (an out-of-order merge)', `UPDATE pgmigrations SET run_on = run_on + interval '1 second' WHERE name = '0002_b'`, false],
+  ])('stamp over %s leaves the history in file order for node-pg-migrate', async (_title, damage, diverged) => {
+    expect((await migrate('auto')).code).toBe(0);
+    await db.query(damage);
+    const runOn = async () => Object.fromEntries((await db.query<{ name: string; run_on: string }>('SELECT name, run_on::text FROM pgmigrations')).map((r) => [r.name, r.run_on]));
+    const before = await runOn();
+    if (diverged) expect((await migrate('auto')).stderr).toMatch(/to settle it: migrate stamp 0003_c/);
+    expect((await migrate('stamp', '0003_c')).code).toBe(0);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+    const after = await runOn();
+    expect(after['0001_a']).toBe(before['0001_a']);
+    // A stamped gap row takes the time of the applied migration after it; times never go backwards.
+    expect(after['0002_b']).toBe(before['0002_b'] ?? before['0003_c']);
+    expect(after['0003_c']! >= after['0002_b']!).toBe(true);
+    expect((await runNodePgMigrate(['up', '-m', folder.dir], { env: env() })).code).toBe(0);
+    const down = await runNodePgMigrate(['down', '1', '-m', folder.dir], { env: env() });
+    expect(down.code).toBe(0);
+    expect(await tables()).toEqual(['a', 'b', 'pgmigrations', 'pgmigrations_meta']);
+    expect((await migrate('auto')).code).toBe(0);
+    expect((await migrate('check')).code).toBe(0);
+  });
+
   test('down --steps N, down TARGET, down base and up +1', async () => {
     expect((await migrate('auto')).code).toBe(0);
     const down2 = await migrate('down', '--steps', '2', '--json');
