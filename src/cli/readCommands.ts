@@ -57,14 +57,16 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
   program
     .command('check')
     .description('exit 0 when current with no refusing findings, else 1 (3 with --strict on drift)')
-    .option('--strict', 'exit 3 when the live schema drifted from the recorded fingerprints')
+    .option('--strict', 'exit 3 when the live schema drifted from the recorded fingerprints, 1 when the manifest is stale')
     .action(action(contextFor, async (ctx, opts: { strict?: boolean }) => {
       const { detection, manifestStaleness } = await observeOnce(ctx);
-      const refusing = detection.findings.filter((f) => REFUSING_FINDINGS.has(f.kind));
+      const refusing = ctx.settings.allowModified ? [] : detection.findings.filter((f) => REFUSING_FINDINGS.has(f.kind));
       const drift = detection.findings.filter((f) => f.kind === 'drift');
+      // A stale manifest is printed; it fails only --strict, whose drift check it makes unsure
+      // (CONTRACT.md: exit 0 when current with no findings that refuse; `verify` fails on it).
       const ok =
-        detection.state === 'current' && refusing.length === 0 && manifestStaleness === null &&
-        (!opts.strict || drift.length === 0);
+        detection.state === 'current' && refusing.length === 0 &&
+        (!opts.strict || (drift.length === 0 && manifestStaleness === null));
       if (ctx.json) ctx.printJson({ ok, ...statusDocument(detection), manifestStaleness });
       else {
         ctx.print(ok ? `ok: ${detection.current ?? 'base'} is current` : `not ok: ${detection.state} (${detection.plan.reason})`);

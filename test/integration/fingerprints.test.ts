@@ -246,19 +246,23 @@ describe('the example migrations', () => {
     expect(r.stderr).toMatch(/verify failed at down of 0005_leaky/);
   });
 
-  test('a stale manifest is reported by check and verify', async () => {
+  test('a stale manifest is reported by check and verify; it fails check --strict and verify only', async () => {
     const db = await newDatabase('stale');
     expect((await runCli(['auto', '--dir', folder.dir], { env: env(db) })).code).toBe(0);
     await folder.write('0005_new.sql', sqlMigration('CREATE TABLE n (id int);', 'DROP TABLE n;'));
     expect((await runCli(['auto', '--dir', folder.dir], { env: env(db) })).code).toBe(0);
+    // CONTRACT.md: check exits 0 when current with no findings that refuse.
     const check = await runCli(['check', '--dir', folder.dir], { env: env(db) });
-    expect(check.code).toBe(1);
+    expect(check.code).toBe(0);
     expect(check.stdout).toMatch(/manifest: stale \(no fingerprint for 0005_new\)/);
+    const strict = await runCli(['check', '--strict', '--dir', folder.dir], { env: env(db) });
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toMatch(/manifest: stale \(no fingerprint for 0005_new\)/);
     const verify = await runCli(['verify', '--dir', folder.dir], { env: env(db) });
     expect(verify.code).toBe(1);
     expect(verify.stderr).toMatch(/manifest is stale \(no fingerprint for 0005_new\)/);
     expect((await runCli(['snapshot', '--dir', folder.dir], { env: env(db) })).code).toBe(0);
-    expect((await runCli(['check', '--dir', folder.dir], { env: env(db) })).code).toBe(0);
+    expect((await runCli(['check', '--strict', '--dir', folder.dir], { env: env(db) })).code).toBe(0);
   });
 
   test('a role that may not create databases: snapshot exits 2 saying what privilege is missing', async () => {
