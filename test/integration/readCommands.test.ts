@@ -107,6 +107,26 @@ describe('check', () => {
       await current.drop();
     }
   });
+
+  test('an edited applied file fails it (exit 1), unless the config allows modified files', async () => {
+    const edited = await createTestDatabase('checkedit');
+    const own = await createMigrationsFolder(ABC);
+    const cwd = await mkdtemp(join(tmpdir(), 'cfg-'));
+    try {
+      const check = (dir = cwd) => runCli(['check', '--dir', own.dir], { cwd: dir, env: cleanEnv({ DATABASE_URL: edited.url }) });
+      expect((await runCli(['auto', '--dir', own.dir], { env: cleanEnv({ DATABASE_URL: edited.url }) })).code).toBe(0);
+      await own.write('0002_b.sql', '-- Up Migration\nCREATE TABLE b (id int, edited int);\n-- Down Migration\nDROP TABLE b;\n');
+      const refused = await check();
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toMatch(/finding: .*0002_b/);
+      await writeFile(join(cwd, 'migrate.config.json'), JSON.stringify({ allowModified: true }));
+      expect((await check()).code).toBe(0);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+      await own.dispose();
+      await edited.drop();
+    }
+  });
 });
 
 describe('settings', () => {
