@@ -53,8 +53,11 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     // live schema on every start cost a 1,000-table database more than the
     // rest of the start (issue 6); `status` and `check` always look.
     const drift = { checkDrift: settings.refuseOnDrift };
+    // Only auto acts on the revision a legacy database matches: up and down refuse a legacy
+    // database and stamp is told its revision, so none of them replays the migrations to find it.
+    const reconcile = command.kind === 'auto' ? 'replay' : 'none';
     const names = files.map((f) => f.name);
-    before = await observe(client, settings, files, drift, logger);
+    before = await observe(client, settings, files, { ...drift, reconcile }, logger);
     plan = planCommand(command, before.detection, names);
     logger.info(`state: ${before.detection.state}; plan: ${plan.action} (${plan.reason})`, {
       state: before.detection.state,
@@ -72,7 +75,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
       logger,
     });
     before = await lookUnderLock(lock, before.manifest, logger, {
-      look: (reconcile, computed) => observe(client, settings, files, { ...drift, reconcile }, logger, computed),
+      look: (how, computed) => observe(client, settings, files, { ...drift, reconcile: reconcile === 'none' ? 'none' : how }, logger, computed),
       replay: (staleness) => computeManifestIfAllowed(settings, files, logger, staleness),
       needsLock: (look) => {
         const next = planCommand(command, look.detection, names);

@@ -19,7 +19,9 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
   const files = await readMigrationFiles(settings.dir);
   const client = await connectFor(settings, logger);
   try {
-    const { detection, facts } = await observe(client, settings, files);
+    // `up` refuses a legacy database whatever revision it matches, so the match is not looked
+    // for: no scratch database to replay in (CONTRACT.md: sql touches nothing).
+    const { detection, facts } = await observe(client, settings, files, { reconcile: 'none' }, logger);
     const plan = planCommand({ kind: 'up', target: options.target ?? 'head' }, detection, files.map((f) => f.name));
     if (plan.action === 'refuse') {
       throw new RefusedError(plan.reason, null, plan.settleCommand ? { hint: `to settle it: ${plan.settleCommand}` } : {});

@@ -35,6 +35,7 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .alias('downgrade')
     .argument('[target]', 'a migration name (it stays applied), or base (revert everything)')
     .option('--steps <n>', 'revert the last N migrations (default 1)', parseSteps)
+    .option('--allow-modified', 'run even though an applied migration file was edited')
     .description('revert the last migration, --steps N, down to TARGET, or base')
     .action(action(contextFor, (ctx, target: string | undefined, opts: { steps?: number }) =>
       run(ctx, { kind: 'down', ...(target !== undefined && { target }), ...(opts.steps !== undefined && { steps: opts.steps }) }),
@@ -49,6 +50,7 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
   program
     .command('sql')
     .argument('[target]', 'head (default), a migration name, or +N')
+    .option('--allow-modified', 'print it even though an applied migration file was edited')
     .description('print the SQL that up would run; touches nothing')
     .action(action(contextFor, async (ctx, target?: string) => {
       ctx.print(await previewSql({ ...ctx.settingsInput, target: target ?? 'head', logger: ctx.logger }));

@@ -517,6 +517,19 @@ describe('stamp, down, up +N', () => {
     expect((await migrate('check')).code).toBe(0);
   });
 
+  // The refusal says "rerun with --allow-modified": every command it can come from takes the flag.
+  test.each([['down'], ['sql'], ['up']])('%s on an edited applied file refuses (exit 3); --allow-modified lets it run', async (command) => {
+    expect((await migrate('up', '+2')).code).toBe(0);
+    await folder.write('0001_a.sql', '-- Up Migration\nCREATE TABLE a (id int PRIMARY KEY, edited int);\n-- Down Migration\nDROP TABLE a;\n');
+    const refused = await migrate(command);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/applied migration edited since it ran: 0001_a \(to settle it: restore the file, or rerun with --allow-modified\)/);
+    expect(await history()).toEqual(['0001_a', '0002_b']);
+    const allowed = await migrate(command, '--allow-modified');
+    expect([allowed.code, allowed.stderr]).toEqual([0, expect.not.stringMatching(/error/)]);
+    expect(await history()).toEqual({ down: ['0001_a'], sql: ['0001_a', '0002_b'], up: ['0001_a', '0002_b', '0003_c'] }[command]);
+  });
+
   test('down --steps N, down TARGET, down base and up +1', async () => {
     expect((await migrate('auto')).code).toBe(0);
     const down2 = await migrate('down', '--steps', '2', '--json');
@@ -571,6 +584,17 @@ describe('sql', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/read-only transaction/);
     expect(await tables()).toEqual([]);
+  });
+
+  // CONTRACT.md: sql touches nothing, not even a scratch database; up refuses a legacy database
+  // whatever it matches, so neither replays the migrations to find the match.
+  test.each([['sql'], ['up']])('%s on a legacy database refuses (exit 3) without replaying the migrations', async (command) => {
+    await db.query('CREATE TABLE a (id int PRIMARY KEY)');
+    const r = await migrate(command, '--log-level', 'info');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/refused: legacy database/);
+    expect(r.stderr).not.toMatch(/scratch database|computing fingerprints/);
+    expect(await tables()).toEqual(['a']);
   });
 
   test('sql up to a target', async () => {
