@@ -76,23 +76,26 @@ export function resolveSettings(
   cwd: string = process.cwd(),
   isTerminal: boolean = Boolean(process.stderr.isTTY),
 ): Settings {
-  const { file: configFile, values: fromFile } = readConfigFile(flags.config ?? env.MIGRATE_CONFIG, cwd);
+  // An empty variable counts as unset, as DB_* already did: compose files pass `LOG_LEVEL: ${LOG_LEVEL}`
+  // through and get "" when the shell has none.
+  const envOf = (name: string): string | undefined => env[name] || undefined;
+  const { file: configFile, values: fromFile } = readConfigFile(flags.config ?? envOf('MIGRATE_CONFIG'), cwd);
   const pick = <K extends keyof SettingsInput>(key: K, envValue?: string): SettingsInput[K] | string | undefined =>
     flags[key] ?? envValue ?? fromFile[key];
 
-  const logLevel = String(pick('logLevel', env.LOG_LEVEL) ?? 'info').toLowerCase();
+  const logLevel = String(pick('logLevel', envOf('LOG_LEVEL')) ?? 'info').toLowerCase();
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) {
     throw new UsageError(`unknown log level ${JSON.stringify(logLevel)}`, { hint: 'use error, warn, info or debug' });
   }
-  const logFormat = String(pick('logFormat', env.LOG_FORMAT) ?? (isTerminal ? 'pretty' : 'json')).toLowerCase();
+  const logFormat = String(pick('logFormat', envOf('LOG_FORMAT')) ?? (isTerminal ? 'pretty' : 'json')).toLowerCase();
   if (logFormat !== 'json' && logFormat !== 'pretty') {
     throw new UsageError(`unknown log format ${JSON.stringify(logFormat)}`, { hint: 'use json or pretty' });
   }
 
   return {
     connection: resolveConnection(flags.databaseUrl, env, fromFile.databaseUrl),
-    dir: resolve(cwd, String(pick('dir', env.MIGRATIONS_DIR) ?? DEFAULTS.dir)),
-    table: String(pick('table', env.MIGRATIONS_TABLE) ?? DEFAULTS.table),
+    dir: resolve(cwd, String(pick('dir', envOf('MIGRATIONS_DIR')) ?? DEFAULTS.dir)),
+    table: String(pick('table', envOf('MIGRATIONS_TABLE')) ?? DEFAULTS.table),
     schema: String(pick('schema') ?? DEFAULTS.schema),
     baseline: (pick('baseline') as string | undefined) ?? null,
     lockTimeoutSeconds: Number(pick('lockTimeout') ?? DEFAULTS.lockTimeoutSeconds),

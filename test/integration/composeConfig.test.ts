@@ -108,6 +108,8 @@ describe('docker-compose.container.yml alone', () => {
     expect(conditionOf(backend, 'migrate')).toBeUndefined();
     const env = envOf(backend);
     expect(env.RUN_MIGRATIONS).toBe('true');
+    expect(env.SKIP_MIGRATIONS).toBe('false');
+    expect(envOf(config(PLAIN, { SKIP_MIGRATIONS: 'true' }).services.backend!).SKIP_MIGRATIONS).toBe('true');
     expect(env.DATABASE_URL).toBe('postgres://postgres:postgres@postgres:5432/app');
     // No entrypoint or command override: the image's entrypoint does the migrating.
     expect(backend.entrypoint).toBeUndefined();

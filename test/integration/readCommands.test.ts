@@ -1,5 +1,5 @@
 /** The read-only commands and their bad inputs, through the CLI as a process. */
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -168,6 +168,34 @@ describe('settings', () => {
       env: cleanEnv({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }),
     });
     expect(flagged.code).toBe(0);
+  });
+
+  test('MIGRATIONS_DIR and MIGRATIONS_TABLE are read; empty variables count as unset', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'env-'));
+    try {
+      await mkdir(join(cwd, 'migrations'));
+      const info = async (extra: Record<string, string>) => {
+        const r = await runCli(['info', '--json'], { cwd, env: cleanEnv({ DATABASE_URL: db.url, ...extra }) });
+        expect([r.code, r.stderr]).toEqual([0, '']);
+        return JSON.parse(r.stdout) as { migrationsDir: string; table: string };
+      };
+      expect(await info({ MIGRATIONS_DIR: folder.dir, MIGRATIONS_TABLE: 'schema_history' })).toMatchObject({
+        migrationsDir: folder.dir, table: 'public.schema_history',
+      });
+      // As a compose file's `LOG_LEVEL: ${LOG_LEVEL}` passes them when the shell has none.
+      const empty = { MIGRATIONS_DIR: '', MIGRATIONS_TABLE: '', MIGRATE_CONFIG: '', LOG_LEVEL: '', LOG_FORMAT: '' };
+      expect(await info(empty)).toMatchObject({ migrationsDir: join(cwd, 'migrations'), table: 'public.pgmigrations' });
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
+  test('LOG_LEVEL and LOG_FORMAT are read', async () => {
+    const wait = (extra: Record<string, string>) => runCli(['wait', '--dir', folder.dir], { env: cleanEnv({ DATABASE_URL: db.url, ...extra }) });
+    const pretty = await wait({ LOG_LEVEL: 'info', LOG_FORMAT: 'pretty' });
+    expect([pretty.code, pretty.stderr]).toEqual([0, expect.stringMatching(/^migrate: database ready after \d+ ms$/m)]);
+    expect((await wait({ LOG_LEVEL: 'info', LOG_FORMAT: 'json' })).stderr).toMatch(/^\{"level":"info","message":"database ready after/m);
+    expect((await wait({ LOG_LEVEL: 'warn', LOG_FORMAT: 'json' })).stderr).toBe('');
   });
 
   test('migrate.config.json in the working folder is read; flags override it', async () => {
