@@ -463,6 +463,28 @@ describe('noTransaction migrations split the batch', () => {
 });
 
 describe('stamp, down, up +N', () => {
+  test('upgrade and downgrade are up and down, with the run report on --json; logs are JSON when stderr is not a terminal', async () => {
+    // LOG_FORMAT empty counts as unset: the default applies.
+    const upgrade = await runCli(['upgrade', '+2', '--json', '--dir', folder.dir], { env: env({ LOG_FORMAT: '' }) });
+    expect(upgrade.code).toBe(0);
+    expect(JSON.parse(upgrade.stdout)).toMatchObject({
+      command: 'up',
+      before: { state: 'fresh' },
+      plan: { action: 'apply', apply: ['0001_a', '0002_b'] },
+      migrations: [{ name: '0001_a', direction: 'up', status: 'applied' }, { name: '0002_b', direction: 'up', status: 'applied' }],
+      after: { state: 'behind', current: '0002_b', pending: ['0003_c'] },
+    });
+    expect(upgrade.stderr.trim().split('\n').every((line) => JSON.parse(line).level)).toBe(true);
+    const downgrade = await migrate('downgrade', '--json');
+    expect(downgrade.code).toBe(0);
+    expect(JSON.parse(downgrade.stdout)).toMatchObject({
+      command: 'down',
+      migrations: [{ name: '0002_b', direction: 'down', status: 'reverted' }],
+      after: { current: '0001_a' },
+    });
+    expect(await history()).toEqual(['0001_a']);
+  });
+
   test('stamp moves the history without running anything', async () => {
     const r = await migrate('stamp', '0002_b', '--json');
     expect(r.code).toBe(0);
