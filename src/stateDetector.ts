@@ -102,7 +102,7 @@ export function detectState(
       'refuse',
       null,
       [],
-      `applied migration edited since it ran: ${modified.map((f) => f.name).join(', ')}`,
+      `applied migration edited since it ran: ${listNames(modified.map((f) => f.name))}`,
       { settleCommand: 'restore the file, or rerun with --allow-modified' },
     );
   }
@@ -195,8 +195,8 @@ function planDiverged(
   fileNames: readonly string[],
 ): Plan {
   const parts: string[] = [];
-  if (unknown.length) parts.push(`applied but not on disk: ${unknown.join(', ')}`);
-  if (outOfOrder.length) parts.push(`on disk, not applied, before applied ones: ${outOfOrder.join(', ')}`);
+  if (unknown.length) parts.push(`applied but not on disk: ${listNames(unknown)}`);
+  if (outOfOrder.length) parts.push(`on disk, not applied, before applied ones: ${listNames(outOfOrder)}`);
   // Stamping the last applied revision that still exists on disk makes the
   // history a clean prefix again: unknown rows go, gaps count as applied.
   const appliedSet = new Set(applied);
@@ -244,6 +244,16 @@ function makePlan(
 /** "1 migration", "3 migrations": for plan reasons here and in commandPlanner.ts. */
 export function countOf(names: readonly unknown[]): string {
   return `${names.length} migration${names.length === 1 ? '' : 's'}`;
+}
+
+/**
+ * Names for a one-line reason: the first ten, then how many more. A history
+ * run against the wrong folder names every migration; `status --json` lists
+ * them all.
+ */
+function listNames(names: readonly string[], shown = 10): string {
+  if (names.length <= shown) return names.join(', ');
+  return `${names.slice(0, shown).join(', ')} and ${names.length - shown} more (migrate status lists them all)`;
 }
 
 function describeObjects(objects: readonly string[]): string {

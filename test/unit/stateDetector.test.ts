@@ -124,6 +124,17 @@ describe('detectState', () => {
     expect(d.findings).toEqual([{ kind: 'drift', revision: '0001_a', differences: ['table "extra" is extra in the database'] }]);
   });
 
+  test.each([
+    [10, /^history diverged from the files \(applied but not on disk: x01, x02, x03, x04, x05, x06, x07, x08, x09, x10\)$/],
+    [11, /^history diverged from the files \(applied but not on disk: x01, .*, x10 and 1 more \(migrate status lists them all\)\)$/],
+    [500, /: x01, .*, x10 and 490 more \(migrate status lists them all\)\)$/],
+  ])('a refusal names at most ten migrations (%i unknown)', (count, reason) => {
+    const names = Array.from({ length: count }, (_, i) => `x${String(i + 1).padStart(2, '0')}`);
+    const d = detectState(facts(names), ABC);
+    expect(d.unknown).toHaveLength(count);
+    expect(d.plan.reason).toMatch(reason);
+  });
+
   test('duplicate history rows do not make a database diverged', () => {
     const d = detectState(facts(['0001_a', '0001_a', '0002_b']), ABC);
     expect(d.state).toBe('behind');
