@@ -9,9 +9,6 @@ import { action, parseSeconds, type CommandContext } from './main.js';
 import { describeFinding, formatHistory, formatStatus, historyEntries, statusDocument } from './format.js';
 import type { Observation, ObserveOptions } from '../inspect.js';
 
-/** Findings that make `check` fail (and `auto` refuse): see CONTRACT.md "check". */
-const REFUSING_FINDINGS = new Set(['checksum-mismatch']);
-
 export function registerReadCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
   program
     .command('status')
@@ -60,12 +57,12 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     .option('--strict', 'exit 3 when the live schema drifted from the recorded fingerprints, 1 when the manifest is stale')
     .action(action(contextFor, async (ctx, opts: { strict?: boolean }) => {
       const { detection, manifestStaleness } = await observeOnce(ctx);
-      const refusing = ctx.settings.allowModified ? [] : detection.findings.filter((f) => REFUSING_FINDINGS.has(f.kind));
       const drift = detection.findings.filter((f) => f.kind === 'drift');
-      // A stale manifest is printed; it fails only --strict, whose drift check it makes unsure
-      // (CONTRACT.md: exit 0 when current with no findings that refuse; `verify` fails on it).
+      // CONTRACT.md: exit 0 when current with no findings that refuse. Which findings refuse is the
+      // detector's call (an edited file unless allowModified, drift with refuseOnDrift), as for auto.
+      // A stale manifest is printed; it fails only --strict, whose drift check it makes unsure.
       const ok =
-        detection.state === 'current' && refusing.length === 0 &&
+        detection.state === 'current' && detection.plan.action !== 'refuse' &&
         (!opts.strict || (drift.length === 0 && manifestStaleness === null));
       if (ctx.json) ctx.printJson({ ok, ...statusDocument(detection), manifestStaleness });
       else {

@@ -3,7 +3,7 @@
  * databases recognised at the exact revision they are at, refused with the
  * difference when they match none, drift, verify, snapshot.
  */
-import { cp, mkdtemp, readFile, readdir, rm, unlink } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -215,6 +215,14 @@ describe('the example migrations', () => {
     const strict = await runCli(['check', '--strict', '--dir', folder.dir], { env: env(db) });
     expect(strict.code).toBe(3);
     expect(strict.stdout).toMatch(/finding: drift/);
+    // Where the config makes drift refuse, it is a finding that refuses: check fails as auto would refuse.
+    const cwd = await mkdtemp(join(tmpdir(), 'cfg-'));
+    try {
+      await writeFile(join(cwd, 'migrate.config.json'), JSON.stringify({ refuseOnDrift: true }));
+      expect((await runCli(['check', '--dir', folder.dir], { cwd, env: env(db) })).code).toBe(1);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
 
     await folder.write('0005_more.sql', sqlMigration('CREATE TABLE more (id int);', 'DROP TABLE more;'));
     const refused = await runCli(['auto', '--refuse-on-drift', '--dir', folder.dir], { env: env(db) });
