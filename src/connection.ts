@@ -9,6 +9,20 @@ import type { ConnectionTarget } from './settings.js';
 
 export type Client = pg.Client;
 
+/**
+ * The search_path of the runner's own statements: nothing outside pg_catalog
+ * can be picked for a function, operator or type they name, whatever a
+ * migration or a schema owner created (PostgreSQL's CVE-2018-1058 advice:
+ * https://wiki.postgresql.org/wiki/A_Guide_to_CVE-2018-1058%3A_Protect_Your_Search_Path).
+ * Every connection is pinned to it at connect; migrations run with the managed
+ * schema instead (useMigrationSearchPath), as node-pg-migrate runs them, and
+ * the runner pins it again before its own statements (pinSearchPath).
+ */
+export const RUNNER_SEARCH_PATH = 'pg_catalog, pg_temp';
+
+/** The server's version as a number (150004), from the connection's ParameterStatus: no query, no cast. */
+const serverVersions = new WeakMap<object, number>();
+
 /** SQLSTATEs that mean "not now" rather than "never" (server starting, shutting down, too many clients). */
 const TRANSIENT_SQLSTATES = new Set(['57P03', '57P01', '57P02', '53300', '08006', '08001', '08004']);
 /** Node socket errors that a server coming up (or a DNS name appearing in compose) resolves. */
@@ -43,9 +57,10 @@ export async function connect(target: ConnectionTarget, options: ConnectOptions)
     });
     // An idle client whose server goes away emits 'error'; without a listener Node crashes.
     client.on('error', () => undefined);
+    recordServerVersion(client);
     try {
       await client.connect();
-      if (options.idlesLong ?? true) await allowLongIdle(client);
+      await client.query(sessionSetup(client, options.idlesLong ?? true));
       return client;
     } catch (error) {
       await client.end().catch(() => undefined);
@@ -70,9 +85,57 @@ export async function connect(target: ConnectionTarget, options: ConnectOptions)
  * 14+) from ending either under us.
  */
 export async function allowLongIdle(client: Client): Promise<void> {
-  await client.query(
-    `SELECT set_config('idle_session_timeout', '0', false) WHERE current_setting('server_version_num')::int >= 140000`,
-  );
+  if (serverVersionOf(client) >= 140000) await client.query('SET idle_session_timeout TO 0');
+}
+
+/** What every session runs first, in one round trip: the pinned search_path, and idle_session_timeout off if asked. */
+function sessionSetup(client: Client, idlesLong: boolean): string {
+  const statements = [`SET search_path TO ${RUNNER_SEARCH_PATH}`];
+  if (idlesLong && serverVersionOf(client) >= 140000) statements.push('SET idle_session_timeout TO 0');
+  return statements.join('; ');
+}
+
+/** Pins the runner's search_path again, after migrations ran with theirs. */
+export async function pinSearchPath(db: { query(text: string): Promise<unknown> }): Promise<void> {
+  await db.query(`SET search_path TO ${RUNNER_SEARCH_PATH}`);
+}
+
+/**
+ * The search_path migrations run with: the managed schema only, as
+ * node-pg-migrate sets it (runner.ts:453), so unqualified names land there.
+ */
+export async function useMigrationSearchPath(db: { query(text: string): Promise<unknown> }, schema: string): Promise<void> {
+  await db.query(`SET search_path TO ${pg.escapeIdentifier(schema)}`);
+}
+
+/** server_version_num of the client's server (0 when the server did not report it). */
+export function serverVersionOf(client: Client): number {
+  return serverVersions.get(client) ?? 0;
+}
+
+/** The major version (15, 18) of the client's server. */
+export function serverMajorOf(client: Client): number {
+  return Math.floor(serverVersionOf(client) / 10000);
+}
+
+/**
+ * The server reports server_version in a ParameterStatus message at startup
+ * (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-ASYNC):
+ * read it there, so no statement of ours casts text to a number, which a
+ * user-defined cast from text to integer could take over.
+ */
+function recordServerVersion(client: Client): void {
+  const connection = (client as unknown as { connection: { on(event: string, listener: (msg: unknown) => void): void } }).connection;
+  connection.on('parameterStatus', (msg) => {
+    const { parameterName, parameterValue } = msg as { parameterName: string; parameterValue: string };
+    if (parameterName === 'server_version') serverVersions.set(client, versionNumberOf(parameterValue));
+  });
+}
+
+/** '15.4 (Debian 15.4-1)' → 150004; '9.6.24' → 90624; '18beta1' → 180000. */
+export function versionNumberOf(version: string): number {
+  const [major = 0, minor = 0, patch = 0] = (/^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(version) ?? []).slice(1).map((n) => Number(n ?? 0));
+  return major >= 10 ? major * 10000 + minor : major * 10000 + minor * 100 + patch;
 }
 
 /**

@@ -10,12 +10,11 @@
  * leaves a passed-in client in an aborted transaction on failure (its
  * issue 1752). Here every failure path rolls back.
  */
-import pg from 'pg';
 import { LockLostError, MigrationFailedError, MigrationFileError, describeCause } from './errors.js';
 import { ensureHistoryTables, recordApplied, recordReverted, type AppliedRecord } from './history.js';
 import type { HistoryLocation, Queryable } from './introspect.js';
 import type { Logger } from './logger.js';
-import { CONNECTION_LOSS_HINT, isConnectionLoss, sleep } from './connection.js';
+import { CONNECTION_LOSS_HINT, isConnectionLoss, sleep, useMigrationSearchPath } from './connection.js';
 import {
   buildMigration,
   loadMigrationModule,
@@ -77,7 +76,7 @@ export async function executeBatch(
   const shorthandsBefore = await collectShorthands(batch, allFiles, load);
   // node-pg-migrate sets search_path to the managed schema (runner.ts:453), so
   // unqualified names land there; our connection is our own, so session-wide is fine.
-  await db.query(`SELECT set_config('search_path', $1, false)`, [pg.escapeIdentifier(options.where.schema)]);
+  await useMigrationSearchPath(db, options.where.schema);
 
   let next = 0;
   while (next < batch.length) {

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { closeQuietly, connect, type Client } from '../connection.js';
+import { closeQuietly, connect, serverMajorOf, type Client } from '../connection.js';
 import { ConfigError, RunnerError, describeCause, EXIT } from '../errors.js';
 import { executeBatch } from '../execute.js';
 import { runnerTablesOf } from '../introspect.js';
@@ -58,8 +58,7 @@ export async function withScratchDatabase<T>(
       { waitTimeoutSeconds: 5 },
     );
     try {
-      const { rows } = await scratch.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
-      return await work(scratch, Math.floor(Number(rows[0]!.v) / 10000));
+      return await work(scratch, serverMajorOf(scratch));
     } finally {
       await closeQuietly(scratch);
     }

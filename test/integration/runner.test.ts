@@ -58,7 +58,7 @@ describe('no command', () => {
     });
     expect(r.code).toBe(0);
     expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
-    if (args.includes('--json')) expect(JSON.parse(r.stdout)).toMatchObject({ command: 'auto', after: { state: 'current' } });
+    if ((args as string[]).includes('--json')) expect(JSON.parse(r.stdout)).toMatchObject({ command: 'auto', after: { state: 'current' } });
   });
 
   test('a first word that is not a command is still an unknown command, and --help is the program\'s', async () => {
