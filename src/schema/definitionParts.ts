@@ -42,11 +42,31 @@ export function foreignKeyColumnsOf(definition: string): string[] | undefined {
   return group === undefined ? undefined : columnList(group.inner);
 }
 
+/**
+ * What PostgreSQL builds an object's name from: `<table>_<columns>_<label>`
+ * (`columns` undefined: `<table>_<label>`).
+ */
+export interface GeneratedNameParts {
+  readonly label: string;
+  readonly columns: readonly string[] | undefined;
+}
+
+export function nameFromParts(table: string, parts: GeneratedNameParts): string {
+  return makeObjectName(table, parts.columns === undefined ? undefined : parts.columns.join('_'), parts.label);
+}
+
+/**
+ * True for constraints whose generated name comes from the column names of
+ * their index (unique, exclusion): those names are fixed when the index is
+ * built, and RENAME COLUMN does not change them.
+ */
+export function isIndexBackedConstraint(constraint: ConstraintModel): boolean {
+  const type = constraintTypeOf(constraint.definition);
+  return type === 'unique' || type === 'exclusion';
+}
+
 /** The label and column part PostgreSQL uses to name an unnamed constraint. */
-function constraintNameParts(
-  table: TableModel,
-  constraint: ConstraintModel,
-): { label: string; columns: readonly string[] | undefined } | undefined {
+export function constraintNameParts(table: TableModel, constraint: ConstraintModel): GeneratedNameParts | undefined {
   const definition = constraint.definition;
   switch (constraintTypeOf(definition)) {
     case 'primary key':
@@ -93,9 +113,7 @@ function constraintNameParts(
  */
 export function generatedConstraintName(table: TableModel, constraint: ConstraintModel): string | undefined {
   const parts = constraintNameParts(table, constraint);
-  if (parts === undefined) return undefined;
-  const name2 = parts.columns === undefined ? undefined : parts.columns.join('_');
-  return makeObjectName(table.name, name2, parts.label);
+  return parts === undefined ? undefined : nameFromParts(table.name, parts);
 }
 
 /** The constraint's actual name: the explicit one, else the generated one. */
@@ -154,13 +172,19 @@ function quoteTableOf(definition: string): string {
  */
 export function generatedIndexName(index: IndexModel): string | undefined {
   const parts = indexDefinitionParts(index.definition);
+  const nameParts = indexNameParts(index);
+  return parts === undefined || nameParts === undefined ? undefined : nameFromParts(parts.table, nameParts);
+}
+
+export function indexNameParts(index: IndexModel): GeneratedNameParts | undefined {
+  const parts = indexDefinitionParts(index.definition);
   if (parts === undefined) return undefined;
   const group = parenthesisedGroup(parts.rest);
   if (group === undefined) return undefined;
   const names = uniqueIndexColumnNames(splitTopLevel(group.inner).map(indexElementName));
   const include = includeColumns(parts.rest, group.end);
   if (names === undefined || include === undefined) return undefined;
-  return makeObjectName(parts.table, [...names, ...include].join('_'), 'idx');
+  return { label: 'idx', columns: [...names, ...include] };
 }
 
 export function indexNameOf(index: IndexModel): string | undefined {

@@ -21,7 +21,7 @@
  */
 import { UsageError } from '../errors.js';
 import {
-  constraintNameOf,
+  constraintNameParts,
   constraintTypeOf,
   createIndexStatement,
   functionHeaderOf,
@@ -29,10 +29,13 @@ import {
   generatedIndexName,
   hasSqlStandardBody,
   indexDefinitionParts,
-  indexNameOf,
+  indexNameParts,
+  isIndexBackedConstraint,
+  nameFromParts,
   ownedByParts,
   referencedTableOf,
   triggerFunctionOf,
+  type GeneratedNameParts,
 } from './definitionParts.js';
 import {
   dependenciesOf,
@@ -49,6 +52,7 @@ import { makeObjectName } from './generatedNames.js';
 import { quoteIdentifier as q, quoteLiteral } from './identifiers.js';
 import {
   formatFunctionSignature,
+  keyOfNamedDefinition,
   type ColumnModel,
   type CompositeTypeModel,
   type ConstraintModel,
@@ -170,6 +174,7 @@ export function planSchemaChange(current: SchemaModel, desired: SchemaModel, opt
     fromFacts: options.dependencies?.current,
     toFacts: options.dependencies?.desired,
     serverMajor: options.serverMajor,
+    builtNameParts: new Map(),
   });
   const down = planDirection(desired, current, {
     direction: 'down',
@@ -182,6 +187,8 @@ export function planSchemaChange(current: SchemaModel, desired: SchemaModel, opt
     fromFacts: options.dependencies?.desired,
     toFacts: options.dependencies?.current,
     serverMajor: options.serverMajor,
+    // Down runs where up ran: what up kept still has the names it had.
+    builtNameParts: up.survivors,
   });
   const refusals = [...up.refusals, ...down.refusals.filter((r) => r.reason === 'unsupported')];
   const notes = [...new Set([...up.notes, ...down.notes])];
@@ -351,9 +358,13 @@ interface DirectionContext {
   readonly fromFacts: DependencyFacts | undefined;
   readonly toFacts: DependencyFacts | undefined;
   readonly serverMajor: number | undefined;
+  /** Name parts of `from`'s indexes that were built under other column names (see BuiltNameParts). */
+  readonly builtNameParts: BuiltNameParts;
 }
 
 interface DirectionPlan {
+  /** See survivingNameParts. */
+  readonly survivors: BuiltNameParts;
   readonly statements: PlannedStatement[];
   readonly refusals: PlanRefusal[];
   readonly decisions: PlanDecision[];
@@ -363,15 +374,26 @@ interface DirectionPlan {
 function planDirection(from: SchemaModel, to: SchemaModel, ctx: DirectionContext): DirectionPlan {
   const refusals: PlanRefusal[] = [];
   const decisions: PlanDecision[] = [];
-  const renamed = applyRenames(from, to, ctx, refusals, decisions);
+  const built: BuiltNameParts = new Map(ctx.builtNameParts);
+  const renamed = applyRenames(from, to, ctx, refusals, decisions, built);
+  const renameRefusals = [...refusals];
+  const renameDecisions = [...decisions];
   const predicted = predictChildColumns(renamed.model, to);
   const sequenceRenames = renameOwnedSequences(predicted, to);
   const fromModel = withoutClonedItems(sequenceRenames.model);
   const toModel = withoutClonedItems(to);
 
-  const planner = new DirectionPlanner(fromModel, toModel, ctx, refusals, decisions);
+  let planner = new DirectionPlanner(fromModel, toModel, ctx, refusals, decisions, built, new Set());
   if (ctx.direction === 'up') planner.checkRenameCandidates();
   planner.planAll();
+  if (planner.enumsToRecreate.size > 0) {
+    // New labels used in the same transaction: recreate those enums instead (the refusals of the first try are dropped).
+    refusals.splice(0, refusals.length, ...renameRefusals);
+    decisions.splice(0, decisions.length, ...renameDecisions);
+    planner = new DirectionPlanner(fromModel, toModel, ctx, refusals, decisions, built, planner.enumsToRecreate);
+    if (ctx.direction === 'up') planner.checkRenameCandidates();
+    planner.planAll();
+  }
   const ordered = orderSteps([...renamed.steps, ...sequenceRenames.steps, ...planner.steps]);
   const notes = [...planner.notes];
   if (ordered.cycle.length > 0) {
@@ -382,7 +404,33 @@ function planDirection(from: SchemaModel, to: SchemaModel, ctx: DirectionContext
     refusals,
     decisions,
     notes,
+    survivors: survivingNameParts(fromModel, toModel, built, planner.renamedPairs),
   };
+}
+
+/**
+ * The name parts of the desired side's constraints and indexes that up
+ * keeps rather than builds: after up, they still carry the column names
+ * they were built with, which the down must name them by.
+ */
+function survivingNameParts(from: SchemaModel, to: SchemaModel, built: BuiltNameParts, renamedPairs: ReadonlyMap<ConstraintModel | IndexModel, ConstraintModel | IndexModel>): BuiltNameParts {
+  const survivors: BuiltNameParts = new Map();
+  for (const [current, wanted] of renamedPairs) {
+    const parts = built.get(current);
+    if (parts !== undefined) survivors.set(wanted, parts);
+  }
+  for (const table of from.tables) {
+    const target = to.tables.find((t) => t.name === table.name);
+    if (target === undefined) continue;
+    for (const item of [...table.constraints, ...table.indexes]) {
+      const parts = built.get(item);
+      if (parts === undefined) continue;
+      const targets: readonly (ConstraintModel | IndexModel)[] = isIndexDefinition(item) ? target.indexes : target.constraints;
+      const same = targets.find((t) => keyOfNamedDefinition(t) === keyOfNamedDefinition(item));
+      if (same !== undefined) survivors.set(same, parts);
+    }
+  }
+  return survivors;
 }
 
 function makeStep(
@@ -437,6 +485,31 @@ function stripTrailingSemicolon(definition: string): string {
   return definition.replace(/;\s*$/, '');
 }
 
+// --- Names of constraints and indexes --------------------------------------------------
+
+/**
+ * The name parts of constraints and indexes whose index was built before a
+ * RENAME COLUMN rewrote their definition: an index keeps the column names
+ * it was built with (its pg_attribute rows), and the catalog reader judges a
+ * name generated by those (src/schema/catalog.ts `generatedNamePattern`).
+ */
+type BuiltNameParts = Map<ConstraintModel | IndexModel, GeneratedNameParts>;
+
+function isIndexDefinition(item: ConstraintModel | IndexModel): boolean {
+  return item.definition.startsWith('CREATE ');
+}
+
+function namePartsOf(table: TableModel, item: ConstraintModel | IndexModel, built: BuiltNameParts): GeneratedNameParts | undefined {
+  return built.get(item) ?? (isIndexDefinition(item) ? indexNameParts(item) : constraintNameParts(table, item));
+}
+
+/** The name the object has: its explicit one, else the one PostgreSQL generated; undefined when that cannot be told. */
+function actualNameOf(table: TableModel, item: ConstraintModel | IndexModel, built: BuiltNameParts): string | undefined {
+  if (item.name !== undefined) return item.name;
+  const parts = namePartsOf(table, item, built);
+  return parts === undefined ? undefined : nameFromParts(table.name, parts);
+}
+
 // --- Renames ------------------------------------------------------------------------
 
 interface RenameResult {
@@ -457,6 +530,7 @@ function applyRenames(
   ctx: DirectionContext,
   refusals: PlanRefusal[],
   decisions: PlanDecision[],
+  built: BuiltNameParts,
 ): RenameResult {
   let model = from;
   const steps: Step[] = [];
@@ -476,7 +550,7 @@ function applyRenames(
     else if (model.tables.some((t) => t.name === rename.to) || model.views.some((v) => v.name === rename.to)) {
       refuse(rename, `the current schema already has a relation ${dq(rename.to)}`);
     } else {
-      model = renameTableInModel(model, rename.from, rename.to);
+      model = renameTableInModel(model, rename.from, rename.to, built);
       steps.push(
         makeStep(RANK.rename, tableSubject(rename.from), `ALTER TABLE ${q(rename.from)} RENAME TO ${q(rename.to)}`, {
           markers: [lockMarker(rename.from)],
@@ -503,7 +577,7 @@ function applyRenames(
     } else if (table.partitionOf !== undefined || (table.inherits ?? []).some((p) => model.tables.find((t) => t.name === p)?.columns.some((c) => c.name === rename.from))) {
       refuse(rename, `${dq(rename.from)} is inherited: rename it on the parent table`);
     } else {
-      model = renameColumnInModel(model, tableName, rename.from, rename.to);
+      model = renameColumnInModel(model, tableName, rename.from, rename.to, built);
       steps.push(
         makeStep(
           RANK.rename + 0.5,
@@ -539,26 +613,31 @@ function descendantsOf(model: SchemaModel, name: string): string[] {
   return result;
 }
 
-/** Gives unnamed constraints and indexes the name they had before a rename, when it is no longer the generated one. */
-function keepGeneratedNames(before: TableModel, after: TableModel): TableModel {
+/**
+ * Pairs each constraint and index of a renamed table with what it was, and
+ * gives an unnamed one the name it had when that is no longer the name
+ * PostgreSQL would generate.
+ */
+function keepGeneratedNames(before: TableModel, after: TableModel, built: BuiltNameParts): TableModel {
+  const keep = <T extends ConstraintModel | IndexModel>(was: T, now: T): T => {
+    const parts = built.get(was);
+    if (parts !== undefined && !built.has(now)) built.set(now, parts);
+    if (now.name !== undefined) return now;
+    const oldName = actualNameOf(before, was, built);
+    const newName = actualNameOf(after, now, built);
+    if (oldName === undefined || oldName === newName) return now;
+    const named = { ...now, name: oldName };
+    if (parts !== undefined) built.set(named, parts);
+    return named;
+  };
   return {
     ...after,
-    constraints: after.constraints.map((c, i) => {
-      if (c.name !== undefined) return c;
-      const old = generatedConstraintName(before, before.constraints[i]!);
-      const now = generatedConstraintName(after, c);
-      return old !== undefined && old !== now ? { ...c, name: old } : c;
-    }),
-    indexes: after.indexes.map((index, i) => {
-      if (index.name !== undefined) return index;
-      const old = generatedIndexName(before.indexes[i]!);
-      const now = generatedIndexName(index);
-      return old !== undefined && old !== now ? { ...index, name: old } : index;
-    }),
+    constraints: after.constraints.map((c, i) => keep(before.constraints[i]!, c)),
+    indexes: after.indexes.map((index, i) => keep(before.indexes[i]!, index)),
   };
 }
 
-function renameTableInModel(model: SchemaModel, from: string, to: string): SchemaModel {
+function renameTableInModel(model: SchemaModel, from: string, to: string, built: BuiltNameParts): SchemaModel {
   const rename = (text: string): string => renameIdentifier(text, from, to);
   const renameType = (type: string): string => rename(type);
   const tables = model.tables.map((table) => {
@@ -575,7 +654,7 @@ function renameTableInModel(model: SchemaModel, from: string, to: string): Schem
       indexes: isTarget ? table.indexes.map((i) => ({ ...i, definition: rename(i.definition) })) : table.indexes,
       triggers: isTarget ? table.triggers.map((t) => ({ ...t, definition: renameTriggerTable(t.definition, from, to) })) : table.triggers,
     };
-    return isTarget ? keepGeneratedNames(table, renamedTable) : renamedTable;
+    return isTarget ? keepGeneratedNames(table, renamedTable, built) : renamedTable;
   });
   return {
     ...model,
@@ -611,7 +690,7 @@ function renameTriggerTable(definition: string, from: string, to: string): strin
   return at < 0 ? definition : `${definition.slice(0, at)} ON ${q(to)} ${definition.slice(at + on.length)}`;
 }
 
-function renameColumnInModel(model: SchemaModel, tableName: string, from: string, to: string): SchemaModel {
+function renameColumnInModel(model: SchemaModel, tableName: string, from: string, to: string, built: BuiltNameParts): SchemaModel {
   const affected = new Set([tableName, ...descendantsOf(model, tableName)]);
   const rename = (text: string): string => renameIdentifier(text, from, to);
   const tables = model.tables.map((table) => {
@@ -638,8 +717,16 @@ function renameColumnInModel(model: SchemaModel, tableName: string, from: string
         name: c.name === from ? to : c.name,
         ...(c.generated === undefined ? {} : { generated: rename(c.generated) }),
       })),
-      constraints: table.constraints.map((c) => renameOwnColumnInConstraint(c, tableName, from, to)),
-      indexes: table.indexes.map((i) => ({ ...i, definition: rename(i.definition) })),
+      constraints: table.constraints.map((c) => {
+        const renamed = renameOwnColumnInConstraint(c, tableName, from, to);
+        if (isIndexBackedConstraint(c)) keepBuiltParts(table, c, renamed, built);
+        return renamed;
+      }),
+      indexes: table.indexes.map((i) => {
+        const renamed = { ...i, definition: rename(i.definition) };
+        keepBuiltParts(table, i, renamed, built);
+        return renamed;
+      }),
       triggers: table.triggers.map((t) => ({ ...t, definition: rename(t.definition) })),
       policies: table.policies.map((p) => ({
         ...p,
@@ -647,7 +734,7 @@ function renameColumnInModel(model: SchemaModel, tableName: string, from: string
         ...(p.withCheck === undefined ? {} : { withCheck: rename(p.withCheck) }),
       })),
     };
-    return keepGeneratedNames(table, renamedTable);
+    return keepGeneratedNames(table, renamedTable, built);
   });
   return {
     ...model,
@@ -657,6 +744,12 @@ function renameColumnInModel(model: SchemaModel, tableName: string, from: string
       return owner !== undefined && affected.has(owner.table) && owner.column === from ? { ...s, ownedBy: `${q(owner.table)}.${q(to)}` } : s;
     }),
   };
+}
+
+/** Records the name parts an index was built with before its definition is rewritten. */
+function keepBuiltParts(table: TableModel, was: ConstraintModel | IndexModel, now: ConstraintModel | IndexModel, built: BuiltNameParts): void {
+  const parts = namePartsOf(table, was, built);
+  if (parts !== undefined) built.set(now, parts);
 }
 
 /** A constraint of the renamed column's own table: its own columns renamed; a self-reference's too. */
@@ -859,6 +952,12 @@ class DirectionPlanner {
   /** New enum labels, to refuse their use in the same transaction. */
   private readonly addedLabels: { enumName: string; label: string }[] = [];
   private functionBodiesUnchecked = false;
+  /** Enums whose new labels are used in the same migration: planned again as a recreation. */
+  readonly enumsToRecreate = new Set<string>();
+  /** Current constraints and indexes that up renames in place, with the desired item each becomes. */
+  readonly renamedPairs = new Map<ConstraintModel | IndexModel, ConstraintModel | IndexModel>();
+  /** Columns the down adds back last although they stood elsewhere. */
+  private readonly appendedInDown: string[] = [];
 
   constructor(
     private readonly from: SchemaModel,
@@ -866,6 +965,9 @@ class DirectionPlanner {
     private readonly ctx: DirectionContext,
     private readonly refusals: PlanRefusal[],
     private readonly decisions: PlanDecision[],
+    private readonly built: BuiltNameParts,
+    /** Enums to recreate even though labels are only added (a new label is used in the same migration). */
+    private readonly forcedEnumRecreations: ReadonlySet<string>,
   ) {
     this.diff = diffSchemaModels(from, to);
     this.fromDeps = dependenciesOf(from, ctx.fromFacts);
@@ -966,6 +1068,9 @@ class DirectionPlanner {
     this.planTables();
     this.planViews();
     this.refuseNewLabelsInUse();
+    if (this.appendedInDown.length > 0) {
+      this.notes.push(`down adds ${this.appendedInDown.join(', ')} back as the last column${this.appendedInDown.length > 1 ? 's' : ''}: ALTER TABLE cannot put a column back where it stood`);
+    }
     if (this.functionBodiesUnchecked) {
       // pg_dump does the same: a function may name a table created after it.
       this.add(makeStep(RANK.settings, 'setting check_function_bodies', 'SET LOCAL check_function_bodies = off'));
@@ -1084,7 +1189,7 @@ class DirectionPlanner {
     const kept = to.labels.filter((l) => from.labels.includes(l));
     const keptInOrder = from.labels.filter((l) => to.labels.includes(l));
     const removed = from.labels.filter((l) => !to.labels.includes(l));
-    if (removed.length === 0 && kept.join('\0') === keptInOrder.join('\0')) {
+    if (removed.length === 0 && kept.join('\0') === keptInOrder.join('\0') && !this.forcedEnumRecreations.has(to.name)) {
       // Only additions: ALTER TYPE ... ADD VALUE, each before the next old label.
       to.labels.forEach((label, i) => {
         if (from.labels.includes(label)) return;
@@ -1215,6 +1320,10 @@ class DirectionPlanner {
       const spelled = `${quoteLiteral(label)}::${q(enumName)}`;
       const users = this.steps.filter((s) => s.sql.includes(spelled) && !s.sql.startsWith('ALTER TYPE'));
       if (users.length === 0) continue;
+      if (this.typeUsers(enumName).length === 0) {
+        this.enumsToRecreate.add(enumName);
+        continue;
+      }
       this.unsupported(
         `enum ${dq(enumName)}`,
         `the new value ${quoteLiteral(label)} is used by ${[...new Set(users.map((s) => s.subject))].join(', ')} in the same migration, and PostgreSQL cannot use a value in the transaction that adds it`,
@@ -1553,7 +1662,7 @@ class DirectionPlanner {
       if (constraintTypeOf(c.definition) !== 'foreign key') continue;
       const target = referencedTableOf(c.definition);
       if (target === undefined || target === table.name || !removedNames.has(target)) continue;
-      const name = constraintNameOf(table, c);
+      const name = actualNameOf(table, c, this.built);
       if (name !== undefined) {
         this.add(makeStep(RANK.dropForeignKey, constraintSubject(table.name, c), `ALTER TABLE ${q(table.name)} DROP CONSTRAINT ${q(name)}`));
       }
@@ -1650,7 +1759,10 @@ class DirectionPlanner {
     const addedNames = new Set(change.columns.added.map((c) => c.name));
     const lastKept = Math.max(-1, ...kept.map((k) => to.columns.findIndex((c) => c.name === k)));
     const misplaced = to.columns.filter((c, i) => addedNames.has(c.name) && i < lastKept);
-    if (misplaced.length > 0) {
+    if (misplaced.length > 0 && this.ctx.direction === 'down') {
+      // A dropped column cannot come back where it was; the down restores it last.
+      this.appendedInDown.push(...misplaced.map((c) => columnSubject(name, c.name)));
+    } else if (misplaced.length > 0) {
       this.unsupported(
         subject,
         `new column${misplaced.length > 1 ? 's' : ''} ${misplaced.map((c) => dq(c.name)).join(', ')} would be appended, but the desired schema puts ${misplaced.length > 1 ? 'them' : 'it'} before ${dq(to.columns[lastKept]!.name)}; ADD COLUMN always appends`,
@@ -1734,6 +1846,9 @@ class DirectionPlanner {
     for (const column of added) {
       const subject = columnSubject(table, column.name);
       const markers: StatementMarker[] = [...locks];
+      if (this.appendedInDown.includes(subject)) {
+        markers.push({ kind: 'caution', detail: 'comes back as the last column, not where it stood: the schema differs from before in column order only' });
+      }
       if (!isNew) {
         const rewrite = addColumnRewrite(column);
         if (rewrite !== undefined) markers.push({ kind: 'rewrite', detail: rewrite });
@@ -1829,8 +1944,12 @@ class DirectionPlanner {
     const list = this.withRecreatedItems(name, change.constraints, from.constraints, to.constraints, 'c');
     const { removed, added } = this.planNameOnlyChanges(
       list,
-      (c) => constraintNameOf(from, c),
-      (c) => c.name ?? generatedConstraintName(to, c),
+      (c) => actualNameOf(from, c, this.built),
+      (current, wanted) => {
+        if (wanted.name !== undefined) return wanted.name;
+        const parts = this.built.get(current) ?? constraintNameParts(to, wanted);
+        return parts === undefined ? undefined : nameFromParts(to.name, parts);
+      },
       (c, oldName, newName) => {
         this.add(makeStep(RANK.renameChild, constraintSubject(name, c), `ALTER TABLE ${t} RENAME CONSTRAINT ${q(oldName)} TO ${q(newName)}`, { markers: locks }));
         return newName;
@@ -1845,7 +1964,7 @@ class DirectionPlanner {
       } else if ([...droppedColumns].some((col) => identifiersIn(c.definition.slice(0, c.definition.indexOf(' REFERENCES '))).has(col))) {
         return;
       }
-      const constraintName = constraintNameOf(from, c);
+      const constraintName = actualNameOf(from, c, this.built);
       const subject = constraintSubject(name, c);
       if (constraintName === undefined) {
         this.unsupported(subject, 'its name cannot be told from its definition', 'give the constraint a name');
@@ -1894,7 +2013,7 @@ class DirectionPlanner {
         drop(c.from);
         add(c.to);
       } else if (c.fields.includes('comment')) {
-        const constraintName = constraintNameOf(from, c.from);
+        const constraintName = actualNameOf(from, c.from, this.built);
         if (constraintName !== undefined) this.commentOn(constraintSubject(name, c.to), `CONSTRAINT ${q(constraintName)} ON ${t}`, c.to.comment);
       }
     }
@@ -1931,7 +2050,7 @@ class DirectionPlanner {
   private planNameOnlyChanges<T extends ConstraintModel | IndexModel>(
     list: ListDiff<T>,
     currentName: (item: T) => string | undefined,
-    desiredName: (item: T) => string | undefined,
+    desiredName: (current: T, wanted: T) => string | undefined,
     rename: (item: T, oldName: string, newName: string) => string,
     commentAs: (item: T, newName: string) => void,
   ): { removed: T[]; added: T[] } {
@@ -1944,12 +2063,13 @@ class DirectionPlanner {
         continue;
       }
       const oldName = currentName(removed[at]!);
-      const newName = desiredName(item);
+      const newName = desiredName(removed[at]!, item);
       if (oldName === undefined || newName === undefined || oldName === newName) {
         added.push(item);
         continue;
       }
       const match = removed.splice(at, 1)[0]!;
+      this.renamedPairs.set(match, item);
       const finalName = rename(item, oldName, newName);
       if (match.comment !== item.comment) commentAs(item, finalName);
     }
@@ -1967,10 +2087,16 @@ class DirectionPlanner {
     const droppedColumns = new Set(
       (from.columns ?? []).filter((c) => !('columns' in to) || !to.columns.some((d) => d.name === c.name)).map((c) => c.name),
     );
+    const ownerTable = fromTable ?? ({ name: owner, columns: [], constraints: [], indexes: [], triggers: [], policies: [] } as TableModel);
+    const nameOf = (i: IndexModel): string | undefined => actualNameOf(ownerTable, i, this.built);
     const { removed, added } = this.planNameOnlyChanges(
       effective,
-      indexNameOf,
-      (i) => i.name ?? generatedIndexName(i),
+      nameOf,
+      (current, wanted) => {
+        if (wanted.name !== undefined) return wanted.name;
+        const parts = this.built.get(current) ?? indexNameParts(wanted);
+        return parts === undefined ? undefined : nameFromParts(owner, parts);
+      },
       (i, oldName, newName) => {
         this.add(makeStep(RANK.renameChild, indexSubject(owner, i), `ALTER INDEX ${q(oldName)} RENAME TO ${q(newName)}`, { markers: this.lockIfExisting(owner) }));
         return newName;
@@ -1980,7 +2106,7 @@ class DirectionPlanner {
     const drop = (index: IndexModel): void => {
       if ([...droppedColumns].some((c) => identifiersIn(index.definition).has(c))) return;
       const subject = indexSubject(owner, index);
-      const name = indexNameOf(index);
+      const name = nameOf(index);
       if (name === undefined) {
         this.unsupported(subject, 'its name cannot be told from its definition', 'give the index a name');
         return;
@@ -2022,7 +2148,7 @@ class DirectionPlanner {
         drop(c.from);
         create(c.to);
       } else if (c.fields.includes('comment')) {
-        const name = indexNameOf(c.from);
+        const name = nameOf(c.from);
         if (name !== undefined) this.commentOn(indexSubject(owner, c.to), `INDEX ${q(name)}`, c.to.comment);
       }
     }
