@@ -2247,7 +2247,8 @@ class DirectionPlanner {
 
   private planViews(): void {
     const removedViews = this.diff.views.removed;
-    const recreated = this.from.views.filter((v) => this.recreatedViews.has(v.name));
+    const wanted = new Set(this.to.views.map((v) => v.name));
+    const recreated = this.from.views.filter((v) => this.recreatedViews.has(v.name) && wanted.has(v.name));
     for (const view of [...removedViews, ...recreated]) this.dropView(view);
     for (const view of this.diff.views.added) this.createView(view);
     for (const view of recreated) {

@@ -179,6 +179,21 @@ const CASES: readonly RoundTripCase[] = [
       `COMMENT ON TABLE t IS 'Things'`,
     ],
   },
+  {
+    title: 'names that need quoting: mixed case, spaces, keywords',
+    current: [
+      `CREATE TYPE "Mood" AS ENUM ('a', 'b')`,
+      `CREATE TABLE "User Data" ("Order" int PRIMARY KEY, "select" text, "Mood" "Mood")`,
+      `CREATE INDEX ON "User Data" ("select")`,
+    ],
+    desired: [
+      `CREATE TYPE "Mood" AS ENUM ('b', 'a')`,
+      `CREATE TABLE "User Data" ("Order" bigint PRIMARY KEY, "select" text UNIQUE, "Mood" "Mood", "from" "Mood"[] DEFAULT '{}')`,
+      `CREATE TABLE "user" ("table" int REFERENCES "User Data" ("Order"))`,
+      `CREATE VIEW "Select View" AS SELECT "Order", "select" FROM "User Data"`,
+      `COMMENT ON COLUMN "User Data"."select" IS 'it''s a keyword'`,
+    ],
+  },
 ];
 
 let database: TestDatabase;
