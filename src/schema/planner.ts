@@ -952,6 +952,8 @@ class DirectionPlanner {
   /** New enum labels, to refuse their use in the same transaction. */
   private readonly addedLabels: { enumName: string; label: string }[] = [];
   private functionBodiesUnchecked = false;
+  /** Subjects of rename candidates the caller has not decided. */
+  private readonly pendingCandidates = new Set<string>();
   /** Enums whose new labels are used in the same migration: planned again as a recreation. */
   readonly enumsToRecreate = new Set<string>();
   /** Current constraints and indexes that up renames in place, with the desired item each becomes. */
@@ -1006,6 +1008,7 @@ class DirectionPlanner {
       this.decisions.push({ kind: 'drop-and-add', subject, detail: `${why}: not a rename (no renames)` });
       return;
     }
+    this.pendingCandidates.add(subject);
     this.refusals.push({
       reason: 'rename-candidate',
       direction: 'up',
@@ -1017,7 +1020,8 @@ class DirectionPlanner {
   }
 
   private dataLoss(subject: string, detail: string): StatementMarker {
-    if (this.ctx.direction === 'up') {
+    // An undecided rename candidate is refused as that, not twice.
+    if (this.ctx.direction === 'up' && !this.pendingCandidates.has(subject)) {
       if (this.ctx.allowDataLoss) this.decisions.push({ kind: 'data-loss', subject, detail });
       else {
         this.refusals.push({
