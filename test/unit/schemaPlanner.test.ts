@@ -883,6 +883,54 @@ describe('ordering', () => {
   });
 });
 
+describe('partitions and inheritance', () => {
+  const parent = makeTable({ name: 'events', kind: 'partitioned', partitionKey: 'RANGE (at)', columns: [{ name: 'at', type: 'date', notNull: true }, { name: 'n', type: 'integer' }] });
+  const partition = makeTable({ name: 'events_2024', partitionOf: 'events', partitionBound: "FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')", columns: parent.columns });
+  const current: SchemaModel = { ...EMPTY, tables: [parent, partition] };
+
+  test("an index on the parent is built once, recursing; the partition's clone is left to PostgreSQL", () => {
+    const desired: SchemaModel = {
+      ...EMPTY,
+      tables: [
+        { ...parent, indexes: [{ definition: 'CREATE INDEX ON ONLY events USING btree (n)' }] },
+        { ...partition, indexes: [{ definition: 'CREATE INDEX ON events_2024 USING btree (n)' }] },
+      ],
+    };
+    const result = plan(current, desired);
+    expect(sqlOf(result.up)).toEqual(['CREATE INDEX ON events USING btree (n)']);
+    expect(sqlOf(result.down)).toEqual(['DROP INDEX events_n_idx']);
+  });
+
+  test('a column added to the parent is not added to the partition again', () => {
+    const column: ColumnModel = { name: 'payload', type: 'jsonb' };
+    const desired: SchemaModel = { ...EMPTY, tables: [{ ...parent, columns: [...parent.columns, column] }, { ...partition, columns: [...partition.columns, column] }] };
+    expect(sqlOf(plan(current, desired).up)).toEqual(['ALTER TABLE events ADD COLUMN payload jsonb']);
+  });
+
+  test('an inheritance child is created with its own columns only, and its parent first', () => {
+    const base = makeTable({ name: 'z_base', columns: [{ name: 'id', type: 'integer', default: '0' }] });
+    const child = makeTable({ name: 'a_child', inherits: ['z_base'], columns: [{ name: 'id', type: 'integer', default: '0' }, { name: 'extra', type: 'text' }] });
+    expect(sqlOf(plan(EMPTY, { ...EMPTY, tables: [base, child] }).up)).toEqual([
+      'CREATE TABLE z_base (\n    id integer DEFAULT 0\n)',
+      'CREATE TABLE a_child (\n    extra text\n) INHERITS (z_base)',
+    ]);
+  });
+});
+
+describe('column positions in the down', () => {
+  test('a dropped middle column comes back last: the down says so instead of refusing', () => {
+    const current: SchemaModel = { ...EMPTY, tables: [makeTable({ name: 't', columns: [{ name: 'a', type: 'integer' }, { name: 'b', type: 'integer' }, { name: 'c', type: 'integer' }] })] };
+    const desired: SchemaModel = { ...EMPTY, tables: [makeTable({ name: 't', columns: [{ name: 'a', type: 'integer' }, { name: 'c', type: 'integer' }] })] };
+    const result = plan(current, desired, LOSSY);
+    expect(result.refusals).toEqual([]);
+    expect(result.notes).toEqual(['down adds column "t"."b" back as the last column: ALTER TABLE cannot put a column back where it stood']);
+    expect(result.down[0]?.markers).toContainEqual({
+      kind: 'caution',
+      detail: 'comes back as the last column, not where it stood: the schema differs from before in column order only',
+    });
+  });
+});
+
 describe('rename decisions', () => {
   // The renamed column last: a column added back elsewhere could not converge.
   const withLastColumn = (column: ColumnModel): SchemaModel =>
