@@ -1,24 +1,22 @@
 /**
- * Object-level differences between two schema models. Pure: no I/O.
+ * Object-level differences between two schema models, one readable line
+ * each, built from the structured diff (structuredDiff.ts). Pure: no I/O.
  *
  * Direction: `from` is the expected schema (e.g. the one recorded for a
  * revision), `to` the actual one (the database). `added` means "in the
  * database but not expected", `removed` "expected but not in the database".
  */
 import {
-  compareStrings,
-  formatFunctionSignature,
-  keyOfNamedDefinition,
   type ColumnModel,
   type ConstraintModel,
   type IndexModel,
   type PolicyModel,
   type SchemaModel,
-  type TableModel,
   type TriggerModel,
   type ViewModel,
 } from './model.js';
 import { serializeCanonicalJson } from './fingerprint.js';
+import { diffSchemaModels, type ListDiff, type ObjectChange, type TableChange } from './structuredDiff.js';
 
 export type SchemaObjectKind =
   | 'extension'
@@ -49,29 +47,28 @@ export interface SchemaDifference {
 /** Lists the differences from `from` (expected) to `to` (actual), in a stable order. */
 export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDifference[] {
   const differences: SchemaDifference[] = [];
-  const add = (d: SchemaDifference): void => void differences.push(d);
+  const emit: Emit = (d) => void differences.push(d);
+  const diff = diffSchemaModels(from, to);
 
-  diffByKey(from.extensions, to.extensions, (e) => e, {
-    added: (e) => add({ change: 'added', kind: 'extension', name: quote(e) }),
-    removed: (e) => add({ change: 'removed', kind: 'extension', name: quote(e) }),
-    common: () => undefined,
+  describeList(diff.extensions, 'extension', quote, emit);
+  describeList(diff.enums, 'enum', (e) => quote(e.name), emit, describeChanged('enum', emit));
+  describeList(diff.domains, 'domain', (d) => quote(d.name), emit, (change) => {
+    describeChanged('domain', emit)(change);
+    describeNamedDefinitions(quote(change.to.name), change.checks, emit);
   });
-  diffNamedObjects('enum', from.enums, to.enums, add);
-  diffNamedObjects('domain', from.domains, to.domains, add, (a, b) => {
-    const name = quote(b.name);
-    diffNamedDefinitions('constraint', name, a.checks, b.checks, add);
+  describeList(diff.compositeTypes, 'composite type', (c) => quote(c.name), emit, describeChanged('composite type', emit));
+  describeList(diff.sequences, 'sequence', (s) => quote(s.name), emit, describeChanged('sequence', emit));
+  describeList(diff.tables, 'table', (t) => quote(t.name), emit, (change) => describeTableChange(change, emit));
+  describeList(diff.views, kindOfView, (v) => quote(v.name), emit, (change) => {
+    const view = quote(change.to.name);
+    const detail = describeFields(change);
+    if (detail !== undefined) emit({ change: 'changed', kind: kindOfView(change.to), name: view, detail });
+    describeIndexes(view, change.indexes, emit);
+    describeTableChildren('trigger', view, change.triggers, emit);
   });
-  diffNamedObjects('composite type', from.compositeTypes, to.compositeTypes, add);
-  diffNamedObjects('sequence', from.sequences, to.sequences, add);
-  diffTables(from.tables, to.tables, add);
-  diffViews(from.views, to.views, add);
-  diffByKey(from.functions, to.functions, formatFunctionSignature, {
-    added: (f) => add({ change: 'added', kind: f.kind, name: formatFunctionName(f) }),
-    removed: (f) => add({ change: 'removed', kind: f.kind, name: formatFunctionName(f) }),
-    common: (a, b) => {
-      const detail = describeFieldChanges(a, b, []);
-      if (detail !== undefined) add({ change: 'changed', kind: b.kind, name: formatFunctionName(b), detail });
-    },
+  describeList(diff.functions, (f) => f.kind, formatFunctionName, emit, (change) => {
+    const detail = describeFields(change);
+    if (detail !== undefined) emit({ change: 'changed', kind: change.to.kind, name: formatFunctionName(change.to), detail });
   });
   return differences;
 }
@@ -91,160 +88,86 @@ export function describeDifference(difference: SchemaDifference): string {
 
 type Emit = (difference: SchemaDifference) => void;
 
-interface ListDiffHandlers<T> {
-  added(item: T): void;
-  removed(item: T): void;
-  common(from: T, to: T): void;
-}
-
-/**
- * Matches two lists by key and reports what only one side has. Keys may
- * repeat (two identical unnamed constraints), so matching is by count.
- */
-function diffByKey<T>(from: readonly T[], to: readonly T[], keyOf: (item: T) => string, handlers: ListDiffHandlers<T>): void {
-  const remaining = new Map<string, T[]>();
-  for (const item of to) {
-    const key = keyOf(item);
-    remaining.set(key, [...(remaining.get(key) ?? []), item]);
-  }
-  const removed: T[] = [];
-  const common: [T, T][] = [];
-  for (const item of from) {
-    const match = remaining.get(keyOf(item))?.shift();
-    if (match === undefined) removed.push(item);
-    else common.push([item, match]);
-  }
-  const added = [...remaining.values()].flat();
-  const byKey = (a: T, b: T): number => compareStrings(keyOf(a), keyOf(b));
-  for (const item of removed.sort(byKey)) handlers.removed(item);
-  for (const item of added.sort(byKey)) handlers.added(item);
-  for (const [a, b] of common.sort(([a], [b]) => byKey(a, b))) handlers.common(a, b);
-}
-
-/** Objects identified by name whose own fields are compared as a whole. */
-function diffNamedObjects<T extends { readonly name: string }>(
-  kind: SchemaObjectKind,
-  from: readonly T[],
-  to: readonly T[],
+/** Removed, then added, then changed objects of one list (the structured diff's order). */
+function describeList<T, C>(
+  list: ListDiff<T, C>,
+  kind: SchemaObjectKind | ((item: T) => SchemaObjectKind),
+  nameOf: (item: T) => string,
   emit: Emit,
-  diffChildren?: (from: T, to: T) => void,
-  childFields: readonly string[] = ['checks'],
+  describeChange: (change: C) => void = () => undefined,
+  detailOf: (item: T) => string | undefined = () => undefined,
 ): void {
-  diffByKey(from, to, (item) => item.name, {
-    added: (item) => emit({ change: 'added', kind, name: quote(item.name) }),
-    removed: (item) => emit({ change: 'removed', kind, name: quote(item.name) }),
-    common: (a, b) => {
-      const detail = describeFieldChanges(a, b, diffChildren === undefined ? [] : childFields);
-      if (detail !== undefined) emit({ change: 'changed', kind, name: quote(b.name), detail });
-      diffChildren?.(a, b);
-    },
-  });
+  const kindOf = typeof kind === 'function' ? kind : () => kind;
+  const line = (change: 'added' | 'removed', item: T): SchemaDifference => {
+    const detail = detailOf(item);
+    return { change, kind: kindOf(item), name: nameOf(item), ...(detail === undefined ? {} : { detail }) };
+  };
+  for (const item of list.removed) emit(line('removed', item));
+  for (const item of list.added) emit(line('added', item));
+  for (const change of list.changed) describeChange(change);
 }
 
-const TABLE_CHILDREN = ['columns', 'constraints', 'indexes', 'triggers', 'policies'] as const;
-
-function diffTables(from: readonly TableModel[], to: readonly TableModel[], emit: Emit): void {
-  diffByKey(from, to, (t) => t.name, {
-    added: (t) => emit({ change: 'added', kind: 'table', name: quote(t.name) }),
-    removed: (t) => emit({ change: 'removed', kind: 'table', name: quote(t.name) }),
-    common: (a, b) => {
-      const table = quote(b.name);
-      const changes = [describeFieldChanges(a, b, TABLE_CHILDREN), describeColumnOrderChange(a.columns, b.columns)];
-      const detail = joinDetails(changes);
-      if (detail !== undefined) emit({ change: 'changed', kind: 'table', name: table, detail });
-      diffColumns(table, a.columns, b.columns, emit);
-      diffNamedDefinitions('constraint', table, a.constraints, b.constraints, emit);
-      diffIndexes(table, a.indexes, b.indexes, emit);
-      diffTableChildren('trigger', table, a.triggers, b.triggers, emit);
-      diffTableChildren('policy', table, a.policies, b.policies, emit);
-    },
-  });
+/** The `changed` line of an object identified by name, when its own fields differ. */
+function describeChanged<T extends { readonly name: string }>(kind: SchemaObjectKind, emit: Emit) {
+  return (change: ObjectChange<T>): void => {
+    const detail = describeFields(change);
+    if (detail !== undefined) emit({ change: 'changed', kind, name: quote(change.to.name), detail });
+  };
 }
 
-function diffViews(from: readonly ViewModel[], to: readonly ViewModel[], emit: Emit): void {
-  const kindOf = (v: ViewModel): SchemaObjectKind => (v.materialized ? 'materialized view' : 'view');
-  diffByKey(from, to, (v) => v.name, {
-    added: (v) => emit({ change: 'added', kind: kindOf(v), name: quote(v.name) }),
-    removed: (v) => emit({ change: 'removed', kind: kindOf(v), name: quote(v.name) }),
-    common: (a, b) => {
-      const view = quote(b.name);
-      const detail = describeFieldChanges(a, b, ['indexes', 'triggers']);
-      if (detail !== undefined) emit({ change: 'changed', kind: kindOf(b), name: view, detail });
-      diffIndexes(view, a.indexes ?? [], b.indexes ?? [], emit);
-      diffTableChildren('trigger', view, a.triggers ?? [], b.triggers ?? [], emit);
-    },
-  });
+function kindOfView(v: ViewModel): SchemaObjectKind {
+  return v.materialized ? 'materialized view' : 'view';
 }
 
-function diffColumns(table: string, from: readonly ColumnModel[], to: readonly ColumnModel[], emit: Emit): void {
-  diffByKey(from, to, (c) => c.name, {
-    added: (c) => emit({ change: 'added', kind: 'column', name: `${table}.${quote(c.name)}`, detail: c.type }),
-    removed: (c) => emit({ change: 'removed', kind: 'column', name: `${table}.${quote(c.name)}`, detail: c.type }),
-    common: (a, b) => {
-      const detail = describeFieldChanges(a, b, []);
-      if (detail !== undefined) emit({ change: 'changed', kind: 'column', name: `${table}.${quote(b.name)}`, detail });
-    },
-  });
+function describeTableChange(change: TableChange, emit: Emit): void {
+  const table = quote(change.to.name);
+  const order =
+    change.columnOrder === undefined
+      ? undefined
+      : `column order (${change.columnOrder.before.join(', ')}) → (${change.columnOrder.after.join(', ')})`;
+  const detail = joinDetails([describeFields(change), order]);
+  if (detail !== undefined) emit({ change: 'changed', kind: 'table', name: table, detail });
+  const columnName = (c: ColumnModel): string => `${table}.${quote(c.name)}`;
+  describeList(change.columns, 'column', columnName, emit, (c) => {
+    const columnDetail = describeFields(c);
+    if (columnDetail !== undefined) emit({ change: 'changed', kind: 'column', name: columnName(c.to), detail: columnDetail });
+  }, (c) => c.type);
+  describeNamedDefinitions(table, change.constraints, emit);
+  describeIndexes(table, change.indexes, emit);
+  describeTableChildren('trigger', table, change.triggers, emit);
+  describeTableChildren('policy', table, change.policies, emit);
 }
 
 /** Constraints (and domain checks): identified by explicit name, else by definition. */
-function diffNamedDefinitions(
-  kind: 'constraint',
-  owner: string,
-  from: readonly ConstraintModel[],
-  to: readonly ConstraintModel[],
-  emit: Emit,
-): void {
+function describeNamedDefinitions(owner: string, list: ListDiff<ConstraintModel>, emit: Emit): void {
   const nameOf = (c: ConstraintModel): string =>
     c.name === undefined ? `${owner} ${c.definition}` : `${owner}.${quote(c.name)}`;
-  diffByKey(from, to, keyOfNamedDefinition, {
-    added: (c) => emit({ change: 'added', kind, name: nameOf(c) }),
-    removed: (c) => emit({ change: 'removed', kind, name: nameOf(c) }),
-    common: (a, b) => {
-      const detail = describeFieldChanges(a, b, []);
-      if (detail !== undefined) emit({ change: 'changed', kind, name: nameOf(b), detail });
-    },
+  describeList(list, 'constraint', nameOf, emit, (c) => {
+    const detail = describeFields(c);
+    if (detail !== undefined) emit({ change: 'changed', kind: 'constraint', name: nameOf(c.to), detail });
   });
 }
 
-function diffIndexes(owner: string, from: readonly IndexModel[], to: readonly IndexModel[], emit: Emit): void {
+function describeIndexes(owner: string, list: ListDiff<IndexModel>, emit: Emit): void {
   // An unnamed index's definition already names its table.
   const nameOf = (i: IndexModel): string => (i.name === undefined ? i.definition : `${owner}.${quote(i.name)}`);
-  diffByKey(from, to, keyOfNamedDefinition, {
-    added: (i) => emit({ change: 'added', kind: 'index', name: nameOf(i) }),
-    removed: (i) => emit({ change: 'removed', kind: 'index', name: nameOf(i) }),
-    common: (a, b) => {
-      const detail = describeFieldChanges(a, b, []);
-      if (detail !== undefined) emit({ change: 'changed', kind: 'index', name: nameOf(b), detail });
-    },
+  describeList(list, 'index', nameOf, emit, (i) => {
+    const detail = describeFields(i);
+    if (detail !== undefined) emit({ change: 'changed', kind: 'index', name: nameOf(i.to), detail });
   });
 }
 
-function diffTableChildren<T extends TriggerModel | PolicyModel>(
+function describeTableChildren<T extends TriggerModel | PolicyModel>(
   kind: 'trigger' | 'policy',
   owner: string,
-  from: readonly T[],
-  to: readonly T[],
+  list: ListDiff<T>,
   emit: Emit,
 ): void {
-  diffByKey(from, to, (item) => item.name, {
-    added: (item) => emit({ change: 'added', kind, name: `${owner}.${quote(item.name)}` }),
-    removed: (item) => emit({ change: 'removed', kind, name: `${owner}.${quote(item.name)}` }),
-    common: (a, b) => {
-      const detail = describeFieldChanges(a, b, []);
-      if (detail !== undefined) emit({ change: 'changed', kind, name: `${owner}.${quote(b.name)}`, detail });
-    },
+  const nameOf = (item: T): string => `${owner}.${quote(item.name)}`;
+  describeList(list, kind, nameOf, emit, (c) => {
+    const detail = describeFields(c);
+    if (detail !== undefined) emit({ change: 'changed', kind, name: nameOf(c.to), detail });
   });
-}
-
-/** Reports a new relative order of the columns both sides have (it matters for `SELECT *`). */
-function describeColumnOrderChange(from: readonly ColumnModel[], to: readonly ColumnModel[]): string | undefined {
-  const toNames = new Set(to.map((c) => c.name));
-  const fromNames = new Set(from.map((c) => c.name));
-  const before = from.map((c) => c.name).filter((n) => toNames.has(n));
-  const after = to.map((c) => c.name).filter((n) => fromNames.has(n));
-  if (before.join('\u0000') === after.join('\u0000')) return undefined;
-  return `column order (${before.join(', ')}) → (${after.join(', ')})`;
 }
 
 // --- Field-level details --------------------------------------------------------
@@ -262,20 +185,11 @@ const FIELD_LABELS: Readonly<Record<string, string>> = {
   materialized: 'materialized',
 };
 
-/**
- * `field old → new; ...` for each top-level field that differs, skipping
- * `children` (compared separately); undefined when nothing differs.
- */
-function describeFieldChanges(from: object, to: object, children: readonly string[]): string | undefined {
-  const a = from as Record<string, unknown>;
-  const b = to as Record<string, unknown>;
-  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])]
-    .filter((key) => !children.includes(key))
-    .sort(compareStrings);
-  const changes = keys
-    .filter((key) => serializeCanonicalJson(a[key]) !== serializeCanonicalJson(b[key]))
-    .map((key) => `${FIELD_LABELS[key] ?? key} ${describeValueChange(a[key], b[key])}`);
-  return joinDetails(changes);
+/** `field old → new; ...` for each field that differs; undefined when none does. */
+function describeFields<T>(change: ObjectChange<T>): string | undefined {
+  const a = change.from as Record<string, unknown>;
+  const b = change.to as Record<string, unknown>;
+  return joinDetails(change.fields.map((key) => `${FIELD_LABELS[key] ?? key} ${describeValueChange(a[key], b[key])}`));
 }
 
 function joinDetails(details: readonly (string | undefined)[]): string | undefined {
