@@ -125,6 +125,21 @@ export class LockLostError extends RunnerError {
   }
 }
 
+/**
+ * A history write found the migration recorded already: another run applied
+ * it meanwhile (one whose lock session had ended, or plain node-pg-migrate
+ * without the lock). Nothing was recorded, so the history never names a
+ * migration twice; in a batch the transaction is rolled back.
+ */
+export class HistoryConflictError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+  constructor(readonly names: readonly string[], readonly table: string) {
+    super(`the history ${table} records ${names.join(', ')} already: another run applied ${names.length > 1 ? 'them' : 'it'} meanwhile; nothing was recorded`, {
+      hint: 'check with `migrate status` and `migrate history`, then run again',
+    });
+  }
+}
+
 /** The database needs a human decision. */
 export class RefusedError extends RunnerError {
   readonly exitCode = EXIT.refused;

@@ -10,7 +10,7 @@
  * leaves a passed-in client in an aborted transaction on failure (its
  * issue 1752). Here every failure path rolls back.
  */
-import { LockLostError, MigrationFailedError, MigrationFileError, describeCause } from './errors.js';
+import { MigrationFailedError, RunnerError, describeCause } from './errors.js';
 import { ensureHistoryTables, recordApplied, recordReverted, type AppliedRecord } from './history.js';
 import type { HistoryLocation, Queryable } from './introspect.js';
 import type { Logger } from './logger.js';
@@ -118,7 +118,7 @@ export async function executeBatch(
       try {
         await db.query('BEGIN');
         if (options.ddlLockTimeoutMs > 0) {
-          await db.query(`SELECT set_config('lock_timeout', $1, true)`, [`${options.ddlLockTimeoutMs}ms`]);
+          await db.query(`SELECT pg_catalog.set_config('lock_timeout', $1::text, true)`, [`${options.ddlLockTimeoutMs}ms`]);
         }
         await ensureHistoryTables(db, options.where);
         if (next === 0) await options.prelude?.(db);
@@ -210,12 +210,12 @@ async function runOutsideTransaction(
   const { db } = options;
   options.logger.warn(`${file.name} runs outside a transaction (pgm.noTransaction()); earlier migrations were committed`);
   if (options.ddlLockTimeoutMs > 0) {
-    await db.query(`SELECT set_config('lock_timeout', $1, false)`, [`${options.ddlLockTimeoutMs}ms`]);
+    await db.query(`SELECT pg_catalog.set_config('lock_timeout', $1::text, false)`, [`${options.ddlLockTimeoutMs}ms`]);
   }
   try {
     for (const statement of built.sql) await db.query(statement);
   } finally {
-    if (options.ddlLockTimeoutMs > 0) await db.query(`SELECT set_config('lock_timeout', '0', false)`).catch(() => undefined);
+    if (options.ddlLockTimeoutMs > 0) await db.query(`SELECT pg_catalog.set_config('lock_timeout', '0', false)`).catch(() => undefined);
   }
   if (direction === 'up') {
     await recordApplied(db, options.where, [{ name: file.name, checksum: file.checksum, durationMs: null }], options.appliedBy);
@@ -261,8 +261,9 @@ function failureOf(
   done: readonly MigrationRun[],
   options: BatchOptions,
 ): Error {
-  // Unloadable files are usage errors (exit 2), rolled back all the same.
-  if (error instanceof MigrationFailedError || error instanceof MigrationFileError || error instanceof LockLostError) return error;
+  // Unloadable files are usage errors (exit 2), rolled back all the same; a RunnerError of the
+  // runner's own statements (the lock, the history) already says who failed.
+  if (error instanceof RunnerError) return error;
   if (isConnectionLoss(error)) {
     return new MigrationFailedError(file.name, direction, null, {
       cause: error,

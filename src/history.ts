@@ -3,11 +3,18 @@
  * a side table (`<table>_meta`) with checksum, duration and who applied, which
  * plain node-pg-migrate never reads (CONTRACT.md "The states", last paragraph).
  * Names are always query parameters, never interpolated.
+ *
+ * These statements follow migration SQL on its connection, so functions and
+ * operators are named with their schema (pg_catalog.now(),
+ * OPERATOR(pg_catalog.=)), as in introspect.ts. A name is never written twice:
+ * every insert skips names the table holds, and a write that would have
+ * repeated one records nothing and fails (HistoryConflictError).
  */
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { metaTableOf, qualify, type HistoryLocation, type Queryable } from './introspect.js';
+import { ConfigError, HistoryConflictError, describeCause } from './errors.js';
+import { historyLocationOf, metaTableOf, qualify, type HistoryLocation, type Queryable, type RunnerLocation } from './introspect.js';
 
 export interface AppliedRecord {
   readonly name: string;
@@ -23,58 +30,114 @@ export function appliedBy(how = 'migrate'): string {
   return `${how} ${RUNNER_VERSION} on ${hostname()}`;
 }
 
-/** Creates the history table (node-pg-migrate's DDL, runner.ts:287) and the side table if missing. */
-export async function ensureHistoryTables(db: Queryable, where: HistoryLocation): Promise<void> {
-  await db.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(where.schema)}`);
-  await db.query(
-    `CREATE TABLE IF NOT EXISTS ${qualify(where.schema, where.table)} ` +
-      '(id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL)',
+/**
+ * Creates the history table (node-pg-migrate's DDL, runner.ts:287) and the
+ * side table if missing, and their schema if that is missing too. Looked up
+ * first, in one round trip: on every run but the first both are there, and
+ * `CREATE SCHEMA IF NOT EXISTS` checks the CREATE privilege on the database
+ * even when the schema exists, which PostgreSQL 15's recommended role (CREATE
+ * on schema public only) does not have.
+ */
+export async function ensureHistoryTables(db: Queryable, location: RunnerLocation): Promise<void> {
+  const where = historyLocationOf(location);
+  const { rows } = await db.query<{ schema: boolean; tables: number }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname OPERATOR(pg_catalog.=) $1) AS schema,
+            (SELECT pg_catalog.count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+             WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) ANY ($2::text[])) AS tables`,
+    [where.schema, [where.table, metaTableOf(where.table)]],
   );
-  await db.query(
-    `CREATE TABLE IF NOT EXISTS ${qualify(where.schema, metaTableOf(where.table))} (` +
-      'name varchar(255) PRIMARY KEY, checksum text, duration_ms integer, applied_by text, ' +
-      'recorded_at timestamptz NOT NULL DEFAULT now())',
-  );
+  if (rows[0]?.tables === 2) return;
+  const schemaExists = rows[0]?.schema === true;
+  try {
+    if (!schemaExists) await db.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(where.schema)}`);
+    await db.query(
+      `CREATE TABLE IF NOT EXISTS ${qualify(where.schema, where.table)} ` +
+        '(id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL); ' +
+        `CREATE TABLE IF NOT EXISTS ${qualify(where.schema, metaTableOf(where.table))} (` +
+        'name varchar(255) PRIMARY KEY, checksum text, duration_ms integer, applied_by text, ' +
+        'recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now())',
+    );
+  } catch (error) {
+    if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) throw error;
+    const history = qualify(where.schema, where.table);
+    throw new ConfigError(`cannot create the history table ${history}: ${describeCause(error)}`, history, {
+      cause: error,
+      hint: schemaExists
+        ? `grant the role CREATE on schema ${pg.escapeIdentifier(where.schema)}, or create the tables for it`
+        : `create schema ${pg.escapeIdentifier(where.schema)} for it, or grant the role CREATE on the database`,
+    });
+  }
 }
+
+const INSUFFICIENT_PRIVILEGE = '42501';
 
 /**
  * Records applied migrations in one round trip, in order. run_on is NOW(),
  * the transaction's start, as node-pg-migrate writes it; ids keep the order.
+ * All or nothing: when the history holds any of the names already, nothing
+ * is written and HistoryConflictError says which.
  */
 export async function recordApplied(
   db: Queryable,
-  where: HistoryLocation,
+  location: RunnerLocation,
   records: readonly AppliedRecord[],
   by: string,
 ): Promise<void> {
+  const where = historyLocationOf(location);
   if (!records.length) return;
-  await db.query(
+  const names = distinctNames(records.map((r) => r.name));
+  const history = qualify(where.schema, where.table);
+  const { rows } = await db.query<{ name: string }>(
     `WITH rows AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS r(name, checksum, duration_ms, ord)
+       SELECT * FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::int[]))
+         WITH ORDINALITY AS r(name, checksum, duration_ms, ord)
+       WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE h.name OPERATOR(pg_catalog.=) ANY ($1::text[]))
      ), history AS (
-       INSERT INTO ${qualify(where.schema, where.table)} (name, run_on) SELECT name, NOW() FROM rows ORDER BY ord
+       INSERT INTO ${history} (name, run_on) SELECT name, pg_catalog.now() FROM rows ORDER BY ord
      )
      INSERT INTO ${qualify(where.schema, metaTableOf(where.table))} AS m (name, checksum, duration_ms, applied_by)
      SELECT name, checksum, duration_ms, $4 FROM rows
      ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, duration_ms = EXCLUDED.duration_ms,
-       applied_by = EXCLUDED.applied_by, recorded_at = now()`,
-    [records.map((r) => r.name), records.map((r) => r.checksum), records.map((r) => r.durationMs), by],
+       applied_by = EXCLUDED.applied_by, recorded_at = pg_catalog.now()
+     RETURNING m.name`,
+    [names, records.map((r) => r.checksum), records.map((r) => r.durationMs), by],
   );
+  if (rows.length !== names.length) throw await conflictOf(db, where, names);
 }
 
-export async function recordReverted(db: Queryable, where: HistoryLocation, names: readonly string[]): Promise<void> {
+export async function recordReverted(db: Queryable, location: RunnerLocation, names: readonly string[]): Promise<void> {
+  const where = historyLocationOf(location);
   if (!names.length) return;
-  await db.query(`DELETE FROM ${qualify(where.schema, where.table)} WHERE name = ANY($1::text[])`, [names]);
-  await db.query(`DELETE FROM ${qualify(where.schema, metaTableOf(where.table))} WHERE name = ANY($1::text[])`, [names]);
+  await db.query(`DELETE FROM ${qualify(where.schema, where.table)} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[])`, [names]);
+  await db.query(`DELETE FROM ${qualify(where.schema, metaTableOf(where.table))} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[])`, [names]);
+}
+
+/** `names`, refusing a repeat: a caller that asks to record a name twice has a bug. */
+function distinctNames(names: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const repeated = new Set(names.filter((name) => seen.has(name) || !seen.add(name)));
+  if (repeated.size) throw new Error(`asked to record ${[...repeated].join(', ')} twice`);
+  return [...names];
+}
+
+/** Which of `names` the history holds, for the error of a write that skipped them. */
+async function conflictOf(db: Queryable, where: HistoryLocation, names: readonly string[]): Promise<HistoryConflictError> {
+  const history = qualify(where.schema, where.table);
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT DISTINCT name FROM ${history} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[]) ORDER BY name`,
+    [names],
+  );
+  return new HistoryConflictError(rows.map((r) => r.name), history);
 }
 
 /** Records checksums for rows that have none (applied by plain node-pg-migrate): "adoption". */
-export async function adoptChecksums(db: Queryable, where: HistoryLocation, records: readonly AppliedRecord[]): Promise<void> {
+export async function adoptChecksums(db: Queryable, location: RunnerLocation, records: readonly AppliedRecord[]): Promise<void> {
+  const where = historyLocationOf(location);
   if (!records.length) return;
   const meta = qualify(where.schema, metaTableOf(where.table));
   await db.query(
     `INSERT INTO ${meta} AS m (name, checksum, applied_by)
-     SELECT name, checksum, $3 FROM unnest($1::text[], $2::text[]) AS r(name, checksum)
+     SELECT name, checksum, $3 FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS r(name, checksum)
      ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum WHERE m.checksum IS NULL`,
     [records.map((r) => r.name), records.map((r) => r.checksum), appliedBy('adopted by migrate')],
   );
@@ -93,41 +156,59 @@ export async function adoptChecksums(db: Queryable, where: HistoryLocation, reco
  */
 export async function stampHistory(
   db: Queryable,
-  where: HistoryLocation,
+  location: RunnerLocation,
   prefix: readonly { readonly name: string; readonly checksum: string }[],
   by: string,
 ): Promise<void> {
+  const where = historyLocationOf(location);
   const history = qualify(where.schema, where.table);
   const meta = qualify(where.schema, metaTableOf(where.table));
-  const names = prefix.map((f) => f.name);
-  await db.query(`DELETE FROM ${history} WHERE NOT (name = ANY($1::text[]))`, [names]);
-  await db.query(`DELETE FROM ${meta} WHERE NOT (name = ANY($1::text[]))`, [names]);
-  // Times as text, so they go back exactly as they were (timestamp has no time zone).
+  const names = distinctNames(prefix.map((f) => f.name));
+  await db.query(`DELETE FROM ${history} WHERE NOT (name OPERATOR(pg_catalog.=) ANY ($1::text[]))`, [names]);
+  await db.query(`DELETE FROM ${meta} WHERE NOT (name OPERATOR(pg_catalog.=) ANY ($1::text[]))`, [names]);
+  // Times as text, so they go back exactly as they were (timestamp has no time zone);
+  // format() prints them with the type's output function, as a cast to text would.
   const { rows: kept } = await db.query<HistoryTime>(
-    `SELECT name, run_on::text AS "runOn", extract(epoch FROM run_on)::float8 AS epoch FROM ${history} ORDER BY run_on, id`,
+    `SELECT id, name, pg_catalog.format('%s', run_on) AS "runOn", extract(epoch FROM run_on)::float8 AS epoch
+     FROM ${history} ORDER BY run_on, id`,
   );
   const keptNames = new Set(kept.map((row) => row.name));
   const missing = prefix.filter((f) => !keptNames.has(f.name));
   const firstMisplaced = kept.findIndex((row, index) => row.name !== names[index]);
-  // In order already: the missing rows follow, applied now. Otherwise rewrite from the first misplaced row.
+  // In order already: the missing rows follow, applied now. Otherwise rewrite from the first misplaced row:
+  // every row from there on goes, a second row of a name held twice too, and the tail is written once.
   const rewrite = firstMisplaced < 0
     ? { names: missing.map((f) => f.name), runOn: missing.map(() => null) }
     : { names: names.slice(firstMisplaced), runOn: runOnInFileOrder(names.slice(firstMisplaced), kept, kept[firstMisplaced - 1]) };
-  if (rewrite.names.length) await db.query(
-    `WITH gone AS (DELETE FROM ${history} WHERE name = ANY($1::text[]))
-     INSERT INTO ${history} (name, run_on)
-     SELECT name, COALESCE(run_on, NOW()) FROM unnest($1::text[], $2::timestamp[]) WITH ORDINALITY AS r(name, run_on, ord) ORDER BY ord`,
-    [rewrite.names, rewrite.runOn],
-  );
+  if (firstMisplaced >= 0) {
+    await db.query(
+      `DELETE FROM ${history} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[]) OR id OPERATOR(pg_catalog.=) ANY ($2::bigint[])`,
+      [rewrite.names, kept.slice(firstMisplaced).map((row) => row.id)],
+    );
+  }
+  if (rewrite.names.length) {
+    const { rows: written } = await db.query(
+      `INSERT INTO ${history} (name, run_on)
+       SELECT name, COALESCE(run_on, pg_catalog.now())
+       FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::timestamp[])) WITH ORDINALITY AS r(name, run_on, ord)
+       WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE h.name OPERATOR(pg_catalog.=) ANY ($1::text[]))
+       ORDER BY ord
+       RETURNING name`,
+      [rewrite.names, rewrite.runOn],
+    );
+    if (written.length !== rewrite.names.length) throw await conflictOf(db, where, rewrite.names);
+  }
   if (missing.length) await db.query(
-    `INSERT INTO ${meta} AS m (name, checksum, applied_by) SELECT name, checksum, $3 FROM unnest($1::text[], $2::text[]) AS r(name, checksum)
+    `INSERT INTO ${meta} AS m (name, checksum, applied_by)
+     SELECT name, checksum, $3 FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS r(name, checksum)
      ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_by = EXCLUDED.applied_by,
-       duration_ms = NULL, recorded_at = now()`,
+       duration_ms = NULL, recorded_at = pg_catalog.now()`,
     [missing.map((f) => f.name), missing.map((f) => f.checksum), by],
   );
 }
 
 interface HistoryTime {
+  readonly id: number | string;
   readonly name: string;
   readonly runOn: string;
   readonly epoch: number;

@@ -12,6 +12,10 @@
  * has to hold the lock exclusively: a replica that finds the work done uses
  * one connection, not two. Session locks do not survive transaction-mode
  * PgBouncer: point the runner at the server or a session-mode pool.
+ *
+ * Functions and operators are named with their schema (pg_catalog.fn,
+ * OPERATOR(pg_catalog.=)): the reading connection also runs migrations, and
+ * nothing they create may stand in for pg_catalog's.
  */
 import { hostname } from 'node:os';
 import { closeQuietly, connect, sleep, type Client } from './connection.js';
@@ -24,8 +28,13 @@ export const MIGRATION_LOCK_KEY = '7241865325823964';
 
 /** pg_locks keys a bigint advisory lock as classid (high 32 bits), objid (low 32 bits), objsubid 1. */
 const IS_MIGRATION_LOCK = (alias: string) =>
-  `${alias}locktype = 'advisory' AND ${alias}classid = ($1::bigint >> 32)::oid ` +
-  `AND ${alias}objid = ($1::bigint & 4294967295)::oid AND ${alias}objsubid = 1`;
+  `${alias}locktype OPERATOR(pg_catalog.=) 'advisory' ` +
+  `AND ${alias}classid OPERATOR(pg_catalog.=) ($1::bigint OPERATOR(pg_catalog.>>) 32)::oid ` +
+  `AND ${alias}objid OPERATOR(pg_catalog.=) ($1::bigint OPERATOR(pg_catalog.&) 4294967295)::oid ` +
+  `AND ${alias}objsubid OPERATOR(pg_catalog.=) 1`;
+
+/** This database, by oid, for pg_locks. */
+const THIS_DATABASE = '(SELECT oid FROM pg_database WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database())';
 
 /** How long one blocking attempt waits before we log and look again. */
 const ATTEMPT_MS = 1_000;
@@ -80,7 +89,7 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
       // Held already (another runner applies, or looks): the wait is shared, on the reader.
       if (reader && (await isHeldByAnyone(reader))) return false;
       const client = await ownSession();
-      const { rows } = await client.query<{ taken: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS taken', [MIGRATION_LOCK_KEY]);
+      const { rows } = await client.query<{ taken: boolean }>('SELECT pg_catalog.pg_try_advisory_lock($1::bigint) AS taken', [MIGRATION_LOCK_KEY]);
       return rows[0]?.taken === true;
     },
     take: async () => waitForLock(await ownSession(), 'exclusive', deadline, waiting, options),
@@ -92,7 +101,7 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
     async letGo(mode) {
       const client = mode === 'shared' ? sharing : session;
       if (!client) return;
-      await client.query(`SELECT ${MODES[mode].unlock}($1::bigint)`, [MIGRATION_LOCK_KEY]);
+      await client.query(`SELECT pg_catalog.${MODES[mode].unlock}($1::bigint)`, [MIGRATION_LOCK_KEY]);
       if (mode === 'shared') sharing = null;
     },
     async assertHeld() {
@@ -106,12 +115,12 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
     },
     async release() {
       // The reader stays open (it is the runner's): only its shared hold goes.
-      if (sharing && sharing !== session) await sharing.query('SELECT pg_advisory_unlock_shared($1::bigint)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+      if (sharing && sharing !== session) await sharing.query('SELECT pg_catalog.pg_advisory_unlock_shared($1::bigint)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
       sharing = null;
       if (!session) return;
       try {
         // Every hold, whatever its mode: the next waiter goes on before this session has ended.
-        await session.query('SELECT pg_advisory_unlock_all()');
+        await session.query('SELECT pg_catalog.pg_advisory_unlock_all()');
       } finally {
         // Ending the session releases them even if the unlock failed.
         await closeQuietly(session);
@@ -141,7 +150,7 @@ const MODES = {
 async function isHeldByAnyone(client: Client): Promise<boolean> {
   const { rows } = await client.query<{ held: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE ${IS_MIGRATION_LOCK('')} AND granted
-       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS held`,
+       AND database OPERATOR(pg_catalog.=) ${THIS_DATABASE}) AS held`,
     [MIGRATION_LOCK_KEY],
   );
   return rows[0]?.held === true;
@@ -149,7 +158,8 @@ async function isHeldByAnyone(client: Client): Promise<boolean> {
 
 async function holds(client: Client, mode: 'shared' | 'exclusive'): Promise<boolean> {
   const { rows } = await client.query<{ held: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE ${IS_MIGRATION_LOCK('')} AND pid = pg_backend_pid() AND granted AND mode = $2) AS held`,
+    `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE ${IS_MIGRATION_LOCK('')} AND pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+       AND granted AND mode OPERATOR(pg_catalog.=) $2::text) AS held`,
     [MIGRATION_LOCK_KEY, MODES[mode].pgLocksMode],
   );
   return rows[0]?.held === true;
@@ -173,8 +183,8 @@ async function waitForLock(
     let got = false;
     await client.query('BEGIN');
     try {
-      await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${wait}ms`]);
-      await client.query(`SELECT ${MODES[mode].lock}($1::bigint)`, [MIGRATION_LOCK_KEY]);
+      await client.query(`SELECT pg_catalog.set_config('lock_timeout', $1::text, true)`, [`${wait}ms`]);
+      await client.query(`SELECT pg_catalog.${MODES[mode].lock}($1::bigint)`, [MIGRATION_LOCK_KEY]);
       got = true;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -203,12 +213,12 @@ async function waitForLock(
 async function describeLockHolder(client: Client): Promise<string | null> {
   try {
     const { rows } = await client.query<{ pid: number; application_name: string; client_addr: string | null; since: string }>(
-      `SELECT a.pid, a.application_name, host(a.client_addr) AS client_addr,
-              to_char(a.backend_start, 'YYYY-MM-DD"T"HH24:MI:SSOF') AS since
-       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      `SELECT a.pid, a.application_name, pg_catalog.host(a.client_addr) AS client_addr,
+              pg_catalog.to_char(a.backend_start, 'YYYY-MM-DD"T"HH24:MI:SSOF') AS since
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
        WHERE ${IS_MIGRATION_LOCK('l.')} AND l.granted
-         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-       ORDER BY l.mode = 'ExclusiveLock' DESC
+         AND l.database OPERATOR(pg_catalog.=) ${THIS_DATABASE}
+       ORDER BY l.mode OPERATOR(pg_catalog.=) 'ExclusiveLock' DESC
        LIMIT 1`,
       [MIGRATION_LOCK_KEY],
     );

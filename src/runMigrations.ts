@@ -182,7 +182,7 @@ async function executePlan(
   lock: MigrationLockSession,
 ): Promise<MigrationRun[]> {
   const byName = new Map(files.map((f) => [f.name, f]));
-  const where = { schema: settings.schema, table: settings.table };
+  const where = { schema: settings.schema, migrationsSchema: settings.migrationsSchema, table: settings.table };
   const by = appliedBy();
   const unrecorded = unrecordedChecksums(observed, files);
   const prelude = async (db: Queryable) => {

@@ -17,6 +17,8 @@ export interface SettingsInput {
   readonly dir?: string;
   readonly table?: string;
   readonly schema?: string;
+  /** node-pg-migrate's migrationsSchema: where the history lives (default: the managed schema). */
+  readonly migrationsSchema?: string;
   readonly config?: string;
   readonly baseline?: string;
   readonly lockTimeout?: number;
@@ -45,6 +47,8 @@ export interface Settings {
   readonly dir: string;
   readonly table: string;
   readonly schema: string;
+  /** The history's schema; the managed schema unless set. */
+  readonly migrationsSchema: string;
   readonly baseline: string | null;
   readonly lockTimeoutSeconds: number;
   readonly waitTimeoutSeconds: number;
@@ -92,11 +96,13 @@ export function resolveSettings(
     throw new UsageError(`unknown log format ${JSON.stringify(logFormat)}`, { hint: 'use json or pretty' });
   }
 
+  const schema = identifier(String(pick('schema') ?? DEFAULTS.schema), 'schema');
   return {
     connection: resolveConnection(flags.databaseUrl, env, fromFile.databaseUrl),
     dir: resolve(cwd, String(pick('dir', envOf('MIGRATIONS_DIR')) ?? DEFAULTS.dir)),
-    table: String(pick('table', envOf('MIGRATIONS_TABLE')) ?? DEFAULTS.table),
-    schema: String(pick('schema') ?? DEFAULTS.schema),
+    table: identifier(String(pick('table', envOf('MIGRATIONS_TABLE')) ?? DEFAULTS.table), 'table'),
+    schema,
+    migrationsSchema: identifier(String(pick('migrationsSchema', envOf('MIGRATIONS_SCHEMA')) ?? schema), 'migrations schema'),
     baseline: (pick('baseline') as string | undefined) ?? null,
     lockTimeoutSeconds: Number(pick('lockTimeout') ?? DEFAULTS.lockTimeoutSeconds),
     waitTimeoutSeconds: Number(pick('waitTimeout') ?? DEFAULTS.waitTimeoutSeconds),
@@ -108,6 +114,19 @@ export function resolveSettings(
     logFormat,
     configFile,
   };
+}
+
+/**
+ * A name PostgreSQL keeps whole: it cuts one of more than 63 bytes
+ * (NAMEDATALEN), and the runner would then look for a table it never made.
+ */
+function identifier(name: string, what: string): string {
+  if (Buffer.byteLength(name) > 63) {
+    throw new UsageError(`the ${what} name ${JSON.stringify(name)} is longer than PostgreSQL's 63 bytes`, {
+      hint: 'use a name of at most 63 bytes',
+    });
+  }
+  return name;
 }
 
 function readConfigFile(named: string | undefined, cwd: string): { file: string | null; values: SettingsInput } {

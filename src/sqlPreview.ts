@@ -8,7 +8,7 @@ import { planCommand } from './commandPlanner.js';
 import { closeQuietly } from './connection.js';
 import { RefusedError } from './errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './inspect.js';
-import { metaTableOf, qualify } from './introspect.js';
+import { historyLocationOf, metaTableOf, qualify } from './introspect.js';
 import { createSilentLogger } from './logger.js';
 import { buildMigration, loadMigrationModule } from './migrationModules.js';
 import { readMigrationFiles } from './migrationFiles.js';
@@ -26,7 +26,8 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
     if (plan.action === 'refuse') {
       throw new RefusedError(plan.reason, null, plan.settleCommand ? { hint: `to settle it: ${plan.settleCommand}` } : {});
     }
-    const history = qualify(settings.schema, settings.table);
+    const where = historyLocationOf(settings);
+    const history = qualify(where.schema, where.table);
     const lines = [`-- migrate sql: ${plan.apply.length} migration(s) after ${detection.current ?? 'base'}`];
     if (!plan.apply.length) return lines.concat('-- nothing to apply').join('\n');
     lines.push('BEGIN;');
@@ -53,7 +54,7 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
       await client.query('ROLLBACK').catch(() => undefined);
     }
     lines.push('COMMIT;');
-    lines.push(`-- checksums and durations go to ${qualify(settings.schema, metaTableOf(settings.table))} when migrate runs it`);
+    lines.push(`-- checksums and durations go to ${qualify(where.schema, metaTableOf(where.table))} when migrate runs it`);
     return lines.join('\n');
   } finally {
     await closeQuietly(client);

@@ -98,6 +98,7 @@ function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void)
     .option('--dir <dir>', 'migrations folder (default: MIGRATIONS_DIR or migrations)')
     .option('--table <name>', 'history table (default: MIGRATIONS_TABLE or pgmigrations)')
     .option('--schema <name>', 'managed schema (default: public)')
+    .option('--migrations-schema <name>', 'schema of the history table (default: MIGRATIONS_SCHEMA or the managed schema)')
     .option('--config <file>', 'JSON config file (default: MIGRATE_CONFIG or migrate.config.json)')
     .option('--json', 'machine-readable output on stdout')
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug (default: LOG_LEVEL or info)'))
@@ -128,7 +129,7 @@ function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void)
 
 function pickSettings(flags: GlobalFlags & Record<string, unknown>): SettingsInput {
   const keys = [
-    'databaseUrl', 'dir', 'table', 'schema', 'config', 'baseline', 'lockTimeout', 'waitTimeout',
+    'databaseUrl', 'dir', 'table', 'schema', 'migrationsSchema', 'config', 'baseline', 'lockTimeout', 'waitTimeout',
     'ddlLockTimeout', 'allowModified', 'refuseOnDrift', 'logLevel',
   ] as const;
   const picked: Record<string, unknown> = {};

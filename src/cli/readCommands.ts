@@ -86,7 +86,7 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
         databaseSource: target.source,
         config: settings.configFile,
         migrationsDir: settings.dir,
-        table: `${settings.schema}.${settings.table}`,
+        table: `${settings.migrationsSchema}.${settings.table}`,
         schema: settings.schema,
         migrations: files.length,
         head: files.at(-1)?.name ?? null,

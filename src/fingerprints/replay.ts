@@ -9,7 +9,7 @@ import pg from 'pg';
 import { closeQuietly, connect, serverMajorOf, type Client } from '../connection.js';
 import { ConfigError, RunnerError, describeCause, EXIT } from '../errors.js';
 import { executeBatch } from '../execute.js';
-import { runnerTablesOf } from '../introspect.js';
+import { runnerTablesIn } from '../introspect.js';
 import { createSilentLogger, type Logger } from '../logger.js';
 import { readSchemaModel } from '../schema/catalog.js';
 import { describeDifference, diffSchemas } from '../schema/diff.js';
@@ -71,13 +71,13 @@ export async function withScratchDatabase<T>(
 }
 
 export function readModel(client: Client, settings: Settings): Promise<SchemaModel> {
-  return readSchemaModel(client, { schema: settings.schema, excludeTables: runnerTablesOf(settings.table) });
+  return readSchemaModel(client, { schema: settings.schema, excludeTables: runnerTablesIn(settings) });
 }
 
 function batchOptions(client: Client, context: ReplayContext) {
   return {
     db: client,
-    where: { schema: context.settings.schema, table: context.settings.table },
+    where: { schema: context.settings.schema, migrationsSchema: context.settings.migrationsSchema, table: context.settings.table },
     // Progress of a replay is noise; failures come back as errors.
     logger: createSilentLogger(),
     ddlLockTimeoutMs: 0,

@@ -9,9 +9,11 @@
  * session: names are qualified unless visible on `search_path`, and constants
  * print according to DateStyle, TimeZone, etc. All queries therefore run in
  * one transaction whose settings are pinned with `set_config(..., true)`
- * (the parameterised form of `SET LOCAL`): `search_path` is the managed schema
- * alone (pg_catalog is then searched implicitly first), so objects of the
- * managed schema print unqualified and objects elsewhere print qualified. The
+ * (the parameterised form of `SET LOCAL`): `search_path` is pg_catalog, the
+ * managed schema, pg_temp, so objects of the managed schema print unqualified
+ * and objects elsewhere print qualified. The queries name every function and
+ * operator with its schema (see "SQL" below), so none of the managed
+ * schema's can take their place. The
  * few definitions that PostgreSQL always qualifies (index, trigger and
  * function headers) have that qualification removed at an anchored position.
  *
@@ -142,10 +144,13 @@ function isConcurrentDdl(error: unknown): boolean {
   return cause?.code === 'XX000' && /cache lookup failed/.test(cause.message ?? '');
 }
 
+// These three run with whatever search_path the caller left (in an existing
+// transaction, a migration's): pg_catalog's functions are named outright.
 async function readSettings(db: Queryable): Promise<string[]> {
   const names = ['search_path', ...PINNED_SETTINGS.map(([name]) => name)];
   const { rows } = await db.query<{ values: string[] }>(
-    'SELECT array_agg(current_setting(name) ORDER BY ord) AS values FROM unnest($1::text[]) WITH ORDINALITY AS s(name, ord)',
+    `SELECT pg_catalog.array_agg(pg_catalog.current_setting(name) ORDER BY ord) AS values
+     FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY AS s(name, ord)`,
     [names],
   );
   return rows[0]?.values ?? [];
@@ -153,18 +158,25 @@ async function readSettings(db: Queryable): Promise<string[]> {
 
 async function restoreSettings(db: Queryable, values: readonly string[]): Promise<void> {
   const names = ['search_path', ...PINNED_SETTINGS.map(([name]) => name)];
-  await db.query('SELECT set_config(name, value, true) FROM unnest($1::text[], $2::text[]) AS s(name, value)', [
-    names,
-    values,
-  ]);
+  await db.query(
+    'SELECT pg_catalog.set_config(name, value, true) FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) AS s(name, value)',
+    [names, values],
+  );
 }
 
+/**
+ * The managed schema goes between pg_catalog and pg_temp: named first,
+ * pg_catalog is searched first as when it is left implicit (so deparsed
+ * names print as before), and pg_temp, named last, can no longer shadow a
+ * catalog table with a temporary table of a migration's.
+ */
 async function pinSettings(db: Queryable, schema: string): Promise<void> {
   const names = PINNED_SETTINGS.map(([name]) => name);
   const values = PINNED_SETTINGS.map(([, value]) => value);
   await db.query(
-    `SELECT set_config('search_path', quote_ident($1), true),
-            (SELECT count(set_config(name, value, true)) FROM unnest($2::text[], $3::text[]) AS s(name, value))`,
+    `SELECT pg_catalog.set_config('search_path', pg_catalog.format('pg_catalog, %I, pg_temp', $1::pg_catalog.text), true),
+            (SELECT pg_catalog.count(pg_catalog.set_config(name, value, true))
+             FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) AS s(name, value))`,
     [schema, names, values],
   );
 }
@@ -180,10 +192,30 @@ async function queryStep<R>(db: Queryable, step: string, schema: string, text: s
 
 // --- SQL --------------------------------------------------------------------
 // Parameters everywhere: $1 is the namespace OID, $2 the excluded table names.
+//
+// These queries are parsed with the managed schema on search_path (see the
+// top of this file), where a migration or a schema owner may have put
+// functions and operators named like pg_catalog's with a better-matching
+// signature (PostgreSQL's CVE-2018-1058 advice:
+// https://wiki.postgresql.org/wiki/A_Guide_to_CVE-2018-1058%3A_Protect_Your_Search_Path).
+// So every function is called as pg_catalog.fn and every operator is spelled
+// OPERATOR(pg_catalog.op), also where SQL hides one (IN, NOT IN, IS DISTINCT
+// FROM); values become text through format('%s'), which uses the type's
+// output function, never through a cast that has no pg_cast entry (int8,
+// oid, regclass to text), since CREATE CAST can add one.
+
+const EQ = 'OPERATOR(pg_catalog.=)';
+const NE = 'OPERATOR(pg_catalog.<>)';
+const GT = 'OPERATOR(pg_catalog.>)';
+
+/** `expr` as text, by the type's output function (what `::text` prints when no cast is defined). */
+function asText(expr: string): string {
+  return `pg_catalog.format('%s', ${expr})`;
+}
 
 /** Not a member of an extension (pg_depend deptype 'e'). */
 function notExtensionMember(catalog: string, oid: string): string {
-  return `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${catalog}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
+  return `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid ${EQ} 'pg_catalog.${catalog}'::regclass AND e.objid ${EQ} ${oid} AND e.deptype ${EQ} 'e')`;
 }
 
 /**
@@ -192,14 +224,14 @@ function notExtensionMember(catalog: string, oid: string): string {
  * slower on 2,000 tables.
  */
 function describe(catalog: string, oid: string, subId = '0'): string {
-  return `(SELECT ds.description FROM pg_description ds WHERE ds.classoid = '${catalog}'::regclass AND ds.objoid = ${oid} AND ds.objsubid = ${subId})`;
+  return `(SELECT ds.description FROM pg_description ds WHERE ds.classoid ${EQ} 'pg_catalog.${catalog}'::regclass AND ds.objoid ${EQ} ${oid} AND ds.objsubid ${EQ} ${subId})`;
 }
 
 /** A collation's name as `format_type` would print a type name: qualified unless visible. */
 function collationName(oid: string): string {
-  return `(SELECT CASE WHEN pg_collation_is_visible(co.oid) THEN quote_ident(co.collname)
-                       ELSE quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END
-             FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = ${oid})`;
+  return `(SELECT CASE WHEN pg_catalog.pg_collation_is_visible(co.oid) THEN pg_catalog.quote_ident(co.collname)
+                       ELSE pg_catalog.format('%I.%I', cn.nspname, co.collname) END
+             FROM pg_collation co JOIN pg_namespace cn ON cn.oid ${EQ} co.collnamespace WHERE co.oid ${EQ} ${oid})`;
 }
 
 /** The relations of the managed schema, without the runner's and extensions' own. */
@@ -207,105 +239,105 @@ const RELATIONS_CTE = `
   WITH rel AS (
     SELECT c.oid, c.relname, c.relkind
     FROM pg_class c
-    WHERE c.relnamespace = $1::oid
-      AND c.relkind IN ('r', 'p', 'v', 'm')
-      AND NOT (c.relname = ANY ($2::text[]))
+    WHERE c.relnamespace ${EQ} $1::oid
+      AND c.relkind ${EQ} ANY ('{r,p,v,m}'::"char"[])
+      AND NOT (c.relname ${EQ} ANY ($2::text[]))
       AND ${notExtensionMember('pg_class', 'c.oid')}
   )`;
 
-const NAMESPACE_SQL = `SELECT oid::int8::text AS oid, quote_ident(nspname) AS quoted FROM pg_namespace WHERE nspname = $1`;
+const NAMESPACE_SQL = `SELECT ${asText('oid')} AS oid, pg_catalog.quote_ident(nspname) AS quoted FROM pg_namespace WHERE nspname ${EQ} $1`;
 
 const EXTENSIONS_SQL = `SELECT extname::text AS name FROM pg_extension`;
 
 const RELATIONS_SQL = `${RELATIONS_CTE}
-  SELECT c.relname::text AS name, quote_ident(c.relname) AS quoted, c.relkind::text AS kind,
+  SELECT c.relname::text AS name, pg_catalog.quote_ident(c.relname) AS quoted, c.relkind::text AS kind,
          c.relpersistence::text AS persistence, c.reloptions::text[] AS options,
          c.relrowsecurity AS "rowSecurity", c.relforcerowsecurity AS "forceRowSecurity",
          ${describe('pg_class', 'c.oid')} AS comment,
-         CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS "partitionKey",
-         CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS "partitionBound",
-         (SELECT array_agg(i.inhparent::regclass::text ORDER BY i.inhseqno)
-            FROM pg_inherits i WHERE i.inhrelid = c.oid) AS parents,
+         CASE WHEN c.relkind ${EQ} 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END AS "partitionKey",
+         CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END AS "partitionBound",
+         (SELECT pg_catalog.array_agg(${asText('i.inhparent::regclass')} ORDER BY i.inhseqno)
+            FROM pg_inherits i WHERE i.inhrelid ${EQ} c.oid) AS parents,
          c.relispartition AS "isPartition",
-         CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END AS "viewDefinition"
-  FROM rel r JOIN pg_class c ON c.oid = r.oid`;
+         CASE WHEN c.relkind ${EQ} ANY ('{v,m}'::"char"[]) THEN pg_catalog.pg_get_viewdef(c.oid, true) END AS "viewDefinition"
+  FROM rel r JOIN pg_class c ON c.oid ${EQ} r.oid`;
 
 const COLUMNS_SQL = `${RELATIONS_CTE}
   SELECT r.relname::text AS "table", a.attname::text AS name,
-         format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
+         pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
          a.attidentity::text AS identity, a.attgenerated::text AS generated,
-         pg_get_expr(ad.adbin, ad.adrelid) AS expression,
-         CASE WHEN a.attcollation <> t.typcollation THEN ${collationName('a.attcollation')} END AS collation,
+         pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS expression,
+         CASE WHEN a.attcollation ${NE} t.typcollation THEN ${collationName('a.attcollation')} END AS collation,
          ${describe('pg_class', 'a.attrelid', 'a.attnum')} AS comment
   FROM rel r
-  JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
-  JOIN pg_type t ON t.oid = a.atttypid
-  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-  WHERE r.relkind IN ('r', 'p')
+  JOIN pg_attribute a ON a.attrelid ${EQ} r.oid AND a.attnum ${GT} 0 AND NOT a.attisdropped
+  JOIN pg_type t ON t.oid ${EQ} a.atttypid
+  LEFT JOIN pg_attrdef ad ON ad.adrelid ${EQ} a.attrelid AND ad.adnum ${EQ} a.attnum
+  WHERE r.relkind ${EQ} ANY ('{r,p}'::"char"[])
   ORDER BY r.relname, a.attnum`;
 
 // Not-null constraints (contype 'n', PostgreSQL 18) are covered by
 // ColumnModel.notNull; constraint triggers ('t') by the triggers.
 const CONSTRAINTS_SQL = `${RELATIONS_CTE}
   SELECT r.relname::text AS "table", co.conname::text AS name, co.contype::text AS type,
-         pg_get_constraintdef(co.oid) AS definition,
+         pg_catalog.pg_get_constraintdef(co.oid) AS definition,
          ${describe('pg_constraint', 'co.oid')} AS comment,
-         (SELECT array_agg(a.attname::text ORDER BY k.ord)
-            FROM unnest(co.conkey) WITH ORDINALITY AS k(attnum, ord)
-            JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.attnum) AS columns,
-         (SELECT array_agg(a.attname::text ORDER BY a.attnum)
-            FROM pg_attribute a WHERE a.attrelid = co.conindid AND a.attnum > 0) AS "indexColumns"
-  FROM rel r JOIN pg_constraint co ON co.conrelid = r.oid
-  WHERE co.contype IN ('p', 'u', 'x', 'c', 'f')`;
+         (SELECT pg_catalog.array_agg(a.attname::text ORDER BY k.ord)
+            FROM pg_catalog.unnest(co.conkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_attribute a ON a.attrelid ${EQ} co.conrelid AND a.attnum ${EQ} k.attnum) AS columns,
+         (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum)
+            FROM pg_attribute a WHERE a.attrelid ${EQ} co.conindid AND a.attnum ${GT} 0) AS "indexColumns"
+  FROM rel r JOIN pg_constraint co ON co.conrelid ${EQ} r.oid
+  WHERE co.contype ${EQ} ANY ('{p,u,x,c,f}'::"char"[])`;
 
 const INDEXES_SQL = `${RELATIONS_CTE}
-  SELECT r.relname::text AS "table", quote_ident(r.relname) AS "quotedTable",
-         i.relname::text AS name, quote_ident(i.relname) AS quoted,
-         pg_get_indexdef(i.oid) AS definition,
+  SELECT r.relname::text AS "table", pg_catalog.quote_ident(r.relname) AS "quotedTable",
+         i.relname::text AS name, pg_catalog.quote_ident(i.relname) AS quoted,
+         pg_catalog.pg_get_indexdef(i.oid) AS definition,
          ${describe('pg_class', 'i.oid')} AS comment,
-         (SELECT array_agg(a.attname::text ORDER BY a.attnum)
-            FROM pg_attribute a WHERE a.attrelid = i.oid AND a.attnum > 0) AS columns
+         (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum)
+            FROM pg_attribute a WHERE a.attrelid ${EQ} i.oid AND a.attnum ${GT} 0) AS columns
   FROM rel r
-  JOIN pg_index x ON x.indrelid = r.oid
-  JOIN pg_class i ON i.oid = x.indexrelid
+  JOIN pg_index x ON x.indrelid ${EQ} r.oid
+  JOIN pg_class i ON i.oid ${EQ} x.indexrelid
   WHERE NOT EXISTS (SELECT 1 FROM pg_constraint co
-                    WHERE co.conindid = x.indexrelid AND co.conrelid = r.oid AND co.contype IN ('p', 'u', 'x'))`;
+                    WHERE co.conindid ${EQ} x.indexrelid AND co.conrelid ${EQ} r.oid AND co.contype ${EQ} ANY ('{p,u,x}'::"char"[]))`;
 
 const TRIGGERS_SQL = `${RELATIONS_CTE}
-  SELECT r.relname::text AS "table", quote_ident(r.relname) AS "quotedTable",
-         t.tgname::text AS name, quote_ident(t.tgname) AS quoted,
-         pg_get_triggerdef(t.oid) AS definition, t.tgenabled::text AS enabled,
+  SELECT r.relname::text AS "table", pg_catalog.quote_ident(r.relname) AS "quotedTable",
+         t.tgname::text AS name, pg_catalog.quote_ident(t.tgname) AS quoted,
+         pg_catalog.pg_get_triggerdef(t.oid) AS definition, t.tgenabled::text AS enabled,
          ${describe('pg_trigger', 't.oid')} AS comment
-  FROM rel r JOIN pg_trigger t ON t.tgrelid = r.oid
+  FROM rel r JOIN pg_trigger t ON t.tgrelid ${EQ} r.oid
   WHERE NOT t.tgisinternal`;
 
 const POLICIES_SQL = `${RELATIONS_CTE}
   SELECT r.relname::text AS "table", p.polname::text AS name, p.polcmd::text AS command,
          p.polpermissive AS permissive,
-         (SELECT array_agg(CASE WHEN role = 0 THEN 'public' ELSE pg_get_userbyid(role)::text END)
-            FROM unnest(p.polroles) AS role) AS roles,
-         pg_get_expr(p.polqual, p.polrelid) AS using,
-         pg_get_expr(p.polwithcheck, p.polrelid) AS "withCheck"
-  FROM rel r JOIN pg_policy p ON p.polrelid = r.oid`;
+         (SELECT pg_catalog.array_agg(CASE WHEN role ${EQ} 0::oid THEN 'public' ELSE pg_catalog.pg_get_userbyid(role)::text END)
+            FROM pg_catalog.unnest(p.polroles) AS role) AS roles,
+         pg_catalog.pg_get_expr(p.polqual, p.polrelid) AS using,
+         pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) AS "withCheck"
+  FROM rel r JOIN pg_policy p ON p.polrelid ${EQ} r.oid`;
 
 // A sequence owned by a column (serial: deptype 'a'; identity: 'i') goes
 // with its table: one of the runner's tables takes its sequence along.
 const SEQUENCES_SQL = `
-  SELECT c.relname::text AS name, format_type(s.seqtypid, NULL) AS type,
-         s.seqstart::text AS start, s.seqincrement::text AS increment,
-         s.seqmin::text AS min, s.seqmax::text AS max, s.seqcache::text AS cache, s.seqcycle AS cycle,
-         d.refobjid::regclass::text || '.' || quote_ident(oa.attname) AS "ownedBy",
+  SELECT c.relname::text AS name, pg_catalog.format_type(s.seqtypid, NULL) AS type,
+         ${asText('s.seqstart')} AS start, ${asText('s.seqincrement')} AS increment,
+         ${asText('s.seqmin')} AS min, ${asText('s.seqmax')} AS max, ${asText('s.seqcache')} AS cache, s.seqcycle AS cycle,
+         CASE WHEN d.refobjid IS NOT NULL THEN pg_catalog.format('%s.%I', d.refobjid::regclass, oa.attname) END AS "ownedBy",
          d.deptype::text AS "ownerDependency",
          ${describe('pg_class', 'c.oid')} AS comment
   FROM pg_class c
-  JOIN pg_sequence s ON s.seqrelid = c.oid
-  LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid
-        AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')
-  LEFT JOIN pg_class owner ON owner.oid = d.refobjid
-  LEFT JOIN pg_attribute oa ON oa.attrelid = d.refobjid AND oa.attnum = d.refobjsubid
-  WHERE c.relnamespace = $1::oid AND c.relkind = 'S'
-    AND NOT (c.relname = ANY ($2::text[]))
-    AND NOT (owner.relnamespace IS NOT DISTINCT FROM $1::oid AND owner.relname = ANY ($2::text[]))
+  JOIN pg_sequence s ON s.seqrelid ${EQ} c.oid
+  LEFT JOIN pg_depend d ON d.classid ${EQ} 'pg_catalog.pg_class'::regclass AND d.objid ${EQ} c.oid
+        AND d.refclassid ${EQ} 'pg_catalog.pg_class'::regclass AND d.refobjsubid ${GT} 0 AND d.deptype ${EQ} ANY ('{a,i}'::"char"[])
+  LEFT JOIN pg_class owner ON owner.oid ${EQ} d.refobjid
+  LEFT JOIN pg_attribute oa ON oa.attrelid ${EQ} d.refobjid AND oa.attnum ${EQ} d.refobjsubid
+  WHERE c.relnamespace ${EQ} $1::oid AND c.relkind ${EQ} 'S'
+    AND NOT (c.relname ${EQ} ANY ($2::text[]))
+    AND NOT COALESCE(owner.relnamespace ${EQ} $1::oid AND owner.relname ${EQ} ANY ($2::text[]), false)
     AND ${notExtensionMember('pg_class', 'c.oid')}`;
 
 // Composite types of tables (typrelid of relkind 'r', 'v', ...) are
@@ -313,41 +345,41 @@ const SEQUENCES_SQL = `
 const TYPES_SQL = `
   SELECT t.typname::text AS name, t.typtype::text AS kind,
          ${describe('pg_type', 't.oid')} AS comment,
-         CASE WHEN t.typtype = 'e' THEN
-           (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)
+         CASE WHEN t.typtype ${EQ} 'e' THEN
+           (SELECT pg_catalog.array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid ${EQ} t.oid)
          END AS labels,
-         CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END AS "baseType",
+         CASE WHEN t.typtype ${EQ} 'd' THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END AS "baseType",
          t.typnotnull AS "notNull",
-         pg_get_expr(t.typdefaultbin, 0) AS "default",
-         CASE WHEN t.typtype = 'd' AND t.typcollation <> bt.typcollation THEN ${collationName('t.typcollation')} END AS collation,
-         CASE WHEN t.typtype = 'd' THEN
-           (SELECT json_agg(json_build_object('name', co.conname, 'definition', pg_get_constraintdef(co.oid),
+         pg_catalog.pg_get_expr(t.typdefaultbin, 0::oid) AS "default",
+         CASE WHEN t.typtype ${EQ} 'd' AND t.typcollation ${NE} bt.typcollation THEN ${collationName('t.typcollation')} END AS collation,
+         CASE WHEN t.typtype ${EQ} 'd' THEN
+           (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('name', co.conname, 'definition', pg_catalog.pg_get_constraintdef(co.oid),
                                               'comment', ${describe('pg_constraint', 'co.oid')}))
-              FROM pg_constraint co WHERE co.contypid = t.oid AND co.contype = 'c')
+              FROM pg_constraint co WHERE co.contypid ${EQ} t.oid AND co.contype ${EQ} 'c')
          END AS checks,
-         CASE WHEN t.typtype = 'c' THEN
-           (SELECT json_agg(json_build_object(
-                     'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
-                     'collation', CASE WHEN a.attcollation <> at.typcollation THEN ${collationName('a.attcollation')} END)
+         CASE WHEN t.typtype ${EQ} 'c' THEN
+           (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+                     'name', a.attname, 'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
+                     'collation', CASE WHEN a.attcollation ${NE} at.typcollation THEN ${collationName('a.attcollation')} END)
                    ORDER BY a.attnum)
-              FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
-             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)
+              FROM pg_attribute a JOIN pg_type at ON at.oid ${EQ} a.atttypid
+             WHERE a.attrelid ${EQ} t.typrelid AND a.attnum ${GT} 0 AND NOT a.attisdropped)
          END AS attributes
   FROM pg_type t
-  LEFT JOIN pg_type bt ON bt.oid = t.typbasetype
-  LEFT JOIN pg_class tc ON tc.oid = t.typrelid
-  WHERE t.typnamespace = $1::oid
-    AND (t.typtype IN ('e', 'd') OR (t.typtype = 'c' AND tc.relkind = 'c'))
+  LEFT JOIN pg_type bt ON bt.oid ${EQ} t.typbasetype
+  LEFT JOIN pg_class tc ON tc.oid ${EQ} t.typrelid
+  WHERE t.typnamespace ${EQ} $1::oid
+    AND (t.typtype ${EQ} ANY ('{e,d}'::"char"[]) OR (t.typtype ${EQ} 'c' AND tc.relkind ${EQ} 'c'))
     AND ${notExtensionMember('pg_type', 't.oid')}`;
 
 // Aggregates (prokind 'a') are not supported by pg_get_functiondef.
 const FUNCTIONS_SQL = `
-  SELECT p.proname::text AS name, quote_ident(p.proname) AS quoted, p.prokind::text AS kind,
-         pg_get_function_identity_arguments(p.oid) AS arguments,
-         pg_get_functiondef(p.oid) AS definition,
+  SELECT p.proname::text AS name, pg_catalog.quote_ident(p.proname) AS quoted, p.prokind::text AS kind,
+         pg_catalog.pg_get_function_identity_arguments(p.oid) AS arguments,
+         pg_catalog.pg_get_functiondef(p.oid) AS definition,
          ${describe('pg_proc', 'p.oid')} AS comment
   FROM pg_proc p
-  WHERE p.pronamespace = $1::oid AND p.prokind IN ('f', 'p', 'w')
+  WHERE p.pronamespace ${EQ} $1::oid AND p.prokind ${EQ} ANY ('{f,p,w}'::"char"[])
     AND ${notExtensionMember('pg_proc', 'p.oid')}`;
 
 // --- Row shapes ---------------------------------------------------------------
