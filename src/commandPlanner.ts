@@ -57,7 +57,7 @@ function planDown(d: Detection, fileNames: readonly string[], command: { target?
   const applied = fileNames.filter((n) => d.applied.includes(n));
   if (command.target !== undefined && command.steps !== undefined) {
     throw new UsageError(`down ${command.target} --steps ${command.steps}: give a target or --steps, not both`, {
-      hint: `down ${command.target} reverts what was applied after it; down --steps ${command.steps} the last ${command.steps}`,
+      hint: `down ${command.target} keeps ${command.target} applied and reverts what came after it; down --steps ${command.steps} reverts the last ${command.steps}`,
     });
   }
   const relative = command.target === undefined ? null : relativeCount(command.target, 'down');
