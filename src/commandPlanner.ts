@@ -56,8 +56,11 @@ function planDown(d: Detection, fileNames: readonly string[], command: { target?
   if (refusal) return refusal;
   const applied = fileNames.filter((n) => d.applied.includes(n));
   if (command.target !== undefined && command.steps !== undefined) {
+    const relativeTarget = /^-\d+$/.test(command.target);
     throw new UsageError(`down ${command.target} --steps ${command.steps}: give a target or --steps, not both`, {
-      hint: `down ${command.target} keeps ${command.target} applied and reverts what came after it; down --steps ${command.steps} reverts the last ${command.steps}`,
+      hint: relativeTarget
+        ? `down ${command.target} is down --steps ${command.target.slice(1)}: give one of them`
+        : `down ${command.target} keeps ${command.target} applied and reverts what came after it; down --steps ${command.steps} reverts the last ${command.steps}`,
     });
   }
   const relative = command.target === undefined ? null : relativeCount(command.target, 'down');

@@ -149,6 +149,10 @@ interface SqlFlags {
 async function printSql(ctx: CommandContext, direction: 'up' | 'down', target: string | undefined, flags: SqlFlags): Promise<void> {
   if (flags.offline && !flags.sql) throw new UsageError(`${direction} --offline goes with --sql`, { hint: `migrate ${direction} --sql --offline, or migrate sql${direction === 'down' ? ' --down' : ''} --offline` });
   const steps = flags.steps;
+  // Said for sql, not up/down: the planner's "a step back is down -1" would point at the command that runs.
+  if (target && /^[+-]\d+$/.test(target) && (target.startsWith('+') ? direction === 'down' : direction === 'up')) {
+    throw new UsageError(`sql${direction === 'down' ? ' --down' : ''} ${target}: ${direction === 'up' ? `a step back is sql --down ${target}` : `a step forward is sql ${target}`}`);
+  }
   if (flags.offline) {
     if (steps !== undefined && target !== undefined) throw new UsageError(`down ${target} --steps ${steps}: give a target or --steps, not both`);
     const files = await readMigrationFiles(ctx.settings.dir);

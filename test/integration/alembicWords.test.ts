@@ -289,6 +289,16 @@ describe('upgrade --sql, sql --down, sql --offline', () => {
     expect((await offline('sql', '--offline', '0003_c')).code).toBe(0);
   });
 
+  test.each([
+    [['sql', '-1'], /sql -1: a step back is sql --down -1/],
+    [['sql', '--down', '+1'], /sql --down \+1: a step forward is sql \+1/],
+    [['sql', '--offline', '-1'], /a step back is sql --down -1/],
+  ])('%j points at the sql form, not at the command that runs (exit 2)', async (args, message) => {
+    const r = await migrate(...args);
+    expect(r.code).toBe(2);
+    expect(errorLine(r.stderr)).toEqual([expect.stringMatching(message)]);
+  });
+
   test('--offline without --sql on up is exit 2, nothing applied', async () => {
     const r = await migrate('up', '--offline');
     expect(r.code).toBe(2);
