@@ -4,7 +4,8 @@
  *
  *   GET /healthz  200 while the process is alive (liveness)
  *   GET /readyz   200 when the database is `current` (every migration on disk
- *                 applied), else 503; the body is the state as JSON (readiness)
+ *                 applied, or there are none), else 503; the body is the state
+ *                 as JSON (readiness)
  *   GET /users    the first 100 rows of the `users` table (migrations/)
  *
  * Settings: PORT (default 3000); the database as for `migrate` (DATABASE_URL,
@@ -13,7 +14,7 @@
  */
 import http from 'node:http';
 import pg from 'pg';
-import { inspectDatabase } from '../src/index.js';
+import { inspectDatabase, isUpToDate } from '../src/index.js';
 
 const port = Number(process.env.PORT ?? 3000);
 
@@ -41,7 +42,8 @@ async function readiness(): Promise<{ status: number; body: Record<string, unkno
     // Ready means migrated: the state is enough. Skipping the drift check keeps
     // a probe that runs every few seconds from reading the whole schema each time.
     const detection = await inspectDatabase({ checkDrift: false });
-    const ready = detection.state === 'current';
+    // Current, or no migration files at all and nothing applied (src/stateDetector.ts isUpToDate).
+    const ready = isUpToDate(detection);
     return {
       status: ready ? 200 : 503,
       body: {

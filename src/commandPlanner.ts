@@ -1,6 +1,10 @@
 /**
  * What `up`, `down` and `stamp` would do, decided from a detection: pure, like
  * the detector (no `pg`, no `fs`). `auto` simply follows the detector's plan.
+ *
+ * Targets take Alembic's words too (README, "Commands"): `+N` and `-N` are
+ * relative to the current revision, and a unique prefix of a name (at least
+ * four characters) stands for the name.
  */
 import { UnknownRevisionError, UsageError } from './errors.js';
 import { countOf } from './stateDetector.js';
@@ -8,9 +12,9 @@ import type { Detection, Plan } from './types.js';
 
 export type RunCommand =
   | { readonly kind: 'auto' }
-  /** `head`, a migration name, or `+N`. */
+  /** `head`, a migration name (or a unique prefix of one), or `+N`. */
   | { readonly kind: 'up'; readonly target?: string }
-  /** A name (which stays applied) or `base`; else `steps` (default 1). */
+  /** A name or prefix (which stays applied), `base` or `-N`; else `steps` (default 1); not both. */
   | { readonly kind: 'down'; readonly target?: string; readonly steps?: number }
   | { readonly kind: 'stamp'; readonly revision: string };
 
@@ -31,13 +35,12 @@ function planUp(d: Detection, target: string): Plan {
   const refusal = refuseIrregular(d, 'up');
   if (refusal) return refusal;
   let apply: readonly string[];
-  const relative = /^\+(\d+)$/.exec(target);
+  const relative = relativeCount(target, 'up');
   if (target === 'head') apply = d.pending;
-  else if (relative) {
-    const count = Number(relative[1]);
-    if (count < 1) throw new UsageError(`up ${target}: the count must be at least 1`);
-    apply = d.pending.slice(0, count);
+  else if (relative !== null) {
+    apply = d.pending.slice(0, relative);
   } else {
+    target = resolveRevision(target, [...d.applied, ...d.pending]);
     const index = d.pending.indexOf(target);
     if (index < 0) {
       if (d.applied.includes(target)) return plan('none', [], `${target} is already applied`);
@@ -52,19 +55,26 @@ function planDown(d: Detection, fileNames: readonly string[], command: { target?
   const refusal = refuseIrregular(d, 'down');
   if (refusal) return refusal;
   const applied = fileNames.filter((n) => d.applied.includes(n));
+  if (command.target !== undefined && command.steps !== undefined) {
+    const relativeTarget = /^-\d+$/.test(command.target);
+    throw new UsageError(`down ${command.target} --steps ${command.steps}: give a target or --steps, not both`, {
+      hint: relativeTarget
+        ? `down ${command.target} is down --steps ${command.target.slice(1)}: give one of them`
+        : `down ${command.target} keeps ${command.target} applied and reverts what came after it; down --steps ${command.steps} reverts the last ${command.steps}`,
+    });
+  }
+  const relative = command.target === undefined ? null : relativeCount(command.target, 'down');
   let revert: string[];
-  if (command.target !== undefined) {
+  if (command.target !== undefined && relative === null) {
     if (command.target === 'base') revert = applied;
     else {
-      const index = applied.indexOf(command.target);
-      if (index < 0) {
-        if (fileNames.includes(command.target)) return plan('none', [], `${command.target} is not applied`);
-        throw new UnknownRevisionError(command.target);
-      }
+      const target = resolveRevision(command.target, fileNames);
+      const index = applied.indexOf(target);
+      if (index < 0) return plan('none', [], `${target} is not applied`);
       revert = applied.slice(index + 1);
     }
   } else {
-    const steps = command.steps ?? 1;
+    const steps = relative ?? command.steps ?? 1;
     if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps must be a whole number of at least 1`);
     revert = applied.slice(Math.max(0, applied.length - steps));
   }
@@ -74,9 +84,7 @@ function planDown(d: Detection, fileNames: readonly string[], command: { target?
 }
 
 function planStamp(fileNames: readonly string[], revision: string): Plan {
-  if (revision !== 'head' && revision !== 'base' && !fileNames.includes(revision)) {
-    throw new UnknownRevisionError(revision);
-  }
+  if (revision !== 'head' && revision !== 'base') revision = resolveRevision(revision, fileNames);
   const stampTo = revision === 'head' ? (fileNames.at(-1) ?? 'base') : revision;
   return { action: 'stamp', stampTo, apply: [], reason: `stamp the history at ${stampTo}` };
 }
@@ -99,3 +107,101 @@ function refuse(reason: string, settleCommand: string): Plan {
   return { action: 'refuse', stampTo: null, apply: [], reason, settleCommand };
 }
 
+
+/**
+ * The shortest prefix that stands for a revision name, as Alembic asks for
+ * "at least four characters … for partial revision identifier matches"
+ * (sqlalchemy/alembic, alembic/script/revision.py). Shorter, `down 1` would
+ * name whichever revision starts with 1 where node-pg-migrate's `down 1`
+ * means one step.
+ */
+export const MIN_REVISION_PREFIX = 4;
+
+/**
+ * `target` as one of `names`: the name itself, or the one name it is a prefix
+ * of. Several names: a usage error naming them; none: an unknown revision.
+ */
+export function resolveRevision(target: string, names: readonly string[]): string {
+  if (names.includes(target)) return target;
+  const matches = [...new Set(names.filter((name) => name.startsWith(target)))];
+  if (target.length >= MIN_REVISION_PREFIX) {
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) {
+      throw new UsageError(`revision prefix ${JSON.stringify(target)} is ambiguous: it starts ${listOf(matches)}`, {
+        hint: 'give more of the name',
+      });
+    }
+  } else if (/^\d+$/.test(target)) {
+    throw new UnknownRevisionError(target, `to move ${target} migration${target === '1' ? '' : 's'}: up +${target} or down -${target}; a prefix of a name needs at least ${MIN_REVISION_PREFIX} characters`);
+  } else if (matches.length) {
+    throw new UnknownRevisionError(target, `a prefix of a name needs at least ${MIN_REVISION_PREFIX} characters`);
+  }
+  throw new UnknownRevisionError(target);
+}
+
+/**
+ * `+N` (up) or `-N` (down), Alembic's relative targets, as a count; null for
+ * any other target. The other sign is a usage error pointing at the other verb.
+ */
+export function relativeCount(target: string, verb: 'up' | 'down'): number | null {
+  const match = /^([+-])(\d+)$/.exec(target);
+  if (!match) return null;
+  const [, sign, digits] = match;
+  const forward = sign === '+';
+  if (forward !== (verb === 'up')) {
+    throw new UsageError(`${verb} ${target}: ${forward ? 'a step forward' : 'a step back'} is ${forward ? 'up' : 'down'} ${target}`);
+  }
+  const count = Number(digits);
+  if (count < 1) throw new UsageError(`${verb} ${target}: the count must be at least 1`);
+  return count;
+}
+
+/** What `sql --offline` writes: the migrations between two revisions, in the order they run. */
+export interface OfflineRange {
+  readonly direction: 'up' | 'down';
+  /** Where the script starts (null: base), and where it ends. */
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly names: readonly string[];
+}
+
+/**
+ * Alembic's offline mode knows no database, so the range is given, not read:
+ * `[FROM:]TO`. Up runs from FROM (default base) through TO (default head; `+N`
+ * counts from FROM); down reverts from FROM (default head) back to TO, which
+ * stays applied (default `-1`; `base` reverts everything; `-N` counts from FROM).
+ */
+export function planOfflineRange(direction: 'up' | 'down', range: string | undefined, fileNames: readonly string[]): OfflineRange {
+  const verb = direction === 'up' ? 'sql --offline' : 'sql --offline --down';
+  const [fromWord, toWord] = splitRange(range, direction === 'up' ? ['base', 'head'] : ['head', '-1'], verb);
+  // Positions count migrations applied: 0 is base, fileNames.length is head.
+  const positionOf = (word: string): number => {
+    if (word === 'base') return 0;
+    if (word === 'head') return fileNames.length;
+    return fileNames.indexOf(resolveRevision(word, fileNames)) + 1;
+  };
+  const start = positionOf(fromWord);
+  const count = relativeCount(toWord, direction);
+  const end = count === null ? positionOf(toWord) : Math.min(fileNames.length, Math.max(0, start + (direction === 'up' ? count : -count)));
+  const at = (position: number) => (position === 0 ? null : fileNames[position - 1]!);
+  if (direction === 'up' ? end < start : end > start) {
+    throw new UsageError(`${verb} ${fromWord}:${toWord}: ${toWord} is ${direction === 'up' ? 'before' : 'after'} ${fromWord}`, {
+      hint: direction === 'up' ? 'give FROM:TO with FROM first; to revert, add --down' : 'for --down, FROM is the later revision, as in head:base',
+    });
+  }
+  const names = direction === 'up' ? fileNames.slice(start, end) : fileNames.slice(end, start).reverse();
+  return { direction, from: at(start), to: at(end), names };
+}
+
+function splitRange(range: string | undefined, defaults: readonly [string, string], verb: string): [string, string] {
+  if (range === undefined || range === '') return [defaults[0], defaults[1]];
+  const parts = range.split(':');
+  if (parts.length > 2 || parts.some((p) => p === '')) {
+    throw new UsageError(`${verb} ${range}: expected TO or FROM:TO`);
+  }
+  return parts.length === 2 ? [parts[0]!, parts[1]!] : [defaults[0], parts[0]!];
+}
+
+function listOf(names: readonly string[], shown = 10): string {
+  return names.length <= shown ? names.join(', ') : `${names.slice(0, shown).join(', ')} and ${names.length - shown} more`;
+}

@@ -7,6 +7,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from './errors.js';
+import { importPackage } from './importPackage.js';
 import { readMigrationFiles } from './migrationFiles.js';
 
 export const TEMPLATE_LANGUAGES = ['sql', 'ts', 'js'] as const;
@@ -41,7 +42,7 @@ export async function createMigration(
   language?: string,
   now: Date = new Date(),
 ): Promise<string> {
-  const slug = name.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  const slug = await slugOf(name);
   if (!slug) throw new UsageError(`migration name ${JSON.stringify(name)} has no letters or digits`);
   const folder = resolve(dir);
   await mkdir(folder, { recursive: true });
@@ -57,6 +58,18 @@ export async function createMigration(
   }
   await writeFile(path, TEMPLATES[lang], { flag: 'wx' });
   return path;
+}
+
+/**
+ * A file name from a message: its letters transliterated to ASCII (`Ä` → `a`,
+ * `straße` → `strasse`, `Добавить` → `dobavit`, by any-ascii, loaded only
+ * here), lower case, anything else one `_`. Dropping what is not ASCII left a
+ * German or Russian message without its words.
+ */
+export async function slugOf(name: string): Promise<string> {
+  const { default: anyAscii } = await importPackage<{ default: (text: string) => string }>('any-ascii');
+  // Apostrophes join (`don't` → dont; any-ascii writes a Cyrillic soft sign as one).
+  return anyAscii(name.trim()).toLowerCase().replace(/'/g, '').replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
 }
 
 export function nextPrefix(fileNames: readonly string[], now: Date): string {

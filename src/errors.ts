@@ -70,10 +70,11 @@ export class MigrationFileError extends RunnerError {
 
 export class UnknownRevisionError extends RunnerError {
   readonly exitCode = EXIT.usage;
-  constructor(readonly revision: string) {
-    super(`unknown revision ${JSON.stringify(revision)}`, {
-      hint: 'use a migration name from `migrate history`, `head` or `base`',
-    });
+  constructor(
+    readonly revision: string,
+    hint = 'use a migration name from `migrate history` (or a unique prefix of one), `head` or `base`',
+  ) {
+    super(`unknown revision ${JSON.stringify(revision)}`, { hint });
   }
 }
 

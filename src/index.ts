@@ -2,7 +2,7 @@
  * The library's public surface: the pure detector and planner, the read-only
  * inspection, and the acting recipe, with their data types and errors.
  */
-export { detectState, type DetectOptions, type FingerprintManifest } from './stateDetector.js';
+export { detectState, isUpToDate, type DetectOptions, type FingerprintManifest } from './stateDetector.js';
 export { planCommand, type RunCommand } from './commandPlanner.js';
 export { inspectDatabase, type InspectOptions, type RunnerOptions } from './inspect.js';
 export { runMigrations, type RunMigrationsOptions } from './runMigrations.js';

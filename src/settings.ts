@@ -87,9 +87,9 @@ export function resolveSettings(
   const pick = <K extends keyof SettingsInput>(key: K, envValue?: string): SettingsInput[K] | string | undefined =>
     flags[key] ?? envValue ?? fromFile[key];
 
-  const logLevel = String(pick('logLevel', envOf('LOG_LEVEL')) ?? 'info').toLowerCase();
+  const logLevel = logLevelOf(String(pick('logLevel', envOf('LOG_LEVEL')) ?? 'info'));
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) {
-    throw new UsageError(`unknown log level ${JSON.stringify(logLevel)}`, { hint: 'use error, warn, info or debug' });
+    throw new UsageError(`unknown log level ${JSON.stringify(logLevel)}`, { hint: 'use error, warn, info or debug (or Python\'s CRITICAL, WARNING)' });
   }
   const logFormat = String(pick('logFormat', envOf('LOG_FORMAT')) ?? (isTerminal ? 'pretty' : 'json')).toLowerCase();
   if (logFormat !== 'json' && logFormat !== 'pretty') {
@@ -127,6 +127,15 @@ function identifier(name: string, what: string): string {
     });
   }
   return name;
+}
+
+/**
+ * A level in any case, with Python's logging names too, since LOG_LEVEL is
+ * often shared with a Python app: WARNING is warn, CRITICAL and FATAL are error.
+ */
+export function logLevelOf(value: string): string {
+  const level = value.trim().toLowerCase();
+  return ({ warning: 'warn', critical: 'error', fatal: 'error' } as Record<string, string>)[level] ?? level;
 }
 
 function readConfigFile(named: string | undefined, cwd: string): { file: string | null; values: SettingsInput } {

@@ -4,7 +4,7 @@
  * node-pg-migrate's dryRun is not dry: reference §6).
  */
 import pg from 'pg';
-import { planCommand } from './commandPlanner.js';
+import { planCommand, type RunCommand } from './commandPlanner.js';
 import { closeQuietly } from './connection.js';
 import { RefusedError } from './errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './inspect.js';
@@ -13,7 +13,8 @@ import { createSilentLogger } from './logger.js';
 import { buildMigration, loadMigrationModule } from './migrationModules.js';
 import { readMigrationFiles } from './migrationFiles.js';
 
-export async function previewSql(options: RunnerOptions & { readonly target?: string } = {}): Promise<string> {
+/** `command`: what to print the SQL of, `up` (default, to `target`) or `down` (`sql --down`). */
+export async function previewSql(options: RunnerOptions & { readonly target?: string; readonly command?: RunCommand } = {}): Promise<string> {
   const settings = settingsOf(options);
   const logger = options.logger ?? createSilentLogger();
   const files = await readMigrationFiles(settings.dir);
@@ -22,14 +23,16 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
     // `up` refuses a legacy database whatever revision it matches, so the match is not looked
     // for: no scratch database to replay in (CONTRACT.md: sql touches nothing).
     const { detection, facts } = await observe(client, settings, files, { reconcile: 'none' }, logger);
-    const plan = planCommand({ kind: 'up', target: options.target ?? 'head' }, detection, files.map((f) => f.name));
+    const plan = planCommand(options.command ?? { kind: 'up', target: options.target ?? 'head' }, detection, files.map((f) => f.name));
+    const direction = plan.action === 'revert' ? 'down' : 'up';
+    const names = direction === 'down' ? (plan.revert ?? []) : plan.apply;
     if (plan.action === 'refuse') {
       throw new RefusedError(plan.reason, null, plan.settleCommand ? { hint: `to settle it: ${plan.settleCommand}` } : {});
     }
     const where = historyLocationOf(settings);
     const history = qualify(where.schema, where.table);
-    const lines = [`-- migrate sql: ${plan.apply.length} migration(s) after ${detection.current ?? 'base'}`];
-    if (!plan.apply.length) return lines.concat('-- nothing to apply').join('\n');
+    const lines = [`-- migrate sql${direction === 'down' ? ' --down' : ''}: ${names.length} migration(s) ${direction === 'down' ? 'reverted from' : 'after'} ${detection.current ?? 'base'}`];
+    if (!names.length) return lines.concat(`-- nothing to ${direction === 'down' ? 'revert' : 'apply'}`).join('\n');
     lines.push('BEGIN;');
     if (!facts.historyTableExists) {
       lines.push(
@@ -39,15 +42,17 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
     await client.query('BEGIN READ ONLY');
     try {
       let shorthands: Record<string, unknown> = {};
-      for (const name of plan.apply) {
+      for (const name of names) {
         const file = files.find((f) => f.name === name)!;
         const module = await loadMigrationModule(file);
         if (module.shorthands) shorthands = { ...shorthands, ...module.shorthands };
-        const built = await buildMigration(file, module, 'up', client, shorthands, logger);
-        lines.push(`-- ${file.fileName} (up)${built.transactional ? '' : ' -- runs outside the transaction'}`);
+        const built = await buildMigration(file, module, direction, client, shorthands, logger);
+        lines.push(`-- ${file.fileName} (${direction})${built.transactional ? '' : ' -- runs outside the transaction'}`);
         if (!built.transactional) lines.push('COMMIT;');
         lines.push(...built.sql);
-        lines.push(`INSERT INTO ${history} (name, run_on) VALUES (${pg.escapeLiteral(name)}, NOW());`);
+        lines.push(direction === 'down'
+          ? `DELETE FROM ${history} WHERE name = ${pg.escapeLiteral(name)};`
+          : `INSERT INTO ${history} (name, run_on) VALUES (${pg.escapeLiteral(name)}, NOW());`);
         if (!built.transactional) lines.push('BEGIN;');
       }
     } finally {

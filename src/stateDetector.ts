@@ -272,3 +272,13 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/**
+ * Whether nothing is left to do: the history equals the files. `current`, or
+ * a fresh database of a project with no migration files yet (no history, no
+ * objects, nothing to apply). `check` and the example backend's /readyz both
+ * ask this.
+ */
+export function isUpToDate(d: Detection): boolean {
+  return d.state === 'current' || (d.state === 'fresh' && d.head === null && d.pending.length === 0);
+}

@@ -42,6 +42,8 @@ export function formatStatus(d: Detection): string {
 
 export interface HistoryEntry {
   readonly name: string;
+  /** The file's path, or null when only the history names it. */
+  readonly file: string | null;
   readonly status: 'applied' | 'pending' | 'applied, file missing';
   readonly appliedAt: string | null;
   readonly durationMs: number | null;
@@ -53,9 +55,10 @@ export function historyEntries(files: readonly MigrationFile[], applied: readonl
   const rows = new Map(applied.map((a) => [a.name, a]));
   const entries: HistoryEntry[] = files.map((file) => {
     const row = rows.get(file.name);
-    if (!row) return { name: file.name, status: 'pending', appliedAt: null, durationMs: null, checksum: 'n/a', appliedBy: null };
+    if (!row) return { name: file.name, file: file.path, status: 'pending', appliedAt: null, durationMs: null, checksum: 'n/a', appliedBy: null };
     return {
       name: file.name,
+      file: file.path,
       status: 'applied',
       appliedAt: row.runOn?.toISOString() ?? null,
       durationMs: row.durationMs,
@@ -68,6 +71,7 @@ export function historyEntries(files: readonly MigrationFile[], applied: readonl
     if (!onDisk.has(row.name)) {
       entries.push({
         name: row.name,
+        file: null,
         status: 'applied, file missing',
         appliedAt: row.runOn?.toISOString() ?? null,
         durationMs: row.durationMs,
@@ -92,6 +96,42 @@ export function formatHistory(entries: readonly HistoryEntry[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
+}
+
+/**
+ * One migration as a block (`history --verbose`, `current --verbose`, `show`),
+ * as Alembic's verbose history prints a revision. `status` overrides the
+ * entry's status (show without a database says the history is unknown).
+ */
+export function formatDetails(e: HistoryEntry, status?: string): string {
+  const applied = e.status !== 'pending';
+  const rows: [string, string][] = [
+    ['revision', e.name],
+    ['file', e.file ?? '(not on disk)'],
+    ['status', status ?? e.status],
+  ];
+  if (status === undefined && applied) {
+    rows.push(
+      ['applied at', e.appliedAt ?? '-'],
+      ['applied by', e.appliedBy ?? '-'],
+      ['duration', e.durationMs === null ? '-' : `${e.durationMs} ms`],
+      ['checksum', describeChecksum(e.checksum)],
+    );
+  }
+  return rows.map(([key, value]) => `${`${key}:`.padEnd(13)}${value}`).join('\n');
+}
+
+function describeChecksum(checksum: HistoryEntry['checksum']): string {
+  switch (checksum) {
+    case 'ok':
+      return 'ok (the file is as it was applied)';
+    case 'modified':
+      return 'modified (the file was edited after it was applied)';
+    case 'unrecorded':
+      return 'unrecorded (applied by plain node-pg-migrate; the next run records it)';
+    case 'n/a':
+      return 'n/a';
+  }
 }
 
 export function formatReport(r: RunReport): string {

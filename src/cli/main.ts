@@ -12,6 +12,8 @@ import { resolveSettings, type Settings, type SettingsInput } from '../settings.
 import { registerReadCommands } from './readCommands.js';
 import { registerWriteCommands } from './writeCommands.js';
 import { registerFingerprintCommands } from './fingerprintCommands.js';
+import { rejectAlembicWords } from './alembicWords.js';
+import { RUNNER_VERSION } from '../history.js';
 
 /** What every command handler gets. */
 export interface CommandContext {
@@ -41,6 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     loggers.push(logger);
   });
   try {
+    rejectAlembicWords(program, argv);
     await program.parseAsync(withDefaultCommand(program, argv), { from: 'user' });
     await Promise.all(loggers.map((l) => l.flush()));
     return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
@@ -91,6 +94,7 @@ function reportError(error: unknown, debug: boolean): number {
 function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void): Command {
   const program = new Command('migrate')
     .description('A stateful PostgreSQL migration runner on node-pg-migrate')
+    .version(RUNNER_VERSION, '-V, --version', 'print the version')
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({ writeErr: (s) => process.stderr.write(redact(s.startsWith('error:') ? `migrate: ${oneLineUsageError(s)}` : s)) })

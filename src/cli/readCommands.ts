@@ -1,12 +1,24 @@
-/** Commands that change nothing: status, current, pending, history, check, info, wait. */
+/** Commands that change nothing: status, current, pending, history, heads, show, check, info, wait. */
 import type { Command } from 'commander';
+import { resolveRevision } from '../commandPlanner.js';
 import { closeQuietly, waitForDatabase } from '../connection.js';
 import { EXIT } from '../errors.js';
 import { connectFor, observe } from '../inspect.js';
 import { readMigrationFiles } from '../migrationFiles.js';
+import { buildOffline, type OfflineBuild } from '../offlineSql.js';
 import { requireConnection } from '../settings.js';
+import { isUpToDate } from '../stateDetector.js';
+import type { AppliedMigration, MigrationFile } from '../types.js';
 import { action, parseSeconds, type CommandContext } from './main.js';
-import { describeFinding, formatHistory, formatStatus, historyEntries, statusDocument } from './format.js';
+import {
+  describeFinding,
+  formatDetails,
+  formatHistory,
+  formatStatus,
+  historyEntries,
+  statusDocument,
+  type HistoryEntry,
+} from './format.js';
 import type { Observation, ObserveOptions } from '../inspect.js';
 
 export function registerReadCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
@@ -26,9 +38,12 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
   program
     .command('current')
     .description('print the current revision name, or base')
-    .action(action(contextFor, async (ctx) => {
-      const { detection } = await observeOnce(ctx);
-      if (ctx.json) ctx.printJson({ current: detection.current });
+    .option('-v, --verbose', 'also its file, when and by whom it was applied, how long it took, its checksum status')
+    .action(action(contextFor, async (ctx, opts: { verbose?: boolean }) => {
+      const { detection, files, facts } = await observeOnce(ctx, { historyDetails: Boolean(opts.verbose) });
+      const entry = opts.verbose && detection.current !== null ? entryOf(detection.current, files, facts.applied) : null;
+      if (ctx.json) ctx.printJson(opts.verbose ? { current: detection.current, migration: entry } : { current: detection.current });
+      else if (entry) ctx.print(formatDetails(entry));
       else ctx.print(detection.current ?? 'base');
     }));
 
@@ -44,12 +59,30 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
   program
     .command('history')
     .description('every migration: applied or pending, applied at, duration, checksum status')
-    .action(action(contextFor, async (ctx) => {
+    .option('-v, --verbose', 'one block per migration: its file, who applied it, when, how long it took, its checksum status')
+    .action(action(contextFor, async (ctx, opts: { verbose?: boolean }) => {
       const { files, facts } = await observeOnce(ctx, { historyDetails: true });
       const entries = historyEntries(files, facts.applied);
       if (ctx.json) ctx.printJson({ migrations: entries });
+      else if (opts.verbose) ctx.print(entries.length ? entries.map((e) => formatDetails(e)).join('\n\n') : '(no migrations)');
       else ctx.print(formatHistory(entries));
     }));
+
+  program
+    .command('heads')
+    .description('print the head revision (the last migration file); migrations are one line, so there is one head')
+    .option('-v, --verbose', 'also its file')
+    .action(action(contextFor, async (ctx, opts: { verbose?: boolean }) => {
+      const head = (await readMigrationFiles(ctx.settings.dir)).at(-1) ?? null;
+      if (ctx.json) ctx.printJson({ heads: head ? [head.name] : [], ...(opts.verbose && { files: head ? [head.path] : [] }) });
+      else if (head) ctx.print(opts.verbose ? `${head.name} (head)\nfile:        ${head.path}` : head.name);
+    }));
+
+  program
+    .command('show')
+    .argument('<revision>', 'a migration name or a unique prefix of one, head, or current')
+    .description('one migration: its file, checksum status, when, by whom and how long it was applied, and the SQL of its up and down')
+    .action(action(contextFor, async (ctx, revision: string) => show(ctx, revision)));
 
   program
     .command('check')
@@ -61,12 +94,18 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
       // CONTRACT.md: exit 0 when current with no findings that refuse. Which findings refuse is the
       // detector's call (an edited file unless allowModified, drift with refuseOnDrift), as for auto.
       // A stale manifest is printed; it fails only --strict, whose drift check it makes unsure.
-      const ok =
-        detection.state === 'current' && detection.plan.action !== 'refuse' &&
-        (!opts.strict || (drift.length === 0 && manifestStaleness === null));
+      // With no migration files at all and nothing applied there is nothing to do: ok (isUpToDate).
+      const upToDate = isUpToDate(detection) && detection.plan.action !== 'refuse';
+      const ok = upToDate && (!opts.strict || (drift.length === 0 && manifestStaleness === null));
       if (ctx.json) ctx.printJson({ ok, ...statusDocument(detection), manifestStaleness });
       else {
-        ctx.print(ok ? `ok: ${detection.current ?? 'base'} is current` : `not ok: ${detection.state} (${detection.plan.reason})`);
+        // What failed it: under --strict a current database fails on drift or a stale manifest, and says so.
+        const why = upToDate && drift.length
+          ? `drift (the live schema differs from the recorded schema of ${drift[0]!.revision})`
+          : upToDate
+            ? `manifest stale (${manifestStaleness})`
+            : `${detection.state} (${detection.plan.reason})`;
+        ctx.print(ok ? `ok: ${detection.current ?? 'base'} is current` : `not ok: ${why}`);
         for (const f of detection.findings) ctx.print(`finding: ${describeFinding(f)}`);
         if (manifestStaleness) ctx.print(`manifest: stale (${manifestStaleness}); run migrate snapshot`);
       }
@@ -113,12 +152,73 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     }));
 }
 
-async function observeOnce(ctx: CommandContext, options: ObserveOptions = {}): Promise<Observation> {
-  const files = await readMigrationFiles(ctx.settings.dir);
+async function observeOnce(
+  ctx: CommandContext,
+  options: ObserveOptions = {},
+  read?: readonly MigrationFile[],
+): Promise<Observation> {
+  const files = read ?? (await readMigrationFiles(ctx.settings.dir));
   const client = await connectFor(ctx.settings, ctx.logger);
   try {
     return await observe(client, ctx.settings, files, options, ctx.logger);
   } finally {
     await closeQuietly(client);
   }
+}
+
+/** The history entry of one migration, on disk or only in the history. */
+function entryOf(name: string, files: readonly MigrationFile[], applied: readonly AppliedMigration[]): HistoryEntry | null {
+  return historyEntries(files, applied).find((e) => e.name === name) ?? null;
+}
+
+/**
+ * `show REV`: what the history knows of it (when a database is given) and the
+ * SQL of both directions, built without a database (src/offlineSql.ts): a
+ * JS/TS migration that queries while it builds says so instead.
+ */
+async function show(ctx: CommandContext, revision: string): Promise<void> {
+  const files = await readMigrationFiles(ctx.settings.dir);
+  let applied: readonly AppliedMigration[] = [];
+  let current: string | null = null;
+  if (ctx.settings.connection) {
+    const observed = await observeOnce(ctx, { historyDetails: true, checkDrift: false, reconcile: 'none' }, files);
+    applied = observed.facts.applied;
+    current = observed.detection.current;
+  }
+  const known = [...files.map((f) => f.name), ...applied.map((a) => a.name)];
+  const name =
+    revision === 'head'
+      ? (files.at(-1)?.name ?? null)
+      : revision === 'current'
+        ? current
+        : resolveRevision(revision, known);
+  if (name === null) {
+    ctx.print(revision === 'head' ? '(no migrations)' : 'base');
+    return;
+  }
+  const entry = entryOf(name, files, applied)!;
+  const file = files.find((f) => f.name === name) ?? null;
+  const sql = file
+    ? { up: await buildOffline(file, 'up', files, ctx.logger), down: await buildOffline(file, 'down', files, ctx.logger) }
+    : null;
+  const historyKnown = ctx.settings.connection !== null;
+  if (ctx.json) {
+    ctx.printJson({ ...entry, ...(!historyKnown && { status: 'unknown (no database given)' }), ...(sql && { up: sqlDocument(sql.up), down: sqlDocument(sql.down) }) });
+    return;
+  }
+  const lines = [formatDetails(entry, historyKnown ? undefined : 'unknown (no database given)')];
+  for (const direction of ['up', 'down'] as const) {
+    const built = sql?.[direction];
+    lines.push('');
+    if (!built) lines.push(`-- ${direction}: the file is not on disk`);
+    else if (built.built) lines.push(`-- ${direction}${built.transactional ? '' : ' (runs outside a transaction)'}`, ...built.sql);
+    else lines.push(`-- ${direction}: not built: ${built.reason}${built.needsDatabase ? `; migrate sql${direction === 'down' ? ' --down' : ''} builds it in a read-only transaction` : ''}`);
+  }
+  ctx.print(lines.join('\n'));
+}
+
+function sqlDocument(built: OfflineBuild): object {
+  return built.built
+    ? { sql: built.sql, transactional: built.transactional }
+    : { sql: null, error: built.reason, needsDatabase: built.needsDatabase };
 }

@@ -1,9 +1,12 @@
 /** Commands that act: auto, up, down, stamp, sql, create/generate, reset. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { createMigration } from '../createMigration.js';
-import { MigrationFailedError, RefusedError } from '../errors.js';
+import { MigrationFailedError, RefusedError, UsageError } from '../errors.js';
+import { readMigrationFiles } from '../migrationFiles.js';
+import { offlineScript } from '../offlineSql.js';
 import { resetDatabase } from '../reset.js';
 import { runMigrations, type RunCommand } from '../runMigrations.js';
+import type { LogLevel } from '../settings.js';
 import { previewSql } from '../sqlPreview.js';
 import type { RunReport } from '../types.js';
 import { formatReport } from './format.js';
@@ -24,22 +27,29 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
   program
     .command('up')
     .alias('upgrade')
-    .argument('[target]', 'head (default), a migration name, or +N')
+    .argument('[target]', 'head (default), a migration name or a unique prefix of one (4+ characters), or +N (the next N)')
     .description('apply pending migrations up to TARGET')
     .option('--allow-modified', 'run even though an applied migration file was edited')
     .option('--ddl-lock-timeout <ms>', 'lock_timeout for each migration transaction, in ms (0 = off)', parseCount)
-    .action(action(contextFor, (ctx, target?: string) => run(ctx, { kind: 'up', target: target ?? 'head' })));
+    .option('--sql', 'print the SQL instead of running it, as migrate sql (Alembic\'s upgrade --sql)')
+    .option('--offline', 'with --sql: build it without a database, as migrate sql --offline')
+    .action(action(contextFor, (ctx, target: string | undefined, opts: SqlFlags) =>
+      opts.sql || opts.offline ? printSql(ctx, 'up', target, opts) : run(ctx, { kind: 'up', target: target ?? 'head' }),
+    ));
 
   program
     .command('down')
     .alias('downgrade')
-    .argument('[target]', 'a migration name (it stays applied), or base (revert everything)')
-    .option('--steps <n>', 'revert the last N migrations (default 1)', parseSteps)
+    .argument('[target]', 'a migration name or unique prefix (it stays applied), base (revert everything), or -N (the last N)')
+    .option('--steps <n>', 'revert the last N migrations (default 1); not with a target', parseSteps)
     .option('--allow-modified', 'run even though an applied migration file was edited')
-    .description('revert the last migration, --steps N, down to TARGET, or base')
-    .action(action(contextFor, (ctx, target: string | undefined, opts: { steps?: number }) =>
-      run(ctx, { kind: 'down', ...(target !== undefined && { target }), ...(opts.steps !== undefined && { steps: opts.steps }) }),
-    ));
+    .option('--sql', 'print the SQL instead of running it, as migrate sql --down (Alembic\'s downgrade --sql)')
+    .option('--offline', 'with --sql: build it without a database, as migrate sql --down --offline')
+    .description('revert the last migration, --steps N, -N, down to TARGET, or base')
+    .action(action(contextFor, (ctx, target: string | undefined, opts: SqlFlags & { steps?: number }) => {
+      if (opts.sql || opts.offline) return printSql(ctx, 'down', target, opts);
+      return run(ctx, { kind: 'down', ...(target !== undefined && { target }), ...(opts.steps !== undefined && { steps: opts.steps }) });
+    }));
 
   program
     .command('stamp')
@@ -49,12 +59,14 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
 
   program
     .command('sql')
-    .argument('[target]', 'head (default), a migration name, or +N')
+    .argument('[target]', 'as for up (head, a name or prefix, +N); with --down as for down (a name or prefix, base, -N); with --offline [FROM:]TO')
     .option('--allow-modified', 'print it even though an applied migration file was edited')
-    .description('print the SQL that up would run; touches nothing')
-    .action(action(contextFor, async (ctx, target?: string) => {
-      ctx.print(await previewSql({ ...ctx.settingsInput, target: target ?? 'head', logger: ctx.logger }));
-    }));
+    .option('--down', 'the SQL that down would run (default: the last migration)')
+    .option('--offline', 'build it from the files alone, no database (Alembic\'s offline mode): .sql files and migrations that only use the builder; from base (up) or head (--down)')
+    .description('print the SQL that up (or down) would run; touches nothing')
+    .action(action(contextFor, (ctx, target: string | undefined, opts: { down?: boolean; offline?: boolean }) =>
+      printSql(ctx, opts.down ? 'down' : 'up', target, { sql: true, ...(opts.offline && { offline: true }) }),
+    ));
 
   const create = async (ctx: CommandContext, name: string, lang?: string) => {
     const path = await createMigration(ctx.settings.dir, name, lang);
@@ -69,10 +81,19 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .action(action(contextFor, (ctx, name: string, opts: { lang?: string }) => create(ctx, name, opts.lang)));
   program
     .command('generate')
-    .requiredOption('-m, --message <message>', 'what the migration does')
+    .alias('revision')
+    .argument('[message]', 'what the migration does, e.g. "add users" (or -m)')
+    .option('-m, --message <message>', 'what the migration does')
     .option('--lang <lang>', 'sql, ts or js')
-    .description('alias of create, Alembic style')
-    .action(action(contextFor, (ctx, opts: { message: string; lang?: string }) => create(ctx, opts.message, opts.lang)));
+    .description('alias of create, Alembic style: generate "add users", generate -m "add users", revision -m "add users"')
+    .action(action(contextFor, (ctx, message: string | undefined, opts: { message?: string; lang?: string }) => {
+      if (message !== undefined && opts.message !== undefined) {
+        throw new UsageError('generate: give the message once, as an argument or with -m, not both');
+      }
+      const text = message ?? opts.message;
+      if (text === undefined) throw new UsageError('generate needs a message', { hint: 'migrate generate "add users" (or -m "add users")' });
+      return create(ctx, text, opts.lang);
+    }));
 
   program
     .command('reset')
@@ -104,7 +125,46 @@ async function runAndReport(ctx: CommandContext, command: RunCommand): Promise<v
 
 function printReport(ctx: CommandContext, report: RunReport): void {
   if (ctx.json) ctx.printJson(report);
-  else ctx.print(formatReport(report));
+  // The log tells the run as it goes (state and plan, each migration as it finishes, the end), on a
+  // terminal and in a container alike; at info or debug the same events again on stdout would say each
+  // twice, in another format. At warn or error the report is the only account of the run.
+  else if (!narrates(ctx.settings.logLevel)) ctx.print(formatReport(report));
+}
+
+function narrates(level: LogLevel): boolean {
+  return level === 'info' || level === 'debug';
+}
+
+interface SqlFlags {
+  readonly sql?: boolean;
+  readonly offline?: boolean;
+  readonly steps?: number;
+}
+
+/**
+ * `sql`, `sql --down`, `up --sql`, `down --sql`, each with `--offline`: the
+ * SQL of what up or down would run, built in a read-only transaction that is
+ * rolled back (src/sqlPreview.ts), or from the files alone (src/offlineSql.ts).
+ */
+async function printSql(ctx: CommandContext, direction: 'up' | 'down', target: string | undefined, flags: SqlFlags): Promise<void> {
+  if (flags.offline && !flags.sql) throw new UsageError(`${direction} --offline goes with --sql`, { hint: `migrate ${direction} --sql --offline, or migrate sql${direction === 'down' ? ' --down' : ''} --offline` });
+  const steps = flags.steps;
+  // Said for sql, not up/down: the planner's "a step back is down -1" would point at the command that runs.
+  if (target && /^[+-]\d+$/.test(target) && (target.startsWith('+') ? direction === 'down' : direction === 'up')) {
+    throw new UsageError(`sql${direction === 'down' ? ' --down' : ''} ${target}: ${direction === 'up' ? `a step back is sql --down ${target}` : `a step forward is sql ${target}`}`);
+  }
+  if (flags.offline) {
+    if (steps !== undefined && target !== undefined) throw new UsageError(`down ${target} --steps ${steps}: give a target or --steps, not both`);
+    const files = await readMigrationFiles(ctx.settings.dir);
+    const range = steps !== undefined ? `-${steps}` : target;
+    ctx.print(await offlineScript(files, { direction, ...(range !== undefined && { range }), schema: ctx.settings.schema, table: ctx.settings.table, logger: ctx.logger }));
+    return;
+  }
+  const command: RunCommand =
+    direction === 'up'
+      ? { kind: 'up', target: target ?? 'head' }
+      : { kind: 'down', ...(target !== undefined && { target }), ...(steps !== undefined && { steps }) };
+  ctx.print(await previewSql({ ...ctx.settingsInput, command, logger: ctx.logger }));
 }
 
 function parseSteps(value: string): number {

@@ -25,6 +25,7 @@ ENGINE="$ROOT/scripts/containers/engine.sh"
 BASE_IMAGES="$ROOT/scripts/containers/base-images.sh"
 PLAIN=(-p "$PROJECT" -f docker-compose.container.yml)
 MERGED=(-p "$PROJECT" -f docker-compose.container.yml -f docker-compose.alembic.yml)
+PROFILED=(-p "$PROJECT" -f docker-compose.container.yml -f docker-compose.migrations.yml)
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/migrate-e2e-run.XXXXXX")
 
 # Compose settings for this run only: our own image name, a free port,
@@ -34,6 +35,7 @@ export BACKEND_IMAGE="migrate-e2e/example-backend:test"
 export POSTGRES_USER=app POSTGRES_PASSWORD=e2e-secret POSTGRES_DB=appdb
 export COMPOSE_HTTP_TIMEOUT=600 DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
 unset RUN_MIGRATIONS SKIP_MIGRATIONS MIGRATION_FAILURE_POLICY WAIT_FOR_DB_TIMEOUT DATABASE_URL
+unset HOST_UID HOST_GID MIGRATIONS_HOST_DIR COMPOSE_PROFILES LOG_LEVEL LOG_FORMAT
 
 passed=0
 failed=0
@@ -286,6 +288,117 @@ migrate_exited_zero() {
   [ "$(docker inspect -f '{{.State.ExitCode}}' "$id")" = 0 ]
 }
 
+# Every line the backend wrote (stdout and stderr: entrypoint, migrate auto, the app) is JSON.
+backend_logs_one_format() {
+  local line others=0
+  docker-compose "${PLAIN[@]}" logs --no-color backend | grep -E '^[^ |]+ +\| ' | sed -E 's/^[^|]*\| //' >"$LOGDIR/backend.log" || return 1
+  cat "$LOGDIR/backend.log"
+  grep -q '"message":"entrypoint: step 2/3: migrations done"' "$LOGDIR/backend.log" || { echo "no entrypoint line"; return 1; }
+  grep -q '"message":"state: ' "$LOGDIR/backend.log" || { echo "no migrate line"; return 1; }
+  while IFS= read -r line; do
+    [ -z "$line" ] && continue
+    printf '%s' "$line" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>JSON.parse(s))' 2>/dev/null ||
+      { echo "not JSON: $line"; others=$((others + 1)); }
+  done <"$LOGDIR/backend.log"
+  [ "$others" -eq 0 ]
+}
+
+# A LOG_LEVEL migrate does not know (a Python app's, say) does not stop the app under `continue`.
+bad_log_level_app_starts() {
+  local code=0
+  docker-compose "${PLAIN[@]}" run --rm -T --no-deps -e LOG_LEVEL=verbose backend node -e 'console.log("APP STARTED")' >"$LOGDIR/run.out" 2>&1 || code=$?
+  cat "$LOGDIR/run.out"
+  [ "$code" = 0 ] || { echo "exit $code"; return 1; }
+  grep -q 'APP STARTED' "$LOGDIR/run.out" || { echo "the app did not start"; return 1; }
+  grep -q 'migrate refused LOG_LEVEL=verbose' "$LOGDIR/run.out"
+}
+
+# With the profile file, `up` starts postgres and backend only: no migrate container.
+profiled_up_starts_no_migrate() {
+  docker-compose "${PROFILED[@]}" up -d || return 1
+  local ids
+  ids=$(docker-compose "${PROFILED[@]}" ps -a -q migrate)
+  [ -z "$ids" ] || { echo "a migrate container was started: $ids"; return 1; }
+  expect_http "$P" /readyz 200 '"state":"current"' 60
+}
+
+# run_current FILES... -- EXPECTED: `run --rm migrate current` with those compose arguments.
+migrate_current_with() {
+  local want=$1 out
+  shift
+  out=$(docker-compose "$@" run --rm -T migrate current) || return 1
+  echo "$out"
+  [ "$(printf '%s' "$out" | tail -n 1 | tr -d '\r')" = "$want" ]
+}
+
+# `docker compose run --rm backend migrate down --steps 1`: only that, no `auto` first.
+backend_migrate_down_alone() {
+  docker-compose "${PLAIN[@]}" run --rm -T backend migrate down --steps 1 >"$LOGDIR/run.out" 2>&1 || { cat "$LOGDIR/run.out"; return 1; }
+  cat "$LOGDIR/run.out"
+  if grep -q 'running migrations (migrate auto)' "$LOGDIR/run.out"; then echo "auto ran first"; return 1; fi
+  grep -q 'running: migrate down --steps 1 (alone: no migrate auto first)' "$LOGDIR/run.out"
+}
+
+# A project with no migration files at all, on a fresh database: ready, and check exits 0.
+no_files_ready() {
+  docker-compose "${PLAIN[@]}" exec -T postgres createdb -U "$POSTGRES_USER" no_files || return 1
+  local url="postgres://$POSTGRES_USER:$POSTGRES_PASSWORD@postgres:5432/no_files"
+  # shellcheck disable=SC2016 # JavaScript, run in the container
+  docker-compose "${PLAIN[@]}" run --rm -T --no-deps -e DATABASE_URL="$url" -e MIGRATIONS_DIR=/tmp/none -e PORT=3999 \
+    --entrypoint node backend -e '
+      const { spawn, spawnSync } = require("child_process");
+      const http = require("http");
+      require("fs").mkdirSync("/tmp/none", { recursive: true });
+      const check = spawnSync("migrate", ["check"], { encoding: "utf8" });
+      console.log("migrate check:", check.status, check.stdout.trim());
+      if (check.status !== 0) process.exit(1);
+      const app = spawn("node", ["example/server.js"], { stdio: "inherit" });
+      let tries = 0;
+      const poll = () => http.get("http://127.0.0.1:3999/readyz", (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d)).on("end", () => {
+          console.log("GET /readyz:", res.statusCode, body);
+          app.kill();
+          process.exit(res.statusCode === 200 ? 0 : 1);
+        });
+      }).on("error", () => {
+        if (++tries > 60) { app.kill(); process.exit(1); }
+        setTimeout(poll, 500);
+      });
+      poll();'
+}
+
+# generate through the bind mount: the file lands in the host folder, owned by the given uid.
+# generate_into OWNER [VAR=VALUE...]: a copy of migrations/ owned by OWNER, generate with those settings.
+generate_into() {
+  local owner=$1 dir out file
+  shift
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/migrate-e2e-host-migrations.XXXXXX")
+  cp -a "$ROOT/migrations/." "$dir/" && chown -R "$owner" "$dir" && chmod 0755 "$dir" || return 1
+  out=$(env MIGRATIONS_HOST_DIR="$dir" "$@" docker-compose "${MERGED[@]}" run --rm -T migrate generate "add users") || { rm -rf "$dir"; return 1; }
+  echo "$out"
+  file="$dir/0005_add_users.sql"
+  ls -ln "$dir"
+  if [ "$(printf '%s' "$out" | tail -n 1 | tr -d '\r')" != /app/migrations/0005_add_users.sql ] || [ ! -f "$file" ]; then
+    echo "no $file on the host"
+    rm -rf "$dir"
+    return 1
+  fi
+  local got
+  got=$(stat -c '%u:%g' "$file")
+  rm -rf "$dir"
+  [ "$got" = "$owner" ] || { echo "the file is owned by $got, wanted $owner"; return 1; }
+}
+
+# A shell in the image, with the mounted folder.
+shell_in_image() {
+  docker-compose "${MERGED[@]}" run --rm -T --entrypoint sh migrate -c \
+    'id; migrate --version && test -s /app/migrations/.schema-fingerprints.json && echo SHELL OK' >"$LOGDIR/run.out" 2>&1 ||
+    { cat "$LOGDIR/run.out"; return 1; }
+  cat "$LOGDIR/run.out"
+  grep -q 'SHELL OK' "$LOGDIR/run.out"
+}
+
 # ------------------------------------------------------------------ run ---
 
 say "containers: end-to-end run of Dockerfile.backend and the compose files (project $PROJECT)"
@@ -326,12 +439,20 @@ if step "up -d --build (image build, postgres healthy, backend started)" 900 \
   docker-compose "${PLAIN[@]}" up -d --build; then
   step "backend /readyz 200 with state current" 180 expect_http "$P" /readyz 200 '"state":"current"'
   step "backend /healthz 200" 30 expect_http "$P" /healthz 200
+  step "backend logs (entrypoint, migrate auto, app): one format, every line JSON" 30 backend_logs_one_format
   step "/users served from the migrated table (with display_name)" 60 users_served
   step "backend container healthy (image HEALTHCHECK)" 120 wait_healthy "$(container_of backend)"
   step "tini -g is PID 1 and the app replaced the entrypoint shell" 30 check_pid1
   step "exec backend migrate status --json: current at head" 60 \
     expect_status current 0004_orders_created_at_index docker-compose "${PLAIN[@]}" exec -T backend
   step "exec backend migrate check: exit 0, no findings, manifest in the image" 60 check_current_no_findings
+  step "+ docker-compose.migrations.yml, up -d: no migrate container (profile migrations), /readyz 200" 120 profiled_up_starts_no_migrate
+  step "+ docker-compose.migrations.yml, run --rm migrate current (the profile enabled by naming it)" 120 \
+    migrate_current_with 0004_orders_created_at_index "${PROFILED[@]}"
+  step "+ docker-compose.migrations.yml, --profile migrations run --rm migrate current" 120 \
+    migrate_current_with 0004_orders_created_at_index "${PROFILED[@]}" --profile migrations
+  step "LOG_LEVEL=verbose (not migrate's): the app starts anyway under continue" 90 bad_log_level_app_starts
+  step "no migration files at all, fresh database: migrate check exits 0, /readyz 200" 120 no_files_ready
   step "exec backend migrate stamp 0002_create_orders" 60 \
     docker-compose "${PLAIN[@]}" exec -T backend migrate stamp 0002_create_orders
   step "exec backend migrate status --json: behind at 0002_create_orders" 60 \
@@ -343,7 +464,7 @@ if step "up -d --build (image build, postgres healthy, backend started)" 900 \
   step "diverged history, MIGRATION_FAILURE_POLICY=exit: exits 3, app not started" 120 diverged_policy_exit
   step "SIGTERM: the backend stops at once with exit 0" 60 graceful_stop
 else
-  for s in readyz healthz users health pid1 status check stamp status readyz stamp-head wait-exit-4 policy-exit stop; do skip "plain compose: $s"; done
+  for s in readyz healthz logs users health pid1 status check profile-up profile-run profile-flag log-level no-files stamp status readyz stamp-head wait-exit-4 policy-exit stop; do skip "plain compose: $s"; done
 fi
 step "down -v" 120 docker-compose "${PLAIN[@]}" down -v --remove-orphans
 
@@ -353,12 +474,21 @@ if step "run --rm migrate (auto on a fresh database)" 600 docker-compose "${MERG
     expect_status current 0004_orders_created_at_index docker-compose "${MERGED[@]}" run --rm -T
   step "run --rm migrate down --steps 1" 120 docker-compose "${MERGED[@]}" run --rm -T migrate down --steps 1
   step "run --rm migrate current: 0003_add_user_display_name" 120 migrate_current_is 0003_add_user_display_name
+  step "run --rm backend migrate down --steps 1: that alone, no auto first" 120 backend_migrate_down_alone
+  step "run --rm migrate current: 0002_create_orders" 120 migrate_current_is 0002_create_orders
+  step "run --rm migrate downgrade -1, then upgrade +1 (Alembic's relative steps)" 180 \
+    sh -c 'docker-compose "$@" run --rm -T migrate downgrade -1 && docker-compose "$@" run --rm -T migrate upgrade +1' _ "${MERGED[@]}"
+  step "run --rm migrate current: 0002_create_orders again" 120 migrate_current_is 0002_create_orders
+  step "run --rm migrate generate \"add users\": into the host folder, uid 1000 by default" 120 generate_into 1000:1000
+  step "HOST_UID=\$(id -u) HOST_GID=\$(id -g) run --rm migrate generate: the file is the host user's" 120 \
+    generate_into "$(id -u):$(id -g)" HOST_UID="$(id -u)" HOST_GID="$(id -g)"
+  step "run --rm --entrypoint sh migrate: a shell in the image" 120 shell_in_image
   step "up -d: migrate completes, then the backend starts" 600 docker-compose "${MERGED[@]}" up -d
   step "backend /readyz 200 with state current" 180 expect_http "$P" /readyz 200 '"state":"current"'
   step "migrate service exited 0" 30 migrate_exited_zero
   step "backend skipped its own migration run (RUN_MIGRATIONS=false)" 30 backend_log_has 'skipping migrations'
 else
-  for s in status down current up readyz migrate-exit backend-skip; do skip "alembic override: $s"; done
+  for s in status down current backend-down current relative current generate generate-uid shell up readyz migrate-exit backend-skip; do skip "alembic override: $s"; done
 fi
 step "down -v" 120 docker-compose "${MERGED[@]}" down -v --remove-orphans
 

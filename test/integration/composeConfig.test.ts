@@ -12,6 +12,7 @@ import { PROJECT_ROOT } from '../helpers/processes.js';
 const COMPOSE = process.env.DOCKER_COMPOSE_BIN ?? 'docker-compose';
 const PLAIN = ['-f', 'docker-compose.container.yml'];
 const MERGED = [...PLAIN, '-f', 'docker-compose.alembic.yml'];
+const PROFILED = [...PLAIN, '-f', 'docker-compose.migrations.yml'];
 
 type Service = Record<string, any>;
 interface ComposeConfig {
@@ -180,6 +181,54 @@ describe('docker-compose.container.yml + docker-compose.alembic.yml', () => {
     expect(healthcheckText(backend)).toMatch(/\/healthz/);
     expect(portsOf(backend)).toEqual(['127.0.0.1:3000:3000']);
     expect(healthcheckText(cfg.services.postgres!)).toMatch(/pg_isready/);
+  });
+});
+
+/** Volumes in short syntax, `source:target` (the access mode dropped). */
+function volumesOf(service: Service): string[] {
+  return (service.volumes ?? []).map((v: string | Record<string, unknown>) =>
+    typeof v === 'string' ? v.replace(/:(rw|ro)$/, '') : `${String(v.source)}:${String(v.target)}`,
+  );
+}
+
+describe('the migrate service writes into the host\'s migrations folder as the host user', () => {
+  test.each([['docker-compose.alembic.yml', MERGED], ['docker-compose.migrations.yml', PROFILED]])('%s', (_file, files) => {
+    const migrate = config(files).services.migrate!;
+    expect(volumesOf(migrate)).toEqual([`${PROJECT_ROOT}/migrations:/app/migrations`]);
+    expect(String(migrate.user)).toBe('1000:1000');
+    const custom = config(files, { HOST_UID: '1234', HOST_GID: '5678', MIGRATIONS_HOST_DIR: '/srv/app/migrations' }).services.migrate!;
+    expect(String(custom.user)).toBe('1234:5678');
+    expect(volumesOf(custom)).toEqual(['/srv/app/migrations:/app/migrations']);
+  });
+});
+
+describe('docker-compose.container.yml + docker-compose.migrations.yml: migrate on demand, behind a profile', () => {
+  let cfg: ComposeConfig;
+  beforeAll(() => {
+    cfg = config(PROFILED);
+  });
+
+  test('is valid (config -q)', () => {
+    expect(compose([...PROFILED, 'config', '-q']).status).toBe(0);
+  });
+
+  test('migrate is in the migrations profile; postgres and backend in none, so up starts only them', () => {
+    expect(cfg.services.migrate!.profiles).toEqual(['migrations']);
+    const always = Object.entries(cfg.services).filter(([, s]) => !s.profiles).map(([name]) => name).sort();
+    expect(always).toEqual(['backend', 'postgres']);
+    expect(compose([...PROFILED, 'config', '--profiles']).stdout.trim()).toBe('migrations');
+  });
+
+  test('the backend does not wait for it and still migrates at start', () => {
+    const backend = cfg.services.backend!;
+    expect(conditionOf(backend, 'migrate')).toBeUndefined();
+    expect(envOf(backend).RUN_MIGRATIONS).toBe('true');
+  });
+
+  test('it is the migrate service of docker-compose.alembic.yml, profile aside', () => {
+    const { profiles, ...onDemand } = cfg.services.migrate!;
+    expect(profiles).toEqual(['migrations']);
+    expect(onDemand).toEqual(config(MERGED).services.migrate);
   });
 });
 

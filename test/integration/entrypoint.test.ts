@@ -4,7 +4,7 @@
  * whose exit codes the test chooses, then with the real CLI (dist/cli.js).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT, CLI_PATH } from '../helpers/processes.js';
@@ -20,7 +20,8 @@ case "$1" in
   wait) echo "fake migrate: wait" >&2; exit "\${FAKE_WAIT_EXIT:-0}" ;;
   auto) echo "fake migrate: auto" >&2; exit "\${FAKE_AUTO_EXIT:-0}" ;;
 esac
-exit 0
+echo "MIGRATE_PID=$$"
+exit "\${FAKE_COMMAND_EXIT:-0}"
 `;
 
 /** The "app": prints its PID and arguments, so a test can tell it ran in the entrypoint's place. */
@@ -237,6 +238,84 @@ describe('backend-entrypoint.sh with a fake migrate', () => {
   });
 });
 
+describe('backend-entrypoint.sh running a migrate command', () => {
+  test('migrate down --steps 1: waits, then runs that command alone (no auto first), in the entrypoint\'s place', async () => {
+    const r = await runEntrypoint({}, ['migrate', 'down', '--steps', '1']);
+    expect(r.code).toBe(0);
+    expect(await calls()).toEqual(['wait --timeout 60', 'down --steps 1']);
+    expect(r.stdout).toContain(`MIGRATE_PID=${r.pid}`);
+    expect(r.stderr).toMatch(/entrypoint: migrate command: waiting for the database \(up to 60s\)/);
+    expect(r.stderr).toMatch(/entrypoint: running: migrate down --steps 1 \(alone: no migrate auto first\)/);
+  });
+
+  test.each([[1], [3]])('the container exits with the command\'s code (%i), whatever the policy', async (code) => {
+    const r = await runEntrypoint({ FAKE_COMMAND_EXIT: String(code), MIGRATION_FAILURE_POLICY: 'continue' }, ['migrate', 'up']);
+    expect(r.code).toBe(code);
+    expect(await calls()).toEqual(['wait --timeout 60', 'up']);
+  });
+
+  test('the image\'s path to migrate (a path to the same file as MIGRATE_BIN) is a migrate command too', async () => {
+    const r = await runEntrypoint({ MIGRATE_BIN: 'migrate' }, [join(dir, 'migrate'), 'status']);
+    expect(r.code).toBe(0);
+    expect(await calls()).toEqual(['wait --timeout 60', 'status']);
+    const other = join(dir, 'link-to-migrate');
+    await symlink(join(dir, 'migrate'), other).catch(() => undefined);
+    const linked = await runEntrypoint({ MIGRATE_BIN: other }, [join(dir, 'migrate'), 'current']);
+    expect(linked.code).toBe(0);
+  });
+
+  test.each([
+    [['migrate', 'generate', 'add users']],
+    [['migrate', 'revision', '-m', 'add users']],
+    [['migrate', 'heads']],
+    [['migrate', '--version']],
+    [['migrate', 'sql', '--offline']],
+  ])('%j needs no database: it runs without waiting', async (args) => {
+    const r = await runEntrypoint({ FAKE_WAIT_EXIT: '4' }, args);
+    expect(r.code).toBe(0);
+    expect(await calls()).toEqual([args.slice(1).join(' ')]);
+  });
+
+  test('the database never answers: exit 4, the command not run', async () => {
+    const r = await runEntrypoint({ FAKE_WAIT_EXIT: '4' }, ['migrate', 'down']);
+    expect(r.code).toBe(4);
+    expect(await calls()).toEqual(['wait --timeout 60']);
+  });
+
+  test('RUN_MIGRATIONS=false does not stop an explicit migrate command', async () => {
+    const r = await runEntrypoint({ RUN_MIGRATIONS: 'false' }, ['migrate', 'up']);
+    expect(r.code).toBe(0);
+    expect(await calls()).toEqual(['wait --timeout 60', 'up']);
+  });
+});
+
+describe('backend-entrypoint.sh log lines', () => {
+  test('LOG_FORMAT=json: every line on stderr is JSON, as migrate writes its own', async () => {
+    const r = await runEntrypoint({ FAKE_AUTO_EXIT: '3' });
+    const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('fake migrate'));
+    expect(lines.length).toBeGreaterThan(5);
+    for (const line of lines) {
+      const parsed = JSON.parse(line) as { level: string; message: string; timestamp: string };
+      expect(parsed.message).toMatch(/^entrypoint: /);
+      expect(parsed.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    }
+    expect(lines.map((l) => (JSON.parse(l) as { level: string }).level)).toContain('warn');
+  });
+
+  test('quotes and backslashes in the command stay valid JSON', async () => {
+    const r = await runEntrypoint({}, ['/bin/sh', '-c', 'echo "a \\ b"', 'x']);
+    const start = r.stderr.split('\n').find((l) => l.includes('step 3/3'))!;
+    expect((JSON.parse(start) as { message: string }).message).toBe('entrypoint: step 3/3: starting: /bin/sh -c echo "a \\ b" x');
+  });
+
+  test('LOG_FORMAT unset and stderr not a terminal: JSON; LOG_FORMAT=pretty: text', async () => {
+    const unset = await collect(start(APP, { ...baseEnv(), LOG_FORMAT: undefined }));
+    expect(() => JSON.parse(unset.stderr.split('\n').find((l) => l.includes('step 1/3'))!)).not.toThrow();
+    const pretty = await runEntrypoint({ LOG_FORMAT: 'pretty' });
+    expect(pretty.stderr).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ entrypoint: step 1\/3/m);
+  });
+});
+
 describe('backend-entrypoint.sh with the real migrate (dist/cli.js)', () => {
   const realEnv = (extra: Record<string, string>): Record<string, string> => ({ MIGRATE_BIN: join(dir, 'real-migrate'), ...extra });
 
@@ -302,6 +381,55 @@ describe('backend-entrypoint.sh with the real migrate (dist/cli.js)', () => {
       } finally {
         await proxy.close();
         await late.drop();
+      }
+    });
+
+    test.each([['verbose'], ['loud']])('LOG_LEVEL=%s, which migrate refuses: the app starts anyway under continue, migrated', async (level) => {
+      const fresh = await createTestDatabase('entrypoint_level');
+      try {
+        const r = await runEntrypoint(realEnv({ DATABASE_URL: fresh.url, MIGRATIONS_DIR: migrations, LOG_LEVEL: level }));
+        expect(r.code).toBe(0);
+        expect(appPid(r.stdout)).toBe(r.pid);
+        expect(r.stderr).toMatch(new RegExp(`migrate refused LOG_LEVEL=${level} \\(see its error above\\); migrate runs at info`));
+        expect(r.stderr).toMatch(/step 2\/3: migrations done/);
+        const names = await fresh.query<{ name: string }>('SELECT name FROM pgmigrations ORDER BY id');
+        expect(names.map((n) => n.name)).toEqual(['0001_create_items']);
+      } finally {
+        await fresh.drop();
+      }
+    });
+
+    test('LOG_LEVEL migrate refuses, MIGRATION_FAILURE_POLICY=exit: exit 2, app not started', async () => {
+      const r = await runEntrypoint(realEnv({ DATABASE_URL: db.url, MIGRATIONS_DIR: migrations, LOG_LEVEL: 'loud', MIGRATION_FAILURE_POLICY: 'exit' }));
+      expect(r.code).toBe(2);
+      expect(r.stdout).not.toContain('APP_PID');
+    });
+
+    test('LOG_LEVEL=WARNING (Python\'s word) is migrate\'s warn: no info lines from it, the app starts', async () => {
+      const r = await runEntrypoint(realEnv({ DATABASE_URL: db.url, MIGRATIONS_DIR: migrations, LOG_LEVEL: 'WARNING', RUN_MIGRATIONS: 'false' }));
+      expect(r.code).toBe(0);
+      expect(r.stderr).not.toMatch(/migrate refused/);
+      expect(r.stderr).not.toMatch(/database ready after/);
+    });
+
+    test('migrate down --steps 1 through the entrypoint reverts one and applies nothing first', async () => {
+      const behind = await createTestDatabase('entrypoint_down');
+      const folder = await mkdtemp(join(tmpdir(), 'entrypoint-down-'));
+      try {
+        await writeFile(join(folder, '0001_a.sql'), '-- Up Migration\nCREATE TABLE a (id int);\n-- Down Migration\nDROP TABLE a;\n');
+        await writeFile(join(folder, '0002_b.sql'), '-- Up Migration\nCREATE TABLE b (id int);\n-- Down Migration\nDROP TABLE b;\n');
+        const settings = { DATABASE_URL: behind.url, MIGRATIONS_DIR: folder };
+        expect((await runEntrypoint(realEnv(settings), [join(dir, 'real-migrate'), 'up', '+1'])).code).toBe(0);
+        const r = await runEntrypoint(realEnv(settings), [join(dir, 'real-migrate'), 'down', '--steps', '1']);
+        expect(r.code).toBe(0);
+        expect(r.stderr).not.toMatch(/running migrations \(migrate auto\)/);
+        // With auto first, 0002_b would have been applied and then reverted, leaving 0001_a.
+        expect(await behind.query('SELECT name FROM pgmigrations')).toEqual([]);
+        const status = await runEntrypoint(realEnv(settings), [join(dir, 'real-migrate'), 'status', '--json']);
+        expect(JSON.parse(status.stdout)).toMatchObject({ state: 'fresh', current: null });
+      } finally {
+        await behind.drop();
+        await rm(folder, { recursive: true, force: true });
       }
     });
 

@@ -1,5 +1,5 @@
 /** Table-driven tests of up/down/stamp planning (pure, no database). */
-import { planCommand, type RunCommand } from '../../src/commandPlanner.js';
+import { planCommand, planOfflineRange, resolveRevision, type RunCommand } from '../../src/commandPlanner.js';
 import { detectState } from '../../src/stateDetector.js';
 import { UnknownRevisionError, UsageError } from '../../src/errors.js';
 import type { DatabaseFacts, MigrationFile } from '../../src/types.js';
@@ -61,5 +61,99 @@ describe('planCommand', () => {
     ['up +0', { kind: 'up', target: '+0' } as RunCommand, UsageError],
   ])('%s is a usage error', (_title, command, errorClass) => {
     expect(() => planCommand(command, detectionAt(['0001_a']), names)).toThrow(errorClass);
+  });
+});
+
+describe("Alembic's targets", () => {
+  const relativeCases: { title: string; applied: string[]; command: RunCommand; action: string; apply?: string[]; revert?: string[]; stampTo?: string }[] = [
+    { title: 'down -1 reverts the last one', applied: names, command: { kind: 'down', target: '-1' }, action: 'revert', revert: ['0004_d'] },
+    { title: 'down -2 reverts the last two, last first', applied: names, command: { kind: 'down', target: '-2' }, action: 'revert', revert: ['0004_d', '0003_c'] },
+    { title: 'down -9 stops at base', applied: ['0001_a', '0002_b'], command: { kind: 'down', target: '-9' }, action: 'revert', revert: ['0002_b', '0001_a'] },
+    { title: 'down -1 on base does nothing', applied: [], command: { kind: 'down', target: '-1' }, action: 'none' },
+    { title: 'up +2 applies the next two', applied: ['0001_a'], command: { kind: 'up', target: '+2' }, action: 'apply', apply: ['0002_b', '0003_c'] },
+    { title: 'down to a prefix keeps that revision applied', applied: names, command: { kind: 'down', target: '0002' }, action: 'revert', revert: ['0004_d', '0003_c'] },
+    { title: 'up to a prefix', applied: ['0001_a'], command: { kind: 'up', target: '0003' }, action: 'apply', apply: ['0002_b', '0003_c'] },
+    { title: 'up to a prefix of an applied name does nothing', applied: ['0001_a', '0002_b'], command: { kind: 'up', target: '0001' }, action: 'none' },
+    { title: 'stamp a prefix', applied: [], command: { kind: 'stamp', revision: '0003_' }, action: 'stamp', stampTo: '0003_c' },
+    { title: 'a whole name wins over a longer name it starts', applied: names, command: { kind: 'down', target: '0001_a' }, action: 'revert', revert: ['0004_d', '0003_c', '0002_b'] },
+  ];
+  test.each(relativeCases)('$title', (c) => {
+    const plan = planCommand(c.command, detectionAt(c.applied), names);
+    expect(plan.action).toBe(c.action);
+    if (c.apply) expect(plan.apply).toEqual(c.apply);
+    if (c.revert) expect(plan.revert).toEqual(c.revert);
+    if (c.stampTo !== undefined) expect(plan.stampTo).toBe(c.stampTo);
+  });
+
+  test.each([
+    ['down with a target and --steps', { kind: 'down', target: '0002_b', steps: 2 } as RunCommand, /give a target or --steps, not both/],
+    ['down -1 with --steps', { kind: 'down', target: '-1', steps: 1 } as RunCommand, /not both/],
+    ['up -1 (a step back)', { kind: 'up', target: '-1' } as RunCommand, /a step back is down -1/],
+    ['down +1 (a step forward)', { kind: 'down', target: '+1' } as RunCommand, /a step forward is up \+1/],
+    ['down -0', { kind: 'down', target: '-0' } as RunCommand, /at least 1/],
+  ])('%s is a usage error', (_title, command, message) => {
+    expect(() => planCommand(command, detectionAt(names), names)).toThrow(UsageError);
+    expect(() => planCommand(command, detectionAt(names), names)).toThrow(message);
+  });
+});
+
+describe('resolveRevision', () => {
+  const many = ['0001_create_users', '0002_add_email', '0010_orders', '0011_orders_index', '0011_orders_index_2'];
+  test.each([
+    ['a whole name', '0002_add_email', '0002_add_email'],
+    ['a unique prefix', '0002', '0002_add_email'],
+    ['a longer unique prefix', '0010_o', '0010_orders'],
+    ['a whole name that starts another', '0011_orders_index', '0011_orders_index'],
+  ])('%s', (_title, target, expected) => {
+    expect(resolveRevision(target, many)).toBe(expected);
+  });
+
+  test.each([
+    ['an ambiguous prefix, naming the matches', '0011', UsageError, /"0011" is ambiguous: it starts 0011_orders_index, 0011_orders_index_2/],
+    ['a prefix under four characters', '000', UnknownRevisionError, /unknown revision "000"/],
+    ['a number, as node-pg-migrate counts steps', '1', UnknownRevisionError, /unknown revision "1"/],
+    ['nothing that matches', '0099', UnknownRevisionError, /unknown revision "0099"/],
+  ])('%s is refused', (_title, target, errorClass, message) => {
+    expect(() => resolveRevision(target, many)).toThrow(errorClass);
+    expect(() => resolveRevision(target, many)).toThrow(message);
+  });
+
+  test('a short number hints at the relative forms', () => {
+    try {
+      resolveRevision('2', many);
+      throw new Error('not thrown');
+    } catch (error) {
+      expect((error as UnknownRevisionError).hint).toMatch(/up \+2 or down -2/);
+    }
+  });
+});
+
+describe('planOfflineRange', () => {
+  test.each([
+    ['up, no range: base to head', 'up', undefined, null, '0004_d', names],
+    ['up to a revision', 'up', '0002', null, '0002_b', ['0001_a', '0002_b']],
+    ['up FROM:TO', 'up', '0001_a:0003', '0001_a', '0003_c', ['0002_b', '0003_c']],
+    ['up FROM:+1', 'up', '0002_b:+1', '0002_b', '0003_c', ['0003_c']],
+    ['up base:+9 stops at head', 'up', 'base:+9', null, '0004_d', names],
+    ['up FROM:FROM is empty', 'up', '0002_b:0002_b', '0002_b', '0002_b', []],
+    ['down, no range: the last one', 'down', undefined, '0004_d', '0003_c', ['0004_d']],
+    ['down to base', 'down', 'base', '0004_d', null, ['0004_d', '0003_c', '0002_b', '0001_a']],
+    ['down FROM:TO keeps TO', 'down', '0003_c:0001', '0003_c', '0001_a', ['0003_c', '0002_b']],
+    ['down FROM:-2', 'down', '0003_c:-2', '0003_c', '0001_a', ['0003_c', '0002_b']],
+    ['down head:-9 stops at base', 'down', 'head:-9', '0004_d', null, ['0004_d', '0003_c', '0002_b', '0001_a']],
+  ] as const)('%s', (_title, direction, range, from, to, expected) => {
+    const planned = planOfflineRange(direction, range, names);
+    expect(planned).toEqual({ direction, from, to, names: expected });
+  });
+
+  test.each([
+    ['up backwards', 'up', '0003_c:0001_a', /0001_a is before 0003_c/],
+    ['down forwards', 'down', '0001_a:0003_c', /0003_c is after 0001_a/],
+    ['a range of three parts', 'up', 'a:b:c', /expected TO or FROM:TO/],
+    ['an empty side', 'up', ':head', /expected TO or FROM:TO/],
+    ['up -1', 'up', '-1', /a step back/],
+    ['an unknown revision', 'down', 'head:0042', /unknown revision "0042"/],
+  ] as const)('%s is a usage error', (_title, direction, range, message) => {
+    expect(() => planOfflineRange(direction, range, names)).toThrow(message);
   });
 });
