@@ -27,6 +27,8 @@ export interface SettingsInput {
   readonly ddlLockRetries?: number;
   readonly allowModified?: boolean;
   readonly refuseOnDrift?: boolean;
+  /** Owners and privileges (GRANTs) are part of the schema fingerprints. */
+  readonly fingerprintPrivileges?: boolean;
   readonly logLevel?: string;
   readonly logFormat?: string;
 }
@@ -56,6 +58,8 @@ export interface Settings {
   readonly ddlLockRetries: number;
   readonly allowModified: boolean;
   readonly refuseOnDrift: boolean;
+  /** Owners and privileges are part of the schema fingerprints (off: roles usually differ between machines). */
+  readonly fingerprintPrivileges: boolean;
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'pretty';
   /** The config file read, or null. */
@@ -110,10 +114,16 @@ export function resolveSettings(
     ddlLockRetries: Number(pick('ddlLockRetries') ?? DEFAULTS.ddlLockRetries),
     allowModified: Boolean(pick('allowModified') ?? false),
     refuseOnDrift: Boolean(pick('refuseOnDrift') ?? false),
+    fingerprintPrivileges: isOn(pick('fingerprintPrivileges', envOf('MIGRATE_FINGERPRINT_PRIVILEGES'))),
     logLevel: logLevel as LogLevel,
     logFormat,
     configFile,
   };
+}
+
+/** A boolean setting from a flag or config (a boolean) or the environment (`true`, `1`, `yes`, `on`). */
+function isOn(value: unknown): boolean {
+  return typeof value === 'string' ? ['true', '1', 'yes', 'on'].includes(value.trim().toLowerCase()) : Boolean(value ?? false);
 }
 
 /**

@@ -17,7 +17,9 @@ import { fingerprintSchema } from '../schema/fingerprint.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { ConnectionTarget, Settings } from '../settings.js';
 import type { MigrationFile } from '../types.js';
-import { buildManifest, findStaleness, type Manifest } from './manifest.js';
+import { findStaleness, readManifest, type Manifest } from './manifest.js';
+import { replayManifest } from './manifestBuilder.js';
+import { IncrementalSchemaReader } from '../schema/incrementalCatalog.js';
 
 /** The role may not create the scratch database. */
 export class ScratchDatabaseError extends ConfigError {}
@@ -71,7 +73,11 @@ export async function withScratchDatabase<T>(
 }
 
 export function readModel(client: Client, settings: Settings): Promise<SchemaModel> {
-  return readSchemaModel(client, { schema: settings.schema, excludeTables: runnerTablesIn(settings) });
+  return readSchemaModel(client, readOptionsOf(settings));
+}
+
+function readOptionsOf(settings: Settings) {
+  return { schema: settings.schema, excludeTables: runnerTablesIn(settings), privileges: settings.fingerprintPrivileges };
 }
 
 function batchOptions(client: Client, context: ReplayContext) {
@@ -86,17 +92,19 @@ function batchOptions(client: Client, context: ReplayContext) {
   };
 }
 
-/** Applies every migration one by one in a scratch database, reading the schema after each. */
+/**
+ * Applies every migration one by one in a scratch database, reading the
+ * schema after each (manifestBuilder.ts: only what each one changed, and
+ * only from the first file the committed manifest does not already record).
+ */
 export async function computeManifest(context: ReplayContext, files: readonly MigrationFile[]): Promise<Manifest> {
-  return withScratchDatabase(context, async (client, serverMajor) => {
-    const base = await readModel(client, context.settings);
-    const after: { file: MigrationFile; model: SchemaModel }[] = [];
-    for (const file of files) {
-      await executeBatch('up', [file], files, batchOptions(client, context));
-      after.push({ file, model: await readModel(client, context.settings) });
-    }
-    return buildManifest(context.settings.schema, serverMajor, base, after);
-  });
+  const previous = await readManifest(context.settings.dir).catch(() => null);
+  const options = { schema: context.settings.schema, privileges: context.settings.fingerprintPrivileges };
+  const replay = (reuse: Manifest | null) =>
+    withScratchDatabase(context, (client) =>
+      replayManifest({ db: client, apply: (batch) => executeBatch('up', batch, files, batchOptions(client, context)) }, files, readOptionsOf(context.settings), options, reuse),
+    );
+  return (previous !== null ? await replay(previous) : null) ?? (await replay(null))!;
 }
 
 export interface VerifyStep {
@@ -123,7 +131,9 @@ export async function verifyMigrations(
   const steps: VerifyStep[] = [];
   const models: SchemaModel[] = [];
   await withScratchDatabase(context, async (client) => {
-    models.push(await readModel(client, context.settings));
+    // Each read after the first re-reads only what the last migration changed.
+    const reader = new IncrementalSchemaReader(client, readOptionsOf(context.settings));
+    models.push(await reader.read());
     const attempt = async (phase: VerifyStep['phase'], file: MigrationFile, direction: 'up' | 'down') => {
       try {
         await executeBatch(direction, [file], files, batchOptions(client, context));
@@ -135,13 +145,14 @@ export async function verifyMigrations(
     };
     for (const file of files) {
       if (!(await attempt('up', file, 'up'))) return;
-      models.push(await readModel(client, context.settings));
+      models.push(await reader.read());
       steps.push({ phase: 'up', migration: file.name, ok: true });
     }
     for (let i = files.length - 1; i >= 0; i--) {
       const file = files[i]!;
       if (!(await attempt('down', file, 'down'))) return;
-      const differences = diffSchemas(models[i]!, await readModel(client, context.settings)).map(describeDifference);
+      const model = await reader.read();
+      const differences = fingerprintSchema(model) === fingerprintSchema(models[i]!) ? [] : diffSchemas(models[i]!, model).map(describeDifference);
       steps.push({
         phase: 'down',
         migration: file.name,
@@ -153,7 +164,7 @@ export async function verifyMigrations(
     }
     for (const [i, file] of files.entries()) {
       if (!(await attempt('up again', file, 'up'))) return;
-      const model = await readModel(client, context.settings);
+      const model = await reader.read();
       const same = fingerprintSchema(model) === fingerprintSchema(models[i + 1]!);
       const differences = same ? [] : diffSchemas(models[i + 1]!, model).map(describeDifference);
       steps.push({
@@ -164,7 +175,7 @@ export async function verifyMigrations(
       });
     }
   });
-  let stale = manifest ? findStaleness(manifest, files, context.settings.schema) : 'missing';
+  let stale = manifest ? findStaleness(manifest, files, context.settings.schema, context.settings.fingerprintPrivileges) : 'missing';
   if (manifest && stale === null && models.length === files.length + 1) {
     const recorded = new Map(manifest.revisions.map((r) => [r.name, r.fingerprint]));
     const differing = files.filter((f, i) => recorded.get(f.name) !== fingerprintSchema(models[i + 1]!)).map((f) => f.name);
