@@ -259,9 +259,12 @@ function notExtensionMember(catalog: string, oid: string): string {
   return `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid ${EQ} 'pg_catalog.${catalog}'::regclass AND e.objid ${EQ} ${oid} AND e.deptype ${EQ} 'e')`;
 }
 
-/** Only the top-level objects asked for ($3), or all when $3 is NULL. */
+/**
+ * Only the top-level objects asked for ($3), or all when $3 is NULL. Names
+ * $2's type too (never NULL), so every query takes the same parameters.
+ */
 function selected(oid: string): string {
-  return `($3::pg_catalog.oid[] IS NULL OR ${oid} ${EQ} ANY ($3::pg_catalog.oid[]))`;
+  return `($3::pg_catalog.oid[] IS NULL OR ${oid} ${EQ} ANY ($3::pg_catalog.oid[])) AND $2::pg_catalog.text[] IS NOT NULL`;
 }
 
 /**
@@ -355,7 +358,11 @@ function relationsSql(privileges: boolean): string {
   FROM rel r JOIN pg_class c ON c.oid ${EQ} r.oid`;
 }
 
-/** attcompression appeared in PostgreSQL 14; attstattarget became NULL for "default" in 17. */
+/**
+ * attcompression appeared in PostgreSQL 14; attstattarget became NULL for
+ * "default" in 17. Attribute options named pg_* are the server's own (some
+ * builds keep a `pg_attver` there on every column), not the user's.
+ */
 function columnsSql(privileges: boolean, major: number): string {
   return `${RELATIONS_CTE}
   SELECT ${asText('r.oid')} AS "tableOid", a.attname::text AS name,
@@ -366,7 +373,8 @@ function columnsSql(privileges: boolean, major: number): string {
          CASE WHEN COALESCE(a.attstattarget, -1) ${GE} 0 THEN ${asText('a.attstattarget')} END AS statistics,
          CASE WHEN a.attstorage ${NE} t.typstorage THEN a.attstorage::text END AS storage,
          ${major >= 14 ? 'a.attcompression::text' : "''::pg_catalog.text"} AS compression,
-         a.attoptions::text[] AS options,
+         (SELECT pg_catalog.array_agg(o ORDER BY k) FROM pg_catalog.unnest(a.attoptions) WITH ORDINALITY AS ao(o, k)
+           WHERE NOT pg_catalog.starts_with(o, 'pg_')) AS options,
          ${privileges ? `(SELECT pg_catalog.array_agg(${asText('x')} ORDER BY ${asText('x')}) FROM pg_catalog.unnest(a.attacl) AS x)` : 'NULL::pg_catalog.text[]'} AS privileges,
          ${describe('pg_class', 'a.attrelid', 'a.attnum')} AS comment
   FROM rel r
@@ -511,8 +519,9 @@ function typesSql(privileges: boolean): string {
     AND ${notExtensionMember('pg_type', 't.oid')}`;
 }
 
-// Aggregates (prokind 'a') are not supported by pg_get_functiondef: they
-// are read from pg_aggregate (AGGREGATES_SQL).
+// Aggregates (prokind 'a') are not supported by pg_get_functiondef: their
+// options are read from pg_aggregate. The constructors PostgreSQL makes for a
+// range type (an internal dependency, deptype 'i') go with the type.
 function functionsSql(privileges: boolean): string {
   return `
   SELECT ${asText('p.oid')} AS oid, p.proname::text AS name, pg_catalog.quote_ident(p.proname) AS quoted, p.prokind::text AS kind,
@@ -547,7 +556,7 @@ function functionsSql(privileges: boolean): string {
   FROM pg_proc p
   WHERE p.pronamespace ${EQ} $1::oid AND p.prokind ${EQ} ANY ('{f,p,w,a}'::"char"[])
     AND ${selected('p.oid')}
-    AND ${notExtensionMember('pg_proc', 'p.oid')}`;
+    AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid ${EQ} 'pg_catalog.pg_proc'::regclass AND e.objid ${EQ} p.oid AND e.deptype ${EQ} ANY ('{e,i}'::"char"[]))`;
 }
 
 function operatorsSql(privileges: boolean): string {
