@@ -112,7 +112,7 @@ const TRACKED: readonly TrackedCatalog[] = [
   { name: 'pg_enum', from: 'pg_enum x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.enumtypid'), seeds: seeds(seed('pg_type', 'x.enumtypid')), counted: false },
   { name: 'pg_range', from: 'pg_range x', where: `x.rngtypid ${GE} ${USER_OID}`, key: asText('x.rngtypid'), owners: arr('x.rngtypid'), seeds: seeds(seed('pg_type', 'x.rngtypid')), counted: false },
   { name: 'pg_proc', from: 'pg_proc x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_proc', 'x.oid')), counted: true, shadows: SHADOWS_PROC },
-  { name: 'pg_aggregate', from: 'pg_aggregate x', where: `x.aggfnoid ${GE} ${USER_OID}`, key: asText('x.aggfnoid'), owners: arr('x.aggfnoid'), seeds: seeds(seed('pg_proc', 'x.aggfnoid')), counted: false },
+  { name: 'pg_aggregate', from: 'pg_aggregate x', where: `x.aggfnoid ${GE} ${USER_OID}`, key: asText('x.aggfnoid::pg_catalog.oid'), owners: arr('x.aggfnoid::pg_catalog.oid'), seeds: seeds(seed('pg_proc', 'x.aggfnoid::pg_catalog.oid')), counted: false },
   { name: 'pg_operator', from: 'pg_operator x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_operator', 'x.oid')), counted: true, shadows: 'true' },
   { name: 'pg_cast', from: 'pg_cast x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: true, shadows: 'true' },
   { name: 'pg_opclass', from: 'pg_opclass x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_opclass', 'x.oid')), counted: true },
@@ -175,7 +175,7 @@ const TRACKED: readonly TrackedCatalog[] = [
 function scanSql(all: boolean): string {
   const parts = TRACKED.map((t) => `SELECT '${t.name}' AS catalog, pg_catalog.count(*) AS rows,
        pg_catalog.json_agg(pg_catalog.json_build_array(${t.key}, ${t.owners}, ${t.seeds}, ${t.shadows ?? 'false'}))
-         FILTER (WHERE ${all ? 'true' : `pg_catalog.age(x.xmin) ${LE} pg_catalog.age($1::pg_catalog.xid)`}) AS changed
+         FILTER (WHERE ${all ? '$1::pg_catalog.xid IS NOT NULL' : `pg_catalog.age(x.xmin) ${LE} pg_catalog.age($1::pg_catalog.xid)`}) AS changed
      FROM ${t.from} WHERE ${t.where}`);
   return `${parts.join('\n UNION ALL ')}
    UNION ALL SELECT 'marker', 0, pg_catalog.json_build_array(${asText('pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())')})`;
@@ -194,7 +194,7 @@ function keysSql(catalogs: readonly TrackedCatalog[]): string {
  */
 const AFFECTED_SQL = `
   WITH RECURSIVE closure(classid, objid) AS (
-    SELECT s.classid, s.objid FROM pg_catalog.unnest($1::pg_catalog.oid[], $2::pg_catalog.oid[]) AS s(classid, objid)
+    SELECT s.classid, s.objid FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.oid[]), pg_catalog.unnest($2::pg_catalog.oid[])) AS s(classid, objid)
     UNION
     SELECT d.classid, d.objid FROM closure c
       JOIN pg_depend d ON d.refclassid ${EQ} c.classid AND d.refobjid ${EQ} c.objid
@@ -395,5 +395,5 @@ export class IncrementalSchemaReader {
 
 /** OIDs of owners that exist (the catalogs use 0 for "none"). */
 function presentOwners(owners: readonly (string | null)[]): string[] {
-  return owners.filter((o): o is string => o !== null && o !== '0');
+  return owners.filter((o): o is string => o !== null && o !== '' && o !== '0');
 }
