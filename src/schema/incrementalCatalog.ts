@@ -178,7 +178,8 @@ function scanSql(all: boolean): string {
          FILTER (WHERE ${all ? '$1::pg_catalog.xid IS NOT NULL' : `pg_catalog.age(x.xmin) ${LE} pg_catalog.age($1::pg_catalog.xid)`}) AS changed
      FROM ${t.from} WHERE ${t.where}`);
   return `${parts.join('\n UNION ALL ')}
-   UNION ALL SELECT 'marker', 0, pg_catalog.json_build_array(${asText('pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())')})`;
+   UNION ALL SELECT 'marker', 0, pg_catalog.json_build_array(${asText('pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())')},
+     (SELECT ${asText('n.oid')} FROM pg_namespace n WHERE n.nspname ${EQ} $2::pg_catalog.text))`;
 }
 
 /** Every key of the catalogs in `$1` (the ones that lost rows). */
@@ -256,6 +257,8 @@ type ChangedRow = [string, (string | null)[], string[], boolean];
 interface Scan {
   readonly catalogs: readonly ScanRow[];
   readonly marker: string;
+  /** The managed schema's OID now, null when there is none. */
+  readonly namespaceOid: string | null;
 }
 
 /** Counts of the reads an incremental reader made, for the bench and tests. */
@@ -314,6 +317,8 @@ export class IncrementalSchemaReader {
   /** The parts after what changed since the last read, or null when only a full read is sure to be right. */
   private async readChanges(context: PartsContext, previous: CatalogParts): Promise<CatalogParts | null> {
     const scan = await this.scan(false);
+    // The schema itself was created, dropped or made anew: everything in it is new.
+    if (scan.namespaceOid !== previous.namespaceOid) return null;
     const owners = new Set<string>();
     const seedClasses: string[] = [];
     const seedObjects: string[] = [];
@@ -377,8 +382,9 @@ export class IncrementalSchemaReader {
   }
 
   private async scan(all: boolean): Promise<Scan> {
-    const { rows } = await this.db.query<ScanRow>(scanSql(all), [this.marker]);
+    const { rows } = await this.db.query<ScanRow>(scanSql(all), [this.marker, this.options.schema ?? 'public']);
     let marker = this.marker;
+    let namespaceOid: string | null = null;
     const catalogs: ScanRow[] = [];
     for (const row of rows) {
       if (row.catalog !== 'marker') {
@@ -386,10 +392,11 @@ export class IncrementalSchemaReader {
         continue;
       }
       // A 64-bit txid (epoch and xid); the xid is its low 32 bits.
-      const next = (row.changed as unknown as [string])[0];
+      const [next, namespace] = row.changed as unknown as [string, string | null];
       marker = (BigInt(next) % 4294967296n).toString();
+      namespaceOid = namespace;
     }
-    return { catalogs, marker };
+    return { catalogs, marker, namespaceOid };
   }
 }
 

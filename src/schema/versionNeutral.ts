@@ -92,7 +92,8 @@ export function createVersionNeutral(parser: Parser, deparser: Deparser): Versio
     if (!mayDifferBetweenMajors(text)) return text;
     try {
       const ast = parser.parseSync(`${prefix}${text}${suffix}`);
-      if (!normaliseFunctions(ast)) return text;
+      // Printed again even when nothing was rewritten: the printer's parentheses differ from PostgreSQL's.
+      normaliseFunctions(ast);
       const printed = deparser.deparseSync(ast, { pretty: false });
       return printed.startsWith(prefix) ? printed.slice(prefix.length) : text;
     } catch {
@@ -124,6 +125,19 @@ const AS_FUNCTION_CALL = new Set(['position', 'substring', 'overlay', 'btrim', '
 function normaliseFunctions(tree: unknown): boolean {
   let changed = false;
   walk(tree, (node) => {
+    const expr = node.A_Expr as AstNode | undefined;
+    if (expr !== undefined) {
+      // EXTRACT gives double precision on 13, numeric on 14 and later, so a number next to it is cast to either.
+      for (const [side, other] of [['lexpr', 'rexpr'], ['rexpr', 'lexpr']] as const) {
+        const operand = expr[side] as AstNode | undefined;
+        if (operand === undefined || !isExtract(expr[other] as AstNode | undefined)) continue;
+        const number = withoutCastsTo(operand, NUMERIC_TARGETS);
+        if (number !== operand && (number.A_Const as AstNode | undefined) !== undefined && (number.A_Const as AstNode).sval === undefined) {
+          expr[side] = number;
+          changed = true;
+        }
+      }
+    }
     const call = node.FuncCall as AstNode | undefined;
     if (call === undefined) return true;
     const names = (call.funcname as AstNode[] | undefined)?.map((n) => (n.String as { sval?: string } | undefined)?.sval);
@@ -133,6 +147,14 @@ function normaliseFunctions(tree: unknown): boolean {
     if (names.length > 2 || (qualifier !== undefined && qualifier !== 'pg_catalog')) return true;
     const args = (call.args as AstNode[] | undefined) ?? [];
     const sqlSyntax = call.funcformat === 'COERCE_SQL_SYNTAX';
+    if (SQL_SYNTAX_FAMILY.has(name) && (qualifier === undefined || qualifier === 'pg_catalog')) {
+      // 13 prints the implicit casts of the arguments of the function call (`(email)::text` of a varchar);
+      // the SQL-syntax form of 14 and later hides them. Kept without, on every major.
+      for (let i = 0; i < args.length; i++) {
+        const stripped = withoutCastsTo(args[i]!, IMPLICIT_TARGETS);
+        if (stripped !== args[i]) (args[i] = stripped, changed = true);
+      }
+    }
     if (sqlSyntax && AS_FUNCTION_CALL.has(name)) {
       call.funcname = [{ String: { sval: name } }];
       delete call.funcformat;
@@ -152,6 +174,37 @@ function normaliseFunctions(tree: unknown): boolean {
     return true;
   });
   return changed;
+}
+
+/** The functions with an SQL-syntax form, under either name. */
+const SQL_SYNTAX_FAMILY = new Set([...AS_FUNCTION_CALL, 'date_part', 'extract']);
+
+/** Types the arguments of those functions are implicitly cast to (text, and timestamps for EXTRACT of a date). */
+const IMPLICIT_TARGETS = new Set(['text', 'timestamp', 'timestamptz']);
+
+/** `node` without the casts to `targets` around it. */
+function withoutCastsTo(node: AstNode, targets: ReadonlySet<string>): AstNode {
+  let current = node;
+  for (;;) {
+    const cast = current.TypeCast as AstNode | undefined;
+    if (cast === undefined) return current;
+    const typeName = cast.typeName as AstNode | undefined;
+    const names = (typeName?.names as AstNode[] | undefined)?.map((n) => (n.String as { sval?: string } | undefined)?.sval);
+    const last = names?.[names.length - 1];
+    const qualifiedOk = names !== undefined && (names.length === 1 || names[0] === 'pg_catalog');
+    if (last === undefined || !qualifiedOk || !targets.has(last) || typeName?.arrayBounds !== undefined || typeName?.typmods !== undefined) return current;
+    current = cast.arg as AstNode;
+  }
+}
+
+const NUMERIC_TARGETS = new Set(['numeric', 'float8']);
+
+/** An EXTRACT (or date_part) call, in either form. */
+function isExtract(node: AstNode | undefined): boolean {
+  const call = node?.FuncCall as AstNode | undefined;
+  const names = (call?.funcname as AstNode[] | undefined)?.map((n) => (n.String as { sval?: string } | undefined)?.sval);
+  const name = names?.[names.length - 1];
+  return name === 'extract' || name === 'date_part';
 }
 
 /** A string constant, with a `::text` cast around it taken off; undefined for anything else. */
