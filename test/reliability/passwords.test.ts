@@ -186,7 +186,7 @@ describe('written into the URL without percent-encoding', () => {
         expect(r.errorLines).toHaveLength(1);
         expect(r.errorLines[0]).toMatch(/is not a valid URL: .*percent-encode the password/);
         const printed = r.stdout + r.stderr;
-        for (let i = 0; i + 4 <= password.length; i++) expect(printed).not.toContain(password.slice(i, i + 4));
+        for (let i = 0; i + 5 <= password.length; i++) expect(printed).not.toContain(password.slice(i, i + 5));
         expect(printed).not.toContain('Word');
       }
     }
