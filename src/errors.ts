@@ -2,6 +2,7 @@
  * Small error classes that carry data; the CLI turns each into one line and
  * an exit code in one place (cli/exitCodes.ts). Messages never copy a stack.
  */
+import { wording } from './redact.js';
 import type { MigrationRun, RunReport } from './types.js';
 
 export const EXIT = {
@@ -50,8 +51,8 @@ export class ConfigError extends RunnerError {
 export class NoDatabaseError extends RunnerError {
   readonly exitCode = EXIT.usage;
   constructor() {
-    super('no database given', {
-      hint: 'set DATABASE_URL (or DB_HOST/DB_NAME/..., POSTGRES_*, PG*), or pass --database-url',
+    super(wording`no database given`, {
+      hint: wording`set DATABASE_URL (or DB_HOST/DB_NAME/..., POSTGRES_*, PG*), or pass --database-url`,
     });
   }
 }
@@ -78,7 +79,7 @@ export class UnknownRevisionError extends RunnerError {
   }
 }
 
-/** The server refused us for a reason waiting will not fix (auth, missing database). */
+/** The server refused us for a reason waiting will not fix (auth, missing database, TLS). */
 export class ConnectionConfigError extends RunnerError {
   readonly exitCode = EXIT.usage;
 }
@@ -90,10 +91,56 @@ export class DatabaseUnreachableError extends RunnerError {
     readonly timeoutSeconds: number,
     options: { cause?: unknown } = {},
   ) {
-    super(`database ${target} did not accept connections within ${timeoutSeconds}s`, {
+    // The last attempt's reason (connection refused, the system is starting up, …) says which fix applies.
+    const reason = options.cause === undefined ? '' : `: ${describeCause(options.cause)}`;
+    super(wording`database ${target} did not accept connections within ${timeoutSeconds}s` + reason, {
       ...options,
-      hint: 'check that the server is up and the host and port are right, or raise --wait-timeout',
+      hint: wording`check that the server is up and the host and port are right, or raise --wait-timeout`,
     });
+  }
+}
+
+/**
+ * Every attempt within the wait timeout met "too many connections" (53300):
+ * the server is at max_connections, or the role or database at its CONNECTION
+ * LIMIT. Exit 4 like any wait that ran out: waiting longer can settle it.
+ */
+export class TooManyConnectionsError extends RunnerError {
+  readonly exitCode = EXIT.unreachable;
+  constructor(
+    readonly target: string,
+    readonly timeoutSeconds: number,
+    options: { cause?: unknown } = {},
+  ) {
+    super(wording`database ${target} has too many connections: ${describeCause(options.cause)} (still so after ${timeoutSeconds}s)`, {
+      ...options,
+      hint: wording`close idle sessions, or raise max_connections or the role's or database's CONNECTION LIMIT; --wait-timeout keeps trying`,
+    });
+  }
+}
+
+/**
+ * The server accepts no writes: a hot standby (in recovery), or
+ * default_transaction_read_only on for the server, database or role. Found
+ * before anything is tried, so no migration is blamed. Exit 3, refused: it
+ * needs the primary, or someone to lift the setting (README "How it behaves").
+ */
+export class ServerReadOnlyError extends RunnerError {
+  readonly exitCode = EXIT.refused;
+  constructor(
+    readonly target: string,
+    readonly reason: 'hot-standby' | 'default_transaction_read_only',
+  ) {
+    super(
+      reason === 'hot-standby'
+        ? wording`database ${target} is a read-only hot standby (the server is in recovery); nothing was changed`
+        : wording`database ${target} is read-only for this session (default_transaction_read_only is on); nothing was changed`,
+      {
+        hint: reason === 'hot-standby'
+          ? wording`point the runner at the primary`
+          : wording`turn it off for the role or database the runner uses (ALTER ROLE … SET default_transaction_read_only = off), or connect as one that may write`,
+      },
+    );
   }
 }
 

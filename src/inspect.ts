@@ -155,7 +155,7 @@ export async function connectFor(settings: Settings, logger: Logger, waitTimeout
   const target = requireConnection(settings);
   return connect(target, {
     waitTimeoutSeconds,
-    // Reading is quick; a caller that goes on to wait for the lock calls allowLongIdle first.
+    // Reading is quick; a caller that goes on to wait for the lock calls prepareToWrite first.
     idlesLong: false,
     onRetry: (attempt, reason) => logger.info(`waiting for the database at ${target.display}`, { attempt, reason }),
   });

@@ -5,7 +5,7 @@
  * report; a failure rejects with an error that carries the partial report.
  */
 import { planCommand, type RunCommand } from './commandPlanner.js';
-import { allowLongIdle, closeQuietly, type Client } from './connection.js';
+import { closeQuietly, prepareToWrite, type Client } from './connection.js';
 import { MigrationFailedError, RefusedError } from './errors.js';
 import { executeBatch } from './execute.js';
 import { adoptChecksums, appliedBy, stampHistory } from './history.js';
@@ -68,7 +68,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     refuseIf(plan, reportOf([], null, null));
     if (hasNothingToDo(plan, before, files)) return freeze(reportOf([], before.detection, null));
 
-    await allowLongIdle(client);
+    await prepareToWrite(client);
     lock = createMigrationLock(requireConnection(settings), client, {
       timeoutSeconds: settings.lockTimeoutSeconds,
       waitTimeoutSeconds: settings.waitTimeoutSeconds,
