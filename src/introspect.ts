@@ -3,7 +3,7 @@
  * creating anything: `status` must leave the database exactly as it was.
  */
 import pg from 'pg';
-import type { AppliedMigration, DatabaseFacts } from './types.js';
+import type { AppliedMigration, DatabaseFacts, InvalidIndex } from './types.js';
 
 /** Anything with pg's `query(text, values)`: a Client or a PoolClient. */
 export interface Queryable {
@@ -68,7 +68,15 @@ WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p')
 export interface ReadFactsOptions {
   /** Also read when each migration ran, how long it took and who ran it (default false: the detector needs none of it). */
   readonly details?: boolean;
+  /** Also read the managed schema's invalid indexes (default false: `status` and `check` report them, a start need not). */
+  readonly invalidIndexes?: boolean;
 }
+
+const INVALID_INDEXES_SQL = `
+SELECT i.indexrelid::pg_catalog.regclass::pg_catalog.text AS index, i.indrelid::pg_catalog.regclass::pg_catalog.text AS table
+FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT i.indisvalid AND n.nspname = $1 ORDER BY 1`;
 
 export async function readDatabaseFacts(db: Queryable, where: HistoryLocation, options: ReadFactsOptions = {}): Promise<DatabaseFacts> {
   const runnerTables = runnerTablesOf(where.table);
@@ -84,7 +92,8 @@ export async function readDatabaseFacts(db: Queryable, where: HistoryLocation, o
   const objects = applied.length
     ? []
     : (await db.query<{ label: string }>(APPLICATION_OBJECTS_SQL, [where.schema, runnerTables])).rows.map((r) => r.label);
-  return { historyTableExists, applied, applicationObjects: objects };
+  const invalid = options.invalidIndexes ? (await db.query<InvalidIndex>(INVALID_INDEXES_SQL, [where.schema])).rows : null;
+  return { historyTableExists, applied, applicationObjects: objects, ...(invalid && { invalidIndexes: invalid }) };
 }
 
 async function readHistory(db: Queryable, where: HistoryLocation, hasMeta: boolean, details: boolean): Promise<AppliedMigration[]> {
