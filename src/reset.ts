@@ -5,7 +5,7 @@
  */
 import { allowLongIdle, closeQuietly } from './connection.js';
 import { RefusedError, UsageError } from './errors.js';
-import { inTransaction } from './execute.js';
+import { inTransaction } from './transaction.js';
 import { connectFor, settingsOf, type RunnerOptions } from './inspect.js';
 import { acquireMigrationLock } from './lock.js';
 import { createSilentLogger } from './logger.js';

@@ -5,13 +5,14 @@
  */
 import pg from 'pg';
 import { planCommand } from './commandPlanner.js';
-import { closeQuietly } from './connection.js';
-import { RefusedError } from './errors.js';
+import { closeQuietly, useMigrationSearchPath } from './connection.js';
+import { RefusedError, SqlPreviewError, describeCause } from './errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './inspect.js';
-import { metaTableOf, qualify } from './introspect.js';
+import { metaTableOf, qualify, type Queryable } from './introspect.js';
 import { createSilentLogger } from './logger.js';
 import { buildMigration, loadMigrationModule } from './migrationModules.js';
 import { readMigrationFiles } from './migrationFiles.js';
+import type { MigrationFile } from './types.js';
 
 export async function previewSql(options: RunnerOptions & { readonly target?: string } = {}): Promise<string> {
   const settings = settingsOf(options);
@@ -21,7 +22,7 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
   try {
     // `up` refuses a legacy database whatever revision it matches, so the match is not looked
     // for: no scratch database to replay in (CONTRACT.md: sql touches nothing).
-    const { detection, facts } = await observe(client, settings, files, { reconcile: 'none' }, logger);
+    const { detection, facts } = await observe(client, settings, files, { reconcile: 'none', invalidIndexes: false }, logger);
     const plan = planCommand({ kind: 'up', target: options.target ?? 'head' }, detection, files.map((f) => f.name));
     if (plan.action === 'refuse') {
       throw new RefusedError(plan.reason, null, plan.settleCommand ? { hint: `to settle it: ${plan.settleCommand}` } : {});
@@ -37,17 +38,22 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
     }
     await client.query('BEGIN READ ONLY');
     try {
+      // As up runs them: unqualified names in the managed schema (the ROLLBACK below undoes the SET).
+      await useMigrationSearchPath(client, settings.schema);
       let shorthands: Record<string, unknown> = {};
-      for (const name of plan.apply) {
+      for (const [index, name] of plan.apply.entries()) {
         const file = files.find((f) => f.name === name)!;
         const module = await loadMigrationModule(file);
         if (module.shorthands) shorthands = { ...shorthands, ...module.shorthands };
-        const built = await buildMigration(file, module, 'up', client, shorthands, logger);
+        const earlier = plan.apply.slice(0, index);
+        const built = await buildMigration(file, module, 'up', previewDb(client, file, earlier), shorthands, logger);
         lines.push(`-- ${file.fileName} (up)${built.transactional ? '' : ' -- runs outside the transaction'}`);
         if (!built.transactional) lines.push('COMMIT;');
         lines.push(...built.sql);
         lines.push(`INSERT INTO ${history} (name, run_on) VALUES (${pg.escapeLiteral(name)}, NOW());`);
         if (!built.transactional) lines.push('BEGIN;');
+        // up commits a new enum value before the next migration may use it.
+        else if (built.addsEnumValue && index < plan.apply.length - 1) lines.push('COMMIT;', 'BEGIN;');
       }
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -58,4 +64,41 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
   } finally {
     await closeQuietly(client);
   }
+}
+
+/**
+ * The connection a migration's pgm.db queries while sql builds it. sql runs
+ * no migration, so a query that reads what an earlier pending migration
+ * makes, or that writes, cannot work here: say so, naming the migration,
+ * rather than pass the server's bare error on.
+ */
+function previewDb(client: Queryable, file: MigrationFile, earlierPending: readonly string[]): Queryable {
+  return {
+    query: async (text: string, values?: unknown[]) => {
+      try {
+        return await client.query(text, values);
+      } catch (error) {
+        const readOnly = (error as { code?: string }).code === '25006';
+        const why = readOnly
+          ? 'it writes through pgm.db while it is built, and sql, which changes nothing, cannot run that'
+          : earlierPending.length
+            ? `sql builds each migration without running the pending ones before it (${listOf(earlierPending)}), so what they make is not there yet`
+            : 'sql cannot build it without running that query';
+        throw new SqlPreviewError(
+          file.name,
+          `sql cannot show ${file.name}: it queries the database while it is built (pgm.db) and got "${describeCause(error)}"; ${why}`,
+          {
+            cause: error,
+            hint: earlierPending.length && !readOnly
+              ? `apply the earlier migrations first (migrate up ${earlierPending.at(-1)}), then run sql again`
+              : `read the SQL in ${file.fileName}`,
+          },
+        );
+      }
+    },
+  } as Queryable;
+}
+
+function listOf(names: readonly string[]): string {
+  return names.length <= 3 ? names.join(', ') : `${names.slice(0, 2).join(', ')}, … ${names.at(-1)}`;
 }

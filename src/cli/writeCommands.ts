@@ -1,13 +1,13 @@
 /** Commands that act: auto, up, down, stamp, sql, create/generate, reset. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { createMigration } from '../createMigration.js';
-import { MigrationFailedError, RefusedError } from '../errors.js';
+import { RunnerError } from '../errors.js';
 import { resetDatabase } from '../reset.js';
 import { runMigrations, type RunCommand } from '../runMigrations.js';
 import { previewSql } from '../sqlPreview.js';
 import type { RunReport } from '../types.js';
 import { formatReport } from './format.js';
-import { action, type CommandContext } from './main.js';
+import { action, parseSeconds, type CommandContext } from './main.js';
 
 export function registerWriteCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
   const run = (ctx: CommandContext, command: RunCommand) => runAndReport(ctx, command);
@@ -19,6 +19,7 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .option('--allow-modified', 'run even though an applied migration file was edited')
     .option('--refuse-on-drift', 'refuse when the live schema drifted from the recorded fingerprints')
     .option('--ddl-lock-timeout <ms>', 'lock_timeout for each migration transaction, in ms (0 = off)', parseCount)
+    .option(...MIGRATION_TIMEOUT)
     .action(action(contextFor, (ctx) => run(ctx, { kind: 'auto' })));
 
   program
@@ -28,6 +29,7 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .description('apply pending migrations up to TARGET')
     .option('--allow-modified', 'run even though an applied migration file was edited')
     .option('--ddl-lock-timeout <ms>', 'lock_timeout for each migration transaction, in ms (0 = off)', parseCount)
+    .option(...MIGRATION_TIMEOUT)
     .action(action(contextFor, (ctx, target?: string) => run(ctx, { kind: 'up', target: target ?? 'head' })));
 
   program
@@ -36,6 +38,7 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .argument('[target]', 'a migration name (it stays applied), or base (revert everything)')
     .option('--steps <n>', 'revert the last N migrations (default 1)', parseSteps)
     .option('--allow-modified', 'run even though an applied migration file was edited')
+    .option(...MIGRATION_TIMEOUT)
     .description('revert the last migration, --steps N, down to TARGET, or base')
     .action(action(contextFor, (ctx, target: string | undefined, opts: { steps?: number }) =>
       run(ctx, { kind: 'down', ...(target !== undefined && { target }), ...(opts.steps !== undefined && { steps: opts.steps }) }),
@@ -86,17 +89,25 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     }));
 }
 
+/** --migration-timeout: a migration that runs longer is cancelled on the server and in Node, and the batch rolled back. */
+const MIGRATION_TIMEOUT = [
+  '--migration-timeout <seconds>',
+  'cancel a migration that takes longer (building and running), roll back, exit 1 (default: 0 = no limit)',
+  parseSeconds,
+] as const;
+
 async function runAndReport(ctx: CommandContext, command: RunCommand): Promise<void> {
   try {
     const report = await runMigrations({
       ...ctx.settingsInput,
       command,
       logger: ctx.logger,
+      signal: ctx.takeSignals(),
     });
     printReport(ctx, report);
   } catch (error) {
     // The partial report still goes to stdout for --json; the error line is main's.
-    const report = error instanceof MigrationFailedError || error instanceof RefusedError ? error.report : null;
+    const report = error instanceof RunnerError ? error.report : null;
     if (report && ctx.json) printReport(ctx, report);
     throw error;
   }
