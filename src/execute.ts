@@ -162,6 +162,11 @@ export class RunLedger {
     }
   }
 
+  /** Names of the migrations whose SQL ran in the open transaction. */
+  uncommittedNames(): string[] {
+    return this.uncommitted.map((index) => this.runs[index]!.name);
+  }
+
   /** Names of the migrations committed so far. */
   committedNames(): string[] {
     const done = this.direction === 'up' ? 'applied' : 'reverted';
@@ -333,10 +338,12 @@ class BatchRun {
           await this.runAlone(part);
           return index + 1;
         }
+        // SQL that may end the transaction where no check could see it goes alone: nothing after it runs with it.
+        if (part.built.opaque) await flush();
         pending.push(part);
         pendingChars += part.built.sql.reduce((n, statement) => n + statement.length, 0);
         // With a migration timeout, each migration is its own round trip, so the time is its own.
-        if (this.timeoutMs > 0 || pending.length >= MAX_GROUP || pendingChars >= MAX_GROUP_CHARS) await flush();
+        if (this.timeoutMs > 0 || part.built.opaque || pending.length >= MAX_GROUP || pendingChars >= MAX_GROUP_CHARS) await flush();
         if (part.built.addsEnumValue) {
           // A new enum value cannot be used before its transaction commits ("unsafe use of new value").
           index++;
@@ -381,7 +388,7 @@ class BatchRun {
         });
         this.running = index;
         const text = typeof textOrConfig === 'string' ? textOrConfig : String((textOrConfig as { text?: unknown }).text ?? '');
-        enumValue = (await checkBuiltSql(file, [text])).addsEnumValue || enumValue;
+        enumValue = (await checkBuiltSql(file, [text], 'sends through pgm.db')).addsEnumValue || enumValue;
         const result = await db.query(textOrConfig as string, values);
         this.expectTransaction(index);
         return result;
@@ -397,12 +404,17 @@ class BatchRun {
       if (file.extension === '.sql') return { index, built, buildMs: performance.now() - started, deadline };
       if (reversing && !built.sql.length) {
         throw new MigrationFailedError(file.name, 'down', null, {
-          detail: `${file.fileName} has no down, and its up reverses to nothing; nothing was reverted and its history row stays`,
+          detail: `${file.name} has no down migration, and its up reverses to nothing (${file.fileName}); nothing was reverted and its history row stays`,
           hint: 'write a down function',
         });
       }
-      enumValue = (await checkBuiltSql(file, built.sql)).addsEnumValue || enumValue;
-      const checked: BuiltMigration = enumValue ? { ...built, addsEnumValue: true } : built;
+      const facts = await checkBuiltSql(file, built.sql);
+      enumValue ||= facts.addsEnumValue;
+      const checked: BuiltMigration = {
+        ...built,
+        ...(enumValue && { addsEnumValue: true as const }),
+        ...(facts.opaque && { opaque: true as const }),
+      };
       return { index, built: checked, buildMs: performance.now() - started, deadline };
     } catch (error) {
       throw flushError ?? error;
@@ -416,9 +428,9 @@ class BatchRun {
     const { db } = this.options;
     this.running = group[0]!.index;
     const sent = performance.now();
-    let serverMs: readonly number[];
+    let result: Awaited<ReturnType<typeof sendRoundTrip>>;
     try {
-      serverMs = await this.stopper.guard(
+      result = await this.stopper.guard(
         sendRoundTrip(db, group.map((part) => ({ statements: part.built.sql })), (done) => {
           this.running = group[Math.min(done, group.length - 1)]!.index;
         }),
@@ -430,10 +442,10 @@ class BatchRun {
       for (const [k, part] of group.slice(0, error.part).entries()) this.ledger.ran(part.index, part.buildMs + (error.durationsMs[k] ?? 0));
       throw new SegmentFailure(error.error, group[error.part]!.index, error.location);
     }
-    this.expectTransaction(group.at(-1)!.index);
+    this.expectTransaction(group[result.transactionEndedIn ?? group.length - 1]!.index, result.transactionEndedIn !== null);
     const share = (performance.now() - sent) / group.length;
     for (const [k, part] of group.entries()) {
-      const durationMs = part.buildMs + (serverMs[k] ?? share);
+      const durationMs = part.buildMs + (result.durationsMs[k] ?? share);
       records.push({ name: this.batch[part.index]!.name, checksum: this.batch[part.index]!.checksum, durationMs: Math.round(durationMs) });
       this.ledger.ran(part.index, durationMs);
     }
@@ -444,14 +456,17 @@ class BatchRun {
    * COMMIT or ROLLBACK the checks before sending could not see (a migration's
    * own pgm.db, a grammar the parser does not know) ended the runner's.
    */
-  private expectTransaction(index: number): void {
-    if (transactionStatusOf(this.options.db) !== 'idle') return;
+  private expectTransaction(index: number, ended = false): void {
+    if (!ended && transactionStatusOf(this.options.db) !== 'idle') return;
     const file = this.batch[index]!;
+    const before = this.ledger.uncommittedNames();
+    // What ran before it in the transaction took effect with its COMMIT (or went with its ROLLBACK): not recorded either way.
+    this.ledger.committed();
     throw new SegmentFailure(
       new MigrationFailedError(file.name, this.direction, null, {
-        detail: `its SQL ended the runner's transaction (a COMMIT or ROLLBACK) (${file.fileName}); ` +
-          'what ran before it in this transaction may have been committed without its history',
-        hint: 'remove the COMMIT or ROLLBACK from the migration, check the schema with `migrate status`, then run again',
+        detail: `its SQL ended the runner's transaction (a COMMIT or ROLLBACK the checks before running could not see) (${file.fileName}); ` +
+          `the SQL before it in that transaction${before.length ? ` (${before.join(', ')})` : ''} and its own may be committed, and none of it is recorded`,
+        hint: 'remove the COMMIT or ROLLBACK from the migration, compare the schema with `migrate status`, then run again',
       }),
       index,
     );

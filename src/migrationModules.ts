@@ -52,6 +52,8 @@ export interface SqlSectionFacts {
   readonly blank: boolean;
   /** The file line the section's text starts on (its marker line), so an error position becomes `file:line`. */
   readonly line: number;
+  /** It may control transactions, but the grammar could not read it (the server may): it runs in a round trip of its own. */
+  readonly opaque: boolean;
 }
 
 export interface BuiltMigration {
@@ -60,6 +62,8 @@ export interface BuiltMigration {
   readonly transactional: boolean;
   /** It adds an enum value: its transaction commits before the next migration runs (set only when true). */
   readonly addsEnumValue?: true;
+  /** Its SQL may control transactions but could not be parsed: it goes to the server alone (set only when true). */
+  readonly opaque?: true;
 }
 
 type NodePgMigrate = typeof import('node-pg-migrate');
@@ -222,9 +226,10 @@ async function checkSection(
   text: string,
   noTransaction: boolean,
 ): Promise<{ text: string; facts: SqlSectionFacts }> {
-  const plain = (statements: readonly ParsedStatement[] | null) => ({
+  const plain = (statements: readonly ParsedStatement[] | null, opaque = false) => ({
     text,
     facts: {
+      opaque,
       unwrapped: false,
       addsEnumValue: statements?.some((s) => s.addsEnumValue) ?? false,
       statements: statements?.map((s) => text.slice(s.start, s.end)) ?? null,
@@ -236,7 +241,7 @@ async function checkSection(
   if (!noTransaction && !mayControlTransactions(text)) return plain(null);
   const statements = await parseStatements(text);
   // The server will report what the grammar rejects, where it would have.
-  if (!statements || noTransaction) return plain(statements);
+  if (!statements || noTransaction) return plain(statements, !statements);
   const lineOf = (statement: ParsedStatement) => plain(null).facts.line + statement.line - 1;
   const refuse = (statement: ParsedStatement, why: string, hint = TRANSACTION_CONTROL_HINT): never => {
     throw new SqlMigrationError(`${file.fileName}:${lineOf(statement)}: ${statementText(text, statement)} ${why}`, file.path, { hint });
@@ -317,25 +322,33 @@ export function isBlankSql(text: string): boolean {
  * file's, on the SQL it would send, before it is sent (there is no line to
  * name, so the statement is quoted). Also notes an added enum value.
  */
-export async function checkBuiltSql(file: MigrationFile, steps: readonly string[]): Promise<{ addsEnumValue: boolean }> {
+export async function checkBuiltSql(
+  file: MigrationFile,
+  steps: readonly string[],
+  how: 'builds' | 'sends through pgm.db' = 'builds',
+): Promise<{ addsEnumValue: boolean; opaque: boolean }> {
   let enumValue = false;
+  let opaque = false;
   for (const step of steps) {
     if (!mayControlTransactions(step)) continue;
     const statements = await parseStatements(step);
-    if (!statements) continue;
+    if (!statements) {
+      opaque = true;
+      continue;
+    }
     for (const statement of statements) {
       enumValue ||= statement.addsEnumValue;
       const kind = statement.control?.kind;
       if (kind && kind !== 'savepoint' && kind !== 'release' && kind !== 'rollback-to') {
         throw new SqlMigrationError(
-          `migration file ${file.fileName} builds ${statementText(step, statement)}, which would end or change the batch's transaction`,
+          `migration file ${file.fileName} ${how} ${statementText(step, statement)}, which would end or change the batch's transaction`,
           file.path,
           { hint: 'remove it; for SQL that must run outside a transaction, call pgm.noTransaction()' },
         );
       }
     }
   }
-  return { addsEnumValue: enumValue };
+  return { addsEnumValue: enumValue, opaque };
 }
 
 /**
@@ -406,7 +419,10 @@ export async function buildMigration(
 
 function builtSql(section: string, facts: SqlFileFacts | undefined, direction: 'up' | 'down'): BuiltMigration {
   const sectionFacts = facts?.[direction];
-  const enumValue = sectionFacts?.addsEnumValue ? { addsEnumValue: true as const } : {};
+  const enumValue = {
+    ...(sectionFacts?.addsEnumValue && { addsEnumValue: true as const }),
+    ...(sectionFacts?.opaque && { opaque: true as const }),
+  };
   if (facts?.noTransaction) {
     // Outside a transaction each statement is its own query: several in one would run as one implicit transaction,
     // where CREATE INDEX CONCURRENTLY is refused (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-MULTI-STATEMENT).

@@ -8,7 +8,9 @@
  * answers each statement in order and pg hands over rows as they arrive, so
  * the markers seen before an error say which migration failed, and the clock
  * between two markers is how long that migration ran: no migration is blamed
- * for another's failure, and none has to run twice to find out.
+ * for another's failure, and none has to run twice to find out. Each marker
+ * also carries its transaction's start (now()): where that changes, a
+ * migration's SQL ended the runner's transaction.
  * (Protocol: https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-MULTI-STATEMENT.)
  */
 import { randomBytes } from 'node:crypto';
@@ -41,6 +43,13 @@ export class RoundTripError extends Error {
   }
 }
 
+export interface RoundTripResult {
+  /** Server time of each part, in ms (one part alone: none measured, an empty list). */
+  readonly durationsMs: readonly number[];
+  /** The part after which the markers ran in another transaction than the first: its SQL ended the transaction. */
+  readonly transactionEndedIn: number | null;
+}
+
 interface Layout {
   readonly text: string;
   /** Where each part's statements start in `text`, and their joined length. */
@@ -65,7 +74,7 @@ export function layoutRoundTrip(parts: readonly RoundTripPart[], token: string):
 
 function markerOf(token: string, index: number): string {
   // Qualified: a migration may have set any search_path.
-  return `SELECT '${token}:${index}', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp());`;
+  return `SELECT '${token}:${index}', pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()), pg_catalog.date_part('epoch', pg_catalog.now());`;
 }
 
 /** Which statement of which part a 1-based error position points into. */
@@ -99,7 +108,7 @@ const RAW_TYPES = { getTypeParser: () => (value: string) => value };
 
 /**
  * Runs the parts in one round trip. Resolves with the server time each part
- * took (ms; one part: none measured, an empty list); rejects with
+ * took and where the transaction ended, if it did; rejects with
  * RoundTripError naming the part that failed.
  */
 export async function sendRoundTrip(
@@ -107,17 +116,19 @@ export async function sendRoundTrip(
   parts: readonly RoundTripPart[],
   /** Called as the server starts each part (its index), from the markers. */
   onPart?: (index: number) => void,
-): Promise<readonly number[]> {
-  if (!parts.length) return [];
+): Promise<RoundTripResult> {
+  if (!parts.length) return { durationsMs: [], transactionEndedIn: null };
   const token = `migrate-${randomBytes(6).toString('hex')}`;
   const layout = layoutRoundTrip(parts, token);
   const clocks: number[] = [];
+  const starts: string[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
       const query = new pg.Query({ text: layout.text, rowMode: 'array', types: RAW_TYPES } as never);
       query.on('row', (row: unknown[]) => {
-        if (row.length === 2 && typeof row[0] === 'string' && row[0].startsWith(`${token}:`)) {
+        if (row.length === 3 && typeof row[0] === 'string' && row[0].startsWith(`${token}:`)) {
           clocks.push(Number(row[1]) * 1000);
+          starts.push(String(row[2]));
           if (clocks.length <= parts.length) onPart?.(clocks.length - 1);
         }
       });
@@ -132,7 +143,8 @@ export async function sendRoundTrip(
     const { part, location } = locateInRoundTrip(parts, layout, rawPosition ? Number(rawPosition) : null, running);
     throw new RoundTripError(error, part, location, durations);
   }
-  return durationsOf(clocks);
+  const changed = starts.findIndex((start) => start !== starts[0]);
+  return { durationsMs: durationsOf(clocks), transactionEndedIn: changed > 0 ? changed - 1 : null };
 }
 
 function durationsOf(clocks: readonly number[]): number[] {
