@@ -217,7 +217,7 @@ export class MigrationEscapeError extends RunnerError {
 export class MigrationTimeoutError extends RunnerError {
   readonly exitCode = EXIT.failed;
   constructor(readonly seconds: number) {
-    super(`did not finish within ${seconds} s (--migration-timeout); its statement was cancelled`, {
+    super(`did not finish within ${seconds} s (--migration-timeout) and was cancelled`, {
       hint: 'find out why it hangs, or raise --migration-timeout',
     });
   }

@@ -85,7 +85,8 @@ export function describeMigrationFailure(facts: FailureFacts, logger: Logger): M
     detail += `; ${outside.detail}`;
     hint = outside.hint;
   }
-  return new MigrationFailedError(file.name, direction, null, { cause, detail: `${detail} (${file.fileName})`, hint });
+  const named = detail.includes(`${file.fileName}:`) ? detail : `${detail} (${file.fileName})`;
+  return new MigrationFailedError(file.name, direction, null, { cause, detail: named, hint });
 }
 
 /** `at 0002_x.sql:3: <that line>` for a .sql section, else `in statement: <statement>`. */
@@ -104,7 +105,9 @@ function whereOf(location: StatementLocation, facts: FailureFacts): string {
 export function describeOutsideTransaction(facts: OutsideTransactionFacts): { detail: string; hint: string } {
   const took = facts.done === 0
     ? 'none of its statements took effect'
-    : `its statement${facts.done === 1 ? '' : 's'} 1${facts.done > 1 ? `–${facts.done}` : ''} of ${facts.total} took effect and stay`;
+    : facts.done === 1
+      ? `its statement 1 of ${facts.total} took effect and stays`
+      : `its statements 1–${facts.done} of ${facts.total} took effect and stay`;
   const before = facts.committedBefore.length
     ? `the ${facts.committedBefore.length} migration${facts.committedBefore.length === 1 ? '' : 's'} before it committed`
     : 'nothing before it in this run was committed';
