@@ -67,8 +67,8 @@ export interface BatchOptions {
    * still holds the lock.
    */
   readonly beforeCommit?: () => Promise<void>;
-  /** Called after each migration's SQL ran (progress). */
-  readonly onMigration?: (run: MigrationRun, index: number, total: number) => void;
+  /** Called as each migration's SQL has run, before it commits (progress); the commit is logged when it happens. */
+  readonly onMigration?: (run: MigrationRun, index: number, total: number, committed: boolean) => void;
   /** Stops the batch (SIGINT/SIGTERM, migration code that escaped: src/cli/main.ts); its reason is the error. */
   readonly signal?: AbortSignal;
   /** Seconds one migration may take, building and running (0: no limit). */
@@ -89,6 +89,8 @@ export interface BatchOutcome {
  */
 const MAX_GROUP = 50;
 const MAX_GROUP_CHARS = 1_000_000;
+/** How often a migration that runs long says so. */
+const LONG_RUNNING_NOTICE_MS = 5_000;
 
 /**
  * Applies (`up`) or reverts (`down`) `batch` in order. `allFiles` is every file
@@ -120,7 +122,7 @@ export class RunLedger {
   constructor(
     batch: readonly MigrationFile[],
     private readonly direction: 'up' | 'down',
-    private readonly onMigration?: (run: MigrationRun, index: number, total: number) => void,
+    private readonly onMigration?: (run: MigrationRun, index: number, total: number, committed: boolean) => void,
   ) {
     this.runs = batch.map((file) => ({ name: file.name, direction, status: 'not-run', durationMs: 0 }));
   }
@@ -131,7 +133,8 @@ export class RunLedger {
     run.status = this.direction === 'up' ? 'applied' : 'reverted';
     run.durationMs = Math.round(durationMs);
     this.uncommitted.push(index);
-    this.onMigration?.({ ...run }, index, this.runs.length);
+    // Not committed yet: it commits with its transaction (or, run alone, once it is recorded).
+    this.onMigration?.({ ...run }, index, this.runs.length, false);
   }
 
   committed(): void {
@@ -204,7 +207,8 @@ class BatchRun {
   private readonly stopper: Stopper;
   private shorthandsBefore: (file: MigrationFile) => Record<string, unknown> = () => ({});
   /** The migration whose code or SQL runs now; null while the runner's own statements run. */
-  private running: number | null = null;
+  private runningIndex: number | null = null;
+  private runningSince = 0;
   private readonly timeoutMs: number;
 
   constructor(
@@ -221,7 +225,37 @@ class BatchRun {
     });
   }
 
+  private get running(): number | null {
+    return this.runningIndex;
+  }
+
+  private set running(index: number | null) {
+    if (index === this.runningIndex) return;
+    this.runningIndex = index;
+    this.runningSince = performance.now();
+  }
+
+  private setRunning(index: number): void {
+    this.running = index;
+  }
+
   async execute(allFiles: readonly MigrationFile[]): Promise<void> {
+    // A long migration says it is still running, every few seconds.
+    const notices = setInterval(() => {
+      const seconds = Math.round((performance.now() - this.runningSince) / 1000);
+      if (this.running !== null && seconds >= LONG_RUNNING_NOTICE_MS / 1000) {
+        this.options.logger.info(`${this.batch[this.running]!.name} still running (${seconds} s)`, { migration: this.batch[this.running]!.name });
+      }
+    }, LONG_RUNNING_NOTICE_MS);
+    notices.unref();
+    try {
+      await this.executeAll(allFiles);
+    } finally {
+      clearInterval(notices);
+    }
+  }
+
+  private async executeAll(allFiles: readonly MigrationFile[]): Promise<void> {
     const { db, options } = { db: this.options.db, options: this.options };
     if (!this.batch.length) {
       if (!options.prelude) return;
@@ -423,32 +457,40 @@ class BatchRun {
     }
   }
 
-  /** Sends built migrations in one round trip and records them as run. */
+  /**
+   * Sends built migrations in one round trip. Each is recorded as run the
+   * moment the server starts the next one (the markers say so), with its own
+   * time by the server's clock: progress is logged as it happens, and the
+   * duration kept in the history is the migration's, not a share of the group's.
+   */
   private async sendGroup(group: readonly BuiltPart[], records: AppliedRecord[]): Promise<void> {
     const { db } = this.options;
-    this.running = group[0]!.index;
+    this.setRunning(group[0]!.index);
+    let reported = 0;
+    const finished = (part: BuiltPart, serverMs: number) => {
+      const durationMs = part.buildMs + serverMs;
+      records.push({ name: this.batch[part.index]!.name, checksum: this.batch[part.index]!.checksum, durationMs: Math.round(durationMs) });
+      this.ledger.ran(part.index, durationMs);
+      reported++;
+    };
     const sent = performance.now();
     let result: Awaited<ReturnType<typeof sendRoundTrip>>;
     try {
       result = await this.stopper.guard(
-        sendRoundTrip(db, group.map((part) => ({ statements: part.built.sql })), (done) => {
-          this.running = group[Math.min(done, group.length - 1)]!.index;
+        sendRoundTrip(db, group.map((part) => ({ statements: part.built.sql })), (started, previousMs) => {
+          if (started > 0 && previousMs !== null) finished(group[started - 1]!, previousMs);
+          if (started < group.length) this.setRunning(group[started]!.index);
         }),
         group.at(-1)!.deadline,
       );
     } catch (error) {
       if (!(error instanceof RoundTripError)) throw error;
-      // The parts before the failed one ran (the markers say so); the rollback will undo them.
-      for (const [k, part] of group.slice(0, error.part).entries()) this.ledger.ran(part.index, part.buildMs + (error.durationsMs[k] ?? 0));
+      // The parts before the failed one ran (reported as the markers came); the rollback will undo them.
       throw new SegmentFailure(error.error, group[error.part]!.index, error.location);
     }
     this.expectTransaction(group[result.transactionEndedIn ?? group.length - 1]!.index, result.transactionEndedIn !== null);
-    const share = (performance.now() - sent) / group.length;
-    for (const [k, part] of group.entries()) {
-      const durationMs = part.buildMs + (result.durationsMs[k] ?? share);
-      records.push({ name: this.batch[part.index]!.name, checksum: this.batch[part.index]!.checksum, durationMs: Math.round(durationMs) });
-      this.ledger.ran(part.index, durationMs);
-    }
+    // A part alone has no markers: its time is the round trip's.
+    for (const part of group.slice(reported)) finished(part, performance.now() - sent);
   }
 
   /**
@@ -495,6 +537,14 @@ class BatchRun {
     this.stopper.throwIfStopped();
     await db.query('COMMIT');
     this.ledger.committed();
+    if (records.length) this.logCommitted(records);
+  }
+
+  private logCommitted(records: readonly AppliedRecord[]): void {
+    const names = records.length === 1 ? records[0]!.name : `${records[0]!.name} … ${records.at(-1)!.name}`;
+    this.options.logger.info(`committed ${records.length} migration${records.length === 1 ? '' : 's'} (${names})`, {
+      migrations: records.length,
+    });
   }
 
   private async record(records: readonly AppliedRecord[]): Promise<void> {
@@ -557,6 +607,7 @@ class BatchRun {
       throw new SegmentFailure(error instanceof LockLostError ? new LockLostError({ cause: error.cause, detail: unrecorded }) : error, null);
     }
     this.ledger.committed();
+    this.logCommitted(records);
   }
 
   private async inRunnerTransaction(work: () => Promise<void>): Promise<void> {

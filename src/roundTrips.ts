@@ -114,8 +114,11 @@ const RAW_TYPES = { getTypeParser: () => (value: string) => value };
 export async function sendRoundTrip(
   db: Queryable,
   parts: readonly RoundTripPart[],
-  /** Called as the server starts each part (its index), from the markers. */
-  onPart?: (index: number) => void,
+  /**
+   * Called from the markers as the server starts part `index` (`parts.length`:
+   * all done), with the server time the part before it took (null for the first).
+   */
+  onPart?: (index: number, previousMs: number | null) => void,
 ): Promise<RoundTripResult> {
   if (!parts.length) return { durationsMs: [], transactionEndedIn: null };
   const token = `migrate-${randomBytes(6).toString('hex')}`;
@@ -129,7 +132,8 @@ export async function sendRoundTrip(
         if (row.length === 3 && typeof row[0] === 'string' && row[0].startsWith(`${token}:`)) {
           clocks.push(Number(row[1]) * 1000);
           starts.push(String(row[2]));
-          if (clocks.length <= parts.length) onPart?.(clocks.length - 1);
+          const index = clocks.length - 1;
+          onPart?.(index, index > 0 ? clocks[index]! - clocks[index - 1]! : null);
         }
       });
       query.on('error', reject);

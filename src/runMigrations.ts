@@ -208,8 +208,9 @@ async function executePlan(
     ...(options.signal && { signal: options.signal }),
     migrationTimeoutSeconds: settings.migrationTimeoutSeconds,
     cancelStatement: () => cancelBackend(requireConnection(settings), (client as { processID?: number | null }).processID),
-    onMigration: (run: MigrationRun, index: number, total: number) => {
-      logger.info(`${run.status} ${run.name} (${index + 1}/${total}, ${run.durationMs} ms)`, {
+    onMigration: (run: MigrationRun, index: number, total: number, committed: boolean) => {
+      // Until its transaction commits, a migration that ran may still be rolled back: the line says so.
+      logger.info(`${run.status} ${run.name} (${index + 1}/${total}, ${run.durationMs} ms${committed ? '' : ', not committed yet'})`, {
         migration: run.name,
         direction: run.direction,
         durationMs: run.durationMs,

@@ -147,12 +147,16 @@ describe('signals', () => {
   test('SIGTERM while JS migration code awaits something else: rolled back, exit 143', async () => {
     const dir = await migrationsDir({
       ...FIRST,
-      '0002_waits.js': `export const up = async (pgm) => { pgm.sql('CREATE TABLE t_waits (id int)'); await new Promise((resolve) => setTimeout(resolve, 60_000)); };\nexport const down = () => {};\n`,
+      '0002_waits.js': `export const up = async (pgm) => {
+  pgm.sql('CREATE TABLE t_waits (id int)');
+  await pgm.db.query("SELECT 'now waiting'");
+  await new Promise((resolve) => setTimeout(resolve, 60_000));
+};\nexport const down = () => {};\n`,
     });
     const before = await dump(db.name);
     const running = spawnCli(args(dir, 'auto', '--log-level', 'info'), { env: envWith() });
-    // 0001 ran in the open transaction; the JS migration is building.
-    expect(await until(async () => (await leftovers(db.name)).sessions.some((s) => s.xact), 30_000)).toBe(true);
+    // 0001 ran in the open transaction (the query flushed it); the JS migration awaits its timer.
+    expect(await until(async () => (await leftovers(db.name)).sessions.some((s) => s.state === 'idle in transaction' && s.query.includes('now waiting')), 30_000)).toBe(true);
     running.child.kill('SIGTERM');
     const r = await running.done;
     expect(r.code).toBe(143);
