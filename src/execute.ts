@@ -8,8 +8,9 @@
  *
  * We drive node-pg-migrate's MigrationBuilder ourselves instead of its
  * runner(): the runner leaves singleTransaction off, loads every file, and
- * leaves a passed-in client in an aborted transaction on failure (its
- * issue 1752). Here every failure path rolls back.
+ * leaves a passed-in client in an aborted transaction on failure
+ * (https://github.com/salsita/node-pg-migrate/issues/1752). Here every
+ * failure path rolls back.
  *
  * The executor records what happens as it happens: every migration of the
  * batch starts `not-run` and moves to `applied`/`reverted`, `failed` or
@@ -96,9 +97,10 @@ const LONG_RUNNING_NOTICE_MS = 5_000;
  * Applies (`up`) or reverts (`down`) `batch` in order. `allFiles` is every file
  * on disk, for the shorthands that earlier files export. Every file of the
  * batch is loaded and checked before the first BEGIN (a .sql file that would
- * end the transaction is refused then, exit 2).
+ * end the transaction is refused then, exit 2). Resolves, whatever happened,
+ * with what became of every migration and the error that stopped it.
  */
-export async function executeBatch(
+export async function runBatch(
   direction: 'up' | 'down',
   batch: readonly MigrationFile[],
   allFiles: readonly MigrationFile[],
@@ -111,6 +113,18 @@ export async function executeBatch(
   } catch (error) {
     return { runs: run.ledger.snapshot(), error: error as Error };
   }
+}
+
+/** runBatch for callers that want no report (scratch replays): resolves with the runs, rejects with the error. */
+export async function executeBatch(
+  direction: 'up' | 'down',
+  batch: readonly MigrationFile[],
+  allFiles: readonly MigrationFile[],
+  options: BatchOptions,
+): Promise<readonly MigrationRun[]> {
+  const outcome = await runBatch(direction, batch, allFiles, options);
+  if (outcome.error) throw outcome.error;
+  return outcome.runs;
 }
 
 /** The statuses of a batch's migrations, updated as they run. */

@@ -7,7 +7,7 @@
 import { planCommand, type RunCommand } from './commandPlanner.js';
 import { allowLongIdle, closeQuietly, type Client } from './connection.js';
 import { InterruptedError, RefusedError, RunnerError } from './errors.js';
-import { executeBatch, type BatchOutcome } from './execute.js';
+import { runBatch, type BatchOutcome } from './execute.js';
 import { cancelBackend } from './interruption.js';
 import { adoptChecksums, appliedBy, stampHistory } from './history.js';
 import { computeManifestIfAllowed, connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './inspect.js';
@@ -221,12 +221,12 @@ async function executePlan(
   switch (plan.action) {
     case 'apply':
     case 'stamp-then-apply':
-      return executeBatch('up', plan.apply.map((n) => byName.get(n)!), files, batchOptions);
+      return runBatch('up', plan.apply.map((n) => byName.get(n)!), files, batchOptions);
     case 'revert':
-      return executeBatch('down', (plan.revert ?? []).map((n) => byName.get(n)!), files, batchOptions);
+      return runBatch('down', (plan.revert ?? []).map((n) => byName.get(n)!), files, batchOptions);
     case 'stamp':
     case 'none':
-      return executeBatch('up', [], files, batchOptions);
+      return runBatch('up', [], files, batchOptions);
     case 'refuse':
       return { runs: [], error: null };
   }

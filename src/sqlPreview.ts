@@ -10,7 +10,7 @@ import { RefusedError, SqlPreviewError, describeCause } from './errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './inspect.js';
 import { metaTableOf, qualify, type Queryable } from './introspect.js';
 import { createSilentLogger } from './logger.js';
-import { buildMigration, loadMigrationModule } from './migrationModules.js';
+import { buildMigration, checkBuiltSql, loadMigrationModule } from './migrationModules.js';
 import { readMigrationFiles } from './migrationFiles.js';
 import type { MigrationFile } from './types.js';
 
@@ -47,13 +47,15 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
         if (module.shorthands) shorthands = { ...shorthands, ...module.shorthands };
         const earlier = plan.apply.slice(0, index);
         const built = await buildMigration(file, module, 'up', previewDb(client, file, earlier), shorthands, logger);
+        // The same check up makes before it sends a JS/TS migration's SQL.
+        const addsEnumValue = built.addsEnumValue ?? (file.extension === '.sql' ? false : (await checkBuiltSql(file, built.sql)).addsEnumValue);
         lines.push(`-- ${file.fileName} (up)${built.transactional ? '' : ' -- runs outside the transaction'}`);
         if (!built.transactional) lines.push('COMMIT;');
         lines.push(...built.sql);
         lines.push(`INSERT INTO ${history} (name, run_on) VALUES (${pg.escapeLiteral(name)}, NOW());`);
         if (!built.transactional) lines.push('BEGIN;');
         // up commits a new enum value before the next migration may use it.
-        else if (built.addsEnumValue && index < plan.apply.length - 1) lines.push('COMMIT;', 'BEGIN;');
+        else if (addsEnumValue && index < plan.apply.length - 1) lines.push('COMMIT;', 'BEGIN;');
       }
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);
