@@ -698,7 +698,10 @@ class BatchRun {
     const before = committed.length ? `; ${committed.length} migration${committed.length === 1 ? '' : 's'} before it committed` : '';
     const what = outside ? describeOutsideTransaction(outside).detail : `its transaction was rolled back${before}`;
     if (error instanceof InterruptedError) {
-      return error.describing(file ? `${file.name} (${this.direction}) was cancelled; ${what}` : `the batch was rolled back${before}`);
+      const between = committed.length
+        ? `stopped between transactions: ${committed.length} migration${committed.length === 1 ? '' : 's'} committed, the rest did not run`
+        : 'the batch was rolled back';
+      return error.describing(file ? `${file.name} (${this.direction}) was cancelled; ${what}` : between);
     }
     if ((error instanceof MigrationEscapeError || error instanceof MigrationTimeoutError) && file) {
       return new MigrationFailedError(file.name, this.direction, null, {
