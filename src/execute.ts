@@ -270,7 +270,8 @@ class BatchRun {
   }
 
   private async executeAll(allFiles: readonly MigrationFile[]): Promise<void> {
-    const { db, options } = { db: this.options.db, options: this.options };
+    const { options } = this;
+    const { db } = options;
     if (!this.batch.length) {
       if (!options.prelude) return;
       await this.inRunnerTransaction(async () => {
@@ -335,7 +336,7 @@ class BatchRun {
         const failure = caught instanceof SegmentFailure ? caught : new SegmentFailure(caught, this.running);
         if (isLockTimeout(failure.error) && attempt < this.options.ddlLockRetries && failure.index !== null) {
           const delay = Math.min(5_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
-          this.options.logger.warn(`a table lock could not be had within ${this.options.ddlLockTimeoutMs || 'lock_timeout'} ms; retrying the batch`, {
+          this.options.logger.warn(`a table lock could not be had within ${this.options.ddlLockTimeoutMs > 0 ? `${this.options.ddlLockTimeoutMs} ms` : 'lock_timeout'}; retrying the batch`, {
             migration: this.batch[failure.index]!.name,
             attempt: attempt + 1,
             delayMs: Math.round(delay),
@@ -355,7 +356,8 @@ class BatchRun {
    * next segment starts.
    */
   private async segment(start: number): Promise<number> {
-    const { db, options } = { db: this.options.db, options: this.options };
+    const { options } = this;
+    const { db } = options;
     let pending: BuiltPart[] = [];
     let pendingChars = 0;
     const records: AppliedRecord[] = [];
@@ -542,7 +544,8 @@ class BatchRun {
 
   /** Records what ran in the open transaction, checks the lock, commits. */
   private async commit(records: readonly AppliedRecord[]): Promise<void> {
-    const { db, options } = { db: this.options.db, options: this.options };
+    const { options } = this;
+    const { db } = options;
     this.running = null;
     await this.restoreRunnerSettings();
     if (records.length) await this.runnerStatement('writing the history', () => this.record(records));
@@ -562,7 +565,8 @@ class BatchRun {
   }
 
   private async record(records: readonly AppliedRecord[]): Promise<void> {
-    const { db, options } = { db: this.options.db, options: this.options };
+    const { options } = this;
+    const { db } = options;
     if (this.direction === 'up') await recordApplied(db, options.where, records, options.appliedBy);
     else await recordReverted(db, options.where, records.map((r) => r.name));
   }
