@@ -5,7 +5,7 @@
  */
 import { closeQuietly, prepareToWrite } from './connection.js';
 import { RefusedError, UsageError } from './errors.js';
-import { inTransaction } from './execute.js';
+import { inTransaction } from './transaction.js';
 import { historyLocationOf, qualify, runnerTablesOf } from './introspect.js';
 import { connectFor, settingsOf, type RunnerOptions } from './inspect.js';
 import { acquireMigrationLock } from './lock.js';

@@ -27,6 +27,8 @@ export interface SettingsInput {
   readonly waitTimeout?: number;
   readonly ddlLockTimeout?: number;
   readonly ddlLockRetries?: number;
+  /** Seconds one migration may take before it is cancelled and the batch rolled back; 0 = no limit. */
+  readonly migrationTimeout?: number;
   readonly allowModified?: boolean;
   readonly refuseOnDrift?: boolean;
   readonly logLevel?: string;
@@ -48,6 +50,7 @@ export interface Settings {
   readonly waitTimeoutSeconds: number;
   readonly ddlLockTimeoutMs: number;
   readonly ddlLockRetries: number;
+  readonly migrationTimeoutSeconds: number;
   readonly allowModified: boolean;
   readonly refuseOnDrift: boolean;
   readonly logLevel: LogLevel;
@@ -102,6 +105,7 @@ export function resolveSettings(
     waitTimeoutSeconds: Number(pick('waitTimeout') ?? DEFAULTS.waitTimeoutSeconds),
     ddlLockTimeoutMs: Number(pick('ddlLockTimeout') ?? DEFAULTS.ddlLockTimeoutMs),
     ddlLockRetries: Number(pick('ddlLockRetries') ?? DEFAULTS.ddlLockRetries),
+    migrationTimeoutSeconds: Number(pick('migrationTimeout') ?? 0),
     allowModified: Boolean(pick('allowModified') ?? false),
     refuseOnDrift: Boolean(pick('refuseOnDrift') ?? false),
     logLevel: logLevel as LogLevel,
