@@ -45,19 +45,44 @@ export async function createMigration(
   const slug = await slugOf(name);
   if (!slug) throw new UsageError(`migration name ${JSON.stringify(name)} has no letters or digits`);
   const folder = resolve(dir);
-  await mkdir(folder, { recursive: true });
+  await makeFolder(folder);
   const existing = await readMigrationFiles(folder);
   const lang = (language ?? existing.at(-1)?.extension.slice(1) ?? 'sql') as TemplateLanguage;
   if (!TEMPLATE_LANGUAGES.includes(lang)) {
     throw new UsageError(`unknown template language ${JSON.stringify(language)}`, { hint: 'use sql, ts or js' });
   }
   const prefix = nextPrefix(existing.map((f) => f.fileName), now);
-  const path = join(folder, `${prefix}_${slug}.${lang}`);
+  const fileName = `${prefix}_${slug}.${lang}`;
+  // node-pg-migrate records the name in varchar(255); file systems hold 255 bytes in a file name.
+  if (Buffer.byteLength(fileName) > MAX_FILE_NAME_BYTES) {
+    throw new UsageError(
+      `the migration name is too long: ${prefix}_${slug.slice(0, 40)}… would make a file name of ${Buffer.byteLength(fileName)} bytes`,
+      { hint: `shorten it to at most ${MAX_FILE_NAME_BYTES - Buffer.byteLength(`${prefix}_.${lang}`)} letters and digits (file names hold 255 bytes, the history's name column 255 characters)` },
+    );
+  }
+  const path = join(folder, fileName);
   if ((await readdir(folder)).some((f) => f.startsWith(`${prefix}_${slug}.`))) {
     throw new UsageError(`a migration named ${prefix}_${slug} already exists`);
   }
   await writeFile(path, TEMPLATES[lang], { flag: 'wx' });
   return path;
+}
+
+/** NAME_MAX of Linux, macOS and Windows file systems; it also keeps the name within varchar(255). */
+const MAX_FILE_NAME_BYTES = 255;
+
+/** The migrations folder, made if missing; a path that cannot be one is a usage error (exit 2), not a crash. */
+async function makeFolder(folder: string): Promise<void> {
+  try {
+    await mkdir(folder, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'it (or a folder above it) is a file' : `${code ?? 'error'}`;
+    throw new UsageError(`cannot use ${folder} as the migrations folder: ${why}`, {
+      cause: error,
+      hint: 'pass --dir (or MIGRATIONS_DIR) naming a folder',
+    });
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Small error classes that carry data; the CLI turns each into one line and
- * an exit code in one place (cli/exitCodes.ts). Messages never copy a stack.
+ * an exit code in one place (src/cli/main.ts). Messages never copy a stack.
  */
+import { wording } from './redact.js';
 import type { MigrationRun, RunReport } from './types.js';
 
 export const EXIT = {
@@ -16,6 +17,10 @@ export const EXIT = {
   unreachable: 4,
   /** Another runner held the lock past the lock timeout. */
   locked: 5,
+  /** Interrupted by SIGINT (128 + 2, as shells report it). */
+  interrupted: 130,
+  /** Ended by SIGTERM (128 + 15). */
+  terminated: 143,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
@@ -23,10 +28,18 @@ export abstract class RunnerError extends Error {
   abstract readonly exitCode: ExitCode;
   /** What to do next, shown after the message. */
   readonly hint: string | undefined;
+  /** The run so far, when the error ended a run (runMigrations attaches it). */
+  report: RunReport | null = null;
   constructor(message: string, options: { cause?: unknown; hint?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.hint = options.hint;
+  }
+
+  /** Attaches the run's report (frozen data) and returns the error. */
+  withReport(report: RunReport): this {
+    this.report = report;
+    return this;
   }
 }
 
@@ -50,8 +63,8 @@ export class ConfigError extends RunnerError {
 export class NoDatabaseError extends RunnerError {
   readonly exitCode = EXIT.usage;
   constructor() {
-    super('no database given', {
-      hint: 'set DATABASE_URL (or DB_HOST/DB_NAME/..., POSTGRES_*, PG*), or pass --database-url',
+    super(wording`no database given`, {
+      hint: wording`set DATABASE_URL (or DB_HOST/DB_NAME/..., POSTGRES_*, PG*), or pass --database-url`,
     });
   }
 }
@@ -78,7 +91,7 @@ export class UnknownRevisionError extends RunnerError {
   }
 }
 
-/** The server refused us for a reason waiting will not fix (auth, missing database). */
+/** The server refused us for a reason waiting will not fix (auth, missing database, TLS). */
 export class ConnectionConfigError extends RunnerError {
   readonly exitCode = EXIT.usage;
 }
@@ -90,10 +103,56 @@ export class DatabaseUnreachableError extends RunnerError {
     readonly timeoutSeconds: number,
     options: { cause?: unknown } = {},
   ) {
-    super(`database ${target} did not accept connections within ${timeoutSeconds}s`, {
+    // The last attempt's reason (connection refused, the system is starting up, …) says which fix applies.
+    const reason = options.cause === undefined ? '' : `: ${describeCause(options.cause)}`;
+    super(wording`database ${target} did not accept connections within ${timeoutSeconds}s` + reason, {
       ...options,
-      hint: 'check that the server is up and the host and port are right, or raise --wait-timeout',
+      hint: wording`check that the server is up and the host and port are right, or raise --wait-timeout`,
     });
+  }
+}
+
+/**
+ * Every attempt within the wait timeout met "too many connections" (53300):
+ * the server is at max_connections, or the role or database at its CONNECTION
+ * LIMIT. Exit 4 like any wait that ran out: waiting longer can settle it.
+ */
+export class TooManyConnectionsError extends RunnerError {
+  readonly exitCode = EXIT.unreachable;
+  constructor(
+    readonly target: string,
+    readonly timeoutSeconds: number,
+    options: { cause?: unknown } = {},
+  ) {
+    super(wording`database ${target} has too many connections: ${describeCause(options.cause)} (still so after ${timeoutSeconds}s)`, {
+      ...options,
+      hint: wording`close idle sessions, or raise max_connections or the role's or database's CONNECTION LIMIT; --wait-timeout keeps trying`,
+    });
+  }
+}
+
+/**
+ * The server accepts no writes: a hot standby (in recovery), or
+ * default_transaction_read_only on for the server, database or role. Found
+ * before anything is tried, so no migration is blamed. Exit 3, refused: it
+ * needs the primary, or someone to lift the setting (README "How it behaves").
+ */
+export class ServerReadOnlyError extends RunnerError {
+  readonly exitCode = EXIT.refused;
+  constructor(
+    readonly target: string,
+    readonly reason: 'hot-standby' | 'default_transaction_read_only',
+  ) {
+    super(
+      reason === 'hot-standby'
+        ? wording`database ${target} is a read-only hot standby (the server is in recovery); nothing was changed`
+        : wording`database ${target} is read-only for this session (default_transaction_read_only is on); nothing was changed`,
+      {
+        hint: reason === 'hot-standby'
+          ? wording`point the runner at the primary`
+          : wording`turn it off for the role or database the runner uses (ALTER ROLE … SET default_transaction_read_only = off), or connect as one that may write`,
+      },
+    );
   }
 }
 
@@ -118,9 +177,9 @@ export class LockTimeoutError extends RunnerError {
  */
 export class LockLostError extends RunnerError {
   readonly exitCode = EXIT.failed;
-  constructor(options: { cause?: unknown } = {}) {
-    super('lost the migration lock before COMMIT (its database session ended); the batch was rolled back', {
-      ...options,
+  constructor(options: { cause?: unknown; detail?: string } = {}) {
+    super(`lost the migration lock before COMMIT (its database session ended); ${options.detail ?? 'the batch was rolled back'}`, {
+      ...(options.cause !== undefined && { cause: options.cause }),
       hint: 'run again; if a pooler or idle_session_timeout ends idle sessions, exempt the migration role',
     });
   }
@@ -144,12 +203,9 @@ export class HistoryConflictError extends RunnerError {
 /** The database needs a human decision. */
 export class RefusedError extends RunnerError {
   readonly exitCode = EXIT.refused;
-  constructor(
-    message: string,
-    readonly report: RunReport | null,
-    options: { hint?: string } = {},
-  ) {
+  constructor(message: string, report: RunReport | null, options: { hint?: string } = {}) {
     super(message, options);
+    this.report = report;
   }
 }
 
@@ -160,25 +216,85 @@ export class MigrationFailedError extends RunnerError {
   constructor(
     readonly migration: string,
     readonly direction: 'up' | 'down',
-    /** The run so far; set by runMigrations once it knows the whole report. */
-    readonly report: RunReport | null,
-    options: { cause?: unknown; detail?: string; hint?: string; completed?: readonly MigrationRun[] } = {},
+    /** The run so far; runMigrations attaches it once the executor has said what happened. */
+    report: RunReport | null,
+    options: { cause?: unknown; detail?: string; hint?: string } = {},
   ) {
     const detail = options.detail ?? describeCause(options.cause);
     super(`migration ${migration} (${direction}) failed: ${detail}`, options);
     this.detail = detail;
-    this.completed = options.completed ?? [];
+    this.report = report;
   }
-  /** Migrations committed before the failure (only those a noTransaction split committed). */
-  readonly completed: readonly MigrationRun[];
+}
 
-  withReport(report: RunReport): MigrationFailedError {
-    return new MigrationFailedError(this.migration, this.direction, report, {
-      cause: this.cause,
-      detail: this.detail,
-      ...(this.hint !== undefined && { hint: this.hint }),
-      completed: this.completed,
+/**
+ * One of the runner's own statements inside a batch failed (creating or
+ * writing the history): the batch was rolled back, and no migration is blamed.
+ */
+export class HistoryWriteError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+  constructor(what: string, options: { cause?: unknown; hint?: string } = {}) {
+    super(`${what} failed: ${describeCause(options.cause)}; the batch was rolled back`, {
+      ...options,
+      hint: options.hint ?? "no migration is at fault; check the role's privileges on the history table and its schema, then run again",
     });
+  }
+}
+
+/**
+ * Why a run was stopped from outside a migration's own code path: the
+ * reasons an AbortSignal carries into the executor, which cancels the
+ * running statement on the server, rolls back, and reports the migration.
+ */
+export type StopReason = InterruptedError | MigrationEscapeError | MigrationTimeoutError;
+
+/** SIGINT or SIGTERM arrived during a run (exit 130 or 143, as a shell reports a signal). */
+export class InterruptedError extends RunnerError {
+  readonly exitCode: ExitCode;
+  constructor(
+    readonly signal: 'SIGINT' | 'SIGTERM',
+    /** What was interrupted and what became of it, when known. */
+    detail = '',
+  ) {
+    super(`interrupted by ${signal}${detail ? `: ${detail}` : ''}`, {
+      hint: 'check with `migrate status`, then run again',
+    });
+    this.exitCode = signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
+  }
+
+  /** The same interruption, saying what it stopped. */
+  describing(detail: string): InterruptedError {
+    return new InterruptedError(this.signal, detail);
+  }
+}
+
+/**
+ * Migration code left the path the runner awaits: an exception thrown from a
+ * timer or callback, an unhandled rejection, or a call to process.exit().
+ */
+export class MigrationEscapeError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+}
+
+/** A migration ran longer than --migration-timeout. */
+export class MigrationTimeoutError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+  constructor(readonly seconds: number) {
+    super(`did not finish within ${seconds} s (--migration-timeout) and was cancelled`, {
+      hint: 'find out why it hangs, or raise --migration-timeout',
+    });
+  }
+}
+
+/** `migrate sql` cannot show a migration's SQL without running what it depends on. */
+export class SqlPreviewError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+  constructor(
+    readonly migration: string,
+    message: string,
+    options: { cause?: unknown; hint?: string } = {},
+  ) {
+    super(message, options);
   }
 }
 

@@ -13,5 +13,8 @@ export function describeFinding(f: Finding): string {
         (f.chosen ? ` (stamping ${f.chosen})` : '');
     case 'missing-fingerprints':
       return `missing-fingerprints: ${f.reason}`;
+    case 'invalid-index':
+      return `invalid-index: ${f.index} on ${f.table} is invalid (a CREATE INDEX CONCURRENTLY failed, or is still running); ` +
+        `${f.clear} clears it`;
   }
 }

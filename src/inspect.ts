@@ -70,6 +70,8 @@ export interface ObserveOptions extends Partial<DetectOptions> {
   readonly reconcile?: 'replay' | 'manifest' | 'none';
   /** Read when, how long and by whom each migration ran (the `history` command); default false. */
   readonly historyDetails?: boolean;
+  /** Read the invalid indexes a failed concurrent build left (default true; runMigrations's looks pass false). */
+  readonly invalidIndexes?: boolean;
 }
 
 /**
@@ -81,13 +83,13 @@ export async function observe(
   client: Client,
   settings: Settings,
   files?: readonly MigrationFile[],
-  { checkDrift = true, reconcile = 'replay', historyDetails = false, ...extra }: ObserveOptions = {},
+  { checkDrift = true, reconcile = 'replay', historyDetails = false, invalidIndexes = true, ...extra }: ObserveOptions = {},
   logger: Logger = createSilentLogger(),
   /** A manifest computed by an earlier observation of this run, to reuse instead of replaying again. */
   computed: Manifest | null = null,
 ): Promise<Observation> {
   const migrationFiles = files ?? (await readMigrationFiles(settings.dir));
-  const facts = await readDatabaseFacts(client, settings, { details: historyDetails });
+  const facts = await readDatabaseFacts(client, settings, { details: historyDetails, invalidIndexes });
   const options = detectOptionsOf(settings, extra);
   const first = detectState(facts, migrationFiles, options);
   const reconciling = first.state === 'legacy' && !options.baseline;
@@ -156,7 +158,7 @@ export async function connectFor(settings: Settings, logger: Logger, waitTimeout
   const target = requireConnection(settings);
   return connect(target, {
     waitTimeoutSeconds,
-    // Reading is quick; a caller that goes on to wait for the lock calls allowLongIdle first.
+    // Reading is quick; a caller that goes on to wait for the lock calls prepareToWrite first.
     idlesLong: false,
     onRetry: (attempt, reason) => logger.info(`waiting for the database at ${target.display}`, { attempt, reason }),
   });

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { ConfigError } from './errors.js';
-import type { AppliedMigration, DatabaseFacts } from './types.js';
+import type { AppliedMigration, DatabaseFacts, InvalidIndex } from './types.js';
 
 /** Anything with pg's `query(text, values)`: a Client or a PoolClient. */
 export interface Queryable {
@@ -167,7 +167,15 @@ WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) A
 export interface ReadFactsOptions {
   /** Also read when each migration ran, how long it took and who ran it (default false: the detector needs none of it). */
   readonly details?: boolean;
+  /** Also read the managed schema's invalid indexes (default false: `status` and `check` report them, a start need not). */
+  readonly invalidIndexes?: boolean;
 }
+
+const INVALID_INDEXES_SQL = `
+SELECT pg_catalog.format('%s', i.indexrelid::pg_catalog.regclass) AS index, pg_catalog.format('%s', i.indrelid::pg_catalog.regclass) AS table
+FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT i.indisvalid AND n.nspname = $1 ORDER BY 1`;
 
 export async function readDatabaseFacts(db: Queryable, where: RunnerLocation, options: ReadFactsOptions = {}): Promise<DatabaseFacts> {
   const history = historyLocationOf(where);
@@ -195,7 +203,8 @@ export async function readDatabaseFacts(db: Queryable, where: RunnerLocation, op
   const objects = applied.length
     ? []
     : (await db.query<{ label: string }>(APPLICATION_OBJECTS_SQL, [where.schema, runnerTables, history.schema])).rows.map((r) => r.label);
-  return { historyTableExists, applied, applicationObjects: objects };
+  const invalid = options.invalidIndexes ? (await db.query<InvalidIndex>(INVALID_INDEXES_SQL, [where.schema])).rows : null;
+  return { historyTableExists, applied, applicationObjects: objects, ...(invalid && { invalidIndexes: invalid }) };
 }
 
 /** A runner table's columns, as HISTORY_TABLES_SQL reads them. */

@@ -12,6 +12,14 @@ import { MigrationFileError, describeCause } from './errors.js';
 import { importPackage } from './importPackage.js';
 import type { Queryable } from './introspect.js';
 import type { Logger } from './logger.js';
+import {
+  blankStatement,
+  lineAt,
+  mayControlTransactions,
+  parseStatements,
+  statementText,
+  type ParsedStatement,
+} from './sqlStatements.js';
 import type { MigrationFile } from './types.js';
 
 type MigrationAction = ((pgm: MigrationBuilder, run?: () => void) => unknown) | false | undefined;
@@ -23,12 +31,39 @@ export interface MigrationModule {
   readonly shorthands?: Record<string, unknown>;
   /** A .sql file's sections: its up and down are one `pgm.sql(text)` each. */
   readonly sqlText?: { readonly up: string; readonly down: string | undefined };
+  /** What the grammar says about a .sql file's sections (loadMigrationModule). */
+  readonly sqlFacts?: SqlFileFacts;
+}
+
+export interface SqlFileFacts {
+  /** The file has a `-- migrate:no-transaction` line: both directions run outside the batch's transaction. */
+  readonly noTransaction: boolean;
+  readonly up: SqlSectionFacts;
+  readonly down: SqlSectionFacts | null;
+}
+
+export interface SqlSectionFacts {
+  /** An enclosing BEGIN … COMMIT was blanked out of the section: it runs in the batch's transaction. */
+  readonly unwrapped: boolean;
+  readonly addsEnumValue: boolean;
+  /** The section's statements one by one, for running outside a transaction (null: not parsed, or unparseable). */
+  readonly statements: readonly string[] | null;
+  /** Whether the section holds no statement at all (whitespace and comments only). */
+  readonly blank: boolean;
+  /** The file line the section's text starts on (its marker line), so an error position becomes `file:line`. */
+  readonly line: number;
+  /** It may control transactions, but the grammar could not read it (the server may): it runs in a round trip of its own. */
+  readonly opaque: boolean;
 }
 
 export interface BuiltMigration {
   readonly sql: readonly string[];
-  /** False when the migration called `pgm.noTransaction()`. */
+  /** False when the migration called `pgm.noTransaction()`, or a .sql file says `-- migrate:no-transaction`. */
   readonly transactional: boolean;
+  /** It adds an enum value: its transaction commits before the next migration runs (set only when true). */
+  readonly addsEnumValue?: true;
+  /** Its SQL may control transactions but could not be parsed: it goes to the server alone (set only when true). */
+  readonly opaque?: true;
 }
 
 type NodePgMigrate = typeof import('node-pg-migrate');
@@ -63,7 +98,7 @@ export class MigrationLoadError extends MigrationFileError {}
 
 export async function loadMigrationModule(file: MigrationFile): Promise<MigrationModule> {
   // Synchronous reads: a batch loads every file up front, and a thousand fs/promises reads cost more (bench/RESULTS.md).
-  if (file.extension === '.sql') return parseSqlMigration(decodeUtf8(readFileSync(file.path), file));
+  if (file.extension === '.sql') return loadSqlMigration(file, decodeUtf8(readFileSync(file.path), file));
   const { importMigration } = await import('./migrationLoader.js');
   let loaded: Record<string, unknown>;
   try {
@@ -104,18 +139,216 @@ function decodeUtf8(content: Buffer, file: MigrationFile): string {
  * there is no down.
  */
 export function parseSqlMigration(content: string): MigrationModule {
-  const marker = (direction: string) => new RegExp(`^\\s*--[\\s-]*${direction}\\s+migration`, 'im');
-  const upStart = content.search(marker('up'));
-  const downStart = content.search(marker('down'));
-  const upSql =
-    upStart >= 0 ? content.slice(upStart, downStart < upStart ? undefined : downStart) : content;
-  const downSql =
-    downStart >= 0 ? content.slice(downStart, upStart < downStart ? undefined : upStart) : undefined;
+  const { up, down } = sqlSectionsOf(content);
+  const upSql = content.slice(up.start, up.end);
+  const downSql = down ? content.slice(down.start, down.end) : undefined;
   return {
     up: (pgm) => void pgm.sql(upSql),
     down: downSql === undefined ? false : (pgm) => void pgm.sql(downSql),
     sqlText: { up: upSql, down: downSql },
   };
+}
+
+interface SqlSections {
+  readonly up: { readonly start: number; readonly end: number };
+  readonly down: { readonly start: number; readonly end: number } | null;
+  readonly upMarker: boolean;
+}
+
+/** Where node-pg-migrate's sqlMigration.ts cuts a file into its up and down (each section starts at its marker). */
+function sqlSectionsOf(content: string): SqlSections {
+  const marker = (direction: string) => new RegExp(`^\\s*--[\\s-]*${direction}\\s+migration`, 'im');
+  const upStart = content.search(marker('up'));
+  const downStart = content.search(marker('down'));
+  return {
+    up: upStart >= 0 ? { start: upStart, end: downStart < upStart ? content.length : downStart } : { start: 0, end: content.length },
+    down: downStart >= 0 ? { start: downStart, end: upStart < downStart ? content.length : upStart } : null,
+    upMarker: upStart >= 0,
+  };
+}
+
+/** A line of its own that takes a .sql migration out of the batch's transaction (README, "How it behaves"). */
+const NO_TRANSACTION_DIRECTIVE = /^[ \t]*--[ \t]*migrate:no-transaction[ \t]*$/im;
+
+/** A .sql file that cannot mean what it says: exit 2, before anything runs. */
+export class SqlMigrationError extends MigrationLoadError {}
+
+/**
+ * A .sql migration as the runner runs it: its sections (node-pg-migrate's
+ * format), checked with PostgreSQL's grammar (src/sqlStatements.ts) before
+ * any migration of the batch runs:
+ * - a file whose up would run down SQL (a Down section and no Up marker, or
+ *   an Up section that is empty while the Down is not) is refused;
+ * - one BEGIN … COMMIT around a whole section, as a file written for psql
+ *   has it, is blanked out, so the section runs in the batch's transaction;
+ * - any other top-level transaction control is refused, naming its line:
+ *   it would end the batch's transaction and commit half of it;
+ * - an `ALTER TYPE … ADD VALUE` is noted, so its transaction commits before
+ *   the next migration uses the value.
+ */
+async function loadSqlMigration(file: MigrationFile, content: string): Promise<MigrationModule> {
+  const sections = sqlSectionsOf(content);
+  const parsed = parseSqlMigration(content);
+  const upText = parsed.sqlText!.up;
+  const downText = parsed.sqlText!.down;
+  if (sections.down && !sections.upMarker) {
+    const line = lineAt(content, sections.down.start);
+    throw new SqlMigrationError(
+      `${file.fileName}:${line}: a "-- Down Migration" section and no "-- Up Migration" marker, so up would run the down SQL too`,
+      file.path,
+      { hint: 'put a "-- Up Migration" line above the up SQL (or, for a file without a down, remove the Down marker)' },
+    );
+  }
+  const noTransaction = NO_TRANSACTION_DIRECTIVE.test(content);
+  const up = await checkSection(file, content, sections.up.start, upText, noTransaction);
+  const down = downText === undefined ? null : await checkSection(file, content, sections.down!.start, downText, noTransaction);
+  if (up.facts.blank && down && !down.facts.blank) {
+    throw new SqlMigrationError(
+      `${file.fileName}:${lineAt(content, sections.up.start)}: the "-- Up Migration" section is empty but the Down section is not`,
+      file.path,
+      { hint: 'write the up SQL under "-- Up Migration"; for an up that deliberately does nothing, write SELECT 1; there' },
+    );
+  }
+  const upSql = up.text;
+  const downSql = down?.text;
+  return {
+    up: (pgm) => void pgm.sql(upSql),
+    down: downSql === undefined ? false : (pgm) => void pgm.sql(downSql),
+    sqlText: { up: upSql, down: downSql },
+    sqlFacts: { noTransaction, up: up.facts, down: down?.facts ?? null },
+  };
+}
+
+async function checkSection(
+  file: MigrationFile,
+  content: string,
+  sectionStart: number,
+  text: string,
+  noTransaction: boolean,
+): Promise<{ text: string; facts: SqlSectionFacts }> {
+  const plain = (statements: readonly ParsedStatement[] | null, opaque = false) => ({
+    text,
+    facts: {
+      opaque,
+      unwrapped: false,
+      addsEnumValue: statements?.some((s) => s.addsEnumValue) ?? false,
+      statements: statements?.map((s) => text.slice(s.start, s.end)) ?? null,
+      blank: statements ? statements.length === 0 : isBlankSql(text),
+      line: lineAt(content, sectionStart),
+    },
+  });
+  // Outside a transaction the statements run one by one, so they are always parsed.
+  if (!noTransaction && !mayControlTransactions(text)) return plain(null);
+  const statements = await parseStatements(text);
+  // The server will report what the grammar rejects, where it would have.
+  if (!statements || noTransaction) return plain(statements, !statements);
+  const lineOf = (statement: ParsedStatement) => plain(null).facts.line + statement.line - 1;
+  const refuse = (statement: ParsedStatement, why: string, hint = TRANSACTION_CONTROL_HINT): never => {
+    throw new SqlMigrationError(`${file.fileName}:${lineOf(statement)}: ${statementText(text, statement)} ${why}`, file.path, { hint });
+  };
+  let body = statements;
+  let unwrapped = text;
+  const first = statements[0];
+  const last = statements.at(-1);
+  if (statements.length >= 2 && first?.control?.kind === 'begin' && last?.control?.kind === 'commit') {
+    if (first.control.withOptions) {
+      refuse(first, "sets transaction options, which the batch's one transaction cannot take", 'remove the options (or run the file outside the batch: a line "-- migrate:no-transaction")');
+    }
+    if (last.control.andChain) refuse(last, "would start another transaction after the batch's", TRANSACTION_CONTROL_HINT);
+    unwrapped = blankStatement(blankStatement(text, last), first);
+    body = statements.slice(1, -1);
+  }
+  const savepoints = new Set<string>();
+  for (const statement of body) {
+    const control = statement.control;
+    if (!control) continue;
+    switch (control.kind) {
+      case 'savepoint':
+        savepoints.add(control.savepoint);
+        break;
+      case 'release':
+      case 'rollback-to':
+        // Savepoints inside the batch's transaction are fine; one this file did not make is not its to undo.
+        if (!savepoints.has(control.savepoint)) refuse(statement, `names a savepoint this file did not make`);
+        break;
+      case 'begin':
+        refuse(statement, "would start a transaction inside the batch's (one BEGIN … COMMIT around the whole section is allowed)");
+        break;
+      case 'commit':
+      case 'rollback':
+        refuse(statement, `would end the batch's transaction, committing or undoing the migrations before it`);
+        break;
+      case 'prepare-transaction':
+        refuse(statement, "would hand the batch's transaction to two-phase commit");
+        break;
+      case 'commit-prepared':
+      case 'rollback-prepared':
+        refuse(statement, "cannot run inside the batch's transaction");
+        break;
+    }
+  }
+  const result = plain(statements);
+  return { text: unwrapped, facts: { ...result.facts, unwrapped: unwrapped !== text } };
+}
+
+const TRANSACTION_CONTROL_HINT =
+  'the runner runs the whole batch in one transaction: remove it; one BEGIN … COMMIT around the whole section is allowed, ' +
+  'and a file that must run outside the transaction says so on a line of its own: -- migrate:no-transaction';
+
+/** Whitespace and comments only (nested block comments as PostgreSQL nests them). */
+export function isBlankSql(text: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const two = text.slice(i, i + 2);
+    if (depth === 0 && two === '--') {
+      const end = text.indexOf('\n', i);
+      if (end < 0) return true;
+      i = end;
+    } else if (two === '/*') {
+      depth++;
+      i++;
+    } else if (depth > 0 && two === '*/') {
+      depth--;
+      i++;
+    } else if (depth === 0 && !/\s/.test(text[i]!)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * What a JS/TS migration built: the same transaction-control check as a .sql
+ * file's, on the SQL it would send, before it is sent (there is no line to
+ * name, so the statement is quoted). Also notes an added enum value.
+ */
+export async function checkBuiltSql(
+  file: MigrationFile,
+  steps: readonly string[],
+  how: 'builds' | 'sends through pgm.db' = 'builds',
+): Promise<{ addsEnumValue: boolean; opaque: boolean }> {
+  let enumValue = false;
+  let opaque = false;
+  for (const step of steps) {
+    if (!mayControlTransactions(step)) continue;
+    const statements = await parseStatements(step);
+    if (!statements) {
+      opaque = true;
+      continue;
+    }
+    for (const statement of statements) {
+      enumValue ||= statement.addsEnumValue;
+      const kind = statement.control?.kind;
+      if (kind && kind !== 'savepoint' && kind !== 'release' && kind !== 'rollback-to') {
+        throw new SqlMigrationError(
+          `migration file ${file.fileName} ${how} ${statementText(step, statement)}, which would end or change the batch's transaction`,
+          file.path,
+          { hint: 'remove it; for SQL that must run outside a transaction, call pgm.noTransaction()' },
+        );
+      }
+    }
+  }
+  return { addsEnumValue: enumValue, opaque };
 }
 
 /**
@@ -153,7 +386,7 @@ export async function buildMigration(
   // A .sql file builds to its section, as pgm.sql would: importing node-pg-migrate
   // costs ~140 ms of CPU, which an all-SQL batch then never pays (issue 6, replicas).
   const sqlSection = module.sqlText?.[direction];
-  if (sqlSection !== undefined) return { sql: [sqlStepOf(sqlSection)], transactional: true };
+  if (sqlSection !== undefined) return builtSql(sqlSection, module.sqlFacts, direction);
   const [{ MigrationBuilder }, installedPg] = await Promise.all([loadNodePgMigrate(), loadInstalledPg()]);
   const pgm = new MigrationBuilder(migrationDbOf(db, installedPg.types) as never, shorthands as never, false, logger as never);
   let action = module[direction];
@@ -182,4 +415,18 @@ export async function buildMigration(
     await (action as (pgm: MigrationBuilder) => unknown)(pgm);
   }
   return { sql: pgm.getSqlSteps(), transactional: pgm.isUsingTransaction() };
+}
+
+function builtSql(section: string, facts: SqlFileFacts | undefined, direction: 'up' | 'down'): BuiltMigration {
+  const sectionFacts = facts?.[direction];
+  const enumValue = {
+    ...(sectionFacts?.addsEnumValue && { addsEnumValue: true as const }),
+    ...(sectionFacts?.opaque && { opaque: true as const }),
+  };
+  if (facts?.noTransaction) {
+    // Outside a transaction each statement is its own query: several in one would run as one implicit transaction,
+    // where CREATE INDEX CONCURRENTLY is refused (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-MULTI-STATEMENT).
+    return { sql: sectionFacts?.statements ?? [sqlStepOf(section)], transactional: false, ...enumValue };
+  }
+  return { sql: [sqlStepOf(section)], transactional: true, ...enumValue };
 }

@@ -3,9 +3,9 @@
  * history, under the migration lock, in one transaction. The schema itself
  * stays (its owner and grants are not ours to lose). Extensions stay.
  */
-import { allowLongIdle, closeQuietly } from './connection.js';
+import { closeQuietly, prepareToWrite } from './connection.js';
 import { RefusedError, UsageError } from './errors.js';
-import { inTransaction } from './execute.js';
+import { inTransaction } from './transaction.js';
 import { historyLocationOf, qualify, runnerTablesOf } from './introspect.js';
 import { connectFor, settingsOf, type RunnerOptions } from './inspect.js';
 import { acquireMigrationLock } from './lock.js';
@@ -110,7 +110,7 @@ export async function resetDatabase(options: ResetOptions): Promise<{ dropped: n
   const settings = settingsOf(options);
   const logger = options.logger ?? createSilentLogger();
   const client = await connectFor(settings, logger);
-  const lock = await allowLongIdle(client).then(() => acquireMigrationLock(requireConnection(settings), {
+  const lock = await prepareToWrite(client).then(() => acquireMigrationLock(requireConnection(settings), {
     timeoutSeconds: settings.lockTimeoutSeconds,
     waitTimeoutSeconds: settings.waitTimeoutSeconds,
     logger,

@@ -5,9 +5,10 @@
  * report; a failure rejects with an error that carries the partial report.
  */
 import { planCommand, type RunCommand } from './commandPlanner.js';
-import { allowLongIdle, closeQuietly, type Client } from './connection.js';
-import { MigrationFailedError, RefusedError } from './errors.js';
-import { executeBatch } from './execute.js';
+import { closeQuietly, prepareToWrite, type Client } from './connection.js';
+import { InterruptedError, RefusedError, RunnerError } from './errors.js';
+import { runBatch, type BatchOutcome } from './execute.js';
+import { cancelBackend } from './interruption.js';
 import { adoptChecksums, appliedBy, stampHistory } from './history.js';
 import { computeManifestIfAllowed, connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './inspect.js';
 import type { Manifest } from './fingerprints/manifest.js';
@@ -26,6 +27,12 @@ export interface RunMigrationsOptions extends RunnerOptions {
   readonly command?: RunCommand;
   /** Called after each migration, for progress output. */
   readonly onMigration?: (run: MigrationRun, index: number, total: number) => void;
+  /**
+   * Stops the run: the running statement is cancelled on the server, the
+   * batch rolled back, the lock released; the run rejects with the signal's
+   * reason (the CLI aborts it on SIGINT/SIGTERM and when migration code escapes).
+   */
+  readonly signal?: AbortSignal;
 }
 
 export async function runMigrations(options: RunMigrationsOptions = {}): Promise<RunReport> {
@@ -52,12 +59,13 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     // Drift is looked for only when it would stop the run: reading the whole
     // live schema on every start cost a 1,000-table database more than the
     // rest of the start (issue 6); `status` and `check` always look.
-    const drift = { checkDrift: settings.refuseOnDrift };
+    // Invalid indexes are status's to report: a start does not read them.
+    const drift = { checkDrift: settings.refuseOnDrift, invalidIndexes: false };
     // Only auto acts on the revision a legacy database matches: up and down refuse a legacy
     // database and stamp is told its revision, so none of them replays the migrations to find it.
     const reconcile = command.kind === 'auto' ? 'replay' : 'none';
     const names = files.map((f) => f.name);
-    before = await observe(client, settings, files, { ...drift, reconcile }, logger);
+    before = await untilStopped(observe(client, settings, files, { ...drift, reconcile }, logger), options.signal);
     plan = planCommand(command, before.detection, names);
     logger.info(`state: ${before.detection.state}; plan: ${plan.action} (${plan.reason})`, {
       state: before.detection.state,
@@ -68,20 +76,20 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     refuseIf(plan, reportOf([], null, null));
     if (hasNothingToDo(plan, before, files)) return freeze(reportOf([], before.detection, null));
 
-    await allowLongIdle(client);
+    await prepareToWrite(client);
     lock = createMigrationLock(requireConnection(settings), client, {
       timeoutSeconds: settings.lockTimeoutSeconds,
       waitTimeoutSeconds: settings.waitTimeoutSeconds,
       logger,
     });
-    before = await lookUnderLock(lock, before.manifest, logger, {
+    before = await untilStopped(lookUnderLock(lock, before.manifest, logger, {
       look: (how, computed) => observe(client, settings, files, { ...drift, reconcile: reconcile === 'none' ? 'none' : how }, logger, computed),
       replay: (staleness) => computeManifestIfAllowed(settings, files, logger, staleness),
       needsLock: (look) => {
         const next = planCommand(command, look.detection, names);
         return next.action !== 'refuse' && !hasNothingToDo(next, look, files);
       },
-    });
+    }), options.signal);
     plan = planCommand(command, before.detection, names);
     refuseIf(plan, reportOf([], null, null));
     if (hasNothingToDo(plan, before, files)) {
@@ -91,9 +99,15 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
       return freeze(reportOf([], before.detection, null));
     }
 
-    const runs = await executePlan(client, plan, before, files, settings, logger, options, lock);
+    const outcome = await executePlan(client, plan, before, files, settings, logger, options, lock);
+    if (outcome.error) {
+      // The executor says what became of every migration; the error carries it.
+      if (outcome.error instanceof RunnerError) throw outcome.error.withReport(freeze(reportOf(outcome.runs, null, null)));
+      throw outcome.error;
+    }
+    const runs = outcome.runs;
     // What the run left, as read: not worth a replay or a schema read under the lock.
-    const after = await observe(client, settings, files, { checkDrift: false, reconcile: 'none' }, logger, before.manifest);
+    const after = await observe(client, settings, files, { checkDrift: false, reconcile: 'none', invalidIndexes: false }, logger, before.manifest);
     const report = freeze(reportOf(runs, after.detection, plan.stampTo));
     logger.info(`done: ${after.detection.state} at ${after.detection.current ?? 'base'}`, {
       migrations: runs.length,
@@ -101,22 +115,8 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     });
     return report;
   } catch (error) {
-    if (error instanceof MigrationFailedError && before && plan) {
-      // In plan order: committed ones (a noTransaction split), those its
-      // transaction rolled back, the failed one, and what never ran.
-      const planned = plan.action === 'revert' ? (plan.revert ?? []) : plan.apply;
-      const committed = new Map(error.completed.map((r) => [r.name, r]));
-      const failedAt = planned.indexOf(error.migration);
-      const runs: MigrationRun[] = planned.map(
-        (name, i) =>
-          committed.get(name) ?? {
-            name,
-            direction: error.direction,
-            status: i === failedAt ? 'failed' : i < failedAt ? 'rolled-back' : 'not-run',
-            durationMs: 0,
-          },
-      );
-      throw error.withReport(freeze(reportOf(runs, null, null)));
+    if (error instanceof InterruptedError && !error.report && before && plan) {
+      throw error.describing('before any migration ran; nothing was changed').withReport(freeze(reportOf([], null, null)));
     }
     throw error;
   } finally {
@@ -180,7 +180,7 @@ async function executePlan(
   logger: Logger,
   options: RunMigrationsOptions,
   lock: MigrationLockSession,
-): Promise<MigrationRun[]> {
+): Promise<BatchOutcome> {
   const byName = new Map(files.map((f) => [f.name, f]));
   const where = { schema: settings.schema, migrationsSchema: settings.migrationsSchema, table: settings.table };
   const by = appliedBy();
@@ -205,8 +205,12 @@ async function executePlan(
     prelude,
     // A lock whose session ended may already be another runner's: never commit then.
     beforeCommit: () => lock.assertHeld(),
-    onMigration: (run: MigrationRun, index: number, total: number) => {
-      logger.info(`${run.status} ${run.name} (${index + 1}/${total}, ${run.durationMs} ms)`, {
+    ...(options.signal && { signal: options.signal }),
+    migrationTimeoutSeconds: settings.migrationTimeoutSeconds,
+    cancelStatement: () => cancelBackend(requireConnection(settings), (client as { processID?: number | null }).processID),
+    onMigration: (run: MigrationRun, index: number, total: number, committed: boolean) => {
+      // Until its transaction commits, a migration that ran may still be rolled back: the line says so.
+      logger.info(`${run.status} ${run.name} (${index + 1}/${total}, ${run.durationMs} ms${committed ? '' : ', not committed yet'})`, {
         migration: run.name,
         direction: run.direction,
         durationMs: run.durationMs,
@@ -217,16 +221,35 @@ async function executePlan(
   switch (plan.action) {
     case 'apply':
     case 'stamp-then-apply':
-      return executeBatch('up', plan.apply.map((n) => byName.get(n)!), files, batchOptions);
+      return runBatch('up', plan.apply.map((n) => byName.get(n)!), files, batchOptions);
     case 'revert':
-      return executeBatch('down', (plan.revert ?? []).map((n) => byName.get(n)!), files, batchOptions);
+      return runBatch('down', (plan.revert ?? []).map((n) => byName.get(n)!), files, batchOptions);
     case 'stamp':
     case 'none':
-      await executeBatch('up', [], files, batchOptions);
-      return [];
+      return runBatch('up', [], files, batchOptions);
     case 'refuse':
-      return [];
+      return { runs: [], error: null };
   }
+}
+
+/** `work`, unless the run is stopped first (then its reason; the finally block lets go of the lock and the connection). */
+function untilStopped<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error as Error);
+      },
+    );
+  });
 }
 
 /** Nothing to apply, stamp or record: the run ends without a transaction. */

@@ -6,10 +6,12 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Ajv, ErrorObject } from 'ajv';
-import type { ClientConfig } from 'pg';
-import { parseIntoClientConfig } from 'pg-connection-string';
+import { foreignSpelling, isConnectionUri, readConnectionUri } from './connectionString.js';
+import { buildConnectionTarget, type ConnectionTarget } from './connectionTarget.js';
 import { ConfigError, NoDatabaseError, UsageError } from './errors.js';
-import { registerSecret } from './redact.js';
+import { registerSecret, wording } from './redact.js';
+
+export type { ConnectionTarget } from './connectionTarget.js';
 
 /** What a caller (flags, or a library user) may set; every field optional. */
 export interface SettingsInput {
@@ -25,20 +27,14 @@ export interface SettingsInput {
   readonly waitTimeout?: number;
   readonly ddlLockTimeout?: number;
   readonly ddlLockRetries?: number;
+  /** Seconds one migration may take before it is cancelled and the batch rolled back; 0 = no limit. */
+  readonly migrationTimeout?: number;
   readonly allowModified?: boolean;
   readonly refuseOnDrift?: boolean;
   /** Owners and privileges (GRANTs) are part of the schema fingerprints. */
   readonly fingerprintPrivileges?: boolean;
   readonly logLevel?: string;
   readonly logFormat?: string;
-}
-
-export interface ConnectionTarget {
-  readonly config: ClientConfig;
-  /** The target with the password masked, safe to print. */
-  readonly display: string;
-  /** Where it came from: `--database-url`, `DATABASE_URL`, `DB_*`, … */
-  readonly source: string;
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -56,6 +52,7 @@ export interface Settings {
   readonly waitTimeoutSeconds: number;
   readonly ddlLockTimeoutMs: number;
   readonly ddlLockRetries: number;
+  readonly migrationTimeoutSeconds: number;
   readonly allowModified: boolean;
   readonly refuseOnDrift: boolean;
   /** Owners and privileges are part of the schema fingerprints (off: roles usually differ between machines). */
@@ -112,6 +109,7 @@ export function resolveSettings(
     waitTimeoutSeconds: Number(pick('waitTimeout') ?? DEFAULTS.waitTimeoutSeconds),
     ddlLockTimeoutMs: Number(pick('ddlLockTimeout') ?? DEFAULTS.ddlLockTimeoutMs),
     ddlLockRetries: Number(pick('ddlLockRetries') ?? DEFAULTS.ddlLockRetries),
+    migrationTimeoutSeconds: Number(pick('migrationTimeout') ?? 0),
     allowModified: Boolean(pick('allowModified') ?? false),
     refuseOnDrift: Boolean(pick('refuseOnDrift') ?? false),
     fingerprintPrivileges: isOn(pick('fingerprintPrivileges', envOf('MIGRATE_FINGERPRINT_PRIVILEGES'))),
@@ -196,31 +194,41 @@ function describeSchemaError(error: ErrorObject | undefined): string {
 
 /**
  * The database, from the first of: --database-url; DATABASE_URL; DB_*;
- * POSTGRES_*; libpq's PG* (left to pg, which reads them itself); the config file.
+ * POSTGRES_*; libpq's PG*; the config file. Parts a source leaves out come
+ * from libpq's PG* variables, as libpq fills them (connectionTarget.ts).
  */
 export function resolveConnection(
   flagUrl: string | undefined,
   env: NodeJS.ProcessEnv,
   fileUrl: string | undefined,
 ): ConnectionTarget | null {
-  if (flagUrl) return fromUrl(flagUrl, '--database-url');
-  if (env.DATABASE_URL) return fromUrl(env.DATABASE_URL, 'DATABASE_URL');
+  // Every password in the environment is masked, also the ones this run does not connect with.
+  for (const name of ['DB_PASSWORD', 'POSTGRES_PASSWORD', 'PGPASSWORD']) if (env[name]) registerSecret(env[name]);
+  if (flagUrl) return fromUrl(flagUrl, '--database-url', env);
+  if (env.DATABASE_URL) return fromUrl(env.DATABASE_URL, 'DATABASE_URL', env);
   for (const prefix of ['DB', 'POSTGRES'] as const) {
     const names = prefix === 'DB' ? ['HOST', 'PORT', 'NAME', 'USER', 'PASSWORD'] : ['HOST', 'PORT', 'DB', 'USER', 'PASSWORD'];
-    const [host, port, database, user, password] = names.map((n) => env[`${prefix}_${n}`] || undefined);
+    const [host, port, database, user, password] = names.map((n) => settingOf(env, `${prefix}_${n}`));
     if (host ?? port ?? database ?? user ?? password) {
-      return fromParts({ host, port, database, user, password }, `${prefix}_*`);
+      return fromParts({ host, port, database, user, password }, `${prefix}_*`, env);
     }
   }
   const libpq = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGHOSTADDR', 'PGSERVICE'];
-  if (libpq.some((name) => env[name])) {
-    return fromParts(
-      { host: env.PGHOST, port: env.PGPORT, database: env.PGDATABASE, user: env.PGUSER, password: env.PGPASSWORD },
-      'PG*',
-    );
-  }
-  if (fileUrl) return fromUrl(fileUrl, 'config file');
+  if (libpq.some((name) => env[name])) return fromParts({}, 'PG*', env);
+  if (fileUrl) return fromUrl(fileUrl, 'config file', env);
   return null;
+}
+
+/**
+ * A variable of ours, or undefined. Kubernetes sets `<SERVICE>_PORT=tcp://10.0.0.1:5432` (and
+ * `_SERVICE_HOST`, `_PORT_5432_TCP…`) in every pod for each service, so a service named `postgres`
+ * or `db` gives POSTGRES_PORT or DB_PORT a value that is not a port: a service link, not a setting.
+ * It counts as unset (https://kubernetes.io/docs/concepts/services-networking/service/#environment-variables).
+ */
+function settingOf(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name] || undefined;
+  if (value !== undefined && name.endsWith('_PORT') && /^(?:tcp|udp|sctp):\/\//i.test(value)) return undefined;
+  return value;
 }
 
 export function requireConnection(settings: Settings): ConnectionTarget {
@@ -228,53 +236,59 @@ export function requireConnection(settings: Settings): ConnectionTarget {
   return settings.connection;
 }
 
-function fromUrl(url: string, source: string): ConnectionTarget {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError(`the database URL from ${source} is not a valid URL`, source, {
-      hint: 'use postgres://user:password@host:5432/database',
+function fromUrl(url: string, source: string, env: NodeJS.ProcessEnv): ConnectionTarget {
+  const where = `the database URL from ${source}`;
+  const foreign = foreignSpelling(url);
+  if (foreign) {
+    // Say which URL to use, built as the runner would print it: the password stays masked.
+    let suggestion = 'postgresql://user:password@host:5432/database';
+    const reading = readConnectionUri(foreign.uri);
+    if (reading.ok) {
+      if (reading.keywords.password) registerSecret(reading.keywords.password);
+      suggestion = buildConnectionTarget(reading.keywords, source, env).display.replace(/^postgres:/, 'postgresql:');
+    } else registerSecret(userinfoOf(foreign.uri));
+    throw new ConfigError(wording`${where} is ${foreign.kind}, which pg does not read`, source, {
+      hint: wording`use the postgresql:// form: ${suggestion}`,
     });
   }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw new ConfigError(`the database URL from ${source} must start with postgres://`, source);
+  const uri = url.replace(/^postgres(ql)?:\/\//i, (scheme) => scheme.toLowerCase());
+  if (!isConnectionUri(uri)) {
+    if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(uri)) throw new ConfigError(wording`${where} must start with postgres://`, source);
+    throw new ConfigError(wording`${where} is not a valid URL`, source, { hint: wording`use postgres://user:password@host:5432/database` });
   }
-  if (parsed.password) registerSecret(decodeURIComponent(parsed.password));
-  let config: ClientConfig;
-  try {
-    config = parseIntoClientConfig(url);
-  } catch (error) {
-    throw new ConfigError(`the database URL from ${source} cannot be parsed`, source, { cause: error });
+  const reading = readConnectionUri(uri);
+  if (!reading.ok) {
+    // Whatever the password was meant to be, it is masked in anything printed after this.
+    registerSecret(userinfoOf(uri));
+    throw new ConfigError(wording`${where} is not a valid URL: ${reading.problem}`, source, { hint: reading.hint });
   }
-  if (typeof config.password === 'string') registerSecret(config.password);
-  return { config, display: maskUrl(parsed), source };
+  return buildConnectionTarget(reading.keywords, source, env);
+}
+
+/** From the user's ':' to the last '@' before the query: what a password with unencoded characters spans. */
+function userinfoOf(uri: string): string {
+  const rest = uri.replace(/^[^:]*:\/\//, '');
+  const query = rest.indexOf('?');
+  const authority = query < 0 ? rest : rest.slice(0, query);
+  const at = authority.lastIndexOf('@');
+  const colon = authority.indexOf(':');
+  return at > colon && colon >= 0 ? authority.slice(colon + 1, at) : '';
 }
 
 function fromParts(
   parts: { host?: string; port?: string; database?: string; user?: string; password?: string },
   source: string,
+  env: NodeJS.ProcessEnv,
 ): ConnectionTarget {
   if (parts.port !== undefined && !/^\d+$/.test(parts.port)) {
-    throw new ConfigError(`the port from ${source} is not a number`, source);
+    throw new ConfigError(wording`the port from ${source} is not a number`, source);
   }
-  if (parts.password) registerSecret(parts.password);
-  const config: ClientConfig = {
+  const keywords: Record<string, string> = {
     ...(parts.host && { host: parts.host }),
-    ...(parts.port && { port: Number(parts.port) }),
-    ...(parts.database && { database: parts.database }),
+    ...(parts.port && { port: parts.port }),
+    ...(parts.database && { dbname: parts.database }),
     ...(parts.user && { user: parts.user }),
     ...(parts.password && { password: parts.password }),
   };
-  const host = parts.host ?? process.env.PGHOST ?? 'localhost';
-  const display =
-    `postgres://${parts.user ? encodeURIComponent(parts.user) : ''}${parts.password ? ':****' : ''}` +
-    `${parts.user || parts.password ? '@' : ''}${host}:${parts.port ?? 5432}/${parts.database ?? ''}`;
-  return { config, display, source };
-}
-
-function maskUrl(url: URL): string {
-  const masked = new URL(url.toString());
-  if (masked.password) masked.password = '****';
-  return masked.toString();
+  return buildConnectionTarget(keywords, source, env);
 }

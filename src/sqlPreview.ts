@@ -5,13 +5,14 @@
  */
 import pg from 'pg';
 import { planCommand, type RunCommand } from './commandPlanner.js';
-import { closeQuietly } from './connection.js';
-import { RefusedError } from './errors.js';
+import { closeQuietly, useMigrationSearchPath } from './connection.js';
+import { RefusedError, SqlPreviewError, describeCause } from './errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './inspect.js';
-import { historyLocationOf, metaTableOf, qualify } from './introspect.js';
+import { historyLocationOf, metaTableOf, qualify, type Queryable } from './introspect.js';
 import { createSilentLogger } from './logger.js';
-import { buildMigration, loadMigrationModule } from './migrationModules.js';
+import { buildMigration, checkBuiltSql, loadMigrationModule } from './migrationModules.js';
 import { readMigrationFiles } from './migrationFiles.js';
+import type { MigrationFile } from './types.js';
 
 /** `command`: what to print the SQL of, `up` (default, to `target`) or `down` (`sql --down`). */
 export async function previewSql(options: RunnerOptions & { readonly target?: string; readonly command?: RunCommand } = {}): Promise<string> {
@@ -22,7 +23,7 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
   try {
     // `up` refuses a legacy database whatever revision it matches, so the match is not looked
     // for: no scratch database to replay in (CONTRACT.md: sql touches nothing).
-    const { detection, facts } = await observe(client, settings, files, { reconcile: 'none' }, logger);
+    const { detection, facts } = await observe(client, settings, files, { reconcile: 'none', invalidIndexes: false }, logger);
     const plan = planCommand(options.command ?? { kind: 'up', target: options.target ?? 'head' }, detection, files.map((f) => f.name));
     const direction = plan.action === 'revert' ? 'down' : 'up';
     const names = direction === 'down' ? (plan.revert ?? []) : plan.apply;
@@ -41,19 +42,26 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
     }
     await client.query('BEGIN READ ONLY');
     try {
+      // As up runs them: unqualified names in the managed schema (the ROLLBACK below undoes the SET).
+      await useMigrationSearchPath(client, settings.schema);
       let shorthands: Record<string, unknown> = {};
-      for (const name of names) {
+      for (const [index, name] of names.entries()) {
         const file = files.find((f) => f.name === name)!;
         const module = await loadMigrationModule(file);
         if (module.shorthands) shorthands = { ...shorthands, ...module.shorthands };
-        const built = await buildMigration(file, module, direction, client, shorthands, logger);
-        lines.push(`-- ${file.fileName} (${direction})${built.transactional ? '' : ' -- runs outside the transaction'}`);
+        const earlier = names.slice(0, index);
+        const built = await buildMigration(file, module, direction, previewDb(client, file, earlier), shorthands, logger);
+        // The same check up makes before it sends a JS/TS migration's SQL.
+        const addsEnumValue = built.addsEnumValue ?? (file.extension === '.sql' ? false : (await checkBuiltSql(file, built.sql)).addsEnumValue);
+        lines.push(`-- ${file.fileName} (${built.transactional ? '' : ' -- runs outside the transaction'}`);
         if (!built.transactional) lines.push('COMMIT;');
         lines.push(...built.sql);
         lines.push(direction === 'down'
           ? `DELETE FROM ${history} WHERE name = ${pg.escapeLiteral(name)};`
           : `INSERT INTO ${history} (name, run_on) VALUES (${pg.escapeLiteral(name)}, NOW());`);
         if (!built.transactional) lines.push('BEGIN;');
+        // up commits a new enum value before the next migration may use it.
+        else if (addsEnumValue && index < names.length - 1) lines.push('COMMIT;', 'BEGIN;');
       }
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -64,4 +72,41 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
   } finally {
     await closeQuietly(client);
   }
+}
+
+/**
+ * The connection a migration's pgm.db queries while sql builds it. sql runs
+ * no migration, so a query that reads what an earlier pending migration
+ * makes, or that writes, cannot work here: say so, naming the migration,
+ * rather than pass the server's bare error on.
+ */
+function previewDb(client: Queryable, file: MigrationFile, earlierPending: readonly string[]): Queryable {
+  return {
+    query: async (text: string, values?: unknown[]) => {
+      try {
+        return await client.query(text, values);
+      } catch (error) {
+        const readOnly = (error as { code?: string }).code === '25006';
+        const why = readOnly
+          ? 'it writes through pgm.db while it is built, and sql, which changes nothing, cannot run that'
+          : earlierPending.length
+            ? `sql builds each migration without running the pending ones before it (${listOf(earlierPending)}), so what they make is not there yet`
+            : 'sql cannot build it without running that query';
+        throw new SqlPreviewError(
+          file.name,
+          `sql cannot show ${file.name}: it queries the database while it is built (pgm.db) and got "${describeCause(error)}"; ${why}`,
+          {
+            cause: error,
+            hint: earlierPending.length && !readOnly
+              ? `apply the earlier migrations first (migrate up ${earlierPending.at(-1)}), then run sql again`
+              : `read the SQL in ${file.fileName}`,
+          },
+        );
+      }
+    },
+  } as Queryable;
+}
+
+function listOf(names: readonly string[]): string {
+  return names.length <= 3 ? names.join(', ') : `${names.slice(0, 2).join(', ')}, … ${names.at(-1)}`;
 }

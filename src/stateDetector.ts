@@ -96,6 +96,10 @@ export function detectState(
     }
   }
 
+  for (const { index, table } of facts.invalidIndexes ?? []) {
+    findings.push({ kind: 'invalid-index', index, table, clear: `DROP INDEX CONCURRENTLY ${index}` });
+  }
+
   const modified = findings.filter((f) => f.kind === 'checksum-mismatch');
   if (modified.length && !options.allowModified && plan.action !== 'refuse') {
     plan = makePlan(

@@ -41,6 +41,14 @@ export interface DatabaseFacts {
   readonly applicationObjects: readonly string[];
   /** Fingerprint of the live schema, when it was computed. */
   readonly liveFingerprint?: string | null;
+  /** Invalid indexes of the managed schema (a failed CREATE INDEX CONCURRENTLY leaves one), when they were read. */
+  readonly invalidIndexes?: readonly InvalidIndex[];
+}
+
+export interface InvalidIndex {
+  /** Schema-qualified, as regclass prints it. */
+  readonly index: string;
+  readonly table: string;
 }
 
 export const STATES = ['fresh', 'legacy', 'behind', 'current', 'diverged'] as const;
@@ -86,6 +94,14 @@ export type Finding =
   | {
       readonly kind: 'missing-fingerprints';
       readonly reason: string;
+    }
+  | {
+      /** An index PostgreSQL does not use: a CREATE INDEX CONCURRENTLY that failed (or is still running). */
+      readonly kind: 'invalid-index';
+      readonly index: string;
+      readonly table: string;
+      /** The statement that clears it. */
+      readonly clear: string;
     };
 
 export type FindingKind = Finding['kind'];

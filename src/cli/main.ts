@@ -1,11 +1,12 @@
 /**
  * argv → command → exit code. Errors become one line on stderr and an exit
  * code here, in one place (CONTRACT.md "Exit codes"); no stack trace unless
- * --log-level debug.
+ * --log-level debug. Signals and migration code that escapes (an exception
+ * from a timer, process.exit()) stop the run here too (watchProcess).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CONNECTION_LOSS_HINT, isConnectionLoss } from '../connection.js';
-import { EXIT, RunnerError, type ExitCode } from '../errors.js';
+import { EXIT, InterruptedError, MigrationEscapeError, RunnerError, describeCause, type ExitCode } from '../errors.js';
 import { createLogger, preloadWinston, type FlushableLogger, type Logger } from '../logger.js';
 import { redact } from '../redact.js';
 import { resolveSettings, type Settings, type SettingsInput } from '../settings.js';
@@ -25,6 +26,12 @@ export interface CommandContext {
   /** Writes a line (or lines) to stdout, redacted. */
   readonly print: (text: string) => void;
   readonly printJson: (value: unknown) => void;
+  /**
+   * From this call on, SIGINT and SIGTERM abort the returned signal instead
+   * of ending the process (it is aborted too when migration code escapes):
+   * the acting commands pass it to runMigrations, which stops cleanly.
+   */
+  readonly takeSignals: () => AbortSignal;
 }
 
 export type CommandHandler = (ctx: CommandContext, ...args: never[]) => Promise<ExitCode | void>;
@@ -38,20 +45,102 @@ export async function main(argv: readonly string[]): Promise<number> {
   preloadWinston().catch(() => undefined);
   let debug = argv.includes('debug') && argv.some((a) => a === '--log-level' || a === '--log-level=debug');
   const loggers: FlushableLogger[] = [];
+  const watch = watchProcess();
   const program = buildProgram((settings, logger) => {
     debug = settings.logLevel === 'debug';
     loggers.push(logger);
-  });
+  }, watch.takeSignals);
+  let code: number;
   try {
     rejectAlembicWords(program, argv);
     await program.parseAsync(withDefaultCommand(program, argv), { from: 'user' });
     await Promise.all(loggers.map((l) => l.flush()));
-    return process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
+    // A command that finished although something escaped (no run was there to stop) still fails.
+    code = watch.signal.aborted ? reportError(watch.signal.reason, debug) : process.exitCode === undefined ? EXIT.ok : Number(process.exitCode);
   } catch (error) {
     // Log lines first, then the one error line.
     await Promise.all(loggers.map((l) => l.flush().catch(() => undefined)));
-    return reportError(error, debug);
+    code = reportError(error, debug);
+  } finally {
+    watch.stop();
   }
+  watch.exitSoon(code);
+  return code;
+}
+
+/** How long a signalled run may take to cancel, roll back and let go of the lock before the process exits anyway. */
+const STOP_GRACE_MS = 10_000;
+
+/**
+ * For the length of a command: SIGINT and SIGTERM abort the run (it cancels
+ * the running statement on the server, rolls back, releases the lock: exit
+ * 130 or 143), a second signal or a run that does not stop within
+ * STOP_GRACE_MS exits at once; an exception or rejection nobody handles, and
+ * process.exit() called by migration code, abort it as migration code that
+ * escaped (exit 1). Without this, Node would print a stack and exit, or exit
+ * 0, leaving the server to find out later that the client had gone.
+ */
+function watchProcess() {
+  const controller = new AbortController();
+  const realExit = process.exit.bind(process);
+  let forced: NodeJS.Timeout | undefined;
+  const exitNow = (error: RunnerError) => {
+    process.stderr.write(redact(`migrate: error: ${error.message}${error.hint ? ` (${error.hint})` : ''}`) + '\n');
+    realExit(error.exitCode);
+  };
+  const stopWith = (error: RunnerError) => {
+    if (controller.signal.aborted) return;
+    controller.abort(error);
+    forced = setTimeout(() => exitNow(error), STOP_GRACE_MS);
+    forced.unref();
+  };
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (controller.signal.aborted) {
+      exitNow(new InterruptedError(signal, 'a second signal: exiting without waiting for the rollback (the server rolls back what did not commit)'));
+    }
+    stopWith(new InterruptedError(signal));
+  };
+  const onSigint = () => onSignal('SIGINT');
+  const onSigterm = () => onSignal('SIGTERM');
+  let signalsTaken = false;
+  const onEscape = (error: unknown) => {
+    if (error instanceof MigrationEscapeError) return stopWith(error);
+    stopWith(new MigrationEscapeError(`an exception escaped from migration code (thrown outside up/down, e.g. from a timer or callback): ${describeCause(error)}`, { cause: error }));
+  };
+  process.on('uncaughtException', onEscape);
+  process.on('unhandledRejection', onEscape);
+  process.exit = ((exitCode?: number | string | null) => {
+    const error = new MigrationEscapeError(`migration code called process.exit(${exitCode ?? ''})`);
+    stopWith(error);
+    // Thrown where it was called, so the code after it does not run.
+    throw error;
+  }) as typeof process.exit;
+  return {
+    signal: controller.signal,
+    takeSignals() {
+      if (!signalsTaken) {
+        process.on('SIGINT', onSigint);
+        process.on('SIGTERM', onSigterm);
+        signalsTaken = true;
+      }
+      return controller.signal;
+    },
+    stop() {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+      process.off('uncaughtException', onEscape);
+      process.off('unhandledRejection', onEscape);
+      process.exit = realExit;
+      if (forced) clearTimeout(forced);
+    },
+    /**
+     * Migration code may leave a timer or socket behind (a hung up() that
+     * was cancelled): the process ends soon all the same, with its code.
+     */
+    exitSoon(code: number) {
+      setTimeout(() => realExit(code), 500).unref();
+    },
+  };
 }
 
 /**
@@ -91,7 +180,7 @@ function reportError(error: unknown, debug: boolean): number {
   return EXIT.failed;
 }
 
-function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void): Command {
+function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void, takeSignals: () => AbortSignal): Command {
   const program = new Command('migrate')
     .description('A stateful PostgreSQL migration runner on node-pg-migrate')
     .version(RUNNER_VERSION, '-V, --version', 'print the version')
@@ -122,6 +211,7 @@ function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void)
       json: Boolean(flags.json),
       print: (text) => process.stdout.write(redact(text) + '\n'),
       printJson: (value) => process.stdout.write(redact(JSON.stringify(value, null, 2)) + '\n'),
+      takeSignals,
     };
   };
 
@@ -134,7 +224,7 @@ function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void)
 function pickSettings(flags: GlobalFlags & Record<string, unknown>): SettingsInput {
   const keys = [
     'databaseUrl', 'dir', 'table', 'schema', 'migrationsSchema', 'config', 'baseline', 'lockTimeout', 'waitTimeout',
-    'ddlLockTimeout', 'allowModified', 'refuseOnDrift', 'logLevel',
+    'ddlLockTimeout', 'migrationTimeout', 'allowModified', 'refuseOnDrift', 'logLevel',
   ] as const;
   const picked: Record<string, unknown> = {};
   for (const key of keys) if (flags[key] !== undefined) picked[key] = flags[key];

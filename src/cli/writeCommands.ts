@@ -1,7 +1,7 @@
 /** Commands that act: auto, up, down, stamp, sql, create/generate, reset. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { createMigration } from '../createMigration.js';
-import { MigrationFailedError, RefusedError, UsageError } from '../errors.js';
+import { RunnerError, UsageError } from '../errors.js';
 import { readMigrationFiles } from '../migrationFiles.js';
 import { offlineScript } from '../offlineSql.js';
 import { resetDatabase } from '../reset.js';
@@ -10,7 +10,7 @@ import type { LogLevel } from '../settings.js';
 import { previewSql } from '../sqlPreview.js';
 import type { RunReport } from '../types.js';
 import { formatReport } from './format.js';
-import { action, type CommandContext } from './main.js';
+import { action, parseSeconds, type CommandContext } from './main.js';
 
 export function registerWriteCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
   const run = (ctx: CommandContext, command: RunCommand) => runAndReport(ctx, command);
@@ -22,6 +22,7 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .option('--allow-modified', 'run even though an applied migration file was edited')
     .option('--refuse-on-drift', 'refuse when the live schema drifted from the recorded fingerprints')
     .option('--ddl-lock-timeout <ms>', 'lock_timeout for each migration transaction, in ms (0 = off)', parseCount)
+    .option(...MIGRATION_TIMEOUT)
     .action(action(contextFor, (ctx) => run(ctx, { kind: 'auto' })));
 
   program
@@ -31,6 +32,7 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .description('apply pending migrations up to TARGET')
     .option('--allow-modified', 'run even though an applied migration file was edited')
     .option('--ddl-lock-timeout <ms>', 'lock_timeout for each migration transaction, in ms (0 = off)', parseCount)
+    .option(...MIGRATION_TIMEOUT)
     .option('--sql', 'print the SQL instead of running it, as migrate sql (Alembic\'s upgrade --sql)')
     .option('--offline', 'with --sql: build it without a database, as migrate sql --offline')
     .action(action(contextFor, (ctx, target: string | undefined, opts: SqlFlags) =>
@@ -43,6 +45,7 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .argument('[target]', 'a migration name or unique prefix (it stays applied), base (revert everything), or -N (the last N)')
     .option('--steps <n>', 'revert the last N migrations (default 1); not with a target', parseSteps)
     .option('--allow-modified', 'run even though an applied migration file was edited')
+    .option(...MIGRATION_TIMEOUT)
     .option('--sql', 'print the SQL instead of running it, as migrate sql --down (Alembic\'s downgrade --sql)')
     .option('--offline', 'with --sql: build it without a database, as migrate sql --down --offline')
     .description('revert the last migration, --steps N, -N, down to TARGET, or base')
@@ -107,17 +110,25 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     }));
 }
 
+/** --migration-timeout: a migration that runs longer is cancelled on the server and in Node, and the batch rolled back. */
+const MIGRATION_TIMEOUT = [
+  '--migration-timeout <seconds>',
+  'cancel a migration that takes longer (building and running), roll back, exit 1 (default: 0 = no limit)',
+  parseSeconds,
+] as const;
+
 async function runAndReport(ctx: CommandContext, command: RunCommand): Promise<void> {
   try {
     const report = await runMigrations({
       ...ctx.settingsInput,
       command,
       logger: ctx.logger,
+      signal: ctx.takeSignals(),
     });
     printReport(ctx, report);
   } catch (error) {
     // The partial report still goes to stdout for --json; the error line is main's.
-    const report = error instanceof MigrationFailedError || error instanceof RefusedError ? error.report : null;
+    const report = error instanceof RunnerError ? error.report : null;
     if (report && ctx.json) printReport(ctx, report);
     throw error;
   }

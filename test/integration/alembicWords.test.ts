@@ -343,7 +343,7 @@ describe("Alembic words we do not have answer with ours (exit 2, nothing changes
     expect(help).toMatch(/heads/);
     expect(help).toMatch(/show <revision>/);
     expect(help).toMatch(/-V, --version/);
-    const down = (await runCli(['down', '--help'], { env: cleanEnv() })).stdout;
+    const down = (await runCli(['down', '--help'], { env: cleanEnv() })).stdout.replace(/\s+/g, ' ');
     expect(down).toMatch(/-N \(the last N\)/);
     expect(down).toMatch(/--sql/);
   });

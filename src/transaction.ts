@@ -1,0 +1,41 @@
+/**
+ * Transactions on one connection: BEGIN … COMMIT with ROLLBACK on failure,
+ * and the server's own word on whether a transaction is open.
+ */
+import type { Queryable } from './introspect.js';
+
+/**
+ * The transaction status the server sent with its last ReadyForQuery
+ * (https://www.postgresql.org/docs/current/protocol-message-formats.html,
+ * "ReadyForQuery"): idle, in a transaction block, or in a failed one. pg
+ * keeps it per client (`Client.getTransactionStatus()`, pg 8.23); `unknown`
+ * where the connection does not say (another driver, nothing sent yet).
+ */
+export type TransactionStatus = 'idle' | 'in-transaction' | 'failed' | 'unknown';
+
+export function transactionStatusOf(db: Queryable): TransactionStatus {
+  const status = (db as { getTransactionStatus?: () => string | null }).getTransactionStatus?.();
+  switch (status) {
+    case 'I':
+      return 'idle';
+    case 'T':
+      return 'in-transaction';
+    case 'E':
+      return 'failed';
+    default:
+      return 'unknown';
+  }
+}
+
+/** BEGIN … COMMIT, with ROLLBACK on any failure. */
+export async function inTransaction<T>(db: Queryable, work: () => Promise<T>): Promise<T> {
+  await db.query('BEGIN');
+  try {
+    const result = await work();
+    await db.query('COMMIT');
+    return result;
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * Promise: a batch is all or nothing whatever its files say (RELIABILITY.md,
+ * promise 14). A .sql file written for psql (BEGIN … COMMIT around it) runs
+ * inside the batch's transaction; any other transaction control is refused
+ * before anything runs (exit 2, file:line); a COMMIT the checks cannot see is
+ * caught from the server's transaction status and named; a file whose up
+ * would run its down SQL is refused; `down` of a migration without a down
+ * reverts nothing and keeps its history row.
+ */
+import { jest } from '@jest/globals';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import {
+  cleanupTemp,
+  dump,
+  envWith,
+  expectNoLeftovers,
+  expectOneLineError,
+  historyNames,
+  migrate,
+  migrationsDir,
+  serverQuery,
+  urlFor,
+  type CliResult,
+} from './support.js';
+
+jest.setTimeout(120_000);
+
+let db: TestDatabase;
+beforeEach(async () => {
+  db = await createTestDatabase('rel_all');
+});
+afterEach(async () => {
+  await db.drop();
+});
+afterAll(cleanupTemp);
+
+async function run(dir: string, ...args: string[]): Promise<CliResult> {
+  return migrate([...args, '--database-url', urlFor(db.name), '--dir', dir], { env: envWith() });
+}
+
+const statuses = (r: CliResult) =>
+  (JSON.parse(r.stdout) as { migrations: { name: string; status: string }[] }).migrations.map((m) => `${m.name}:${m.status}`);
+
+const tables = async () =>
+  (await db.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).map((r) => r.t);
+
+describe('a .sql file wrapped in BEGIN … COMMIT (written for psql)', () => {
+  const FILES = {
+    '0001_a.sql': 'CREATE TABLE a (id int);\n',
+    '0002_b.sql': 'BEGIN;\nCREATE TABLE b (id int);\nCOMMIT;\n',
+    '0003_fails.sql': 'CREATE TABLE c (id int);\nSELECT 1/0;\n',
+  };
+
+  test('runs inside the batch: a later failure rolls it back too, and the error names the failing file', async () => {
+    const dir = await migrationsDir(FILES);
+    const before = await dump(db.name);
+    const r = await run(dir, 'auto', '--json');
+    expect(r.code).toBe(1);
+    expectOneLineError(r, /migration 0003_fails \(up\) failed: division by zero/);
+    expect(statuses(r)).toEqual(['0001_a:rolled-back', '0002_b:rolled-back', '0003_fails:failed']);
+    // The unwrap is said, once, before anything runs.
+    expect(r.logs.filter((l) => /0002_b\.sql: its enclosing BEGIN … COMMIT was removed/.test(String(l.message)))).toHaveLength(1);
+    // Nothing committed: not a, not b, no history (the next status is fresh, not legacy).
+    expect(await dump(db.name)).toEqual(before);
+    expect(await historyNames(db)).toEqual([]);
+    await expectNoLeftovers(db.name);
+    const status = await run(dir, 'status', '--json');
+    expect(JSON.parse(status.stdout)).toMatchObject({ state: 'fresh' });
+  });
+
+  test('with the failure fixed, the whole batch commits once', async () => {
+    const dir = await migrationsDir({ ...FILES, '0003_fails.sql': 'CREATE TABLE c (id int);\n' });
+    const r = await run(dir, 'auto');
+    expect(r.code).toBe(0);
+    expect(await tables()).toEqual(['a', 'b', 'c', 'pgmigrations', 'pgmigrations_meta']);
+    expect(await historyNames(db)).toEqual(['0001_a', '0002_b', '0003_fails']);
+  });
+});
+
+describe('any other top-level transaction control is refused before anything runs: exit 2, file:line', () => {
+  const cases: [string, string, number][] = [
+    ['a COMMIT in the middle', 'CREATE TABLE x (id int);\nCOMMIT;\nCREATE TABLE y (id int);\n', 2],
+    ['a ROLLBACK', 'CREATE TABLE x (id int);\n\nROLLBACK;\n', 3],
+    ['END', '-- Up Migration\nCREATE TABLE x (id int);\nEND;\n-- Down Migration\nDROP TABLE x;\n', 3],
+    ['ABORT', 'CREATE TABLE x (id int);\nABORT;\n', 2],
+    ['a BEGIN inside', 'CREATE TABLE x (id int);\nBEGIN;\nCREATE TABLE y (id int);\n', 2],
+    ['START TRANSACTION inside', 'CREATE TABLE x (id int);\nSTART TRANSACTION;\n', 2],
+    ['PREPARE TRANSACTION', 'CREATE TABLE x (id int);\nPREPARE TRANSACTION \'x\';\n', 2],
+    ['COMMIT PREPARED', 'COMMIT PREPARED \'x\';\n', 1],
+    ['ROLLBACK PREPARED', '\nROLLBACK PREPARED \'x\';\n', 2],
+    ['a RELEASE of a savepoint the file did not make', 'CREATE TABLE x (id int);\nRELEASE SAVEPOINT s;\n', 2],
+    ['a ROLLBACK TO a savepoint the file did not make', 'ROLLBACK TO SAVEPOINT s;\n', 1],
+    ['a wrapping BEGIN with an isolation level', 'BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE x (id int);\nCOMMIT;\n', 1],
+    ['a wrapping COMMIT AND CHAIN', 'BEGIN;\nCREATE TABLE x (id int);\nCOMMIT AND CHAIN;\n', 3],
+    ['two wrapped blocks', 'BEGIN;\nCREATE TABLE x (id int);\nCOMMIT;\nBEGIN;\nCREATE TABLE y (id int);\nCOMMIT;\n', 3],
+    ['a statement after the COMMIT', 'BEGIN;\nCREATE TABLE x (id int);\nCOMMIT;\nCREATE TABLE y (id int);\n', 1],
+  ];
+
+  test.each(cases)('%s', async (_label, content, line) => {
+    const dir = await migrationsDir({ '0001_first.sql': 'CREATE TABLE first (id int);\n', '0002_control.sql': content });
+    const before = await dump(db.name);
+    const r = await run(dir, 'auto');
+    expect(r.code).toBe(2);
+    expectOneLineError(r, `0002_control.sql:${line}:`);
+    // Refused before the first BEGIN: not even 0001 ran.
+    expect(await dump(db.name)).toEqual(before);
+    await expectNoLeftovers(db.name);
+  });
+
+  test('savepoints the file makes and releases, and BEGIN/COMMIT inside function bodies, are not transaction control', async () => {
+    const dir = await migrationsDir({
+      '0001_savepoints.sql': 'CREATE TABLE s (id int);\nSAVEPOINT before_row;\nINSERT INTO s VALUES (1);\nROLLBACK TO SAVEPOINT before_row;\nINSERT INTO s VALUES (2);\nRELEASE SAVEPOINT before_row;\n',
+      '0002_bodies.sql': `CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;
+DO $body$ BEGIN PERFORM f(); END $body$;
+CREATE TABLE notes (body text DEFAULT 'COMMIT; ROLLBACK; -- BEGIN');
+`,
+    });
+    const r = await run(dir, 'auto');
+    expect(r.code).toBe(0);
+    expect(await db.query('SELECT id FROM s')).toEqual([{ id: 2 }]);
+    expect(await historyNames(db)).toEqual(['0001_savepoints', '0002_bodies']);
+  });
+});
+
+describe('transaction control in a JS migration', () => {
+  test('pgm.sql("COMMIT") is refused before it is sent, naming the migration; nothing committed', async () => {
+    const dir = await migrationsDir({
+      '0001_a.sql': 'CREATE TABLE a (id int);\n',
+      '0002_commits.js': `export const up = (pgm) => { pgm.sql('CREATE TABLE b (id int)'); pgm.sql('COMMIT'); };\nexport const down = () => {};\n`,
+    });
+    const before = await dump(db.name);
+    const r = await run(dir, 'auto');
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /0002_commits\.js builds COMMIT/);
+    expect(await dump(db.name)).toEqual(before);
+    await expectNoLeftovers(db.name);
+  });
+
+  test('pgm.db.query("COMMIT") is refused before it is sent', async () => {
+    const dir = await migrationsDir({
+      '0001_a.sql': 'CREATE TABLE a (id int);\n',
+      '0002_commits.js': `export const up = async (pgm) => { await pgm.db.query('COMMIT'); };\nexport const down = () => {};\n`,
+    });
+    const before = await dump(db.name);
+    const r = await run(dir, 'auto');
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /0002_commits\.js sends through pgm\.db COMMIT/);
+    expect(await dump(db.name)).toEqual(before);
+  });
+
+  // On PostgreSQL 15 system_user is still an identifier; the parser (PostgreSQL 18's grammar, where it is a
+  // reserved word) cannot read this text, so only the server's transaction status can tell that it committed.
+  test('a COMMIT the parser cannot see is caught from the transaction status, naming the migration that sent it', async () => {
+    const [server] = await serverQuery<{ version: number }>(`SELECT current_setting('server_version_num')::int AS version`);
+    if (server!.version >= 160000) return;
+    const dir = await migrationsDir({
+      '0001_a.sql': 'CREATE TABLE a (id int);\n',
+      '0002_hidden_commit.js': `export const up = (pgm) => { pgm.sql('CREATE TABLE system_user (id int); COMMIT'); };\nexport const down = () => {};\n`,
+      '0003_c.sql': 'CREATE TABLE c (id int);\n',
+    });
+    const r = await run(dir, 'auto', '--json');
+    expect(r.code).toBe(1);
+    expectOneLineError(r, /migration 0002_hidden_commit \(up\) failed: its SQL ended the runner's transaction/);
+    // It went to the server alone, so what its COMMIT let through is 0001_a and itself; 0003_c never ran.
+    expect(statuses(r)).toEqual(['0001_a:applied', '0002_hidden_commit:failed', '0003_c:not-run']);
+    expect(await tables()).toEqual(['a', 'pgmigrations', 'pgmigrations_meta', 'system_user']);
+    // None of it is recorded as applied.
+    expect(await historyNames(db)).toEqual([]);
+    await expectNoLeftovers(db.name);
+  });
+});
+
+describe('files that mean something else', () => {
+  test.each([
+    ['only a Down section', '-- Down Migration\nDROP TABLE base_t;\n', '0002_down_only.sql:1:'],
+    ['statements, then a Down section, no Up marker', 'INSERT INTO base_t VALUES (2);\n-- Down Migration\nDROP TABLE base_t;\n', '0002_down_only.sql:2:'],
+    ['an empty Up section and a Down', '-- Up Migration\n-- nothing yet\n\n-- Down Migration\nDROP TABLE base_t;\n', '0002_down_only.sql:1:'],
+  ])('%s: refused (exit 2), its down never runs on up', async (_label, content, culprit) => {
+    const dir = await migrationsDir({ '0001_base.sql': 'CREATE TABLE base_t (id int);\n', '0002_down_only.sql': content });
+    expect((await run(dir, 'up', '0001_base')).code).toBe(0);
+    const before = await dump(db.name);
+    const r = await run(dir, 'auto');
+    expect(r.code).toBe(2);
+    expectOneLineError(r, culprit);
+    expect(await dump(db.name)).toEqual(before);
+    expect(await tables()).toContain('base_t');
+  });
+
+  test.each([
+    ['no Down section', 'CREATE TABLE t2 (id int);\n', /0002_one_way has no down migration/],
+    ['an empty Down section', '-- Up Migration\nCREATE TABLE t2 (id int);\n-- Down Migration\n-- TODO\n', /0002_one_way has an empty down migration/],
+    ['a JS migration whose up reverses to nothing', 'export const up = () => {};\n', /0002_one_way has no down migration, and its up reverses to nothing/],
+  ])('down of a migration with %s refuses, naming it; its history row stays', async (_label, content, culprit) => {
+    const name = content.startsWith('export') ? '0002_one_way.js' : '0002_one_way.sql';
+    const dir = await migrationsDir({ '0001_base.sql': '-- Up Migration\nCREATE TABLE base_t (id int);\n-- Down Migration\nDROP TABLE base_t;\n', [name]: content });
+    expect((await run(dir, 'auto')).code).toBe(0);
+    const before = await dump(db.name);
+    const r = await run(dir, 'down', '--steps', '2', '--json');
+    expect(r.code).toBe(1);
+    expectOneLineError(r, culprit);
+    expect(await dump(db.name)).toEqual(before);
+    expect(await historyNames(db)).toEqual(['0001_base', '0002_one_way']);
+  });
+});
+
+describe('how a batch splits', () => {
+  test('a migration that adds an enum value commits before the next one uses the value (.sql and JS)', async () => {
+    const first = { '0001_mood.sql': "CREATE TYPE mood AS ENUM ('calm');\n" };
+    const dir = await migrationsDir(first);
+    expect((await run(dir, 'auto')).code).toBe(0);
+    const more = await migrationsDir({
+      ...first,
+      '0002_add_happy.sql': "ALTER TYPE mood ADD VALUE 'happy';\n",
+      '0003_use_happy.sql': "CREATE TABLE feelings (m mood NOT NULL DEFAULT 'happy');\nINSERT INTO feelings VALUES ('happy');\n",
+      '0004_add_sad.js': "export const up = (pgm) => { pgm.addTypeValue('mood', 'sad'); };\nexport const down = () => {};\n",
+      '0005_use_sad.sql': "INSERT INTO feelings VALUES ('sad');\n",
+    });
+    const r = await run(more, 'auto');
+    expect(r.code).toBe(0);
+    expect((await db.query<{ m: string }>('SELECT m::text FROM feelings ORDER BY 1')).map((row) => row.m)).toEqual(['happy', 'sad']);
+    expect(await historyNames(db)).toEqual(['0001_mood', '0002_add_happy', '0003_use_happy', '0004_add_sad', '0005_use_sad']);
+  });
+
+  test('a .sql file with a -- migrate:no-transaction line runs outside the batch, statement by statement', async () => {
+    const dir = await migrationsDir({
+      '0001_t.sql': 'CREATE TABLE t (x int);\nINSERT INTO t VALUES (1), (2);\n',
+      '0002_index.sql': '-- Up Migration\n-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY t_x ON t (x);\nCREATE INDEX CONCURRENTLY t_x2 ON t ((x * 2));\n' +
+        '-- Down Migration\nDROP INDEX CONCURRENTLY t_x2;\nDROP INDEX CONCURRENTLY t_x;\n',
+      '0003_u.sql': '-- Up Migration\nCREATE TABLE u (id int);\n-- Down Migration\nDROP TABLE u;\n',
+    });
+    const r = await run(dir, 'auto');
+    expect(r.code).toBe(0);
+    expect(r.logs.some((l) => /0002_index runs outside a transaction \(-- migrate:no-transaction\)/.test(String(l.message)))).toBe(true);
+    expect((await db.query<{ i: string }>(`SELECT indexname AS i FROM pg_indexes WHERE tablename = 't' ORDER BY 1`)).map((row) => row.i)).toEqual(['t_x', 't_x2']);
+    expect(await historyNames(db)).toEqual(['0001_t', '0002_index', '0003_u']);
+    expect((await run(dir, 'down', '--steps', '2')).code).toBe(0);
+    expect(await db.query(`SELECT indexname FROM pg_indexes WHERE tablename = 't'`)).toEqual([]);
+    expect(await historyNames(db)).toEqual(['0001_t']);
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * Promise: a history row is written only by the runner that holds the lock
+ * (RELIABILITY.md, promise 3b), also after a migration that ran outside a
+ * transaction: if the lock session ended meanwhile, another runner may be
+ * running that migration again, and only it records it.
+ */
+import { jest } from '@jest/globals';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import {
+  cleanupTemp,
+  envWith,
+  expectNoLeftovers,
+  expectOneLineError,
+  isRunning,
+  migrate,
+  migrationsDir,
+  serverQuery,
+  spawnCli,
+  until,
+  urlFor,
+} from './support.js';
+
+jest.setTimeout(120_000);
+
+let db: TestDatabase;
+beforeEach(async () => {
+  db = await createTestDatabase('rel_hist');
+});
+afterEach(async () => {
+  await db.drop();
+});
+afterAll(cleanupTemp);
+
+test('the lock session killed during a noTransaction migration: that runner does not record it, the next one records it once', async () => {
+  const dir = await migrationsDir({
+    '0001_t.sql': 'CREATE TABLE t (id int);\n',
+    '0002_index.js': `export const up = (pgm) => {
+  pgm.noTransaction();
+  pgm.sql('SELECT pg_sleep(2)');
+  pgm.sql('CREATE INDEX CONCURRENTLY IF NOT EXISTS t_id ON t (id)');
+};
+export const down = (pgm) => { pgm.noTransaction(); pgm.sql('DROP INDEX CONCURRENTLY t_id'); };
+`,
+  });
+  const args = ['auto', '--database-url', urlFor(db.name), '--dir', dir];
+  const first = spawnCli(args, { env: envWith() });
+  expect(await until(() => isRunning(db.name, '%pg_sleep(2)%'), 30_000)).toBe(true);
+  // As a pooler or idle_session_timeout would: the first runner's lock session ends mid-migration.
+  await serverQuery(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'migrate lock%'`,
+    [db.name],
+  );
+  // A second runner takes the free lock and runs the same migration, which the first has not recorded.
+  const second = spawnCli(args, { env: envWith() });
+  const [a, b] = await Promise.all([first.done, second.done]);
+  expect(a.code).toBe(1);
+  expectOneLineError(a, /lost the migration lock before COMMIT .*0002_index ran outside a transaction and took effect, but is not recorded as applied/);
+  expect(b.code).toBe(0);
+  const rows = await db.query<{ name: string }>('SELECT name FROM pgmigrations ORDER BY id');
+  expect(rows.map((r) => r.name)).toEqual(['0001_t', '0002_index']);
+  await expectNoLeftovers(db.name);
+  // Plain node-pg-migrate's order check, and ours, see a clean history.
+  expect((await migrate(['check', '--database-url', urlFor(db.name), '--dir', dir], { env: envWith() })).code).toBe(0);
+});

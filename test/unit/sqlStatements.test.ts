@@ -1,0 +1,110 @@
+/**
+ * src/sqlStatements.ts and the .sql checks built on it (src/migrationModules.ts):
+ * what PostgreSQL's grammar says a migration's text holds. Pure: no database.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isBlankSql, loadMigrationModule } from '../../src/migrationModules.js';
+import { blankStatement, mayControlTransactions, parseStatements } from '../../src/sqlStatements.js';
+import type { MigrationFile } from '../../src/types.js';
+
+describe('the keyword prefilter is a superset: every text with transaction control or ADD VALUE matches it', () => {
+  test.each([
+    'BEGIN', 'begin work', 'START TRANSACTION', 'COMMIT', 'end', 'ROLLBACK', 'abort', 'SAVEPOINT a', 'RELEASE a',
+    'ROLLBACK TO a', "PREPARE TRANSACTION 'x'", "COMMIT PREPARED 'x'", "ROLLBACK PREPARED 'x'",
+    "ALTER TYPE mood ADD VALUE 'x'", 'SELECT 1;COMMIT', '/* c */COMMIT', 'SELECT 1;\nEnd;',
+  ])('%s', async (text) => {
+    expect(mayControlTransactions(text)).toBe(true);
+    const statements = await parseStatements(text);
+    expect(statements!.some((s) => s.control !== null || s.addsEnumValue)).toBe(true);
+  });
+
+  test.each([
+    'CREATE TABLE t0001 (id int primary key, v text);',
+    "INSERT INTO t VALUES (1, 'x');",
+    'CREATE TABLE pending (appended_at timestamptz, commits int);',
+  ])('a text without them is not parsed: %s', (text) => {
+    expect(mayControlTransactions(text)).toBe(false);
+  });
+});
+
+describe('parseStatements', () => {
+  test('classifies transaction control and enum values, with lines and offsets into the text', async () => {
+    const text = "-- x\nBEGIN ISOLATION LEVEL SERIALIZABLE;\nALTER TYPE m ADD VALUE 'é';\nALTER TYPE m RENAME VALUE 'a' TO 'b';\nCOMMIT AND CHAIN;";
+    const statements = (await parseStatements(text))!;
+    expect(statements.map((s) => [s.line, s.control, s.addsEnumValue, text.slice(s.start, s.end)])).toEqual([
+      [2, { kind: 'begin', withOptions: true }, false, 'BEGIN ISOLATION LEVEL SERIALIZABLE'],
+      [3, null, true, "ALTER TYPE m ADD VALUE 'é'"],
+      [4, null, false, "ALTER TYPE m RENAME VALUE 'a' TO 'b'"],
+      [5, { kind: 'commit', andChain: true }, false, 'COMMIT AND CHAIN'],
+    ]);
+  });
+
+  test('keywords inside strings, comments and dollar-quoted bodies are not statements', async () => {
+    const text = "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN COMMIT; RETURN 1; END $$;\nSELECT 'ROLLBACK' /* END; */;";
+    expect((await parseStatements(text))!.map((s) => s.control)).toEqual([null, null]);
+  });
+
+  test('text the grammar rejects is null (the server reports it); empty text has no statements', async () => {
+    expect(await parseStatements('CREATE TABLEX t (id int); COMMIT')).toBeNull();
+    expect(await parseStatements('  -- only a comment\n')).toEqual([]);
+    expect(await parseStatements('')).toEqual([]);
+  });
+
+  test('blankStatement keeps every line where it was', async () => {
+    const text = 'BEGIN;\nCREATE TABLE b (id int);\nCOMMIT ;\n';
+    const [first, , last] = (await parseStatements(text))!;
+    const blanked = blankStatement(blankStatement(text, last!), first!);
+    expect(blanked).toBe('      \nCREATE TABLE b (id int);\n        \n');
+  });
+});
+
+test.each([
+  ['', true],
+  ['  \n\t', true],
+  ['-- Up Migration\n-- nothing\n', true],
+  ['/* a /* nested */ comment */', true],
+  ['/* a /* nested */ comment */ SELECT 1', false],
+  ['-- c\nSELECT 1', false],
+])('isBlankSql(%j) is %s', (text, blank) => {
+  expect(isBlankSql(text)).toBe(blank);
+});
+
+describe('loading a .sql migration', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sqlmod-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  async function load(content: string) {
+    const path = join(dir, '0001_x.sql');
+    await writeFile(path, content);
+    const file: MigrationFile = { name: '0001_x', fileName: '0001_x.sql', path, extension: '.sql', checksum: 'c' };
+    return loadMigrationModule(file);
+  }
+
+  test('one enclosing BEGIN … COMMIT is blanked out, lines kept', async () => {
+    const module = await load('-- Up Migration\nBEGIN;\nCREATE TABLE b (id int);\nCOMMIT;\n-- Down Migration\nDROP TABLE b;\n');
+    expect(module.sqlText!.up).toBe('-- Up Migration\n      \nCREATE TABLE b (id int);\n       \n');
+    expect(module.sqlFacts).toMatchObject({ noTransaction: false, up: { unwrapped: true, line: 1 }, down: { unwrapped: false, line: 5 } });
+  });
+
+  test.each([
+    ['CREATE TABLE a (id int);\nCOMMIT;\n', /^0001_x\.sql:2: COMMIT would end the batch's transaction/],
+    ['-- Up Migration\nSELECT 1;\n-- Down Migration\nSELECT 2;\nROLLBACK;\n', /^0001_x\.sql:5: ROLLBACK would end/],
+    ['-- Down Migration\nDROP TABLE a;\n', /^0001_x\.sql:1: a "-- Down Migration" section and no "-- Up Migration" marker/],
+    ['-- Up Migration\n\n-- Down Migration\nDROP TABLE a;\n', /^0001_x\.sql:1: the "-- Up Migration" section is empty but the Down section is not/],
+  ])('refused: %j', async (content, message) => {
+    await expect(load(content)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(message) });
+  });
+
+  test('-- migrate:no-transaction: statements one by one, transaction control left to the file', async () => {
+    const module = await load('-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);\nBEGIN;\nSELECT 1;\nCOMMIT;\n');
+    expect(module.sqlFacts).toMatchObject({
+      noTransaction: true,
+      up: { statements: ['CREATE INDEX CONCURRENTLY i ON t (x)', 'BEGIN', 'SELECT 1', 'COMMIT'] },
+    });
+  });
+});
