@@ -55,11 +55,28 @@ import {
   SCHEMA_MODEL_FORMAT,
 } from './model.js';
 import { loadVersionNeutral, type VersionNeutral } from './versionNeutral.js';
+import { createHash } from 'node:crypto';
 import { isGeneratedName } from './generatedNames.js';
 
 /** What `readSchemaModel` needs from a connection; `pg.Client` and `pg.PoolClient` fit. */
 export interface Queryable {
-  query<R = any>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  query<R = any>(text: string | NamedQuery, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/**
+ * A query the server keeps prepared under `name` for the session (pg's
+ * QueryConfig): the incremental reader runs the same few queries after
+ * every migration, and parsing and planning them was most of their cost.
+ */
+export interface NamedQuery {
+  readonly name: string;
+  readonly text: string;
+  readonly values: unknown[];
+}
+
+/** `text` as a statement prepared once per session under a name derived from it. */
+export function namedQuery(text: string, values: unknown[]): NamedQuery {
+  return { name: `migrate_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text, values };
 }
 
 export interface ReadSchemaModelOptions {
@@ -219,10 +236,10 @@ async function pinSettings(db: Queryable, schema: string): Promise<void> {
   );
 }
 
-/** Runs one catalog query, naming the step in the error if it fails. */
-async function queryStep<R>(db: Queryable, step: string, schema: string, text: string, params: unknown[]): Promise<R[]> {
+/** Runs one catalog query, naming the step in the error if it fails; `prepared`: as a named statement. */
+async function queryStep<R>(db: Queryable, step: string, schema: string, text: string, params: unknown[], prepared = false): Promise<R[]> {
   try {
-    return (await db.query<R>(text, params)).rows;
+    return (prepared ? await db.query<R>(namedQuery(text, params)) : await db.query<R>(text, params)).rows;
   } catch (error) {
     throw new SchemaCatalogError(step, schema, error);
   }
@@ -264,7 +281,18 @@ function notExtensionMember(catalog: string, oid: string): string {
  * $2's type too (never NULL), so every query takes the same parameters.
  */
 function selected(oid: string): string {
-  return `($3::pg_catalog.oid[] IS NULL OR ${oid} ${EQ} ANY ($3::pg_catalog.oid[])) AND $2::pg_catalog.text[] IS NOT NULL`;
+  return `(${SELECT_ALL}${oid} ${EQ} ANY ($3::pg_catalog.oid[])) AND $2::pg_catalog.text[] IS NOT NULL`;
+}
+
+/**
+ * The part of `selected` that reads everything when $3 is NULL. A read of
+ * some objects runs its queries without it, as prepared statements whose
+ * one plan looks the OIDs up by index (`onlySelected`).
+ */
+const SELECT_ALL = '$3::pg_catalog.oid[] IS NULL OR ';
+
+function onlySelected(sql: string): string {
+  return sql.split(SELECT_ALL).join('');
 }
 
 /**
@@ -333,7 +361,7 @@ function relationsSql(privileges: boolean): string {
   SELECT ${asText('c.oid')} AS oid, c.relname::text AS name, pg_catalog.quote_ident(c.relname) AS quoted, c.relkind::text AS kind,
          c.relpersistence::text AS persistence, c.reloptions::text[] AS options,
          c.relrowsecurity AS "rowSecurity", c.relforcerowsecurity AS "forceRowSecurity",
-         c.relreplident::text AS "replicaIdentity",
+         c.relreplident::text AS "replicaIdentity", c.relhastriggers AS "hasTriggers", c.relhasrules AS "hasRules",
          (SELECT am.amname::text FROM pg_am am WHERE am.oid ${EQ} c.relam AND am.amname ${NE} 'heap' AND c.relkind ${EQ} ANY ('{r,m}'::"char"[])) AS "accessMethod",
          (SELECT t.reloptions::text[] FROM pg_class t WHERE t.oid ${EQ} c.reltoastrelid) AS "toastOptions",
          ${describe('pg_class', 'c.oid')} AS comment,
@@ -687,6 +715,8 @@ interface RelationRow extends PrivilegeColumns {
   rowSecurity: boolean;
   forceRowSecurity: boolean;
   replicaIdentity: string;
+  hasTriggers: boolean;
+  hasRules: boolean;
   accessMethod: string | null;
   toastOptions: string[] | null;
   comment: string | null;
@@ -902,8 +932,24 @@ export interface CatalogPart {
 export interface CatalogParts {
   /** The managed schema's OID, or null when it does not exist. */
   readonly namespaceOid: string | null;
+  /** The managed schema as the queries need it (null when it does not exist). */
+  readonly namespace?: NamespaceInfo | null;
   readonly own: Pick<SchemaModel, SchemaField>;
   readonly objects: ReadonlyMap<string, readonly CatalogPart[]>;
+}
+
+/** The managed schema: its OID, its quoted name, and the server's major. */
+export interface NamespaceInfo {
+  readonly oid: string;
+  readonly quoted: string;
+  readonly major: number;
+}
+
+/** What a read of some parts can take from an earlier read instead of reading again. */
+export interface KnownParts {
+  readonly namespace: NamespaceInfo;
+  /** The schema's own fields, when they did not change. */
+  readonly own?: Pick<SchemaModel, SchemaField>;
 }
 
 /** What a read of parts needs to know. */
@@ -961,26 +1007,30 @@ export async function readCatalogParts(
   context: PartsContext,
   only: readonly string[] | null,
   kinds?: ReadonlySet<PartKind>,
+  known?: KnownParts,
 ): Promise<CatalogParts> {
   const { schema, privileges } = context;
-  const namespace = (await queryStep<{ oid: string; quoted: string; versionNumber: string }>(db, 'schema', schema, NAMESPACE_SQL, [schema]))[0];
-  if (namespace === undefined) return { namespaceOid: null, own: {}, objects: new Map() };
-  const major = Math.floor(Number(namespace.versionNumber) / 10000);
+  const namespace = known?.namespace ?? (await readNamespace(db, schema));
+  if (namespace === null) return { namespaceOid: null, namespace: null, own: {}, objects: new Map() };
+  const major = namespace.major;
 
   const params = [namespace.oid, [...context.excludeTables], only === null ? null : [...only]];
-  const ownRow = (await queryStep<PrivilegeColumns & { comment: string | null; defaultPrivileges: string[] | null }>(db, 'schema', schema, schemaSql(privileges), [namespace.oid]))[0];
+  const ownRow = known?.own !== undefined ? undefined
+    : (await queryStep<PrivilegeColumns & { comment: string | null; defaultPrivileges: string[] | null }>(db, 'schema', schema, schemaSql(privileges), [namespace.oid], known !== undefined))[0];
   // Sequential on purpose: a Queryable is one connection, which runs one query at a time anyway.
+  const some = only !== null;
   const step = async <R>(kind: PartKind, name: string, sql: string): Promise<R[]> =>
-    kinds === undefined || kinds.has(kind) ? queryStep<R>(db, name, schema, sql, params) : [];
+    kinds === undefined || kinds.has(kind) ? queryStep<R>(db, name, schema, some ? onlySelected(sql) : sql, params, some) : [];
   const extensions = await step<{ oid: string; name: string; version: string; comment: string | null }>('extensions', 'extensions', EXTENSIONS_SQL);
   const relations = await step<RelationRow>('relations', 'relations', relationsSql(privileges));
   const tableOids = relations.length > 0;
   const columns = tableOids ? await step<ColumnRow>('relations', 'columns', columnsSql(privileges, major)) : [];
   const constraints = tableOids ? await step<ConstraintRow>('relations', 'constraints', CONSTRAINTS_SQL) : [];
   const indexes = tableOids ? await step<IndexRow>('relations', 'indexes', INDEXES_SQL) : [];
-  const triggers = tableOids ? await step<TriggerRow>('relations', 'triggers', TRIGGERS_SQL) : [];
+  // relhastriggers and relhasrules stay true once set: no relation with them has none.
+  const triggers = relations.some((r) => r.hasTriggers) ? await step<TriggerRow>('relations', 'triggers', TRIGGERS_SQL) : [];
   const policies = tableOids ? await step<PolicyRow>('relations', 'policies', POLICIES_SQL) : [];
-  const rules = tableOids ? await step<RuleRow>('relations', 'rules', RULES_SQL) : [];
+  const rules = relations.some((r) => r.hasRules) ? await step<RuleRow>('relations', 'rules', RULES_SQL) : [];
   const sequences = await step<SequenceRow>('sequences', 'sequences', sequencesSql(privileges));
   const types = await step<TypeRow>('types', 'types', typesSql(privileges));
   const functions = await step<FunctionRow>('functions', 'functions', functionsSql(privileges));
@@ -1126,12 +1176,18 @@ export async function readCatalogParts(
     } satisfies StatisticsModel);
   }
 
-  const own = ownRow === undefined ? {} : {
+  const own = known?.own ?? (ownRow === undefined ? {} : {
     ...optional('comment', ownRow.comment),
     ...privilegeFields(ownRow),
     ...(ownRow.defaultPrivileges === null ? {} : { defaultPrivileges: ownRow.defaultPrivileges }),
-  };
-  return { namespaceOid: namespace.oid, own, objects };
+  });
+  return { namespaceOid: namespace.oid, namespace, own, objects };
+}
+
+/** The managed schema, or null when it does not exist. */
+async function readNamespace(db: Queryable, schema: string): Promise<NamespaceInfo | null> {
+  const row = (await queryStep<{ oid: string; quoted: string; versionNumber: string }>(db, 'schema', schema, NAMESPACE_SQL, [schema]))[0];
+  return row === undefined ? null : { oid: row.oid, quoted: row.quoted, major: Math.floor(Number(row.versionNumber) / 10000) };
 }
 
 /**
@@ -1143,7 +1199,7 @@ export function mergeCatalogParts(previous: CatalogParts, reread: ReadonlySet<st
   const objects = new Map(previous.objects);
   for (const oid of reread) objects.delete(oid);
   for (const [oid, parts] of fresh.objects) objects.set(oid, parts);
-  return { namespaceOid: fresh.namespaceOid, own: fresh.own, objects };
+  return { namespaceOid: fresh.namespaceOid, namespace: fresh.namespace, own: fresh.own, objects };
 }
 
 /** The model of a set of parts: lists in key order, each object as read (children already sorted). */

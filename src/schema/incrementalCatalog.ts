@@ -31,6 +31,7 @@
 import {
   assembleSchemaModel,
   mergeCatalogParts,
+  namedQuery,
   PART_KIND_OF_LIST,
   partsContextOf,
   readCatalogParts,
@@ -45,6 +46,7 @@ import type { SchemaModel } from './model.js';
 const EQ = 'OPERATOR(pg_catalog.=)';
 const GE = 'OPERATOR(pg_catalog.>=)';
 const LE = 'OPERATOR(pg_catalog.<=)';
+const NE = 'OPERATOR(pg_catalog.<>)';
 
 /** FirstNormalObjectId: objects initdb made have smaller OIDs. */
 const USER_OID = `'16384'::pg_catalog.oid`;
@@ -148,29 +150,58 @@ const TRACKED: readonly TrackedCatalog[] = [
   {
     name: 'pg_description',
     from: 'pg_description x',
-    where: `x.objoid ${GE} ${USER_OID}`,
+    // The managed schema may be one initdb made (public): its comment counts too.
+    where: `(x.objoid ${GE} ${USER_OID} OR x.classoid ${EQ} 'pg_catalog.pg_namespace'::pg_catalog.regclass)`,
     key: `pg_catalog.format('%s.%s.%s', x.classoid, x.objoid, x.objsubid)`,
     owners: arr('x.objoid'),
     seeds: seeds(`pg_catalog.format('%s/%s', x.classoid, x.objoid)`),
     counted: true,
   },
   {
-    // Sequence ownership (OWNED BY) and extension membership live only here.
+    // Sequence ownership (OWNED BY) lives only here; by the depender index.
     name: 'pg_depend',
     from: 'pg_depend x',
-    where: `x.objid ${GE} ${USER_OID} AND (x.deptype ${EQ} 'e' OR (x.deptype ${EQ} ANY ('{a,i}'::"char"[]) AND x.classid ${EQ} 'pg_catalog.pg_class'::pg_catalog.regclass AND x.refclassid ${EQ} 'pg_catalog.pg_class'::pg_catalog.regclass))`,
-    key: `pg_catalog.format('%s.%s.%s.%s.%s.%s.%s', x.classid, x.objid, x.objsubid, x.refclassid, x.refobjid, x.refobjsubid, x.deptype)`,
+    where: `x.classid ${EQ} 'pg_catalog.pg_class'::pg_catalog.regclass AND x.objid ${GE} ${USER_OID} AND x.deptype ${EQ} ANY ('{a,i}'::"char"[]) AND x.refclassid ${EQ} 'pg_catalog.pg_class'::pg_catalog.regclass`,
+    key: `pg_catalog.format('%s.%s.%s.%s.%s', x.objid, x.objsubid, x.refobjid, x.refobjsubid, x.deptype)`,
+    owners: arr('x.objid', 'x.refobjid'),
+    seeds: seeds(seed('pg_class', 'x.objid')),
+    counted: true,
+  },
+  {
+    // Extension membership (ALTER EXTENSION ADD and DROP) lives only here; by the referenced index.
+    name: 'pg_depend_extension',
+    from: 'pg_depend x',
+    where: `x.refclassid ${EQ} 'pg_catalog.pg_extension'::pg_catalog.regclass AND x.refobjid ${GE} ${USER_OID} AND x.deptype ${EQ} 'e'`,
+    key: `pg_catalog.format('%s.%s.%s', x.classid, x.objid, x.refobjid)`,
     owners: arr('x.objid', 'x.refobjid'),
     seeds: seeds(`pg_catalog.format('%s/%s', x.classid, x.objid)`),
     counted: true,
   },
+  // The managed schema's own fields (comment, ACL, default privileges): re-read when one of these changes.
+  { name: 'pg_namespace', from: 'pg_namespace x', where: `x.nspname ${EQ} $2::pg_catalog.text`, key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: false },
+  { name: 'pg_default_acl', from: 'pg_default_acl x', where: 'true', key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: true },
 ];
+
+/**
+ * The xid every catalog change committed after this scan has at least.
+ * Catalogs are per database, so only transactions of this database count:
+ * with no other session in it (a scratch database), that is the next xid
+ * to be assigned; with others, the oldest transaction still running
+ * anywhere, which is older still. Other databases' transactions, which on
+ * a shared server are always running, then do not make every read see old
+ * changes again.
+ */
+const MARKER = `CASE WHEN EXISTS (SELECT 1 FROM pg_stat_activity a
+                    WHERE a.datname ${EQ} pg_catalog.current_database() AND a.pid ${NE} pg_catalog.pg_backend_pid()
+                      AND a.backend_type ${EQ} 'client backend')
+              OR EXISTS (SELECT 1 FROM pg_prepared_xacts p WHERE p.database ${EQ} pg_catalog.current_database())
+         THEN pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())
+         ELSE pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot()) END`;
 
 /**
  * One scan of every tracked catalog: each one's user rows changed since the
  * marker `$1` (an xid; `all` lists every row instead), its row count, and
- * the next marker: the oldest transaction still running, so a change that
- * commits after this scan has an xid at least as new.
+ * the next marker (MARKER).
  */
 function scanSql(all: boolean): string {
   const parts = TRACKED.map((t) => `SELECT '${t.name}' AS catalog, pg_catalog.count(*) AS rows,
@@ -178,7 +209,7 @@ function scanSql(all: boolean): string {
          FILTER (WHERE ${all ? '$1::pg_catalog.xid IS NOT NULL' : `pg_catalog.age(x.xmin) ${LE} pg_catalog.age($1::pg_catalog.xid)`}) AS changed
      FROM ${t.from} WHERE ${t.where}`);
   return `${parts.join('\n UNION ALL ')}
-   UNION ALL SELECT 'marker', 0, pg_catalog.json_build_array(${asText('pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())')},
+   UNION ALL SELECT 'marker', 0, pg_catalog.json_build_array(${asText(MARKER)},
      (SELECT ${asText('n.oid')} FROM pg_namespace n WHERE n.nspname ${EQ} $2::pg_catalog.text))`;
 }
 
@@ -289,6 +320,8 @@ export class IncrementalSchemaReader {
   async read(): Promise<SchemaModel> {
     const context = partsContextOf(this.options);
     this.parts = await withPinnedCatalog(this.db, this.options, async () => {
+      // The same statements run after every migration: one plan each, kept for the session (namedQuery).
+      await this.db.query(`SELECT pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)`);
       const next = this.parts === null ? null : await this.readChanges(context, this.parts);
       return next ?? this.readFully(context);
     });
@@ -331,6 +364,7 @@ export class IncrementalSchemaReader {
       const added = (row.changed ?? []).filter(([key]) => !keys.has(key)).length;
       return Number(row.rows) !== keys.size + added;
     });
+    let vanishedSchemaComment = false;
     if (shrunk.length > 0) {
       const present = new Set((await this.db.query<{ catalog: string; key: string }>(keysSql(shrunk))).rows.map((r) => `${r.catalog}:${r.key}`));
       for (const catalog of shrunk) {
@@ -339,50 +373,70 @@ export class IncrementalSchemaReader {
           const id = `${catalog.name}:${key}`;
           if (present.has(id)) continue;
           if (this.shadowing.has(id)) return null;
+          if (catalog.name === 'pg_description' && key.startsWith(NAMESPACE_DESCRIPTION)) vanishedSchemaComment = true;
           for (const owner of keyOwners) owners.add(owner);
           keys.delete(key);
         }
       }
     }
 
+    // Objects that existed before this scan: only their changes can change others (a new object has new dependents only).
+    const known = new Set<string>();
+    for (const catalog of OID_KEYED) for (const key of this.tracked.get(catalog)?.keys() ?? []) known.add(key);
+    let ownChanged = shrunk.some((t) => t.name === 'pg_default_acl') || vanishedSchemaComment;
+    const kinds = new Set<PartKind>();
+
     for (const row of scan.catalogs) {
       const keys = this.tracked.get(row.catalog);
       for (const [key, rowOwners, rowSeeds, shadows] of row.changed ?? []) {
         if (shadows || this.shadowing.has(`${row.catalog}:${key}`)) return null;
+        if (OWN_CATALOGS.has(row.catalog) || (row.catalog === 'pg_description' && key.startsWith(NAMESPACE_DESCRIPTION))) ownChanged = true;
         const present = presentOwners(rowOwners);
         for (const owner of present) owners.add(owner);
+        for (const kind of KINDS_OF_CATALOG[row.catalog] ?? []) kinds.add(kind);
         for (const pair of rowSeeds) {
           const slash = pair.indexOf('/');
+          const objid = pair.slice(slash + 1);
+          if (!known.has(objid)) continue;
           seedClasses.push(pair.slice(0, slash));
-          seedObjects.push(pair.slice(slash + 1));
+          seedObjects.push(objid);
         }
         keys?.set(key, present);
       }
     }
     this.marker = scan.marker;
     this.stats.incremental += 1;
+    const knownParts = { namespace: previous.namespace!, ...(ownChanged ? {} : { own: previous.own }) };
     if (owners.size === 0 && seedObjects.length === 0) {
-      // Nothing of the user's changed; the schema's own fields (its comment, ACL) are read anyway.
-      const own = await readCatalogParts(this.db, context, [], new Set());
-      return { ...previous, namespaceOid: own.namespaceOid, own: own.own };
+      // Nothing of the user's objects changed; the schema's own fields may have.
+      if (!ownChanged) return previous;
+      const own = await readCatalogParts(this.db, context, [], new Set(), knownParts);
+      return { ...previous, own: own.own };
     }
-    const affected = (
-      await this.db.query<{ oid: string; kind: PartKind | null }>(AFFECTED_SQL, [seedClasses, seedObjects, [...owners], previous.namespaceOid ?? '0'])
-    ).rows;
-    const reread = new Set([...owners, ...affected.map((a) => a.oid)]);
-    const kinds = new Set(affected.map((a) => a.kind).filter((k): k is PartKind => k !== null));
+    const reread = new Set(owners);
+    if (seedObjects.length > 0 || kinds.has(UNKNOWN)) {
+      // What depends on a changed object that existed before, and the kind of everything to read again.
+      const affected = (
+        await this.db.query<{ oid: string; kind: PartKind | null }>(namedQuery(AFFECTED_SQL, [seedClasses, seedObjects, [...owners], previous.namespaceOid ?? '0']))
+      ).rows;
+      for (const a of affected) {
+        reread.add(a.oid);
+        if (a.kind !== null) kinds.add(a.kind);
+      }
+    }
+    kinds.delete(UNKNOWN);
     // A part that is re-read must be read again as what it was, even when it is gone now (then it is dropped).
     for (const oid of reread) {
       const list = previous.objects.get(oid)?.[0]?.list;
       if (list !== undefined) kinds.add(PART_KIND_OF_LIST[list]);
     }
-    const fresh = await readCatalogParts(this.db, context, [...reread], kinds);
+    const fresh = await readCatalogParts(this.db, context, [...reread], kinds, knownParts);
     this.stats.reread += fresh.objects.size;
     return mergeCatalogParts(previous, reread, fresh);
   }
 
   private async scan(all: boolean): Promise<Scan> {
-    const { rows } = await this.db.query<ScanRow>(scanSql(all), [this.marker, this.options.schema ?? 'public']);
+    const { rows } = await this.db.query<ScanRow>(namedQuery(scanSql(all), [this.marker, this.options.schema ?? 'public']));
     let marker = this.marker;
     let namespaceOid: string | null = null;
     const catalogs: ScanRow[] = [];
@@ -399,6 +453,56 @@ export class IncrementalSchemaReader {
     return { catalogs, marker, namespaceOid };
   }
 }
+
+/** A kind whose objects' part kinds only the catalog can tell (AFFECTED_SQL). */
+const UNKNOWN = 'unknown' as unknown as PartKind;
+
+/** The part kinds a changed row of each catalog can belong to; rows of the others need AFFECTED_SQL to tell. */
+const KINDS_OF_CATALOG: Readonly<Record<string, readonly PartKind[]>> = {
+  pg_class: ['relations', 'sequences', 'types'],
+  pg_attribute: ['relations', 'types'],
+  pg_attrdef: ['relations'],
+  pg_constraint: ['relations', 'types'],
+  pg_index: ['relations'],
+  pg_trigger: ['relations'],
+  pg_policy: ['relations'],
+  pg_rewrite: ['relations'],
+  pg_type: ['types', 'relations'],
+  pg_enum: ['types'],
+  pg_range: ['types'],
+  pg_proc: ['functions'],
+  pg_aggregate: ['functions'],
+  pg_operator: ['operators'],
+  pg_opclass: ['operatorClasses'],
+  pg_opfamily: ['operatorFamilies'],
+  pg_amop: ['operatorFamilies'],
+  pg_amproc: ['operatorFamilies'],
+  pg_collation: ['collations'],
+  pg_ts_config: ['textSearch'],
+  pg_ts_config_map: ['textSearch'],
+  pg_ts_dict: ['textSearch'],
+  pg_ts_parser: ['textSearch'],
+  pg_ts_template: ['textSearch'],
+  pg_statistic_ext: ['statistics'],
+  pg_extension: ['extensions'],
+  pg_inherits: ['relations'],
+  pg_sequence: ['sequences'],
+  pg_description: [UNKNOWN],
+  pg_depend: ['sequences', 'relations'],
+  pg_depend_extension: [UNKNOWN],
+  pg_cast: [],
+  pg_namespace: [],
+  pg_default_acl: [],
+};
+
+/** Catalogs keyed by the rows' own OIDs: their keys are the objects that exist. */
+const OID_KEYED = TRACKED.filter((t) => t.counted && t.key === asText('x.oid')).map((t) => t.name);
+
+/** Catalogs whose rows are the managed schema's own fields. */
+const OWN_CATALOGS = new Set(['pg_namespace', 'pg_default_acl']);
+
+/** Keys of pg_description rows of schemas start with pg_namespace's OID (2615, fixed since PostgreSQL 7.3: src/include/catalog/pg_namespace.h). */
+const NAMESPACE_DESCRIPTION = '2615.';
 
 /** OIDs of owners that exist (the catalogs use 0 for "none"). */
 function presentOwners(owners: readonly (string | null)[]): string[] {
