@@ -8,7 +8,7 @@
  *   BENCH_RUNS          runs per contender (default 5); the median is reported
  *   BENCH_QUICK_RUNS    runs in the no-op and replicas scenarios (default 15): their runs are short,
  *                       so a noisy neighbour moves a median of five by several percent
- *   BENCH_ONLY          comma list of scenarios: noop,apply,replicas,memory,legacy
+ *   BENCH_ONLY          comma list of scenarios: noop,apply,replicas,memory,legacy,scale
  *   BENCH_FILES         migrations in the no-op, apply and memory workloads (default 1000)
  *   BENCH_REPLICAS      processes in the replicas scenario (default 16)
  *   BENCH_TABLES        tables in the legacy schema (default 2000)
@@ -29,6 +29,7 @@ import { build } from 'esbuild';
 import {
   SERVER_URL, coldCacheEnv, dbmateUrlOf, dropDatabase, freshDatabase, log, median, mustRun, timed, urlOf, withDatabase,
 } from './lib.mjs';
+import { scaleScenario } from './snapshotScale.mjs';
 import {
   LEGACY_PRELUDE, legacyTableDdl, writeConcatenatedSql, writeDbmateMigrations, writeLegacyMigrations,
   writeModuleMigrations, writeSqlMigrations,
@@ -580,7 +581,7 @@ async function main() {
   log(`server ${SERVER_URL.replace(/:[^:@/]*@/, ':***@')}, ${RUNS} runs per contender`);
 
   const report = { sections: [], goals: [], checks: [] };
-  const scenarios = { noop: noopScenario, apply: applyScenario, replicas: replicasScenario, memory: memoryScenario, legacy: legacyScenario };
+  const scenarios = { noop: noopScenario, apply: applyScenario, replicas: replicasScenario, memory: memoryScenario, legacy: legacyScenario, scale: scaleScenario };
   for (const [name, scenario] of Object.entries(scenarios)) {
     if (ONLY && !ONLY.has(name)) continue;
     const t = Date.now();

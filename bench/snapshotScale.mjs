@@ -133,3 +133,25 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   process.stdout.write(`${scaleTable(rows)}\n`);
   if (!process.env.BENCH_NO_WRITE) writeFileSync(join(ROOT, 'bench', 'snapshot-scale.svg'), scaleSvg(rows));
 }
+
+/**
+ * The `scale` scenario of `npm run bench`: the rows, their goals, the table in
+ * bench/SCALE.md and the plot in bench/snapshot-scale.svg.
+ */
+export async function scaleScenario(report, sizes = [300, 600, 1000]) {
+  const rows = await runScaleBench(sizes);
+  const at = (count) => rows.find((r) => r.count === count) ?? rows.at(-1);
+  const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+  const goal = (what, value, limit) => ({ scenario: 'Snapshot at scale', what, value: ratio(value, 1), limit: `≤ ${limit.toFixed(2)}×`, met: value <= limit });
+  const big = at(1000);
+  const mid = at(600);
+  report.goals.push(
+    goal(`\`snapshot\` of ${big.count} ÷ one replay`, big.snapshot / big.replay, 2),
+    goal(`\`verify\` of ${big.count} ÷ one replay`, big.verify / big.replay, 4),
+    goal(`\`snapshot\` after one more migration, ${mid.count} ÷ one replay`, mid.incremental / mid.replay, 1.3),
+  );
+  if (process.env.BENCH_NO_WRITE !== '1') {
+    writeFileSync(join(ROOT, 'bench', 'SCALE.md'), `# Snapshot and verify against history length\n\nWritten by bench/snapshotScale.mjs (\`npm run bench\`, scenario \`scale\`); ratios to one replay of the same history, in the same run.\n\n${scaleTable(rows)}\n\n![plot](snapshot-scale.svg)\n`);
+    writeFileSync(join(ROOT, 'bench', 'snapshot-scale.svg'), scaleSvg(rows));
+  }
+}

@@ -18,7 +18,7 @@ import type { SchemaModel } from '../schema/model.js';
 import type { ConnectionTarget, Settings } from '../settings.js';
 import type { MigrationFile } from '../types.js';
 import { findStaleness, readManifest, type Manifest } from './manifest.js';
-import { replayManifest } from './manifestBuilder.js';
+import { prepareScratchSession, replayManifest } from './manifestBuilder.js';
 import { IncrementalSchemaReader } from '../schema/incrementalCatalog.js';
 
 /** The role may not create the scratch database. */
@@ -131,6 +131,7 @@ export async function verifyMigrations(
   const steps: VerifyStep[] = [];
   const models: SchemaModel[] = [];
   await withScratchDatabase(context, async (client) => {
+    await prepareScratchSession(client);
     // Each read after the first re-reads only what the last migration changed.
     const reader = new IncrementalSchemaReader(client, readOptionsOf(context.settings));
     models.push(await reader.read());

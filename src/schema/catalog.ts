@@ -401,8 +401,7 @@ function columnsSql(privileges: boolean, major: number): string {
          CASE WHEN COALESCE(a.attstattarget, -1) ${GE} 0 THEN ${asText('a.attstattarget')} END AS statistics,
          CASE WHEN a.attstorage ${NE} t.typstorage THEN a.attstorage::text END AS storage,
          ${major >= 14 ? 'a.attcompression::text' : "''::pg_catalog.text"} AS compression,
-         (SELECT pg_catalog.array_agg(o ORDER BY k) FROM pg_catalog.unnest(a.attoptions) WITH ORDINALITY AS ao(o, k)
-           WHERE NOT pg_catalog.starts_with(o, 'pg_')) AS options,
+         a.attoptions::text[] AS options,
          ${privileges ? `(SELECT pg_catalog.array_agg(${asText('x')} ORDER BY ${asText('x')}) FROM pg_catalog.unnest(a.attacl) AS x)` : 'NULL::pg_catalog.text[]'} AS privileges,
          ${describe('pg_class', 'a.attrelid', 'a.attnum')} AS comment
   FROM rel r
@@ -424,9 +423,9 @@ const CONSTRAINTS_SQL = `${RELATIONS_CTE}
             JOIN pg_attribute a ON a.attrelid ${EQ} co.conrelid AND a.attnum ${EQ} k.attnum) AS columns,
          (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum)
             FROM pg_attribute a WHERE a.attrelid ${EQ} co.conindid AND a.attnum ${GT} 0) AS "indexColumns",
-         COALESCE((SELECT x.indisclustered FROM pg_index x WHERE x.indexrelid ${EQ} co.conindid), false) AS clustered,
-         COALESCE((SELECT x.indisreplident FROM pg_index x WHERE x.indexrelid ${EQ} co.conindid), false) AS "replicaIdentity"
+         COALESCE(ix.indisclustered, false) AS clustered, COALESCE(ix.indisreplident, false) AS "replicaIdentity"
   FROM rel r JOIN pg_constraint co ON co.conrelid ${EQ} r.oid
+  LEFT JOIN pg_index ix ON ix.indexrelid ${EQ} co.conindid
   WHERE co.contype ${EQ} ANY ('{p,u,x,c,f}'::"char"[])`;
 
 const INDEXES_SQL = `${RELATIONS_CTE}
@@ -1251,10 +1250,16 @@ function toColumnModel(row: ColumnRow, convert: Conversion): ColumnModel {
     ...(row.statistics === null ? {} : { statistics: Number(row.statistics) }),
     ...(row.storage === null ? {} : { storage: STORAGE[row.storage] }),
     ...(row.compression === 'p' ? { compression: 'pglz' as const } : row.compression === 'l' ? { compression: 'lz4' as const } : {}),
-    ...(row.options === null ? {} : { options: row.options }),
+    ...userOptions(row.options),
     ...(row.privileges === null ? {} : { privileges: row.privileges }),
     ...optional('comment', row.comment),
   };
+}
+
+/** Attribute options without the server's own (`pg_*`, e.g. a `pg_attver` some builds keep on every column). */
+function userOptions(options: readonly string[] | null): { options?: readonly string[] } {
+  const own = options?.filter((o) => !o.startsWith('pg_')) ?? [];
+  return own.length === 0 ? {} : { options: own };
 }
 
 const STORAGE: Readonly<Record<string, NonNullable<ColumnModel['storage']>>> = { p: 'plain', e: 'external', x: 'extended', m: 'main' };

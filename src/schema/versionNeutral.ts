@@ -68,22 +68,27 @@ interface Deparser {
 }
 type AstNode = Record<string, unknown>;
 
-let loading: Promise<VersionNeutral> | undefined;
+let parserLoading: Promise<Parser> | undefined;
+let deparserLoading: Promise<Deparser> | undefined;
 
 /**
  * The normaliser for a read whose texts are `texts`: the real one when any
  * of them needs the parser (a view, or a major-dependent name), loading
- * libpg-query and pgsql-deparser once per process; else `AS_PRINTED`.
+ * libpg-query (and pgsql-deparser, only when a text needs printing again)
+ * once per process; else `AS_PRINTED`.
  */
 export async function loadVersionNeutral(texts: readonly (string | null | undefined)[], views: number): Promise<VersionNeutral> {
-  if (views === 0 && !texts.some((t) => typeof t === 'string' && mayDifferBetweenMajors(t))) return AS_PRINTED;
-  loading ??= (async () => {
+  const reprinting = texts.some((t) => typeof t === 'string' && mayDifferBetweenMajors(t));
+  if (views === 0 && !reprinting) return AS_PRINTED;
+  parserLoading ??= (async () => {
     const parser = await importPackage<Parser & { loadModule(): Promise<void> }>('libpg-query');
     await parser.loadModule();
-    const deparser = await importPackage<Deparser>('pgsql-deparser');
-    return createVersionNeutral(parser, deparser);
+    return parser;
   })();
-  return loading;
+  if (reprinting) deparserLoading ??= importPackage<Deparser>('pgsql-deparser');
+  // Without a text to print again, the printer is never called (reprint returns such texts as they are).
+  const deparser = reprinting ? await deparserLoading! : { deparseSync: (): string => { throw new Error('not loaded'); } };
+  return createVersionNeutral(await parserLoading, deparser);
 }
 
 export function createVersionNeutral(parser: Parser, deparser: Deparser): VersionNeutral {
