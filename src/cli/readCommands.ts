@@ -27,7 +27,7 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     .command('current')
     .description('print the current revision name, or base')
     .action(action(contextFor, async (ctx) => {
-      const { detection } = await observeOnce(ctx);
+      const { detection } = await observeOnce(ctx, NAMES_ONLY);
       if (ctx.json) ctx.printJson({ current: detection.current });
       else ctx.print(detection.current ?? 'base');
     }));
@@ -36,7 +36,7 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     .command('pending')
     .description('print the pending migration names, one a line')
     .action(action(contextFor, async (ctx) => {
-      const { detection } = await observeOnce(ctx);
+      const { detection } = await observeOnce(ctx, NAMES_ONLY);
       if (ctx.json) ctx.printJson({ pending: detection.pending });
       else if (detection.pending.length) ctx.print(detection.pending.join('\n'));
     }));
@@ -45,7 +45,7 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     .command('history')
     .description('every migration: applied or pending, applied at, duration, checksum status')
     .action(action(contextFor, async (ctx) => {
-      const { files, facts } = await observeOnce(ctx, { historyDetails: true });
+      const { files, facts } = await observeOnce(ctx, { ...NAMES_ONLY, historyDetails: true });
       const entries = historyEntries(files, facts.applied);
       if (ctx.json) ctx.printJson({ migrations: entries });
       else ctx.print(formatHistory(entries));
@@ -90,6 +90,7 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
         schema: settings.schema,
         migrations: files.length,
         head: files.at(-1)?.name ?? null,
+        scratch: settings.scratch.kind === 'url' ? `${settings.scratch.server.display} (${settings.scratch.source})` : `${settings.scratch.kind} (${settings.scratch.source})`,
       };
       if (ctx.json) ctx.printJson(info);
       else {
@@ -112,6 +113,12 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
       ctx.logger.info(`database ready after ${Date.now() - started} ms`);
     }));
 }
+
+/**
+ * current, pending and history need the history, not the revision a legacy
+ * database matches nor drift: no replay, no read of the live schema.
+ */
+const NAMES_ONLY: ObserveOptions = { reconcile: 'none', checkDrift: false };
 
 async function observeOnce(ctx: CommandContext, options: ObserveOptions = {}): Promise<Observation> {
   const files = await readMigrationFiles(ctx.settings.dir);
