@@ -24,7 +24,7 @@ import { closeSync, existsSync, lstatSync, openSync, readFileSync, readdirSync, 
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { findInstallations, platformPackageName, type PostgresInstallation } from './installations.js';
 import { installCommandFor } from './versions.js';
 
@@ -99,9 +99,15 @@ export interface ClusterMarker {
 export async function startEmbeddedCluster(options: StartOptions = {}): Promise<EmbeddedCluster> {
   const installation = options.installation ?? chooseInstallation(options.major);
   ensureSymlinks(installation);
-  const tmpRoot = options.tmpRoot ?? tmpdir();
-  sweepStaleClusters(tmpRoot);
   const runsAs = isRoot() ? findUnprivilegedUser() : null;
+  if (runsAs && !isReachableBy(installation.binDir, runsAs)) {
+    throw new EmbeddedPostgresError(
+      `the PostgreSQL binaries in ${installation.binDir} cannot be run by user ${runsAs.name}, which PostgreSQL runs as under root`,
+      `every folder above them must be readable by others (chmod o+rx), or install the project outside a private folder such as /root`,
+    );
+  }
+  const tmpRoot = placeFor(options.tmpRoot ?? tmpdir(), runsAs);
+  sweepStaleClusters(tmpRoot);
   const dir = await mkdtemp(join(tmpRoot, CLUSTER_DIR_PREFIX));
   const marker: ClusterMarker = {
     ownerPid: process.pid,
@@ -458,6 +464,35 @@ function waitGoneSync(pid: number, ms: number): void {
 }
 
 // ----------------------------------------------------------------- helpers
+
+/**
+ * Where a cluster's folder goes: `tmpRoot`, unless the user the server runs
+ * as cannot reach it (a private TMPDIR, mode 0700): then /tmp, which every
+ * user can.
+ */
+function placeFor(tmpRoot: string, runsAs: UnprivilegedUser | null): string {
+  if (!runsAs || isReachableBy(tmpRoot, runsAs)) return tmpRoot;
+  if (isReachableBy('/tmp', runsAs)) return '/tmp';
+  throw new EmbeddedPostgresError(
+    `user ${runsAs.name}, which PostgreSQL runs as under root, cannot reach the temporary folder ${tmpRoot}`,
+    'set TMPDIR to a folder every user can reach',
+  );
+}
+
+/** Whether `user` may pass through every folder down to `path` (and enter it), by their modes. */
+export function isReachableBy(path: string, user: UnprivilegedUser): boolean {
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    let stat;
+    try {
+      stat = statSync(dir);
+    } catch {
+      return false;
+    }
+    const can = stat.uid === user.uid ? stat.mode & 0o100 : stat.gid === user.gid ? stat.mode & 0o010 : stat.mode & 0o001;
+    if (!can) return false;
+    if (dir === dirname(dir)) return true;
+  }
+}
 
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
