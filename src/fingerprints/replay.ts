@@ -166,15 +166,14 @@ function cleanUpOnSignal() {
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
   return {
-    /** Adds a step; returns it, run once and taken off the list. */
+    /** Adds a step; returns it, run once and taken off the list (a second call waits for the first). */
     add(step: () => Promise<unknown>): () => Promise<void> {
-      let done = false;
-      const once = async () => {
-        if (done) return;
-        done = true;
-        steps.splice(steps.indexOf(once), 1);
-        await step();
-      };
+      let running: Promise<void> | undefined;
+      const once = () =>
+        (running ??= (async () => {
+          steps.splice(steps.indexOf(once), 1);
+          await step();
+        })());
       steps.push(once);
       return once;
     },
