@@ -99,5 +99,5 @@ export default async function globalSetup() {
   if (problem) process.env.TEST_PG_DUMP_SKIP = problem;
   else delete process.env.TEST_PG_DUMP_SKIP;
   console.log(`\ntests use PostgreSQL ${major} at ${url.replace(/:[^:@/]*@/, ':****@')}: ${kind}`);
-  if (problem) console.log(`tests that compare with pg_dump are skipped: ${problem}`);
+  if (problem) console.log(`pg_dump cannot be used (${problem}): schemas are compared by a catalog listing instead, and the pg_dump round trips are skipped`);
 }
