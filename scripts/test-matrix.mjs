@@ -86,7 +86,10 @@ console.log('\n| major | passed | failed | of which known | skipped | time |');
 console.log('|---|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.major} | ${r.passed} | ${r.failed} | ${r.known} | ${r.skipped} | ${r.seconds} s |`);
 const total = rows.reduce((sum, r) => sum + r.seconds, 0);
-console.log(`\nmatrix: ${rows.reduce((s, r) => s + r.passed, 0)} passed, ${unexpected} failed (unexpected; known failures are listed above), ${total} s`);
+const knownCount = rows.reduce((sum, r) => sum + r.known, 0);
+console.log(`\n${knownCount} known failures (test/matrix-known-failures.json says why), ${total} s in all`);
+// The closing line counts as failed only what nobody has explained.
+console.log(`matrix: ${rows.reduce((sum, r) => sum + r.passed, 0)} passed, ${unexpected} failed, ${rows.reduce((sum, r) => sum + r.skipped, 0)} skipped`);
 process.exit(unexpected ? 1 : 0);
 
 /** Installs the majors that are missing into .matrix/ (its own package.json and lockfile). */
