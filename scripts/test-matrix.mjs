@@ -62,7 +62,7 @@ for (const major of majors) {
     // A file that fails before its tests run (it cannot load) counts as one failure.
     if (file.assertionResults.length === 0 && file.status === 'failed') failed.push(`${name} (the file failed: ${file.message.split('\n').find(Boolean)})`);
     for (const t of file.assertionResults) {
-      const id = `${name} › ${t.fullName}`;
+      const id = [name, ...t.ancestorTitles, t.title].join(' › ');
       if (t.status === 'failed') failed.push(id);
       else if (t.status === 'passed') passing.add(id);
     }

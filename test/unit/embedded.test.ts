@@ -11,6 +11,7 @@ import { EMBEDDED_VERSIONS, installCommandFor } from '../../src/embedded/version
 import { scratchDatabaseName, staleScratchDatabases } from '../../src/fingerprints/replay.js';
 import { resolveSettings, type ScratchSetting } from '../../src/settings.js';
 import { UsageError } from '../../src/errors.js';
+import { detectState } from '../../src/stateDetector.js';
 
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/bash',
@@ -137,5 +138,18 @@ describe('the scratch setting', () => {
     }
     expect((error as UsageError).exitCode).toBe(2);
     expect((error as Error).message).toMatch(message);
+  });
+});
+
+describe('a legacy database without fingerprints', () => {
+  const files = ['0001_a'].map((name) => ({ name, fileName: `${name}.sql`, path: `/m/${name}.sql`, extension: '.sql', checksum: name }));
+  const facts = { historyTableExists: false, applied: [], applicationObjects: ['table a'] };
+  test.each([
+    [undefined, 'no schema fingerprints recorded for these migrations'],
+    ['none could be computed (no scratch server for the replay: …)', 'no schema fingerprints recorded for these migrations, and none could be computed (no scratch server for the replay: …)'],
+  ])('refuses, saying why none could be had (%s)', (whyNoFingerprints, reason) => {
+    const detection = detectState(facts, files, whyNoFingerprints ? { whyNoFingerprints } : {});
+    expect(detection.plan).toMatchObject({ action: 'refuse', settleCommand: expect.stringMatching(/^migrate snapshot \(then commit the manifest\)/) });
+    expect(detection.findings).toEqual([{ kind: 'missing-fingerprints', reason }]);
   });
 });
