@@ -8,7 +8,8 @@
  *   BENCH_RUNS          runs per contender (default 5); the median is reported
  *   BENCH_QUICK_RUNS    runs in the no-op and replicas scenarios (default 15): their runs are short,
  *                       so a noisy neighbour moves a median of five by several percent
- *   BENCH_ONLY          comma list of scenarios: noop,apply,replicas,memory,legacy,scale
+ *   BENCH_ONLY          comma list of scenarios: noop,apply,replicas,memory,legacy,scratch,demo,scale
+ *   BENCH_SCRATCH_RUNS  runs in the scratch scenario (default 3: each replays BENCH_FILES migrations)
  *   BENCH_FILES         migrations in the no-op, apply and memory workloads (default 1000)
  *   BENCH_REPLICAS      processes in the replicas scenario (default 16)
  *   BENCH_TABLES        tables in the legacy schema (default 2000)
@@ -52,6 +53,7 @@ const TABLES = positive(process.env.BENCH_TABLES, 2000);
 const REPLICA_MIGRATIONS = 50;
 /** Peak RSS hardly varies between runs; the TS/JS runs take ~15 s each with a cold jiti cache. */
 const MEMORY_RUNS = positive(process.env.BENCH_MEMORY_RUNS, 3);
+const SCRATCH_RUNS = positive(process.env.BENCH_SCRATCH_RUNS, 3);
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
 const NODE = process.execPath;
 
@@ -223,13 +225,13 @@ async function noopImportCheck(dir, url, home) {
     cold.cleanup();
   }
   const urls = readFileSync(traceFile, 'utf8').split('\n').filter(Boolean);
-  const offending = urls.filter((u) => /node-pg-migrate|\/jiti\/|\/\.work\/noop\/migrations\/|undici/.test(u));
+  const offending = urls.filter((u) => /node-pg-migrate|\/jiti\/|\/\.work\/noop\/migrations\/|undici|\/dist\/embedded\//.test(u));
   return {
     name: 'no-op start imports',
     ok: offending.length === 0,
     detail: offending.length
       ? `imported ${offending.length} forbidden modules, e.g. ${offending[0]}`
-      : `${new Set(urls).size} modules resolved; none of node-pg-migrate, jiti, the migration files or Node's undici`,
+      : `${new Set(urls).size} modules resolved; none of node-pg-migrate, jiti, the migration files, the embedded PostgreSQL launcher or Node's undici`,
   };
 }
 
@@ -448,7 +450,8 @@ async function legacyScenario(report) {
     });
     // The steady state of an adoption: the fingerprint manifest is committed beside the migrations.
     log('legacy: `migrate snapshot` writes the fingerprint manifest (untimed)');
-    const snapshot = await mustRun(...migrate(['snapshot'], dir, url), { cwd: home });
+    // On the bench server, as before the scratch server existed (its major may not be installed embedded).
+    const snapshot = await mustRun(...migrate(['snapshot', '--scratch-url', SERVER_URL], dir, url), { cwd: home });
     log(`legacy: snapshot took ${(snapshot.ms / 1000).toFixed(1)} s`);
     const head = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort().at(-1).replace(/\.sql$/, '');
     const results = await measure('legacy', [
@@ -477,6 +480,72 @@ async function legacyScenario(report) {
   } finally {
     await dropDatabase(db);
   }
+}
+
+/**
+ * `migrate snapshot` of BENCH_FILES SQL migrations: on the bench server
+ * (`--scratch-url`, a scratch database there) against the embedded scratch
+ * server (a throwaway cluster started, replayed in, and removed, with no
+ * database given at all).
+ */
+async function scratchScenario(report) {
+  const home = join(WORK, 'scratch');
+  const dir = writeSqlMigrations(join(home, 'migrations'), FILES);
+  const manifest = join(dir, '.schema-fingerprints.json');
+  // Each run writes the manifest afresh: none is there to take a major from.
+  const noManifest = () => rmSync(manifest, { force: true });
+  const wrote = (r) => {
+    if (!existsSync(manifest) || !r.stdout.includes('wrote')) throw new Error(`snapshot wrote no manifest: ${r.stderr.slice(-500)}`);
+  };
+  const server = await withDatabase('postgres', async (c) => (await c.query('SHOW server_version')).rows[0].server_version);
+  // No target and no scratch setting from the bench's own environment (an empty variable counts as unset).
+  const env = Object.fromEntries(['DATABASE_URL', 'PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'MIGRATE_SCRATCH', 'MIGRATE_SCRATCH_URL'].map((n) => [n, '']));
+  const results = await measure('scratch', [
+    {
+      label: `\`migrate snapshot --scratch-url\` (the bench server, PostgreSQL ${server.split(' ')[0]})`,
+      baseline: true,
+      cwd: home,
+      env,
+      prepare: noManifest,
+      command: () => [NODE, [CLI, 'snapshot', '--dir', dir, '--scratch-url', SERVER_URL]],
+      check: wrote,
+    },
+    {
+      label: '`migrate snapshot` (embedded scratch server: a cluster started and removed)',
+      cwd: home,
+      env,
+      prepare: noManifest,
+      command: () => [NODE, [CLI, 'snapshot', '--dir', dir]],
+      check: wrote,
+    },
+  ], SCRATCH_RUNS);
+  report.sections.push({
+    title: `Snapshot: ${FILES} SQL migrations (one CREATE TABLE each) replayed one by one, the schema read after each`,
+    results,
+    note:
+      'The embedded row includes starting the cluster (initdb and start, about a second) and removing it; ' +
+      'its server runs with fsync off. No database is given to it: the major is the newest installed.',
+  });
+}
+
+/** `npm run demo` (scripts/demo.mjs) from spawn to exit: a cluster, a fresh and a legacy database, status, cleanup. */
+async function demoScenario(report) {
+  const results = await measure('demo', [
+    {
+      label: '`node scripts/demo.mjs` (the demo after `npm run build`)',
+      baseline: true,
+      cwd: ROOT,
+      command: () => [NODE, [join(ROOT, 'scripts', 'demo.mjs')]],
+      check: (r) => {
+        if (!/stopped the cluster and removed/.test(r.stdout)) throw new Error(`the demo did not finish: ${r.stdout.slice(-500)}`);
+      },
+    },
+  ]);
+  report.sections.push({
+    title: 'The demo: start an embedded cluster, build a fresh database, recognise and finish a legacy one, print status, stop and clean up',
+    results,
+    note: '`npm start` runs `npm run build` first (about 6 s here).',
+  });
 }
 
 function goal(scenario, what, ratio, limit) {
@@ -581,7 +650,10 @@ async function main() {
   log(`server ${SERVER_URL.replace(/:[^:@/]*@/, ':***@')}, ${RUNS} runs per contender`);
 
   const report = { sections: [], goals: [], checks: [] };
-  const scenarios = { noop: noopScenario, apply: applyScenario, replicas: replicasScenario, memory: memoryScenario, legacy: legacyScenario, scale: scaleScenario };
+  const scenarios = {
+    noop: noopScenario, apply: applyScenario, replicas: replicasScenario, memory: memoryScenario, legacy: legacyScenario,
+    scratch: scratchScenario, demo: demoScenario, scale: scaleScenario,
+  };
   for (const [name, scenario] of Object.entries(scenarios)) {
     if (ONLY && !ONLY.has(name)) continue;
     const t = Date.now();

@@ -81,7 +81,7 @@ export async function buildCli() {
     format: 'cjs',
     banner: {},
     define: { 'import.meta.url': '__importMetaUrl' },
-    plugins: [lendImportPackage],
+    plugins: [lendImportPackage, keepEmbeddedOut],
     // No map: with --enable-source-maps the entry loads dist/cli/main.js and its tsc maps instead.
   });
   chmodSync(`${root}dist/cli.js`, 0o755);
@@ -122,6 +122,21 @@ const lendImportPackage = {
   setup(build) {
     build.onLoad({ filter: /[\\/]src[\\/]importPackage\.ts$/ }, () => ({
       contents: 'export const importPackage = (specifier) => __importPackage(specifier);',
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * src/fingerprints/loadEmbedded.ts in the bundle: the embedded PostgreSQL
+ * launcher is imported from dist/embedded/ when a replay needs it, never
+ * bundled, so the bundle every start compiles does not carry it.
+ */
+const keepEmbeddedOut = {
+  name: 'keep-embedded-out',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]src[\\/]fingerprints[\\/]loadEmbedded\.ts$/ }, () => ({
+      contents: "export const loadEmbedded = () => __importPackage(new URL('./embedded/index.js', __importMetaUrl).href);",
       loader: 'js',
     }));
   },

@@ -3,7 +3,7 @@
  * `status`, `check`, the example backend's /readyz and the first step of
  * `runMigrations` all go through here; nothing in it writes to the database.
  */
-import { connect, closeQuietly, type Client } from './connection.js';
+import { connect, closeQuietly, serverMajorOf, type Client } from './connection.js';
 import { readDatabaseFacts } from './introspect.js';
 import { createSilentLogger, type Logger } from './logger.js';
 import { readMigrationFiles } from './migrationFiles.js';
@@ -11,7 +11,7 @@ import { requireConnection, resolveSettings, type Settings, type SettingsInput }
 import { detectState, type DetectOptions } from './stateDetector.js';
 import type { DatabaseFacts, Detection, MigrationFile } from './types.js';
 import { findNearestRevision, findStaleness, isCurrentManifest, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
-import { computeManifest, readModel, ScratchDatabaseError } from './fingerprints/replay.js';
+import { computeManifest, readModel, ReplayFailedError, ScratchDatabaseError, ScratchUnavailableError } from './fingerprints/replay.js';
 import { describeDifference, diffSchemas } from './schema/diff.js';
 import { fingerprintSchema } from './schema/fingerprint.js';
 
@@ -103,6 +103,7 @@ export async function observe(
   if (!reconciling && !checkingDrift) return { ...unmatched, manifest: committed };
 
   let manifest = committed;
+  let whyNoFingerprints: string | undefined;
   if (reconciling && reconcile === 'none') {
     // Say that the match was not looked for, rather than that nothing was recorded.
     const known = committed && !manifestStaleness ? committed : computed;
@@ -113,9 +114,12 @@ export async function observe(
   if (reconciling && (!manifest || manifestStaleness)) {
     manifest = computed;
     if (!manifest && reconcile === 'manifest') return { ...unmatched, manifest: null, replayNeeded: true };
-    manifest ??= await computeManifestIfAllowed(settings, migrationFiles, logger, manifestStaleness);
+    if (!manifest) ({ manifest, whyNoFingerprints } = await replayForFingerprints(settings, migrationFiles, logger, manifestStaleness, serverMajorOf(client)));
   }
-  if (!manifest) return { ...unmatched, manifest: null };
+  if (!manifest) {
+    if (!whyNoFingerprints) return { ...unmatched, manifest: null };
+    return { ...unmatched, detection: detectState(facts, migrationFiles, { ...options, whyNoFingerprints }), manifest: null };
+  }
   const live = await readModel(client, settings);
   const detection = detectState({ ...facts, liveFingerprint: fingerprintSchema(live) }, migrationFiles, {
     ...options,
@@ -131,26 +135,39 @@ export async function observe(
 
 /**
  * Without a usable manifest, fingerprints come from replaying the migrations
- * in a scratch database, when the role may create one; else none (the
- * detector then reports missing-fingerprints and how to fix it).
+ * in a scratch database on the scratch server (README "The scratch server"),
+ * never on the target's server unless `scratch: target` chooses it; else none
+ * (the detector then reports missing-fingerprints and how to fix it).
  */
 export async function computeManifestIfAllowed(
   settings: Settings,
   files: readonly MigrationFile[],
   logger: Logger,
   staleness: string | null,
+  targetMajor?: number,
 ): Promise<Manifest | null> {
+  return (await replayForFingerprints(settings, files, logger, staleness, targetMajor)).manifest;
+}
+
+/** The manifest a replay computed, or why there is none (no scratch server, a migration failed in the replay). */
+async function replayForFingerprints(
+  settings: Settings,
+  files: readonly MigrationFile[],
+  logger: Logger,
+  staleness: string | null,
+  targetMajor?: number,
+): Promise<{ manifest: Manifest | null; whyNoFingerprints?: string }> {
   logger.info(
     staleness
       ? `the fingerprint manifest is stale (${staleness}): computing fingerprints in a scratch database`
       : 'no fingerprint manifest: computing fingerprints by replaying the migrations in a scratch database',
   );
   try {
-    return await computeManifest({ target: requireConnection(settings), settings, logger }, files);
+    return { manifest: await computeManifest({ settings, logger, ...(targetMajor !== undefined && { targetMajor }) }, files) };
   } catch (error) {
-    if (!(error instanceof ScratchDatabaseError)) throw error;
+    if (!(error instanceof ScratchDatabaseError || error instanceof ScratchUnavailableError || error instanceof ReplayFailedError)) throw error;
     logger.warn(`${error.message}${error.hint ? ` (${error.hint})` : ''}`);
-    return null;
+    return { manifest: null, whyNoFingerprints: `none could be computed (${error.message})` };
   }
 }
 

@@ -35,6 +35,9 @@ export interface SettingsInput {
   readonly fingerprintPrivileges?: boolean;
   readonly logLevel?: string;
   readonly logFormat?: string;
+  /** Where replays run: `embedded`, `url` (with scratchUrl) or `target` (README "The scratch server"). */
+  readonly scratch?: string;
+  readonly scratchUrl?: string;
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -61,7 +64,20 @@ export interface Settings {
   readonly logFormat: 'json' | 'pretty';
   /** The config file read, or null. */
   readonly configFile: string | null;
+  /** Where replays (snapshot, verify, a legacy reconcile without a manifest) run. */
+  readonly scratch: ScratchSetting;
 }
+
+/**
+ * The scratch server: a throwaway embedded cluster (the default), a server
+ * kept for throwaway databases, or the target's own server (chosen only
+ * explicitly: migration code that changes roles or other databases then
+ * changes them there).
+ */
+export type ScratchSetting =
+  | { readonly kind: 'embedded'; readonly source: string }
+  | { readonly kind: 'target'; readonly source: string }
+  | { readonly kind: 'url'; readonly source: string; readonly server: ConnectionTarget };
 
 export const DEFAULTS = {
   dir: 'migrations',
@@ -116,6 +132,11 @@ export function resolveSettings(
     logLevel: logLevel as LogLevel,
     logFormat,
     configFile,
+    scratch: resolveScratch([
+      ['--scratch', '--scratch-url', flags.scratch, flags.scratchUrl],
+      ['MIGRATE_SCRATCH', 'MIGRATE_SCRATCH_URL', envOf('MIGRATE_SCRATCH'), envOf('MIGRATE_SCRATCH_URL')],
+      ['config scratch', 'config scratchUrl', fromFile.scratch, fromFile.scratchUrl],
+    ], env),
   };
 }
 
@@ -144,6 +165,30 @@ function identifier(name: string, what: string): string {
 export function logLevelOf(value: string): string {
   const level = value.trim().toLowerCase();
   return ({ warning: 'warn', critical: 'error', fatal: 'error' } as Record<string, string>)[level] ?? level;
+}
+
+/**
+ * The highest level that names the scratch server decides: a URL alone means
+ * `url`; `url` without one takes the URL from a lower level.
+ */
+function resolveScratch(
+  levels: readonly [string, string, string | undefined, string | undefined][],
+  env: NodeJS.ProcessEnv,
+): ScratchSetting {
+  for (const [i, [kindSource, , kind, url]] of levels.entries()) {
+    if (kind === undefined && url === undefined) continue;
+    const chosen = kind ?? 'url';
+    if (chosen === 'url') {
+      const named = levels.slice(i).find((level) => level[3] !== undefined);
+      if (!named) throw new UsageError(`${kindSource} url needs a URL`, { hint: 'pass --scratch-url or set MIGRATE_SCRATCH_URL' });
+      return { kind: 'url', source: named[1], server: fromUrl(named[3]!, named[1], env) };
+    }
+    if (chosen !== 'embedded' && chosen !== 'target') {
+      throw new UsageError(`unknown scratch server ${JSON.stringify(chosen)} from ${kindSource}`, { hint: 'use embedded, url or target' });
+    }
+    return { kind: chosen, source: kindSource };
+  }
+  return { kind: 'embedded', source: 'default' };
 }
 
 function readConfigFile(named: string | undefined, cwd: string): { file: string | null; values: SettingsInput } {

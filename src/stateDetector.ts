@@ -39,6 +39,8 @@ export interface DetectOptions {
   readonly explainDifference?: (revision: string | null) => readonly string[];
   /** The recorded revision closest to the live schema, for a legacy schema that matches none. */
   readonly nearestRevision?: () => { readonly revision: string | null; readonly differences: readonly string[] };
+  /** Why no fingerprints could be had for a legacy database (no scratch server, a replay failed): said in the refusal. */
+  readonly whyNoFingerprints?: string;
 }
 
 export function detectState(
@@ -133,7 +135,7 @@ function planLegacy(
   const { manifest } = options;
   if (!manifest || facts.liveFingerprint == null) {
     const reason = !manifest
-      ? 'no schema fingerprints recorded for these migrations'
+      ? `no schema fingerprints recorded for these migrations${options.whyNoFingerprints ? `, and ${options.whyNoFingerprints}` : ''}`
       : 'the live schema fingerprint was not computed';
     findings.push({ kind: 'missing-fingerprints', reason });
     return makePlan('refuse', null, [], `legacy database (${objects}) and ${reason}`, {

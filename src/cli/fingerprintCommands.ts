@@ -1,9 +1,15 @@
-/** snapshot and verify: fingerprints from replays in a scratch database (issue 4). */
+/**
+ * snapshot and verify: fingerprints from replays in a scratch database on the
+ * scratch server (README "The scratch server"). Neither needs a target: with
+ * none, an embedded cluster of the manifest's major (or the newest installed)
+ * is the scratch server.
+ */
 import type { Command } from 'commander';
-import { readManifest, writeManifest } from '../fingerprints/manifest.js';
-import { computeManifest, verifyMigrations, VerifyFailedError } from '../fingerprints/replay.js';
+import { readManifest, writeManifest, type Manifest } from '../fingerprints/manifest.js';
+import { computeManifest, verifyMigrations, VerifyFailedError, type ReplayContext } from '../fingerprints/replay.js';
 import { readMigrationFiles } from '../migrationFiles.js';
-import { requireConnection } from '../settings.js';
+import type { Settings } from '../settings.js';
+import type { Logger } from '../logger.js';
 import { action, type CommandContext } from './main.js';
 
 export function registerFingerprintCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
@@ -12,7 +18,7 @@ export function registerFingerprintCommands(program: Command, contextFor: (c: Co
     .description('replay the migrations in a scratch database and write the per-revision schema fingerprints beside them')
     .action(action(contextFor, async (ctx) => {
       const files = await readMigrationFiles(ctx.settings.dir);
-      const context = { target: requireConnection(ctx.settings), settings: ctx.settings, logger: ctx.logger };
+      const context = replayContext(ctx.settings, ctx.logger, await readManifest(ctx.settings.dir));
       const manifest = await computeManifest(context, files);
       const path = await writeManifest(ctx.settings.dir, manifest);
       if (ctx.json) ctx.printJson({ path, revisions: manifest.revisions.map((r) => ({ name: r.name, fingerprint: r.fingerprint, changes: r.changes })) });
@@ -27,8 +33,8 @@ export function registerFingerprintCommands(program: Command, contextFor: (c: Co
     .description('in a scratch database: up, down, up; every down restores the previous fingerprint; the manifest is up to date')
     .action(action(contextFor, async (ctx) => {
       const files = await readMigrationFiles(ctx.settings.dir);
-      const context = { target: requireConnection(ctx.settings), settings: ctx.settings, logger: ctx.logger };
-      const result = await verifyMigrations(context, files, await readManifest(ctx.settings.dir));
+      const committed = await readManifest(ctx.settings.dir);
+      const result = await verifyMigrations(replayContext(ctx.settings, ctx.logger, committed), files, committed);
       if (ctx.json) ctx.printJson(result);
       else {
         for (const step of result.steps) {
@@ -53,6 +59,11 @@ export function registerFingerprintCommands(program: Command, contextFor: (c: Co
         );
       }
     }));
+}
+
+/** With no target, an embedded scratch server takes the major the committed manifest was written on. */
+function replayContext(settings: Settings, logger: Logger, committed: Manifest | null): ReplayContext {
+  return { settings, logger, ...(committed && { manifestMajor: committed.serverMajor }) };
 }
 
 /** A revision's changes on one readable line: a migration that adds 100 tables lists 5 and counts the rest (--json has them all). */

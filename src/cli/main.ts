@@ -196,7 +196,9 @@ function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void,
     .option('--json', 'machine-readable output on stdout')
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug (default: LOG_LEVEL or info)'))
     .option('--lock-timeout <seconds>', 'how long to wait for another runner (default: 300)', parseSeconds)
-    .option('--wait-timeout <seconds>', 'how long to wait for the database to accept connections (default: 0)', parseSeconds);
+    .option('--wait-timeout <seconds>', 'how long to wait for the database to accept connections (default: 0)', parseSeconds)
+    .option('--scratch <kind>', 'where replays run: embedded, url or target (default: MIGRATE_SCRATCH or embedded)')
+    .option('--scratch-url <url>', 'server for throwaway replay databases (default: MIGRATE_SCRATCH_URL)');
 
   const contextFor = (command: Command): CommandContext => {
     const flags = command.optsWithGlobals<GlobalFlags & Record<string, unknown>>();
@@ -224,7 +226,7 @@ function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void,
 function pickSettings(flags: GlobalFlags & Record<string, unknown>): SettingsInput {
   const keys = [
     'databaseUrl', 'dir', 'table', 'schema', 'migrationsSchema', 'config', 'baseline', 'lockTimeout', 'waitTimeout',
-    'ddlLockTimeout', 'migrationTimeout', 'allowModified', 'refuseOnDrift', 'logLevel',
+    'ddlLockTimeout', 'migrationTimeout', 'allowModified', 'refuseOnDrift', 'logLevel', 'scratch', 'scratchUrl',
   ] as const;
   const picked: Record<string, unknown> = {};
   for (const key of keys) if (flags[key] !== undefined) picked[key] = flags[key];

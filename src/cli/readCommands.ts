@@ -40,7 +40,7 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     .description('print the current revision name, or base')
     .option('-v, --verbose', 'also its file, when and by whom it was applied, how long it took, its checksum status')
     .action(action(contextFor, async (ctx, opts: { verbose?: boolean }) => {
-      const { detection, files, facts } = await observeOnce(ctx, { historyDetails: Boolean(opts.verbose) });
+      const { detection, files, facts } = await observeOnce(ctx, { ...NAMES_ONLY, historyDetails: Boolean(opts.verbose) });
       const entry = opts.verbose && detection.current !== null ? entryOf(detection.current, files, facts.applied) : null;
       if (ctx.json) ctx.printJson(opts.verbose ? { current: detection.current, migration: entry } : { current: detection.current });
       else if (entry) ctx.print(formatDetails(entry));
@@ -51,7 +51,7 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     .command('pending')
     .description('print the pending migration names, one a line')
     .action(action(contextFor, async (ctx) => {
-      const { detection } = await observeOnce(ctx);
+      const { detection } = await observeOnce(ctx, NAMES_ONLY);
       if (ctx.json) ctx.printJson({ pending: detection.pending });
       else if (detection.pending.length) ctx.print(detection.pending.join('\n'));
     }));
@@ -61,7 +61,7 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     .description('every migration: applied or pending, applied at, duration, checksum status')
     .option('-v, --verbose', 'one block per migration: its file, who applied it, when, how long it took, its checksum status')
     .action(action(contextFor, async (ctx, opts: { verbose?: boolean }) => {
-      const { files, facts } = await observeOnce(ctx, { historyDetails: true });
+      const { files, facts } = await observeOnce(ctx, { ...NAMES_ONLY, historyDetails: true });
       const entries = historyEntries(files, facts.applied);
       if (ctx.json) ctx.printJson({ migrations: entries });
       else if (opts.verbose) ctx.print(entries.length ? entries.map((e) => formatDetails(e)).join('\n\n') : '(no migrations)');
@@ -129,6 +129,7 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
         schema: settings.schema,
         migrations: files.length,
         head: files.at(-1)?.name ?? null,
+        scratch: settings.scratch.kind === 'url' ? `${settings.scratch.server.display} (${settings.scratch.source})` : `${settings.scratch.kind} (${settings.scratch.source})`,
       };
       if (ctx.json) ctx.printJson(info);
       else {
@@ -151,6 +152,12 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
       ctx.logger.info(`database ready after ${Date.now() - started} ms`);
     }));
 }
+
+/**
+ * current, pending and history need the history, not the revision a legacy
+ * database matches nor drift: no replay, no read of the live schema.
+ */
+const NAMES_ONLY: ObserveOptions = { reconcile: 'none', checkDrift: false };
 
 async function observeOnce(
   ctx: CommandContext,

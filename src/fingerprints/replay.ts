@@ -1,10 +1,13 @@
 /**
- * Replaying the migrations in a scratch database created (and always dropped)
- * on the same server: the source of the fingerprint manifest (`snapshot`), of
- * fingerprints computed on the fly for a legacy database without one, and of
- * `verify` (up, down, up: every down restores the previous schema).
+ * Replaying the migrations in a scratch database, created (and always
+ * dropped) on the scratch server (scratchServer.ts), never next to the real
+ * database unless `scratch: target` chooses it: the source of the
+ * fingerprint manifest (`snapshot`), of fingerprints computed on the fly for
+ * a legacy database without one, and of `verify` (up, down, up: every down
+ * restores the previous schema).
  */
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
 import pg from 'pg';
 import { closeQuietly, connect, serverMajorOf, type Client } from '../connection.js';
 import { ConfigError, RunnerError, describeCause, EXIT } from '../errors.js';
@@ -15,61 +18,169 @@ import { readSchemaModel } from '../schema/catalog.js';
 import { describeDifference, diffSchemas } from '../schema/diff.js';
 import { fingerprintSchema } from '../schema/fingerprint.js';
 import type { SchemaModel } from '../schema/model.js';
-import type { ConnectionTarget, Settings } from '../settings.js';
+import type { Settings } from '../settings.js';
 import type { MigrationFile } from '../types.js';
 import { findStaleness, readManifest, type Manifest } from './manifest.js';
 import { prepareScratchSession, replayManifest } from './manifestBuilder.js';
 import { IncrementalSchemaReader } from '../schema/incrementalCatalog.js';
+import { openScratchServer, ReplayFailedError, type ScratchRequest } from './scratchServer.js';
+
+export { ReplayFailedError, ScratchUnavailableError } from './scratchServer.js';
 
 /** The role may not create the scratch database. */
 export class ScratchDatabaseError extends ConfigError {}
 
-export interface ReplayContext {
-  readonly target: ConnectionTarget;
+export interface ReplayContext extends ScratchRequest {
   readonly settings: Settings;
   readonly logger: Logger;
 }
 
-/** Creates a scratch database, runs `work` connected to it, and drops it on every path. */
+/** Scratch databases are named so, with their creation time, so that the next replay can tell a killed run's. */
+const SCRATCH_NAME = /^migrate_scratch_(\d+)_[0-9a-f]+$/;
+/** Older than this and not in use: left by a killed run. A live replay holds its connection from create to drop. */
+const STALE_SCRATCH_SECONDS = 60;
+
+export function scratchDatabaseName(now: Date = new Date()): string {
+  return `migrate_scratch_${Math.floor(now.getTime() / 1000)}_${randomBytes(4).toString('hex')}`;
+}
+
+/** Pure: the scratch databases among `names` that a killed run left (by the time in their name). */
+export function staleScratchDatabases(names: readonly string[], now: Date = new Date()): string[] {
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  return names.filter((name) => {
+    const created = SCRATCH_NAME.exec(name)?.[1];
+    return created !== undefined && nowSeconds - Number(created) > STALE_SCRATCH_SECONDS;
+  });
+}
+
+/**
+ * Opens the scratch server, creates a scratch database there, runs `work`
+ * connected to it, and drops it on every path, on SIGINT and SIGTERM too.
+ * Stale scratch databases of killed runs are dropped first.
+ */
 export async function withScratchDatabase<T>(
   context: ReplayContext,
   work: (client: Client, serverMajor: number) => Promise<T>,
 ): Promise<T> {
-  const admin = await connect(context.target, { waitTimeoutSeconds: context.settings.waitTimeoutSeconds });
-  const name = `migrate_scratch_${randomBytes(6).toString('hex')}`;
+  const cleanUp = cleanUpOnSignal();
   try {
+    const server = await openScratchServer(context);
+    const closeServer = cleanUp.add(() => server.close());
     try {
-      await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      const user = context.target.config.user ?? 'this role';
-      throw new ScratchDatabaseError(
-        code === '42501'
-          ? `role ${user} may not create databases, and fingerprints need a scratch database`
-          : `cannot create a scratch database: ${describeCause(error)}`,
-        'scratch database',
-        {
-          cause: error,
-          hint: code === '42501' ? `grant it CREATEDB (ALTER ROLE ${user} CREATEDB), or run snapshot where it may` : undefined,
-        },
-      );
-    }
-    context.logger.info(`created scratch database ${name}; it is dropped when done`);
-    const scratch = await connect(
-      { ...context.target, config: { ...context.target.config, database: name } },
-      { waitTimeoutSeconds: 5 },
-    );
-    try {
-      return await work(scratch, serverMajorOf(scratch));
+      const admin = await connect(server.target, { waitTimeoutSeconds: context.settings.waitTimeoutSeconds });
+      try {
+        await dropStaleScratchDatabases(admin, context.logger);
+        const name = scratchDatabaseName();
+        try {
+          await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+        } catch (error) {
+          throw scratchCreateError(error, server.target.config.user ?? 'this role', server.description);
+        }
+        const drop = cleanUp.add(() =>
+          admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`).catch((error: unknown) => {
+            context.logger.warn(`could not drop scratch database ${name}: ${describeCause(error)}`);
+          }),
+        );
+        try {
+          context.logger.info(`created scratch database ${name} on ${server.description}; it is dropped when done`);
+          const scratch = await connect({ ...server.target, config: { ...server.target.config, database: name } }, { waitTimeoutSeconds: 5 });
+          try {
+            const major = serverMajorOf(scratch);
+            if (context.targetMajor !== undefined && major !== context.targetMajor) {
+              context.logger.warn(
+                `the scratch server runs PostgreSQL ${major} and the target ${context.targetMajor}: fingerprints from another major may differ where it deparses expressions differently`,
+              );
+            }
+            return await work(scratch, major);
+          } finally {
+            await closeQuietly(scratch);
+          }
+        } finally {
+          await drop();
+        }
+      } finally {
+        await closeQuietly(admin);
+      }
     } finally {
-      await closeQuietly(scratch);
+      await closeServer();
     }
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`).catch((error: unknown) => {
-      context.logger.warn(`could not drop scratch database ${name}: ${describeCause(error)}`);
-    });
-    await closeQuietly(admin);
+    cleanUp.stop();
   }
+}
+
+function scratchCreateError(error: unknown, user: string, where: string): ScratchDatabaseError {
+  const code = (error as { code?: string }).code;
+  return new ScratchDatabaseError(
+    code === '42501'
+      ? `role ${user} may not create databases on ${where}, and fingerprints need a scratch database`
+      : `cannot create a scratch database on ${where}: ${describeCause(error)}`,
+    'scratch database',
+    {
+      cause: error,
+      hint: code === '42501' ? `grant it CREATEDB (ALTER ROLE ${user} CREATEDB), or run snapshot where it may` : undefined,
+    },
+  );
+}
+
+/**
+ * Drops the scratch databases a killed run left. One in use (a replay still
+ * running) refuses a DROP without FORCE and is left; so is one another role
+ * owns.
+ */
+async function dropStaleScratchDatabases(admin: Client, logger: Logger): Promise<void> {
+  const { rows } = await admin.query<{ datname: string }>(
+    `SELECT datname FROM pg_catalog.pg_database WHERE datname LIKE 'migrate\\_scratch\\_%'`,
+  );
+  for (const name of staleScratchDatabases(rows.map((r) => r.datname))) {
+    try {
+      await admin.query(`DROP DATABASE ${pg.escapeIdentifier(name)}`);
+      logger.info(`dropped scratch database ${name}, left by a run that was killed`);
+    } catch (error) {
+      logger.debug(`left scratch database ${name}: ${describeCause(error)}`);
+    }
+  }
+}
+
+/**
+ * While a scratch database (or cluster) exists, SIGINT and SIGTERM first
+ * remove it (the last made first). Where nothing else listens for the
+ * signal, the process then ends as the signal would have ended it (exit
+ * 128 + its number); where something does (an application's own shutdown),
+ * what happens next stays its decision.
+ */
+function cleanUpOnSignal() {
+  const steps: (() => Promise<unknown>)[] = [];
+  const handler = (signal: NodeJS.Signals) => {
+    stop();
+    const alone = process.listenerCount(signal) === 0;
+    const run = async () => {
+      for (const step of [...steps].reverse()) await step().catch(() => undefined);
+    };
+    void run().finally(() => {
+      if (alone) process.exit(128 + (constants.signals[signal] ?? 0));
+    });
+  };
+  const stop = () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    /** Adds a step; returns it, run once and taken off the list (a second call waits for the first). */
+    add(step: () => Promise<unknown>): () => Promise<void> {
+      let running: Promise<void> | undefined;
+      const once = () =>
+        (running ??= (async () => {
+          steps.splice(steps.indexOf(once), 1);
+          await step();
+        })());
+      steps.push(once);
+      return once;
+    },
+    stop,
+  };
 }
 
 export function readModel(client: Client, settings: Settings): Promise<SchemaModel> {
@@ -100,9 +211,17 @@ function batchOptions(client: Client, context: ReplayContext) {
 export async function computeManifest(context: ReplayContext, files: readonly MigrationFile[]): Promise<Manifest> {
   const previous = await readManifest(context.settings.dir).catch(() => null);
   const options = { schema: context.settings.schema, privileges: context.settings.fingerprintPrivileges };
+  const apply = async (client: Client, batch: readonly MigrationFile[]) => {
+    try {
+      await executeBatch('up', batch, files, batchOptions(client, context));
+    } catch (error) {
+      // Not a failed migration of the target: the replay of one, elsewhere. A bad file stays what it is.
+      throw error instanceof RunnerError && error.exitCode !== EXIT.failed ? error : new ReplayFailedError(error);
+    }
+  };
   const replay = (reuse: Manifest | null) =>
     withScratchDatabase(context, (client) =>
-      replayManifest({ db: client, apply: (batch) => executeBatch('up', batch, files, batchOptions(client, context)) }, files, readOptionsOf(context.settings), options, reuse),
+      replayManifest({ db: client, apply: (batch) => apply(client, batch) }, files, readOptionsOf(context.settings), options, reuse),
     );
   return (previous !== null ? await replay(previous) : null) ?? (await replay(null))!;
 }

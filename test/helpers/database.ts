@@ -4,10 +4,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { LOCAL_SERVER_URL } from './server.js';
 
+/** The test server globalSetup.mjs chose (TEST_DATABASE_URL, the local server, Docker, or an embedded cluster). */
 export function serverUrl(): string {
-  return process.env.TEST_SERVER_URL ?? process.env.TEST_DATABASE_URL ?? LOCAL_SERVER_URL;
+  const url = process.env.TEST_SERVER_URL ?? process.env.TEST_DATABASE_URL;
+  if (!url) throw new Error('no test server: run the tests through jest, whose globalSetup chooses one (test/helpers/globalSetup.mjs)');
+  return url;
 }
 
 /** The URL of `database` on the test server. */

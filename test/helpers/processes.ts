@@ -22,12 +22,18 @@ export interface RunOptions {
   readonly timeoutMs?: number;
 }
 
-/** An environment with none of the settings the runner reads, so tests are explicit. */
+/**
+ * An environment with none of the settings the runner reads, so tests are
+ * explicit, but one: replays run on the test server (a server kept for
+ * throwaway databases, MIGRATE_SCRATCH_URL), not each on an embedded cluster
+ * of their own. Tests of the scratch server pass `MIGRATE_SCRATCH_URL: undefined`.
+ */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   const base: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     LOG_FORMAT: 'json',
+    MIGRATE_SCRATCH_URL: process.env.TEST_SCRATCH_URL,
   };
   return { ...base, ...extra };
 }

@@ -84,6 +84,37 @@ test('applying .sql migrations never imports node-pg-migrate; a .js one does (is
   }
 });
 
+/** Node loader hooks that make any import of the embedded PostgreSQL launcher (dist/embedded/) throw. */
+const FORBID_EMBEDDED =
+  'data:text/javascript,' +
+  encodeURIComponent(
+    `import { register } from 'node:module';
+     register('data:text/javascript,' + encodeURIComponent(
+       'export async function resolve(s, c, next) { const r = await next(s, c); if (r.url.includes("/dist/embedded/")) throw new Error("the embedded launcher was imported"); return r; }'));`,
+  );
+
+test('a start never imports the embedded PostgreSQL launcher; a replay on the embedded scratch server does', async () => {
+  const db = await createTestDatabase('noembedded');
+  const folder = await createMigrationsFolder(ABC);
+  try {
+    const run = (...args: string[]) =>
+      runProcess(process.execPath, ['--import', FORBID_EMBEDDED, CLI_PATH, ...args, '--dir', folder.dir], {
+        env: cleanEnv({ DATABASE_URL: db.url, MIGRATE_SCRATCH_URL: undefined }),
+      });
+    for (const args of [['auto'], ['auto'], ['status']]) {
+      const r = await run(...args);
+      expect([args, r.code, r.stderr.includes('the embedded launcher was imported')]).toEqual([args, 0, false]);
+    }
+    // The hook works: a snapshot replays on an embedded cluster, so the same run fails.
+    const snapshot = await run('snapshot');
+    expect(snapshot.code).not.toBe(0);
+    expect(snapshot.stderr).toContain('the embedded launcher was imported');
+  } finally {
+    await folder.dispose();
+    await db.drop();
+  }
+});
+
 test('pgm.db parses rows with the installed pg\'s type parsers, as plain node-pg-migrate does (the command bundles its own pg)', async () => {
   // The same file the package 'pg' resolves to, so the same module instance.
   const installedPg = join(PROJECT_ROOT, 'node_modules', 'pg', 'lib', 'index.js');

@@ -8,6 +8,7 @@ import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { schemaSnapshot } from '../helpers/pgDump.js';
 import { PROJECT_ROOT, cleanEnv, runCli, runNodePgMigrate, runProcess } from '../helpers/processes.js';
 
 /**
@@ -143,11 +144,7 @@ const env = (url: string) => cleanEnv({ DATABASE_URL: url, TMPDIR: root, XDG_CAC
 const migrate = (...args: string[]) => runCli([...args, '--dir', dir], { env: env(db.url), cwd: root });
 const tables = async (target: TestDatabase = db) =>
   (await target.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE 'pgmigrations%' ORDER BY 1`)).map((r) => r.t);
-const schema = async (target: TestDatabase) => {
-  const r = await runProcess('pg_dump', ['--schema-only', '--no-owner', '--exclude-table=pgmigrations*', target.url]);
-  expect(r.code).toBe(0);
-  return r.stdout.replace(/^\\(un)?restrict .*$/gm, '');
-};
+const schema = (target: TestDatabase) => schemaSnapshot(target.url, { excludeTables: 'pgmigrations*' });
 
 test('every form of JS/TS migration loads and runs, up and down', async () => {
   const up = await migrate('auto');

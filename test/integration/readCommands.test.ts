@@ -2,11 +2,13 @@
 import { mkdir, mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, databaseUrl, type TestDatabase } from '../helpers/database.js';
 import { ABC, createMigrationsFolder, type MigrationsFolder } from '../helpers/migrationsFolder.js';
 import { cleanEnv, runCli, runNodePgMigrate } from '../helpers/processes.js';
 
 const PASSWORD = 'Sup3r-s3cret-pw';
+/** A URL of the test server (wherever globalSetup found it) carrying a password: its own, else PASSWORD, which trust auth ignores. */
+const withPassword = (url: string) => Object.assign(new URL(url), { password: new URL(url).password || PASSWORD }).toString();
 let db: TestDatabase;
 let folder: MigrationsFolder;
 
@@ -247,7 +249,7 @@ describe('bad input', () => {
     ['a non-numeric DB_PORT', [], { DB_HOST: '127.0.0.1', DB_PORT: 'abc' }, 2, /port from DB_\* is not a number/],
     ['a closed port (exit 4)', ['--database-url', `postgres://postgres:${PASSWORD}@127.0.0.1:1/x`], {}, 4, /did not accept connections within 0s/],
     ['an unknown host (exit 4)', ['--database-url', `postgres://postgres:${PASSWORD}@no-such-host.invalid:5432/x`], {}, 4, /did not accept connections/],
-    ['a database that does not exist', ['--database-url', `postgres://postgres:${PASSWORD}@127.0.0.1:5432/no_such_db_here`], {}, 2, /does not exist.*create the database/],
+    ['a database that does not exist', ['--database-url', withPassword(databaseUrl('no_such_db_here'))], {}, 2, /does not exist.*create the database/],
     ['an unknown flag', ['--frobnicate'], { DATABASE_URL: 'postgres://x@127.0.0.1/x' }, 2, /unknown option '--frobnicate'/],
     ['an extra argument', ['frobnicate'], {}, 2, /too many arguments for 'status'/],
     ['a bad --wait-timeout', ['--wait-timeout', 'soon'], {}, 2, /expected a number of seconds/],

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { ABC, createMigrationsFolder, sqlMigration, type MigrationsFolder } from '../helpers/migrationsFolder.js';
+import { schemaSnapshot } from '../helpers/pgDump.js';
 import { CLI_PATH, cleanEnv, runCli, runNodePgMigrate, runProcess } from '../helpers/processes.js';
 
 let db: TestDatabase;
@@ -24,11 +25,7 @@ afterEach(async () => {
 const env = (extra: Record<string, string> = {}) => cleanEnv({ DATABASE_URL: db.url, ...extra });
 const migrate = (...args: string[]) => runCli([...args, '--dir', folder.dir], { env: env() });
 const history = async () => (await db.query<{ name: string }>('SELECT name FROM pgmigrations ORDER BY run_on, id')).map((r) => r.name);
-const schemaDump = async () => {
-  const r = await runProcess('pg_dump', ['--schema-only', '--no-owner', db.url]);
-  expect(r.code).toBe(0);
-  return r.stdout.replace(/^\\(un)?restrict .*$/gm, '');
-};
+const schemaDump = () => schemaSnapshot(db.url);
 /** Advisory locks in this test's database (pg_locks shows every database's). */
 const advisoryLocks = (granted = false) =>
   db.query(

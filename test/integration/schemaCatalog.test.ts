@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../helpers/database.js';
+import { testWithPgDump } from '../helpers/pgDump.js';
 import { runProcess } from '../helpers/processes.js';
 import { readSchemaModel, SchemaCatalogError, type Queryable } from '../../src/schema/catalog.js';
 import { fingerprintSchema } from '../../src/schema/fingerprint.js';
@@ -827,7 +828,8 @@ describe('readSchemaModel: pg_dump round trip', () => {
     },
   ];
 
-  test.each(FORMATS)('keeps the fingerprint through $title', async ({ restore }) => {
+  // pg_dump itself is what this checks: skipped where it cannot be used (globalSetup says why).
+  testWithPgDump.each(FORMATS)('keeps the fingerprint through $title', async ({ restore }) => {
     const target = await createTestDatabase('schema_restore');
     targets.push(target);
     await restore(join(workDir, `dump-${targets.length}`), target.url);
