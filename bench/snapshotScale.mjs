@@ -129,9 +129,9 @@ export function scaleSvg(rows) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const sizes = (process.env.BENCH_SCALE_SIZES ?? '300,600,1000').split(',').map(Number);
-  const rows = await runScaleBench(sizes);
-  process.stdout.write(`${scaleTable(rows)}\n`);
-  if (!process.env.BENCH_NO_WRITE) writeFileSync(join(ROOT, 'bench', 'snapshot-scale.svg'), scaleSvg(rows));
+  const report = { goals: [] };
+  await scaleScenario(report, sizes);
+  for (const g of report.goals) process.stdout.write(`${g.met ? 'met ' : 'MISS'}  ${g.what}: ${g.value} (goal ${g.limit})\n`);
 }
 
 /**
@@ -140,6 +140,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
  */
 export async function scaleScenario(report, sizes = [300, 600, 1000]) {
   const rows = await runScaleBench(sizes);
+  process.stdout.write(`${scaleTable(rows)}\n`);
   const at = (count) => rows.find((r) => r.count === count) ?? rows.at(-1);
   const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
   const goal = (what, value, limit) => ({ scenario: 'Snapshot at scale', what, value: ratio(value, 1), limit: `≤ ${limit.toFixed(2)}×`, met: value <= limit });
