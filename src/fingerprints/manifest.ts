@@ -2,7 +2,7 @@
  * The fingerprint manifest: for each revision, the fingerprint of the schema
  * right after it, what it changed, and the schema itself delta-encoded (only
  * the top-level objects a revision added, changed or dropped), so the file
- * grows with the number of changes, not revisions × tables (issue 4).
+ * grows with the number of changes, not revisions × tables.
  *
  * It lives in the migrations folder as a dot-file, which node-pg-migrate and
  * our discovery both ignore, so it travels with the migrations (images too).

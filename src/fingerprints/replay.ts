@@ -15,14 +15,13 @@ import { executeBatch } from '../execute.js';
 import { runnerTablesIn } from '../introspect.js';
 import { createSilentLogger, type Logger } from '../logger.js';
 import { readSchemaModel } from '../schema/catalog.js';
-import { describeDifference, diffSchemas } from '../schema/diff.js';
 import { fingerprintSchema } from '../schema/fingerprint.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { Settings } from '../settings.js';
 import type { MigrationFile } from '../types.js';
 import { findStaleness, readManifest, type Manifest } from './manifest.js';
-import { prepareScratchSession, replayManifest } from './manifestBuilder.js';
-import { IncrementalSchemaReader } from '../schema/incrementalCatalog.js';
+import { replayManifest } from './manifestBuilder.js';
+import { replayVerify, type VerifyStep } from './verifyReplay.js';
 import { openScratchServer, ReplayFailedError, type ScratchRequest } from './scratchServer.js';
 
 export { ReplayFailedError, ScratchUnavailableError } from './scratchServer.js';
@@ -226,13 +225,7 @@ export async function computeManifest(context: ReplayContext, files: readonly Mi
   return (previous !== null ? await replay(previous) : null) ?? (await replay(null))!;
 }
 
-export interface VerifyStep {
-  readonly phase: 'up' | 'down' | 'up again';
-  readonly migration: string;
-  readonly ok: boolean;
-  readonly problem?: string;
-  readonly differences?: readonly string[];
-}
+export type { VerifyStep } from './verifyReplay.js';
 
 export interface VerifyResult {
   readonly ok: boolean;
@@ -247,54 +240,10 @@ export async function verifyMigrations(
   files: readonly MigrationFile[],
   manifest: Manifest | null,
 ): Promise<VerifyResult> {
-  const steps: VerifyStep[] = [];
-  const models: SchemaModel[] = [];
-  await withScratchDatabase(context, async (client) => {
-    await prepareScratchSession(client);
-    // Each read after the first re-reads only what the last migration changed.
-    const reader = new IncrementalSchemaReader(client, readOptionsOf(context.settings));
-    models.push(await reader.read());
-    const attempt = async (phase: VerifyStep['phase'], file: MigrationFile, direction: 'up' | 'down') => {
-      try {
-        await executeBatch(direction, [file], files, batchOptions(client, context));
-        return true;
-      } catch (error) {
-        steps.push({ phase, migration: file.name, ok: false, problem: describeCause(error) });
-        return false;
-      }
-    };
-    for (const file of files) {
-      if (!(await attempt('up', file, 'up'))) return;
-      models.push(await reader.read());
-      steps.push({ phase: 'up', migration: file.name, ok: true });
-    }
-    for (let i = files.length - 1; i >= 0; i--) {
-      const file = files[i]!;
-      if (!(await attempt('down', file, 'down'))) return;
-      const model = await reader.read();
-      const differences = fingerprintSchema(model) === fingerprintSchema(models[i]!) ? [] : diffSchemas(models[i]!, model).map(describeDifference);
-      steps.push({
-        phase: 'down',
-        migration: file.name,
-        ok: differences.length === 0,
-        ...(differences.length && { problem: 'down does not restore the schema before up', differences }),
-      });
-      // A down that leaves objects behind would make the next ones fail for the wrong reason.
-      if (differences.length) return;
-    }
-    for (const [i, file] of files.entries()) {
-      if (!(await attempt('up again', file, 'up'))) return;
-      const model = await reader.read();
-      const same = fingerprintSchema(model) === fingerprintSchema(models[i + 1]!);
-      const differences = same ? [] : diffSchemas(models[i + 1]!, model).map(describeDifference);
-      steps.push({
-        phase: 'up again',
-        migration: file.name,
-        ok: same,
-        ...(!same && { problem: 'up after down gives another schema than the first up', differences }),
-      });
-    }
-  });
+  // verifyReplay.ts: each schema read incrementally, the second up as one batch.
+  const { steps, models } = await withScratchDatabase(context, (client) =>
+    replayVerify({ db: client, apply: (direction, batch) => executeBatch(direction, batch, files, batchOptions(client, context)) }, files, readOptionsOf(context.settings)),
+  );
   let stale = manifest ? findStaleness(manifest, files, context.settings.schema, context.settings.fingerprintPrivileges) : 'missing';
   if (manifest && stale === null && models.length === files.length + 1) {
     const recorded = new Map(manifest.revisions.map((r) => [r.name, r.fingerprint]));

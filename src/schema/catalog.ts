@@ -1,9 +1,12 @@
 /**
  * Reads one managed schema from the PostgreSQL catalogs into a `SchemaModel`.
  *
- * One query per object kind (about ten in all), never one per object, so a
- * schema of thousands of tables reads in about the time `pg_dump
- * --schema-only` takes (bench/schemaCatalog.ts measures it).
+ * One query per object kind (about twenty in all, fewer where a kind is
+ * absent), never one per object, so a schema of thousands of tables reads in
+ * about the time `pg_dump --schema-only` takes (bench/schemaCatalog.mjs
+ * measures it). Each top-level object becomes a part keyed by its OID
+ * (`readCatalogParts`), so the incremental reader (incrementalCatalog.ts) can
+ * read again only the objects a migration changed, with the same queries.
  *
  * Deparsed text (`pg_get_*def`, `format_type`, `pg_get_expr`) depends on the
  * session: names are qualified unless visible on `search_path`, and constants
@@ -1315,7 +1318,7 @@ function toIndexModel(row: IndexRow, convert: Conversion): IndexModel {
 /**
  * pg_get_indexdef always prints "CREATE [UNIQUE] INDEX name ON [ONLY] schema.table USING ...":
  * drop the index name and the schema. String prefixes, not a RegExp per index:
- * compiling one per row was most of reading 2,000 tables (bench/RESULTS.md).
+ * compiling one per row was most of reading 2,000 tables (bench/RESULTS.md, "Reading a large legacy schema").
  */
 function unqualifyIndexDefinition(definition: string, quotedName: string, qualifiedTable: string, quotedTable: string): string {
   const create = ['CREATE INDEX ', 'CREATE UNIQUE INDEX '].find((prefix) => definition.startsWith(prefix));

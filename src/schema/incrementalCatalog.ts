@@ -8,15 +8,16 @@
  * catalog row a migration inserts or updates carries the migration's
  * transaction id in `xmin`. Each read
  * 1. scans the catalogs the model is built from for user rows (OID 16384 and
- *    up, FirstNormalObjectId) whose xmin is not older than the previous
- *    read's snapshot (`age(xmin) <= age(marker)`: xids are compared by age,
- *    which wraps as they do), and counts those rows: a count below the
+ *    up, FirstNormalObjectId) whose xmin is not older than the marker the
+ *    previous read took (MARKER; `age(xmin) <= age(marker)`: xids are
+ *    compared by age, which wraps as they do), and counts those rows: a count below the
  *    previous rows plus the new ones means rows were deleted, and the keys
  *    of that catalog are listed again to find which (each key remembers the
  *    top-level objects it belongs to);
- * 2. adds every object that depends on a changed one (pg_depend, to a
- *    fixpoint): a renamed table changes the text of the views, foreign keys,
- *    triggers and policies that name it;
+ * 2. adds every object that depends on a changed one that existed before
+ *    (pg_depend, to a fixpoint): a renamed table changes the text of the
+ *    views, foreign keys, triggers and policies that name it (a new object
+ *    has only new dependents, which changed themselves);
  * 3. maps all of them to the top-level objects of the model (an index to its
  *    table, a constraint to its table or domain, ...) and re-reads those
  *    with the same queries as a full read (catalog.ts), filtered to their
