@@ -72,6 +72,8 @@ export interface ObserveOptions extends Partial<DetectOptions> {
   readonly historyDetails?: boolean;
   /** Read the invalid indexes a failed concurrent build left (default true; runMigrations's looks pass false). */
   readonly invalidIndexes?: boolean;
+  /** Stops a replay this look makes (SIGINT/SIGTERM in the CLI): its scratch database goes. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -83,7 +85,7 @@ export async function observe(
   client: Client,
   settings: Settings,
   files?: readonly MigrationFile[],
-  { checkDrift = true, reconcile = 'replay', historyDetails = false, invalidIndexes = true, ...extra }: ObserveOptions = {},
+  { checkDrift = true, reconcile = 'replay', historyDetails = false, invalidIndexes = true, signal, ...extra }: ObserveOptions = {},
   logger: Logger = createSilentLogger(),
   /** A manifest computed by an earlier observation of this run, to reuse instead of replaying again. */
   computed: Manifest | null = null,
@@ -113,7 +115,7 @@ export async function observe(
   if (reconciling && (!manifest || manifestStaleness)) {
     manifest = computed;
     if (!manifest && reconcile === 'manifest') return { ...unmatched, manifest: null, replayNeeded: true };
-    if (!manifest) ({ manifest, whyNoFingerprints } = await replayForFingerprints(settings, migrationFiles, logger, manifestStaleness, serverMajorOf(client)));
+    if (!manifest) ({ manifest, whyNoFingerprints } = await replayForFingerprints(settings, migrationFiles, logger, manifestStaleness, serverMajorOf(client), signal));
   }
   if (!manifest) {
     if (!whyNoFingerprints) return { ...unmatched, manifest: null };
@@ -144,8 +146,9 @@ export async function computeManifestIfAllowed(
   logger: Logger,
   staleness: string | null,
   targetMajor?: number,
+  signal?: AbortSignal,
 ): Promise<Manifest | null> {
-  return (await replayForFingerprints(settings, files, logger, staleness, targetMajor)).manifest;
+  return (await replayForFingerprints(settings, files, logger, staleness, targetMajor, signal)).manifest;
 }
 
 /** The manifest a replay computed, or why there is none (no scratch server, a migration failed in the replay). */
@@ -155,6 +158,7 @@ async function replayForFingerprints(
   logger: Logger,
   staleness: string | null,
   targetMajor?: number,
+  signal?: AbortSignal,
 ): Promise<{ manifest: Manifest | null; whyNoFingerprints?: string }> {
   logger.info(
     staleness
@@ -162,7 +166,7 @@ async function replayForFingerprints(
       : 'no fingerprint manifest: computing fingerprints by replaying the migrations in a scratch database',
   );
   try {
-    return { manifest: await computeManifest({ settings, logger, ...(targetMajor !== undefined && { targetMajor }) }, files) };
+    return { manifest: await computeManifest({ settings, logger, ...(targetMajor !== undefined && { targetMajor }), ...(signal && { signal }) }, files) };
   } catch (error) {
     if (!(error instanceof ScratchDatabaseError || error instanceof ScratchUnavailableError || error instanceof ReplayFailedError)) throw error;
     logger.warn(`${error.message}${error.hint ? ` (${error.hint})` : ''}`);

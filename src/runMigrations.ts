@@ -5,7 +5,7 @@
  * report; a failure rejects with an error that carries the partial report.
  */
 import { planCommand, type RunCommand } from './commandPlanner.js';
-import { closeQuietly, prepareToWrite, type Client } from './connection.js';
+import { closeQuietly, prepareToWrite, serverMajorOf, type Client } from './connection.js';
 import { InterruptedError, RefusedError, RunnerError } from './errors.js';
 import { runBatch, type BatchOutcome } from './execute.js';
 import { cancelBackend } from './interruption.js';
@@ -60,7 +60,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     // live schema on every start cost a 1,000-table database more than the
     // rest of the start (issue 6); `status` and `check` always look.
     // Invalid indexes are status's to report: a start does not read them.
-    const drift = { checkDrift: settings.refuseOnDrift, invalidIndexes: false };
+    const drift = { checkDrift: settings.refuseOnDrift, invalidIndexes: false, ...(options.signal && { signal: options.signal }) };
     // Only auto acts on the revision a legacy database matches: up and down refuse a legacy
     // database and stamp is told its revision, so none of them replays the migrations to find it.
     const reconcile = command.kind === 'auto' ? 'replay' : 'none';
@@ -84,7 +84,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     });
     before = await untilStopped(lookUnderLock(lock, before.manifest, logger, {
       look: (how, computed) => observe(client, settings, files, { ...drift, reconcile: reconcile === 'none' ? 'none' : how }, logger, computed),
-      replay: (staleness) => computeManifestIfAllowed(settings, files, logger, staleness),
+      replay: (staleness) => computeManifestIfAllowed(settings, files, logger, staleness, serverMajorOf(client), options.signal),
       needsLock: (look) => {
         const next = planCommand(command, look.detection, names);
         return next.action !== 'refuse' && !hasNothingToDo(next, look, files);
