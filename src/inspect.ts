@@ -8,7 +8,8 @@ import { readDatabaseFacts } from './introspect.js';
 import { createSilentLogger, type Logger } from './logger.js';
 import { readMigrationFiles } from './migrationFiles.js';
 import { requireConnection, resolveSettings, type Settings, type SettingsInput } from './settings.js';
-import { detectState, type DetectOptions } from './stateDetector.js';
+import { detectState, probesWanted, type DetectOptions } from './stateDetector.js';
+import { askProbes } from './probes.js';
 import type { DatabaseFacts, Detection, MigrationFile } from './types.js';
 import { findNearestRevision, findStaleness, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
 import { computeManifest, readModel, ScratchDatabaseError } from './fingerprints/replay.js';
@@ -45,6 +46,8 @@ export function detectOptionsOf(settings: Settings, extra: Partial<DetectOptions
     baseline: settings.baseline,
     allowModified: settings.allowModified,
     refuseOnDrift: settings.refuseOnDrift,
+    outOfOrder: settings.outOfOrder,
+    ambiguousLegacy: settings.ambiguousLegacy,
     ...extra,
   };
 }
@@ -70,6 +73,12 @@ export interface ObserveOptions extends Partial<DetectOptions> {
   readonly reconcile?: 'replay' | 'manifest' | 'none';
   /** Read when, how long and by whom each migration ran (the `history` command); default false. */
   readonly historyDetails?: boolean;
+  /**
+   * Whether JS/TS migration probes may run (they are the file's code): only
+   * `auto` acts on the revision a legacy database matches. Default false:
+   * read-only commands ask SQL probes only (src/probes.ts).
+   */
+  readonly probeCode?: boolean;
 }
 
 /**
@@ -81,7 +90,7 @@ export async function observe(
   client: Client,
   settings: Settings,
   files?: readonly MigrationFile[],
-  { checkDrift = true, reconcile = 'replay', historyDetails = false, ...extra }: ObserveOptions = {},
+  { checkDrift = true, reconcile = 'replay', historyDetails = false, probeCode = false, ...extra }: ObserveOptions = {},
   logger: Logger = createSilentLogger(),
   /** A manifest computed by an earlier observation of this run, to reuse instead of replaying again. */
   computed: Manifest | null = null,
@@ -114,7 +123,8 @@ export async function observe(
   }
   if (!manifest) return { ...unmatched, manifest: null };
   const live = await readModel(client, settings);
-  const detection = detectState({ ...facts, liveFingerprint: fingerprintSchema(live) }, migrationFiles, {
+  const liveFacts = { ...facts, liveFingerprint: fingerprintSchema(live) };
+  const detectLive = (known: DatabaseFacts) => detectState(known, migrationFiles, {
     ...options,
     manifest: toFingerprintManifest(manifest),
     explainDifference: (revision) => {
@@ -123,6 +133,13 @@ export async function observe(
     },
     nearestRevision: () => findNearestRevision(manifest, live),
   });
+  let detection = detectLive(liveFacts);
+  // A match the schema cannot settle: the migrations' probes are asked, and their answers are facts.
+  const wanted = probesWanted(detection, liveFacts);
+  if (wanted.length) {
+    const probes = await askProbes(client, migrationFiles, wanted, { schema: settings.schema, runCode: probeCode, logger });
+    detection = detectLive({ ...liveFacts, probes });
+  }
   return { ...unmatched, detection, manifest };
 }
 

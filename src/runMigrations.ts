@@ -8,7 +8,7 @@ import { planCommand, type RunCommand } from './commandPlanner.js';
 import { allowLongIdle, closeQuietly, type Client } from './connection.js';
 import { MigrationFailedError, RefusedError } from './errors.js';
 import { executeBatch } from './execute.js';
-import { adoptChecksums, appliedBy, stampHistory } from './history.js';
+import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './history.js';
 import { computeManifestIfAllowed, connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './inspect.js';
 import type { Manifest } from './fingerprints/manifest.js';
 import type { Queryable } from './introspect.js';
@@ -52,7 +52,8 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     // Drift is looked for only when it would stop the run: reading the whole
     // live schema on every start cost a 1,000-table database more than the
     // rest of the start (issue 6); `status` and `check` always look.
-    const drift = { checkDrift: settings.refuseOnDrift };
+    // Only auto runs JS/TS probes (code of the migration files): it alone acts on a legacy match (below).
+    const drift = { checkDrift: settings.refuseOnDrift, probeCode: command.kind === 'auto' };
     // Only auto acts on the revision a legacy database matches: up and down refuse a legacy
     // database and stamp is told its revision, so none of them replays the migrations to find it.
     const reconcile = command.kind === 'auto' ? 'replay' : 'none';
@@ -194,7 +195,14 @@ async function executePlan(
       await adoptChecksums(db, where, unrecorded);
       logger.info(`recorded checksums of ${unrecorded.length} migrations applied without them`);
     }
+    if (plan.repair?.length) {
+      const recorded = new Map(observed.facts.applied.map((row) => [row.name, row.checksum]));
+      await recordChecksums(db, where, plan.repair.map((name) => ({ name, recorded: recorded.get(name)!, checksum: byName.get(name)!.checksum })));
+      for (const name of plan.repair) logger.info(`recorded the checksum of ${name} as the file is now (it was edited after it ran)`);
+    }
   };
+  // Files merged late, applied now: their rows go back into file order before each COMMIT (history.ts).
+  const late = plan.apply.filter((name) => observed.detection.outOfOrder.includes(name));
   const batchOptions = {
     db: client,
     where,
@@ -204,7 +212,10 @@ async function executePlan(
     appliedBy: by,
     prelude,
     // A lock whose session ended may already be another runner's: never commit then.
-    beforeCommit: () => lock.assertHeld(),
+    beforeCommit: async () => {
+      if (late.length) await orderHistoryAsFiles(client, where, files.map((f) => f.name), late);
+      await lock.assertHeld();
+    },
     onMigration: (run: MigrationRun, index: number, total: number) => {
       logger.info(`${run.status} ${run.name} (${index + 1}/${total}, ${run.durationMs} ms)`, {
         migration: run.name,
@@ -221,6 +232,7 @@ async function executePlan(
     case 'revert':
       return executeBatch('down', (plan.revert ?? []).map((n) => byName.get(n)!), files, batchOptions);
     case 'stamp':
+    case 'repair':
     case 'none':
       await executeBatch('up', [], files, batchOptions);
       return [];

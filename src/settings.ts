@@ -27,6 +27,10 @@ export interface SettingsInput {
   readonly ddlLockRetries?: number;
   readonly allowModified?: boolean;
   readonly refuseOnDrift?: boolean;
+  /** Apply files merged late (sorting before applied ones) with the rest: Flyway's outOfOrder. */
+  readonly outOfOrder?: boolean;
+  /** A legacy schema matching consecutive revisions that probes do not settle: refuse (default) or stamp the latest. */
+  readonly ambiguousLegacy?: 'refuse' | 'latest';
   readonly logLevel?: string;
   readonly logFormat?: string;
 }
@@ -56,6 +60,8 @@ export interface Settings {
   readonly ddlLockRetries: number;
   readonly allowModified: boolean;
   readonly refuseOnDrift: boolean;
+  readonly outOfOrder: boolean;
+  readonly ambiguousLegacy: 'refuse' | 'latest';
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'pretty';
   /** The config file read, or null. */
@@ -110,6 +116,8 @@ export function resolveSettings(
     ddlLockRetries: Number(pick('ddlLockRetries') ?? DEFAULTS.ddlLockRetries),
     allowModified: Boolean(pick('allowModified') ?? false),
     refuseOnDrift: Boolean(pick('refuseOnDrift') ?? false),
+    outOfOrder: Boolean(pick('outOfOrder') ?? false),
+    ambiguousLegacy: pick('ambiguousLegacy') === 'latest' ? 'latest' : 'refuse',
     logLevel: logLevel as LogLevel,
     logFormat,
     configFile,

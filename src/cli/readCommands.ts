@@ -152,7 +152,8 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
     }));
 }
 
-async function observeOnce(
+/** One look at the database, as `status` takes it: read only, on a connection of its own. */
+export async function observeOnce(
   ctx: CommandContext,
   options: ObserveOptions = {},
   read?: readonly MigrationFile[],
