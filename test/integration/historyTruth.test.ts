@@ -173,6 +173,26 @@ describe('a late merge is applied, never stamped', () => {
     const rows = await db.query<{ name: string; ran: boolean }>('SELECT name, ran_at IS NOT NULL AS ran FROM pgmigrations_meta ORDER BY name');
     expect(rows).toEqual([{ name: '0001_t1', ran: false }, { name: '0002_t2', ran: true }, { name: '0003_t3', ran: true }]);
   });
+
+  test('an old side table the role may not alter: exit 2 naming the ALTER its owner runs, nothing applied', async () => {
+    await folder.write('0002_t2.sql', T2);
+    expect((await migrate('up', '+1')).code).toBe(0);
+    await db.query('ALTER TABLE pgmigrations_meta DROP COLUMN ran_at');
+    const role = `truth_${db.name.slice(-10)}`;
+    await db.query(`CREATE ROLE ${role} LOGIN; GRANT USAGE, CREATE ON SCHEMA public TO ${role};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON pgmigrations, pgmigrations_meta TO ${role}; GRANT USAGE ON SEQUENCE pgmigrations_id_seq TO ${role}`);
+    try {
+      const url = new URL(db.url);
+      url.username = role;
+      const r = await runCli(['auto', '--dir', folder.dir], { env: cleanEnv({ DATABASE_URL: url.toString() }) });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/migrate: error: cannot add column ran_at to the side table "public"\."pgmigrations_meta": must be owner of table pgmigrations_meta \(have its owner run ALTER TABLE "public"\."pgmigrations_meta" ADD COLUMN ran_at timestamptz, or run migrate once as its owner\)/);
+      expect(await history()).toEqual(['0001_t1']);
+      expect(await tables()).toEqual(['pgmigrations', 'pgmigrations_meta', 't1']);
+    } finally {
+      await db.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+  });
 });
 
 describe('repair: accepting an edited file lasts', () => {
