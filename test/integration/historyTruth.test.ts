@@ -84,12 +84,12 @@ describe('a late merge is applied, never stamped', () => {
     // When it really ran is beside the history, and is what `history` shows.
     const ranAt = rows[1]!.ran_at;
     expect(ranAt).not.toBeNull();
-    const [{ later }] = await db.query<{ later: boolean }>(`SELECT $1::timestamptz > $2::timestamp::timestamptz AS later`, [ranAt, t3]);
-    expect(later).toBe(true);
+    const [later] = await db.query<{ later: boolean }>(`SELECT $1::timestamptz > $2::timestamp::timestamptz AS later`, [ranAt, t3]);
+    expect(later).toEqual({ later: true });
     const shown = JSON.parse((await migrate('history', '--json')).stdout).migrations as { name: string; appliedAt: string }[];
     expect(shown.map((m) => m.name)).toEqual(['0001_t1', '0002_t2', '0003_t3']);
-    const [{ same }] = await db.query<{ same: boolean }>(`SELECT $1::timestamptz = date_trunc('milliseconds', $2::timestamptz) AS same`, [shown[1]!.appliedAt, ranAt]);
-    expect(same).toBe(true);
+    const [same] = await db.query<{ same: boolean }>(`SELECT $1::timestamptz = date_trunc('milliseconds', $2::timestamptz) AS same`, [shown[1]!.appliedAt, ranAt]);
+    expect(same).toEqual({ same: true });
 
     const plain = await nodePgMigrate('up');
     expect(plain.code).toBe(0);
