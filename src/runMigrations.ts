@@ -7,7 +7,7 @@
 import { planCommand, type RunCommand } from './commandPlanner.js';
 import { allowLongIdle, closeQuietly, type Client } from './connection.js';
 import { MigrationFailedError, RefusedError } from './errors.js';
-import { executeBatch } from './execute.js';
+import { executeBatch, inTransaction } from './execute.js';
 import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './history.js';
 import { computeManifestIfAllowed, connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './inspect.js';
 import type { Manifest } from './fingerprints/manifest.js';
@@ -227,8 +227,12 @@ async function executePlan(
   };
   switch (plan.action) {
     case 'apply':
-    case 'stamp-then-apply':
-      return executeBatch('up', plan.apply.map((n) => byName.get(n)!), files, batchOptions);
+    case 'stamp-then-apply': {
+      const runs = await executeBatch('up', plan.apply.map((n) => byName.get(n)!), files, batchOptions);
+      // A late one that ran outside a transaction (noTransaction) was recorded after the last COMMIT.
+      if (late.length) await inTransaction(client, () => orderHistoryAsFiles(client, where, files.map((f) => f.name), late));
+      return runs;
+    }
     case 'revert':
       return executeBatch('down', (plan.revert ?? []).map((n) => byName.get(n)!), files, batchOptions);
     case 'stamp':

@@ -118,6 +118,20 @@ describe('a late merge is applied, never stamped', () => {
     expect((await nodePgMigrate('up')).stdout).toMatch(/No migrations to run!/);
   });
 
+  test('a late migration that runs outside a transaction (noTransaction), last of its batch, is put in file order too', async () => {
+    expect((await nodePgMigrate('up')).code).toBe(0);
+    await folder.write(
+      '0002_index.js',
+      `export function up(pgm) { pgm.noTransaction(); pgm.createIndex('t1', 'id', { name: 't1_id_idx', concurrently: true }); }\n` +
+        `export function down(pgm) { pgm.noTransaction(); pgm.dropIndex('t1', 'id', { name: 't1_id_idx', concurrently: true }); }\n`,
+    );
+    const r = await migrate('up', '--out-of-order');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/0002_index runs outside a transaction/);
+    expect(await history()).toEqual(['0001_t1', '0002_index', '0003_t3']);
+    expect((await nodePgMigrate('up')).stdout).toMatch(/No migrations to run!/);
+  });
+
   test('config outOfOrder: auto applies late merges at every start', async () => {
     await lateMerge();
     const config = join(folder.dir, '..', `${db.name}.config.json`);
