@@ -290,22 +290,32 @@ async function writeInFileOrder(
   const rewrite = firstMisplaced < 0
     ? { names: names.filter((name) => !keptNames.has(name)), runOn: names.filter((name) => !keptNames.has(name)).map(() => null) }
     : { names: names.slice(firstMisplaced), runOn: runOnInFileOrder(names.slice(firstMisplaced), timed, kept[firstMisplaced - 1]) };
-  if (firstMisplaced >= 0) {
-    await db.query(
-      `DELETE FROM ${history} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[]) OR id OPERATOR(pg_catalog.=) ANY ($2::bigint[])`,
-      [rewrite.names, kept.slice(firstMisplaced).map((row) => row.id)],
-    );
+  if (!rewrite.names.length) {
+    // Nothing to write; rows past the files' end (a second row of a name held twice) still go.
+    if (firstMisplaced >= 0) {
+      await db.query(`DELETE FROM ${history} WHERE id OPERATOR(pg_catalog.=) ANY ($1::bigint[])`, [kept.slice(firstMisplaced).map((row) => row.id)]);
+    }
+    return;
   }
-  if (!rewrite.names.length) return;
-  const { rows: written } = await db.query(
-    `INSERT INTO ${history} (name, run_on)
-     SELECT name, COALESCE(run_on, pg_catalog.now())
-     FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::timestamp[])) WITH ORDINALITY AS r(name, run_on, ord)
-     WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE h.name OPERATOR(pg_catalog.=) ANY ($1::text[]))
-     ORDER BY ord
-     RETURNING name`,
-    [rewrite.names, rewrite.runOn],
-  );
+  const rows = 'FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::timestamp[])) WITH ORDINALITY AS r(name, run_on, ord)';
+  // One statement, so the rewrite is whole even where the caller holds no transaction (a
+  // noTransaction migration's record is written after its batch committed). A name recorded
+  // meanwhile: the append writes nothing, and the conflict is reported.
+  const { rows: written } = firstMisplaced < 0
+    ? await db.query(
+        `INSERT INTO ${history} (name, run_on) SELECT name, COALESCE(run_on, pg_catalog.now()) ${rows}
+         WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE h.name OPERATOR(pg_catalog.=) ANY ($1::text[]))
+         ORDER BY ord RETURNING name`,
+        [rewrite.names, rewrite.runOn],
+      )
+    : await db.query(
+        `WITH gone AS (
+           DELETE FROM ${history} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[]) OR id OPERATOR(pg_catalog.=) ANY ($3::bigint[])
+         )
+         INSERT INTO ${history} (name, run_on) SELECT name, COALESCE(run_on, pg_catalog.now()) ${rows}
+         ORDER BY ord RETURNING name`,
+        [rewrite.names, rewrite.runOn, kept.slice(firstMisplaced).map((row) => row.id)],
+      );
   if (written.length !== rewrite.names.length) throw await conflictOf(db, where, rewrite.names);
 }
 
