@@ -170,6 +170,17 @@ export interface ReadFactsOptions {
 }
 
 export async function readDatabaseFacts(db: Queryable, where: RunnerLocation, options: ReadFactsOptions = {}): Promise<DatabaseFacts> {
+  const facts = await readFactsOnce(db, where, options);
+  // The history and the objects are read by separate statements, each seeing what had committed
+  // when it began: a run that committed between them (a fresh build, another replica's) shows its
+  // objects without its history, a legacy database that is not. Its history rows committed with
+  // its objects, so a second look at the history, after the objects, sees them.
+  if (facts.applied.length || !facts.applicationObjects.length) return facts;
+  const again = await readFactsOnce(db, where, options);
+  return again.applied.length ? again : facts;
+}
+
+async function readFactsOnce(db: Queryable, where: RunnerLocation, options: ReadFactsOptions): Promise<DatabaseFacts> {
   const history = historyLocationOf(where);
   const runnerTables = runnerTablesOf(where.table);
   const tables = await db.query<TableShape & { relname: string }>(HISTORY_TABLES_SQL, [history.schema, runnerTables]);
