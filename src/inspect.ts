@@ -8,7 +8,8 @@ import { readDatabaseFacts } from './introspect.js';
 import { createSilentLogger, type Logger } from './logger.js';
 import { readMigrationFiles } from './migrationFiles.js';
 import { requireConnection, resolveSettings, type Settings, type SettingsInput } from './settings.js';
-import { detectState, type DetectOptions } from './stateDetector.js';
+import { detectState, probesWanted, type DetectOptions } from './stateDetector.js';
+import { askProbes } from './probes.js';
 import type { DatabaseFacts, Detection, MigrationFile } from './types.js';
 import { findNearestRevision, findStaleness, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
 import { computeManifest, readModel, ReplayFailedError, ScratchDatabaseError, ScratchUnavailableError } from './fingerprints/replay.js';
@@ -45,6 +46,8 @@ export function detectOptionsOf(settings: Settings, extra: Partial<DetectOptions
     baseline: settings.baseline,
     allowModified: settings.allowModified,
     refuseOnDrift: settings.refuseOnDrift,
+    outOfOrder: settings.outOfOrder,
+    ambiguousLegacy: settings.ambiguousLegacy,
     ...extra,
   };
 }
@@ -74,6 +77,12 @@ export interface ObserveOptions extends Partial<DetectOptions> {
   readonly invalidIndexes?: boolean;
   /** Stops a replay this look makes (SIGINT/SIGTERM in the CLI): its scratch database goes. */
   readonly signal?: AbortSignal;
+  /**
+   * Whether JS/TS migration probes may run (they are the file's code): only
+   * `auto` acts on the revision a legacy database matches. Default false:
+   * read-only commands ask SQL probes only (src/probes.ts).
+   */
+  readonly probeCode?: boolean;
 }
 
 /**
@@ -85,7 +94,7 @@ export async function observe(
   client: Client,
   settings: Settings,
   files?: readonly MigrationFile[],
-  { checkDrift = true, reconcile = 'replay', historyDetails = false, invalidIndexes = true, signal, ...extra }: ObserveOptions = {},
+  { checkDrift = true, reconcile = 'replay', historyDetails = false, invalidIndexes = true, probeCode = false, signal, ...extra }: ObserveOptions = {},
   logger: Logger = createSilentLogger(),
   /** A manifest computed by an earlier observation of this run, to reuse instead of replaying again. */
   computed: Manifest | null = null,
@@ -122,7 +131,8 @@ export async function observe(
     return { ...unmatched, detection: detectState(facts, migrationFiles, { ...options, whyNoFingerprints }), manifest: null };
   }
   const live = await readModel(client, settings);
-  const detection = detectState({ ...facts, liveFingerprint: fingerprintSchema(live) }, migrationFiles, {
+  const liveFacts = { ...facts, liveFingerprint: fingerprintSchema(live) };
+  const detectLive = (known: DatabaseFacts) => detectState(known, migrationFiles, {
     ...options,
     manifest: toFingerprintManifest(manifest),
     explainDifference: (revision) => {
@@ -131,6 +141,13 @@ export async function observe(
     },
     nearestRevision: () => findNearestRevision(manifest, live),
   });
+  let detection = detectLive(liveFacts);
+  // A match the schema cannot settle: the migrations' probes are asked, and their answers are facts.
+  const wanted = probesWanted(detection, liveFacts);
+  if (wanted.length) {
+    const probes = await askProbes(client, migrationFiles, wanted, { schema: settings.schema, runCode: probeCode, logger });
+    detection = detectLive({ ...liveFacts, probes });
+  }
   return { ...unmatched, detection, manifest };
 }
 

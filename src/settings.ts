@@ -31,6 +31,10 @@ export interface SettingsInput {
   readonly migrationTimeout?: number;
   readonly allowModified?: boolean;
   readonly refuseOnDrift?: boolean;
+  /** Apply files merged late (sorting before applied ones) with the rest: Flyway's outOfOrder. */
+  readonly outOfOrder?: boolean;
+  /** A legacy schema matching consecutive revisions that probes do not settle: refuse (default) or stamp the latest. */
+  readonly ambiguousLegacy?: 'refuse' | 'latest';
   readonly logLevel?: string;
   readonly logFormat?: string;
   /** Where replays run: `embedded`, `url` (with scratchUrl) or `target` (README "The scratch server"). */
@@ -56,6 +60,8 @@ export interface Settings {
   readonly migrationTimeoutSeconds: number;
   readonly allowModified: boolean;
   readonly refuseOnDrift: boolean;
+  readonly outOfOrder: boolean;
+  readonly ambiguousLegacy: 'refuse' | 'latest';
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'pretty';
   /** The config file read, or null. */
@@ -124,6 +130,8 @@ export function resolveSettings(
     migrationTimeoutSeconds: Number(pick('migrationTimeout') ?? 0),
     allowModified: Boolean(pick('allowModified') ?? false),
     refuseOnDrift: Boolean(pick('refuseOnDrift') ?? false),
+    outOfOrder: Boolean(pick('outOfOrder') ?? false),
+    ambiguousLegacy: pick('ambiguousLegacy') === 'latest' ? 'latest' : 'refuse',
     logLevel: logLevel as LogLevel,
     logFormat,
     configFile,
