@@ -222,6 +222,7 @@ async function executePlan(
       if (late.length) await orderHistoryAsFiles(client, where, files.map((f) => f.name), late);
       await lock.assertHeld();
     },
+    assertLock: () => lock.assertHeld(),
     ...(options.signal && { signal: options.signal }),
     migrationTimeoutSeconds: settings.migrationTimeoutSeconds,
     cancelStatement: () => cancelBackend(requireConnection(settings), (client as { processID?: number | null }).processID),
