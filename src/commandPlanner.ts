@@ -7,7 +7,7 @@
  * four characters) stands for the name.
  */
 import { UnknownRevisionError, UsageError } from './errors.js';
-import { countOf } from './stateDetector.js';
+import { countOf, listNames } from './stateDetector.js';
 import type { Detection, Plan } from './types.js';
 
 export type RunCommand =
@@ -16,7 +16,9 @@ export type RunCommand =
   | { readonly kind: 'up'; readonly target?: string }
   /** A name or prefix (which stays applied), `base` or `-N`; else `steps` (default 1); not both. */
   | { readonly kind: 'down'; readonly target?: string; readonly steps?: number }
-  | { readonly kind: 'stamp'; readonly revision: string };
+  | { readonly kind: 'stamp'; readonly revision: string }
+  /** Record the checksums of applied files edited since they ran, as they are now (Flyway's repair). */
+  | { readonly kind: 'repair' };
 
 export function planCommand(command: RunCommand, detection: Detection, fileNames: readonly string[]): Plan {
   switch (command.kind) {
@@ -28,7 +30,26 @@ export function planCommand(command: RunCommand, detection: Detection, fileNames
       return planDown(detection, fileNames, command);
     case 'stamp':
       return planStamp(fileNames, command.revision);
+    case 'repair':
+      return planRepair(detection);
   }
+}
+
+/**
+ * `repair`: accepting an edited file lasts. Its checksum is recorded as the
+ * file is now, in any state, since it says nothing about what ran; a file
+ * not on disk has nothing to record (`stamp` drops its row).
+ */
+function planRepair(d: Detection): Plan {
+  const edited = d.findings.flatMap((f) => (f.kind === 'checksum-mismatch' ? [f.name] : []));
+  if (!edited.length) return plan('none', [], 'no applied migration was edited since it ran');
+  return {
+    action: 'repair',
+    stampTo: null,
+    apply: [],
+    repair: edited,
+    reason: `record the checksum of ${countOf(edited)} edited since ${edited.length === 1 ? 'it' : 'they'} ran, as the file is now: ${listNames(edited)}`,
+  };
 }
 
 function planUp(d: Detection, target: string): Plan {
@@ -89,12 +110,19 @@ function planStamp(fileNames: readonly string[], revision: string): Plan {
   return { action: 'stamp', stampTo, apply: [], reason: `stamp the history at ${stampTo}` };
 }
 
-/** `up` and `down` act only on a history that is a clean prefix of the files. */
-function refuseIrregular(d: Detection, verb: string): Plan | null {
+/**
+ * `up` and `down` act only on a history that is a clean prefix of the files;
+ * `up` also on one with gaps when the detector was told to apply them
+ * (`--out-of-order`, `outOfOrder`): its pending list holds them, in file order.
+ */
+function refuseIrregular(d: Detection, verb: 'up' | 'down'): Plan | null {
   if (d.state === 'legacy') {
     return refuse(`${verb} refused: legacy database (objects but no history)`, 'migrate auto (reconciles it), or migrate stamp REV');
   }
-  if (d.state === 'diverged') return refuse(`${verb} refused: ${d.plan.reason}`, d.plan.settleCommand ?? 'migrate status');
+  if (d.state === 'diverged' && (verb === 'down' || d.plan.action === 'refuse')) {
+    // With outOfOrder set the detector's plan applies the gaps: that is what settles a down.
+    return refuse(`${verb} refused: ${d.plan.reason}`, d.plan.settleCommand ?? 'migrate up (outOfOrder is set: it applies the gaps)');
+  }
   if (d.plan.action === 'refuse') return d.plan;
   return null;
 }

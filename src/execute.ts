@@ -68,6 +68,12 @@ export interface BatchOptions {
    * still holds the lock.
    */
   readonly beforeCommit?: () => Promise<void>;
+  /**
+   * Throws LockLostError unless the run still holds the migration lock. Asked
+   * before the history write of a migration that ran outside a transaction:
+   * with the lock gone, another runner may have run and recorded it meanwhile.
+   */
+  readonly assertLock?: () => Promise<void>;
   /** Called as each migration's SQL has run, before it commits (progress); the commit is logged when it happens. */
   readonly onMigration?: (run: MigrationRun, index: number, total: number, committed: boolean) => void;
   /** Stops the batch (SIGINT/SIGTERM, migration code that escaped: src/cli/main.ts); its reason is the error. */
@@ -615,6 +621,7 @@ class BatchRun {
       await this.inRunnerTransaction(async () => {
         this.running = null;
         await this.restoreRunnerSettings();
+        await this.options.assertLock?.();
         await this.runnerStatement('writing the history', () => this.record(records));
         await this.options.beforeCommit?.();
       });

@@ -8,9 +8,11 @@ export function describeFinding(f: Finding): string {
     case 'drift':
       return `drift: the live schema differs from the recorded schema of ${f.revision}` +
         (f.differences.length ? `: ${f.differences.join('; ')}` : '');
-    case 'ambiguous-match':
-      return `ambiguous-match: the schema matches ${f.revisions.join(', ')}` +
-        (f.chosen ? ` (stamping ${f.chosen})` : '');
+    case 'ambiguous-match': {
+      const said = (f.probes ?? []).map((p) => `${p.name}: ${p.present === null ? `not asked (${p.unanswered ?? 'no answer'})` : p.present ? 'present' : 'absent'}`);
+      const how = f.chosen === null ? '' : f.decidedBy?.length ? ` (stamping ${f.chosen}, as the probes of ${f.decidedBy.join(' and ')} say)` : ` (stamping ${f.chosen})`;
+      return `ambiguous-match: the schema matches ${f.revisions.join(', ')}${how}` + (said.length ? `; probes: ${said.join(', ')}` : '');
+    }
     case 'missing-fingerprints':
       return `missing-fingerprints: ${f.reason}`;
     case 'invalid-index':

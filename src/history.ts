@@ -13,7 +13,7 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { ConfigError, HistoryConflictError, describeCause } from './errors.js';
+import { ConfigError, EXIT, HistoryConflictError, RunnerError, describeCause } from './errors.js';
 import { historyLocationOf, metaTableOf, qualify, type HistoryLocation, type Queryable, type RunnerLocation } from './introspect.js';
 
 export interface AppliedRecord {
@@ -37,29 +37,48 @@ export function appliedBy(how = 'migrate'): string {
  * `CREATE SCHEMA IF NOT EXISTS` checks the CREATE privilege on the database
  * even when the schema exists, which PostgreSQL 15's recommended role (CREATE
  * on schema public only) does not have.
+ *
+ * A side table made before `ran_at` existed gets the column here, under the
+ * migration lock, in the batch's transaction; until then it is read as it is
+ * (introspect.ts reads both shapes).
  */
 export async function ensureHistoryTables(db: Queryable, location: RunnerLocation): Promise<void> {
   const where = historyLocationOf(location);
-  const { rows } = await db.query<{ schema: boolean; tables: number }>(
+  const meta = metaTableOf(where.table);
+  const { rows } = await db.query<{ schema: boolean; tables: number; ranAt: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname OPERATOR(pg_catalog.=) $1) AS schema,
             (SELECT pg_catalog.count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-             WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) ANY ($2::text[])) AS tables`,
-    [where.schema, [where.table, metaTableOf(where.table)]],
+             WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) ANY ($2::text[])) AS tables,
+            EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
+                      JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                    WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $3
+                      AND a.attname OPERATOR(pg_catalog.=) 'ran_at' AND NOT a.attisdropped) AS "ranAt"`,
+    [where.schema, [where.table, meta], meta],
   );
-  if (rows[0]?.tables === 2) return;
+  if (rows[0]?.tables === 2 && rows[0].ranAt) return;
   const schemaExists = rows[0]?.schema === true;
+  const history = qualify(where.schema, where.table);
   try {
-    if (!schemaExists) await db.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(where.schema)}`);
-    await db.query(
-      `CREATE TABLE IF NOT EXISTS ${qualify(where.schema, where.table)} ` +
-        '(id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL); ' +
-        `CREATE TABLE IF NOT EXISTS ${qualify(where.schema, metaTableOf(where.table))} (` +
-        'name varchar(255) PRIMARY KEY, checksum text, duration_ms integer, applied_by text, ' +
-        'recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now())',
-    );
+    if (rows[0]?.tables !== 2) {
+      if (!schemaExists) await db.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(where.schema)}`);
+      await db.query(
+        `CREATE TABLE IF NOT EXISTS ${history} ` +
+          '(id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL); ' +
+          `CREATE TABLE IF NOT EXISTS ${qualify(where.schema, meta)} (` +
+          'name varchar(255) PRIMARY KEY, checksum text, duration_ms integer, applied_by text, ' +
+          'recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(), ran_at timestamptz)',
+      );
+    }
+    await db.query(`ALTER TABLE ${qualify(where.schema, meta)} ADD COLUMN IF NOT EXISTS ran_at timestamptz`);
   } catch (error) {
     if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) throw error;
-    const history = qualify(where.schema, where.table);
+    if (rows[0]?.tables === 2) {
+      const table = qualify(where.schema, meta);
+      throw new ConfigError(`cannot add column ran_at to the side table ${table}: ${describeCause(error)}`, table, {
+        cause: error,
+        hint: `have its owner run ALTER TABLE ${table} ADD COLUMN ran_at timestamptz, or run migrate once as its owner`,
+      });
+    }
     throw new ConfigError(`cannot create the history table ${history}: ${describeCause(error)}`, history, {
       cause: error,
       hint: schemaExists
@@ -74,6 +93,8 @@ const INSUFFICIENT_PRIVILEGE = '42501';
 /**
  * Records applied migrations in one round trip, in order. run_on is NOW(),
  * the transaction's start, as node-pg-migrate writes it; ids keep the order.
+ * The side table's ran_at says the same, and keeps saying it when run_on is
+ * moved to keep the history in file order (orderHistoryAsFiles, stampHistory).
  * All or nothing: when the history holds any of the names already, nothing
  * is written and HistoryConflictError says which.
  */
@@ -95,10 +116,10 @@ export async function recordApplied(
      ), history AS (
        INSERT INTO ${history} (name, run_on) SELECT name, pg_catalog.now() FROM rows ORDER BY ord
      )
-     INSERT INTO ${qualify(where.schema, metaTableOf(where.table))} AS m (name, checksum, duration_ms, applied_by)
-     SELECT name, checksum, duration_ms, $4 FROM rows
+     INSERT INTO ${qualify(where.schema, metaTableOf(where.table))} AS m (name, checksum, duration_ms, applied_by, ran_at)
+     SELECT name, checksum, duration_ms, $4, pg_catalog.now() FROM rows
      ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, duration_ms = EXCLUDED.duration_ms,
-       applied_by = EXCLUDED.applied_by, recorded_at = pg_catalog.now()
+       applied_by = EXCLUDED.applied_by, recorded_at = pg_catalog.now(), ran_at = EXCLUDED.ran_at
      RETURNING m.name`,
     [names, records.map((r) => r.checksum), records.map((r) => r.durationMs), by],
   );
@@ -166,45 +187,136 @@ export async function stampHistory(
   const names = distinctNames(prefix.map((f) => f.name));
   await db.query(`DELETE FROM ${history} WHERE NOT (name OPERATOR(pg_catalog.=) ANY ($1::text[]))`, [names]);
   await db.query(`DELETE FROM ${meta} WHERE NOT (name OPERATOR(pg_catalog.=) ANY ($1::text[]))`, [names]);
-  // Times as text, so they go back exactly as they were (timestamp has no time zone);
-  // format() prints them with the type's output function, as a cast to text would.
-  const { rows: kept } = await db.query<HistoryTime>(
-    `SELECT id, name, pg_catalog.format('%s', run_on) AS "runOn", extract(epoch FROM run_on)::float8 AS epoch
-     FROM ${history} ORDER BY run_on, id`,
-  );
+  const kept = await readHistoryTimes(db, history);
   const keptNames = new Set(kept.map((row) => row.name));
   const missing = prefix.filter((f) => !keptNames.has(f.name));
-  const firstMisplaced = kept.findIndex((row, index) => row.name !== names[index]);
-  // In order already: the missing rows follow, applied now. Otherwise rewrite from the first misplaced row:
-  // every row from there on goes, a second row of a name held twice too, and the tail is written once.
-  const rewrite = firstMisplaced < 0
-    ? { names: missing.map((f) => f.name), runOn: missing.map(() => null) }
-    : { names: names.slice(firstMisplaced), runOn: runOnInFileOrder(names.slice(firstMisplaced), kept, kept[firstMisplaced - 1]) };
-  if (firstMisplaced >= 0) {
-    await db.query(
-      `DELETE FROM ${history} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[]) OR id OPERATOR(pg_catalog.=) ANY ($2::bigint[])`,
-      [rewrite.names, kept.slice(firstMisplaced).map((row) => row.id)],
-    );
-  }
-  if (rewrite.names.length) {
-    const { rows: written } = await db.query(
-      `INSERT INTO ${history} (name, run_on)
-       SELECT name, COALESCE(run_on, pg_catalog.now())
-       FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::timestamp[])) WITH ORDINALITY AS r(name, run_on, ord)
-       WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE h.name OPERATOR(pg_catalog.=) ANY ($1::text[]))
-       ORDER BY ord
-       RETURNING name`,
-      [rewrite.names, rewrite.runOn],
-    );
-    if (written.length !== rewrite.names.length) throw await conflictOf(db, where, rewrite.names);
-  }
+  await writeInFileOrder(db, where, names, kept, new Set());
   if (missing.length) await db.query(
     `INSERT INTO ${meta} AS m (name, checksum, applied_by)
      SELECT name, checksum, $3 FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS r(name, checksum)
      ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_by = EXCLUDED.applied_by,
-       duration_ms = NULL, recorded_at = pg_catalog.now()`,
+       duration_ms = NULL, recorded_at = pg_catalog.now(), ran_at = NULL`,
     [missing.map((f) => f.name), missing.map((f) => f.checksum), by],
   );
+}
+
+/**
+ * After files that sort before applied ones were applied (`up --out-of-order`),
+ * in the batch's transaction: the rows go back into file order by (run_on, id),
+ * as plain node-pg-migrate's check-order wants them, the late rows taking the
+ * time of the row after them, as a stamped gap does. When each really ran
+ * stays in the side table's ran_at (recordApplied). A history naming a file
+ * not on disk is left as it is: the detector refuses it before anything runs.
+ */
+export async function orderHistoryAsFiles(
+  db: Queryable,
+  location: RunnerLocation,
+  fileNames: readonly string[],
+  late: readonly string[],
+): Promise<void> {
+  const where = historyLocationOf(location);
+  const kept = await readHistoryTimes(db, qualify(where.schema, where.table));
+  const onDisk = new Set(fileNames);
+  if (kept.some((row) => !onDisk.has(row.name))) return;
+  const held = new Set(kept.map((row) => row.name));
+  await writeInFileOrder(db, where, fileNames.filter((name) => held.has(name)), kept, new Set(late));
+}
+
+/**
+ * `repair`: records the checksums of applied files as they are now, so an
+ * accepted edit stays accepted. Only rows whose checksum is the one the
+ * detector saw are changed: all or nothing, HistoryConflictError otherwise.
+ */
+export async function recordChecksums(
+  db: Queryable,
+  location: RunnerLocation,
+  records: readonly { readonly name: string; readonly recorded: string; readonly checksum: string }[],
+): Promise<void> {
+  const where = historyLocationOf(location);
+  if (!records.length) return;
+  const meta = qualify(where.schema, metaTableOf(where.table));
+  const { rows } = await db.query<{ name: string }>(
+    `UPDATE ${meta} AS m SET checksum = r.checksum
+     FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[])) AS r(name, recorded, checksum)
+     WHERE m.name OPERATOR(pg_catalog.=) r.name AND m.checksum OPERATOR(pg_catalog.=) r.recorded
+     RETURNING m.name`,
+    [records.map((r) => r.name), records.map((r) => r.recorded), records.map((r) => r.checksum)],
+  );
+  if (rows.length !== records.length) {
+    const changed = new Set(rows.map((r) => r.name));
+    throw new ChecksumConflictError(records.filter((r) => !changed.has(r.name)).map((r) => r.name), meta);
+  }
+}
+
+/** `repair` found a checksum other than the one it read: something wrote the side table meanwhile. */
+export class ChecksumConflictError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+  constructor(readonly names: readonly string[], readonly table: string) {
+    super(`the side table ${table} changed meanwhile for ${names.join(', ')}: nothing was recorded`, {
+      hint: 'check with `migrate status`, then run migrate repair again',
+    });
+  }
+}
+
+/** The history's rows in node-pg-migrate's order, times as text, so they go back exactly as they were. */
+async function readHistoryTimes(db: Queryable, history: string): Promise<HistoryTime[]> {
+  // timestamp has no time zone; format() prints it with the type's output function, as a cast to text would.
+  const { rows } = await db.query<HistoryTime>(
+    `SELECT id, name, pg_catalog.format('%s', run_on) AS "runOn", extract(epoch FROM run_on)::float8 AS epoch
+     FROM ${history} ORDER BY run_on, id`,
+  );
+  return rows;
+}
+
+/**
+ * Makes the history hold `names` (file order) from the rows `kept`: in order
+ * already, the names it lacks follow, applied now. Otherwise the rows from
+ * the first misplaced one on go (a second row of a name held twice too) and
+ * the tail is written once, in file order, with times that never go back:
+ * a row not kept, or named in `borrowing`, takes the time of the next kept
+ * row, as if it had run with it.
+ */
+async function writeInFileOrder(
+  db: Queryable,
+  where: HistoryLocation,
+  names: readonly string[],
+  kept: readonly HistoryTime[],
+  borrowing: ReadonlySet<string>,
+): Promise<void> {
+  const history = qualify(where.schema, where.table);
+  const keptNames = new Set(kept.map((row) => row.name));
+  const firstMisplaced = kept.findIndex((row, index) => row.name !== names[index]);
+  const timed = kept.filter((row) => !borrowing.has(row.name));
+  const rewrite = firstMisplaced < 0
+    ? { names: names.filter((name) => !keptNames.has(name)), runOn: names.filter((name) => !keptNames.has(name)).map(() => null) }
+    : { names: names.slice(firstMisplaced), runOn: runOnInFileOrder(names.slice(firstMisplaced), timed, kept[firstMisplaced - 1]) };
+  if (!rewrite.names.length) {
+    // Nothing to write; rows past the files' end (a second row of a name held twice) still go.
+    if (firstMisplaced >= 0) {
+      await db.query(`DELETE FROM ${history} WHERE id OPERATOR(pg_catalog.=) ANY ($1::bigint[])`, [kept.slice(firstMisplaced).map((row) => row.id)]);
+    }
+    return;
+  }
+  const rows = 'FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::timestamp[])) WITH ORDINALITY AS r(name, run_on, ord)';
+  // One statement, so the rewrite is whole even where the caller holds no transaction (a
+  // noTransaction migration's record is written after its batch committed). A name recorded
+  // meanwhile: the append writes nothing, and the conflict is reported.
+  const { rows: written } = firstMisplaced < 0
+    ? await db.query(
+        `INSERT INTO ${history} (name, run_on) SELECT name, COALESCE(run_on, pg_catalog.now()) ${rows}
+         WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE h.name OPERATOR(pg_catalog.=) ANY ($1::text[]))
+         ORDER BY ord RETURNING name`,
+        [rewrite.names, rewrite.runOn],
+      )
+    : await db.query(
+        `WITH gone AS (
+           DELETE FROM ${history} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[]) OR id OPERATOR(pg_catalog.=) ANY ($3::bigint[])
+         )
+         INSERT INTO ${history} (name, run_on) SELECT name, COALESCE(run_on, pg_catalog.now()) ${rows}
+         ORDER BY ord RETURNING name`,
+        [rewrite.names, rewrite.runOn, kept.slice(firstMisplaced).map((row) => row.id)],
+      );
+  if (written.length !== rewrite.names.length) throw await conflictOf(db, where, rewrite.names);
 }
 
 interface HistoryTime {
@@ -215,13 +327,14 @@ interface HistoryTime {
 }
 
 /**
- * run_on for `tail` (file order) that never goes backwards: a kept row keeps
- * its time unless a row before it is later; a stamped row (never run) takes
- * the time of the next kept row, as if it had run with it.
+ * run_on for `tail` (file order) that never goes backwards: a row of `timed`
+ * keeps its time unless a row before it is later; any other (stamped, never
+ * run; or applied late) takes the time of the next row of `timed`, else of
+ * the latest before it.
  */
-function runOnInFileOrder(tail: readonly string[], kept: readonly HistoryTime[], before: HistoryTime | undefined): string[] {
-  const keptByName = new Map(kept.map((row) => [row.name, row]));
-  // For each position, the kept row at it or the next one after it.
+function runOnInFileOrder(tail: readonly string[], timed: readonly HistoryTime[], before: HistoryTime | undefined): (string | null)[] {
+  const keptByName = new Map(timed.map((row) => [row.name, row]));
+  // For each position, the timed row at it or the next one after it.
   const nextKept: (HistoryTime | undefined)[] = [];
   for (let index = tail.length - 1, next: HistoryTime | undefined; index >= 0; index--) {
     next = keptByName.get(tail[index]!) ?? next;
@@ -229,8 +342,9 @@ function runOnInFileOrder(tail: readonly string[], kept: readonly HistoryTime[],
   }
   let latest = before;
   return tail.map((_name, index) => {
-    // The tail starts at a kept row that is out of place, so one of the two is always there.
-    const own = nextKept[index] ?? latest!;
+    // Neither when no row before or after has a time of its own: then it is now, as it was applied.
+    const own = nextKept[index] ?? latest;
+    if (!own) return null;
     if (!latest || own.epoch > latest.epoch) latest = own;
     return latest.runOn;
   });

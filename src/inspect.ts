@@ -8,7 +8,8 @@ import { readDatabaseFacts } from './introspect.js';
 import { createSilentLogger, type Logger } from './logger.js';
 import { readMigrationFiles } from './migrationFiles.js';
 import { requireConnection, resolveSettings, type Settings, type SettingsInput } from './settings.js';
-import { detectState, type DetectOptions } from './stateDetector.js';
+import { detectState, probesWanted, type DetectOptions } from './stateDetector.js';
+import { askProbes } from './probes.js';
 import type { DatabaseFacts, Detection, MigrationFile } from './types.js';
 import { findNearestRevision, findStaleness, isCurrentManifest, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
 import { computeManifest, readModel, ReplayFailedError, ScratchDatabaseError, ScratchUnavailableError } from './fingerprints/replay.js';
@@ -45,6 +46,8 @@ export function detectOptionsOf(settings: Settings, extra: Partial<DetectOptions
     baseline: settings.baseline,
     allowModified: settings.allowModified,
     refuseOnDrift: settings.refuseOnDrift,
+    outOfOrder: settings.outOfOrder,
+    ambiguousLegacy: settings.ambiguousLegacy,
     ...extra,
   };
 }
@@ -72,6 +75,14 @@ export interface ObserveOptions extends Partial<DetectOptions> {
   readonly historyDetails?: boolean;
   /** Read the invalid indexes a failed concurrent build left (default true; runMigrations's looks pass false). */
   readonly invalidIndexes?: boolean;
+  /** Stops a replay this look makes (SIGINT/SIGTERM in the CLI): its scratch database goes. */
+  readonly signal?: AbortSignal;
+  /**
+   * Whether JS/TS migration probes may run (they are the file's code): only
+   * `auto` acts on the revision a legacy database matches. Default false:
+   * read-only commands ask SQL probes only (src/probes.ts).
+   */
+  readonly probeCode?: boolean;
 }
 
 /**
@@ -83,7 +94,7 @@ export async function observe(
   client: Client,
   settings: Settings,
   files?: readonly MigrationFile[],
-  { checkDrift = true, reconcile = 'replay', historyDetails = false, invalidIndexes = true, ...extra }: ObserveOptions = {},
+  { checkDrift = true, reconcile = 'replay', historyDetails = false, invalidIndexes = true, probeCode = false, signal, ...extra }: ObserveOptions = {},
   logger: Logger = createSilentLogger(),
   /** A manifest computed by an earlier observation of this run, to reuse instead of replaying again. */
   computed: Manifest | null = null,
@@ -114,14 +125,15 @@ export async function observe(
   if (reconciling && (!manifest || manifestStaleness)) {
     manifest = computed;
     if (!manifest && reconcile === 'manifest') return { ...unmatched, manifest: null, replayNeeded: true };
-    if (!manifest) ({ manifest, whyNoFingerprints } = await replayForFingerprints(settings, migrationFiles, logger, manifestStaleness, serverMajorOf(client)));
+    if (!manifest) ({ manifest, whyNoFingerprints } = await replayForFingerprints(settings, migrationFiles, logger, manifestStaleness, serverMajorOf(client), signal));
   }
   if (!manifest) {
     if (!whyNoFingerprints) return { ...unmatched, manifest: null };
     return { ...unmatched, detection: detectState(facts, migrationFiles, { ...options, whyNoFingerprints }), manifest: null };
   }
   const live = await readModel(client, settings);
-  const detection = detectState({ ...facts, liveFingerprint: fingerprintSchema(live) }, migrationFiles, {
+  const liveFacts = { ...facts, liveFingerprint: fingerprintSchema(live) };
+  const detectLive = (known: DatabaseFacts) => detectState(known, migrationFiles, {
     ...options,
     manifest: toFingerprintManifest(manifest),
     explainDifference: (revision) => {
@@ -130,6 +142,13 @@ export async function observe(
     },
     nearestRevision: () => findNearestRevision(manifest, live),
   });
+  let detection = detectLive(liveFacts);
+  // A match the schema cannot settle: the migrations' probes are asked, and their answers are facts.
+  const wanted = probesWanted(detection, liveFacts);
+  if (wanted.length) {
+    const probes = await askProbes(client, migrationFiles, wanted, { schema: settings.schema, runCode: probeCode, logger });
+    detection = detectLive({ ...liveFacts, probes });
+  }
   return { ...unmatched, detection, manifest };
 }
 
@@ -145,8 +164,9 @@ export async function computeManifestIfAllowed(
   logger: Logger,
   staleness: string | null,
   targetMajor?: number,
+  signal?: AbortSignal,
 ): Promise<Manifest | null> {
-  return (await replayForFingerprints(settings, files, logger, staleness, targetMajor)).manifest;
+  return (await replayForFingerprints(settings, files, logger, staleness, targetMajor, signal)).manifest;
 }
 
 /** The manifest a replay computed, or why there is none (no scratch server, a migration failed in the replay). */
@@ -156,6 +176,7 @@ async function replayForFingerprints(
   logger: Logger,
   staleness: string | null,
   targetMajor?: number,
+  signal?: AbortSignal,
 ): Promise<{ manifest: Manifest | null; whyNoFingerprints?: string }> {
   logger.info(
     staleness
@@ -163,7 +184,7 @@ async function replayForFingerprints(
       : 'no fingerprint manifest: computing fingerprints by replaying the migrations in a scratch database',
   );
   try {
-    return { manifest: await computeManifest({ settings, logger, ...(targetMajor !== undefined && { targetMajor }) }, files) };
+    return { manifest: await computeManifest({ settings, logger, ...(targetMajor !== undefined && { targetMajor }), ...(signal && { signal }) }, files) };
   } catch (error) {
     if (!(error instanceof ScratchDatabaseError || error instanceof ScratchUnavailableError || error instanceof ReplayFailedError)) throw error;
     logger.warn(`${error.message}${error.hint ? ` (${error.hint})` : ''}`);

@@ -178,6 +178,17 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT i.indisvalid AND n.nspname = $1 ORDER BY 1`;
 
 export async function readDatabaseFacts(db: Queryable, where: RunnerLocation, options: ReadFactsOptions = {}): Promise<DatabaseFacts> {
+  const facts = await readFactsOnce(db, where, options);
+  // The history and the objects are read by separate statements, each seeing what had committed
+  // when it began: a run that committed between them (a fresh build, another replica's) shows its
+  // objects without its history, a legacy database that is not. Its history rows committed with
+  // its objects, so a second look at the history, after the objects, sees them.
+  if (facts.applied.length || !facts.applicationObjects.length) return facts;
+  const again = await readFactsOnce(db, where, options);
+  return again.applied.length ? again : facts;
+}
+
+async function readFactsOnce(db: Queryable, where: RunnerLocation, options: ReadFactsOptions): Promise<DatabaseFacts> {
   const history = historyLocationOf(where);
   const runnerTables = runnerTablesOf(where.table);
   const tables = await db.query<TableShape & { relname: string }>(HISTORY_TABLES_SQL, [history.schema, runnerTables]);
@@ -194,8 +205,9 @@ export async function readDatabaseFacts(db: Queryable, where: RunnerLocation, op
   }
   const present = new Set(tables.rows.map((r) => r.relname));
   const historyTableExists = present.has(where.table);
+  const metaColumns = tables.rows.find((r) => r.relname === metaTableOf(where.table))?.columns ?? null;
   const applied = historyTableExists
-    ? await readHistory(db, history, present.has(metaTableOf(where.table)), options.details ?? false)
+    ? await readHistory(db, history, metaColumns, options.details ?? false)
     : [];
   // The detector looks at application objects only when the history is empty
   // (fresh or legacy); with history, skip the catalog scan: on a thousand tables
@@ -238,11 +250,19 @@ export function shapeProblem(expected: ExpectedShape, table: TableShape): string
   return null;
 }
 
-async function readHistory(db: Queryable, where: HistoryLocation, hasMeta: boolean, details: boolean): Promise<AppliedMigration[]> {
+/**
+ * The history in node-pg-migrate's order. When a migration ran is the side
+ * table's ran_at where the runner applied it (run_on may have been moved to
+ * keep file order, history.ts), else run_on; a side table made before ran_at
+ * existed has none until the next acting run adds it.
+ */
+async function readHistory(db: Queryable, where: HistoryLocation, metaColumns: readonly string[] | null, details: boolean): Promise<AppliedMigration[]> {
   const history = qualify(where.schema, where.table);
   const meta = qualify(where.schema, metaTableOf(where.table));
+  const hasMeta = metaColumns !== null;
+  const ranAt = metaColumns?.includes('ran_at') ? 'm.ran_at' : 'NULL';
   const columns = details
-    ? `h.name, h.run_on, ${hasMeta ? 'm.checksum, m.duration_ms, m.applied_by' : 'NULL AS checksum, NULL AS duration_ms, NULL AS applied_by'}`
+    ? `h.name, h.run_on, ${hasMeta ? `m.checksum, m.duration_ms, m.applied_by, ${ranAt} AS ran_at` : 'NULL AS checksum, NULL AS duration_ms, NULL AS applied_by, NULL AS ran_at'}`
     : `h.name, ${hasMeta ? 'm.checksum' : 'NULL AS checksum'}`;
   // node-pg-migrate reads the applied list in this order (runner.ts:312).
   const join = hasMeta ? `LEFT JOIN ${meta} m ON m.name OPERATOR(pg_catalog.=) h.name ` : '';
@@ -251,13 +271,14 @@ async function readHistory(db: Queryable, where: HistoryLocation, hasMeta: boole
     name: string;
     checksum: string | null;
     run_on?: Date;
+    ran_at?: Date | null;
     duration_ms?: number | null;
     applied_by?: string | null;
   }>(sql);
   return rows.map((r) => ({
     name: r.name,
     checksum: r.checksum,
-    runOn: r.run_on ?? null,
+    runOn: r.ran_at ?? r.run_on ?? null,
     durationMs: r.duration_ms == null ? null : Number(r.duration_ms),
     appliedBy: r.applied_by ?? null,
   }));

@@ -5,11 +5,11 @@
  * report; a failure rejects with an error that carries the partial report.
  */
 import { planCommand, type RunCommand } from './commandPlanner.js';
-import { closeQuietly, prepareToWrite, type Client } from './connection.js';
+import { closeQuietly, prepareToWrite, serverMajorOf, type Client } from './connection.js';
 import { InterruptedError, RefusedError, RunnerError } from './errors.js';
 import { runBatch, type BatchOutcome } from './execute.js';
 import { cancelBackend } from './interruption.js';
-import { adoptChecksums, appliedBy, stampHistory } from './history.js';
+import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './history.js';
 import { computeManifestIfAllowed, connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './inspect.js';
 import type { Manifest } from './fingerprints/manifest.js';
 import type { Queryable } from './introspect.js';
@@ -59,8 +59,14 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     // Drift is looked for only when it would stop the run: reading the whole
     // live schema on every start cost a 1,000-table database more than the
     // rest of the start (issue 6); `status` and `check` always look.
-    // Invalid indexes are status's to report: a start does not read them.
-    const drift = { checkDrift: settings.refuseOnDrift, invalidIndexes: false };
+    // Invalid indexes are status's to report: a start does not read them. Only auto runs JS/TS probes
+    // (code of the migration files): it alone acts on a legacy match (below).
+    const drift = {
+      checkDrift: settings.refuseOnDrift,
+      invalidIndexes: false,
+      probeCode: command.kind === 'auto',
+      ...(options.signal && { signal: options.signal }),
+    };
     // Only auto acts on the revision a legacy database matches: up and down refuse a legacy
     // database and stamp is told its revision, so none of them replays the migrations to find it.
     const reconcile = command.kind === 'auto' ? 'replay' : 'none';
@@ -84,7 +90,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     });
     before = await untilStopped(lookUnderLock(lock, before.manifest, logger, {
       look: (how, computed) => observe(client, settings, files, { ...drift, reconcile: reconcile === 'none' ? 'none' : how }, logger, computed),
-      replay: (staleness) => computeManifestIfAllowed(settings, files, logger, staleness),
+      replay: (staleness) => computeManifestIfAllowed(settings, files, logger, staleness, serverMajorOf(client), options.signal),
       needsLock: (look) => {
         const next = planCommand(command, look.detection, names);
         return next.action !== 'refuse' && !hasNothingToDo(next, look, files);
@@ -194,7 +200,14 @@ async function executePlan(
       await adoptChecksums(db, where, unrecorded);
       logger.info(`recorded checksums of ${unrecorded.length} migrations applied without them`);
     }
+    if (plan.repair?.length) {
+      const recorded = new Map(observed.facts.applied.map((row) => [row.name, row.checksum]));
+      await recordChecksums(db, where, plan.repair.map((name) => ({ name, recorded: recorded.get(name)!, checksum: byName.get(name)!.checksum })));
+      for (const name of plan.repair) logger.info(`recorded the checksum of ${name} as the file is now (it was edited after it ran)`);
+    }
   };
+  // Files merged late, applied now: their rows go back into file order before each COMMIT (history.ts).
+  const late = plan.apply.filter((name) => observed.detection.outOfOrder.includes(name));
   const batchOptions = {
     db: client,
     where,
@@ -204,7 +217,12 @@ async function executePlan(
     appliedBy: by,
     prelude,
     // A lock whose session ended may already be another runner's: never commit then.
-    beforeCommit: () => lock.assertHeld(),
+    // Every commit that writes the history (a noTransaction migration's own too) leaves it in file order.
+    beforeCommit: async () => {
+      if (late.length) await orderHistoryAsFiles(client, where, files.map((f) => f.name), late);
+      await lock.assertHeld();
+    },
+    assertLock: () => lock.assertHeld(),
     ...(options.signal && { signal: options.signal }),
     migrationTimeoutSeconds: settings.migrationTimeoutSeconds,
     cancelStatement: () => cancelBackend(requireConnection(settings), (client as { processID?: number | null }).processID),
@@ -225,6 +243,7 @@ async function executePlan(
     case 'revert':
       return runBatch('down', (plan.revert ?? []).map((n) => byName.get(n)!), files, batchOptions);
     case 'stamp':
+    case 'repair':
     case 'none':
       return runBatch('up', [], files, batchOptions);
     case 'refuse':

@@ -33,6 +33,10 @@ export interface SettingsInput {
   readonly refuseOnDrift?: boolean;
   /** Owners and privileges (GRANTs) are part of the schema fingerprints. */
   readonly fingerprintPrivileges?: boolean;
+  /** Apply files merged late (sorting before applied ones) with the rest: Flyway's outOfOrder. */
+  readonly outOfOrder?: boolean;
+  /** A legacy schema matching consecutive revisions that probes do not settle: refuse (default) or stamp the latest. */
+  readonly ambiguousLegacy?: 'refuse' | 'latest';
   readonly logLevel?: string;
   readonly logFormat?: string;
   /** Where replays run: `embedded`, `url` (with scratchUrl) or `target` (README "The scratch server"). */
@@ -60,6 +64,8 @@ export interface Settings {
   readonly refuseOnDrift: boolean;
   /** Owners and privileges are part of the schema fingerprints (off: roles usually differ between machines). */
   readonly fingerprintPrivileges: boolean;
+  readonly outOfOrder: boolean;
+  readonly ambiguousLegacy: 'refuse' | 'latest';
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'pretty';
   /** The config file read, or null. */
@@ -129,6 +135,8 @@ export function resolveSettings(
     allowModified: Boolean(pick('allowModified') ?? false),
     refuseOnDrift: Boolean(pick('refuseOnDrift') ?? false),
     fingerprintPrivileges: isOn(pick('fingerprintPrivileges', envOf('MIGRATE_FINGERPRINT_PRIVILEGES'))),
+    outOfOrder: Boolean(pick('outOfOrder') ?? false),
+    ambiguousLegacy: pick('ambiguousLegacy') === 'latest' ? 'latest' : 'refuse',
     logLevel: logLevel as LogLevel,
     logFormat,
     configFile,

@@ -13,6 +13,7 @@ import type {
   Finding,
   MigrationFile,
   Plan,
+  ProbeAnswer,
   StateName,
 } from './types.js';
 import { UnknownRevisionError } from './errors.js';
@@ -41,6 +42,17 @@ export interface DetectOptions {
   readonly nearestRevision?: () => { readonly revision: string | null; readonly differences: readonly string[] };
   /** Why no fingerprints could be had for a legacy database (no scratch server, a replay failed): said in the refusal. */
   readonly whyNoFingerprints?: string;
+  /**
+   * Apply files that sort before applied ones (a late merge) with the rest,
+   * in file order, instead of refusing: Flyway's `outOfOrder` (README, "How it behaves").
+   */
+  readonly outOfOrder?: boolean;
+  /**
+   * A legacy schema that matches a run of consecutive revisions (data-only
+   * migrations between them) and that probes do not settle: `refuse`
+   * (default) or stamp the `latest` of those still in question.
+   */
+  readonly ambiguousLegacy?: 'refuse' | 'latest';
 }
 
 export function detectState(
@@ -76,7 +88,7 @@ export function detectState(
       plan = planLegacy(facts, fileNames, options, findings);
       break;
     case 'diverged':
-      plan = planDiverged(unknown, outOfOrder, applied, fileNames);
+      plan = planDiverged(unknown, outOfOrder, pending, applied, fileNames, options);
       break;
     case 'behind':
       plan = makePlan('apply', null, pending, `${countOf(pending)} pending`);
@@ -109,7 +121,7 @@ export function detectState(
       null,
       [],
       `applied migration edited since it ran: ${listNames(modified.map((f) => f.name))}`,
-      { settleCommand: 'restore the file, or rerun with --allow-modified' },
+      { settleCommand: 'restore the file, or record it as it is now with migrate repair (--allow-modified passes this run only)' },
     );
   }
 
@@ -146,9 +158,10 @@ function planLegacy(
   const matches = matchingRevisions(manifest, fileNames, facts.liveFingerprint);
   if (matches.length === 0) {
     const nearest = options.nearestRevision?.();
+    const shown = nearest?.differences.slice(0, LISTED) ?? [];
     const near = nearest
-      ? `; nearest is ${nearest.revision ?? 'base'}, which differs: ${nearest.differences.slice(0, 5).join('; ')}` +
-        (nearest.differences.length > 5 ? `; and ${nearest.differences.length - 5} more` : '')
+      ? `; nearest is ${nearest.revision ?? 'base'}, which differs: ${shown.join('; ')}` +
+        (nearest.differences.length > shown.length ? `; and ${nearest.differences.length - shown.length} more` : '')
       : '';
     return makePlan('refuse', null, [], `legacy database (${objects}) matches no recorded revision${near}`, {
       settleCommand: 'migrate auto --baseline REV, once you know which revision the schema is at',
@@ -162,11 +175,77 @@ function planLegacy(
       settleCommand: `migrate auto --baseline REV, with REV one of ${names.join(', ')}`,
     });
   }
-  const chosen = names.at(-1)!;
-  // A run of equal fingerprints means data-only migrations: the schema cannot
-  // tell them apart, so stamp the latest and say so (issue 4).
-  if (names.length > 1) findings.push({ kind: 'ambiguous-match', revisions: names, chosen });
-  return planFromStamp(chosen, fileNames, `legacy schema matches ${chosen}`);
+  if (names.length === 1) return planFromStamp(names[0]!, fileNames, `legacy schema matches ${names[0]}`);
+  return planAmbiguousRun(names, fileNames, facts.probes ?? [], options, findings);
+}
+
+/**
+ * A legacy schema whose fingerprint equals that of several consecutive
+ * revisions: the migrations between them change data only, so the schema
+ * cannot tell how many of them ran. Stamping the latest skips the rows of
+ * those that did not; stamping the first runs again those that did. So it
+ * is a human decision, unless probes settle it (README, "Probes").
+ *
+ * Candidate i (0 … k) says "applied through names[i]": the migrations
+ * names[1..i] ran, names[i+1..k] did not. Migrations run in file order, so a
+ * probe that says present rules out every candidate before its migration,
+ * and one that says absent every candidate from its migration on. What is
+ * left is a range: one candidate is chosen by the probes that bound it; an
+ * empty range (a later migration present, an earlier one absent) contradicts
+ * the order they run in and is refused; a wider one is settled by
+ * `ambiguousLegacy`: refuse (default), or the latest of the range.
+ */
+function planAmbiguousRun(
+  names: readonly string[],
+  fileNames: readonly string[],
+  probes: readonly ProbeAnswer[],
+  options: DetectOptions,
+  findings: Finding[],
+): Plan {
+  const answers = new Map(probes.map((p) => [p.name, p]));
+  const asked = names.slice(1).flatMap((name) => answers.get(name) ?? []);
+  let low = 0;
+  let high = names.length - 1;
+  names.forEach((name, index) => {
+    const present = answers.get(name)?.present;
+    if (index === 0 || present == null) return;
+    if (present) low = Math.max(low, index);
+    else high = Math.min(high, index - 1);
+  });
+  const probeSays = (name: string) => `the probe of ${name} says ${answers.get(name)!.present ? 'present' : 'absent'}`;
+  const listed = `legacy schema matches ${names.join(', ')} (the migrations between them change data, not the schema)`;
+
+  if (low > high) {
+    const present = names[low]!;
+    const absent = names[high + 1]!;
+    findings.push({ kind: 'ambiguous-match', revisions: names, chosen: null, probes: asked, decidedBy: [] });
+    return makePlan('refuse', null, [], `${listed}; ${probeSays(present)} but ${probeSays(absent)}, which runs before it`, {
+      settleCommand: `check both probes, then migrate auto --baseline REV, with REV one of ${names.join(', ')}`,
+    });
+  }
+  // The probes that bound the range: the present one at its start, the absent one right after its end.
+  const bounds = [...(low > 0 ? [names[low]!] : []), ...(high + 1 < names.length ? [names[high + 1]!] : [])];
+  if (low === high) {
+    const chosen = names[low]!;
+    findings.push({ kind: 'ambiguous-match', revisions: names, chosen, probes: asked, decidedBy: bounds });
+    return planFromStamp(chosen, fileNames, `${listed}; ${bounds.map(probeSays).join(', ')}: ${chosen}`);
+  }
+  const open = names.slice(low, high + 1);
+  const unanswered = open.slice(1).flatMap((name) => {
+    const answer = answers.get(name);
+    return answer ? [`the probe of ${name} was not asked: ${answer.unanswered ?? 'no answer'}`] : [];
+  });
+  const narrowed = bounds.length ? `; ${bounds.map(probeSays).join(', ')}, which leaves ${open.join(', ')}` : '';
+  if (options.ambiguousLegacy === 'latest') {
+    const chosen = open.at(-1)!;
+    findings.push({ kind: 'ambiguous-match', revisions: names, chosen, probes: asked, decidedBy: [] });
+    return planFromStamp(chosen, fileNames, `${listed}${narrowed}; ambiguousLegacy is latest: ${chosen}`);
+  }
+  findings.push({ kind: 'ambiguous-match', revisions: names, chosen: null, probes: asked, decidedBy: [] });
+  return makePlan('refuse', null, [], `${listed}${narrowed}${unanswered.length ? `; ${unanswered.join('; ')}` : ''}`, {
+    settleCommand: `decide how many of them ran, then one of: ${open.map((name) => `migrate auto --baseline ${name}`).join('; ')} ` +
+      '(or give the migrations probes, or set ambiguousLegacy to latest: README "Probes")',
+  });
 }
 
 /** Indexes into `fileNames` whose recorded fingerprint equals `live`; -1 stands for base. */
@@ -194,22 +273,41 @@ function planFromStamp(stampTo: string, fileNames: readonly string[], reason: st
     : makePlan('stamp', stampTo, [], `${reason}: stamp it (head)`);
 }
 
+/**
+ * A history that is not a prefix of the files. Advice never records a file
+ * as applied that did not run: `stamp` is offered only when every file the
+ * history lacks comes after its last applied one, so the stamp only drops
+ * the rows of files no longer on disk. A gap (an older file merged late) is
+ * applied, never stamped: `up --out-of-order`, or `outOfOrder` in the config.
+ */
 function planDiverged(
   unknown: readonly string[],
   outOfOrder: readonly string[],
+  pending: readonly string[],
   applied: readonly string[],
   fileNames: readonly string[],
+  options: DetectOptions,
 ): Plan {
   const parts: string[] = [];
   if (unknown.length) parts.push(`applied but not on disk: ${listNames(unknown)}`);
   if (outOfOrder.length) parts.push(`on disk, not applied, before applied ones: ${listNames(outOfOrder)}`);
-  // Stamping the last applied revision that still exists on disk makes the
-  // history a clean prefix again: unknown rows go, gaps count as applied.
+  const reason = `history diverged from the files (${parts.join('; ')})`;
+  if (!unknown.length) {
+    if (options.outOfOrder) {
+      return makePlan('apply', null, pending, `history has gaps (${listNames(outOfOrder)}): apply them out of order, in file order with the rest (${countOf(pending)})`);
+    }
+    return makePlan('refuse', null, [], reason, { settleCommand: 'migrate up --out-of-order, which applies them in file order with the rest' });
+  }
+  if (outOfOrder.length) {
+    return makePlan('refuse', null, [], reason, {
+      settleCommand: `restore the files of ${listNames(unknown)} (a renamed file: its old name), then migrate up --out-of-order`,
+    });
+  }
+  // Stamping the last applied revision that is on disk drops the rows of the
+  // files that are not; no file is recorded that was not applied.
   const appliedSet = new Set(applied);
   const lastKnown = fileNames.filter((n) => appliedSet.has(n)).at(-1) ?? 'base';
-  return makePlan('refuse', null, [], `history diverged from the files (${parts.join('; ')})`, {
-    settleCommand: `migrate stamp ${lastKnown}`,
-  });
+  return makePlan('refuse', null, [], reason, { settleCommand: `migrate stamp ${lastKnown}` });
 }
 
 function findModifiedFiles(applied: readonly AppliedMigration[], files: readonly MigrationFile[]): Finding[] {
@@ -253,18 +351,25 @@ export function countOf(names: readonly unknown[]): string {
 }
 
 /**
- * Names for a one-line reason: the first ten, then how many more. A history
- * run against the wrong folder names every migration; `status --json` lists
- * them all.
+ * How many names a one-line reason lists before it says how many more: a
+ * list this short is never cut (here, in `status` and in the CLI's lines).
  */
-function listNames(names: readonly string[], shown = 10): string {
+export const LISTED = 10;
+
+/**
+ * Names for a one-line reason: all of them up to LISTED, else the first
+ * LISTED and how many more. A history run against the wrong folder names
+ * every migration; `status` prints the unknown and gap lines whole.
+ */
+export function listNames(names: readonly string[], shown = LISTED): string {
   if (names.length <= shown) return names.join(', ');
   return `${names.slice(0, shown).join(', ')} and ${names.length - shown} more (migrate status lists them all)`;
 }
 
+/** Introspection reads at most twenty application objects (introspect.ts): a full list ends without "…". */
 function describeObjects(objects: readonly string[]): string {
-  const shown = objects.slice(0, 3).join(', ');
-  return objects.length > 3 ? `${shown}, …` : shown;
+  const shown = objects.slice(0, LISTED).join(', ');
+  return objects.length > LISTED ? `${shown}, …` : shown;
 }
 
 function uniqueInOrder(names: readonly string[]): string[] {
@@ -277,6 +382,17 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+/**
+ * The migrations whose probes could settle a legacy schema that matches a run
+ * of revisions (src/probes.ts asks them; the answers come back as facts), or
+ * none once they have been asked or where no probe could decide.
+ */
+export function probesWanted(d: Detection, facts: DatabaseFacts): string[] {
+  if (d.state !== 'legacy' || facts.probes !== undefined) return [];
+  const run = d.findings.find((f) => f.kind === 'ambiguous-match' && f.probes !== undefined);
+  return run && run.kind === 'ambiguous-match' ? run.revisions.slice(1) : [];
 }
 
 /**

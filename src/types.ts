@@ -25,6 +25,8 @@ export interface AppliedMigration {
    * When it ran, how long it took and who ran it: read only when asked for
    * (`readDatabaseFacts(…, { details: true })`, the `history` command), else
    * null. Parsing a thousand timestamps was a tenth of a no-op start (issue 6).
+   * `runOn` is when it really ran (the side table's ran_at where the runner
+   * applied it; run_on may have been moved to keep the history in file order).
    */
   readonly runOn: Date | null;
   readonly durationMs: number | null;
@@ -43,6 +45,12 @@ export interface DatabaseFacts {
   readonly liveFingerprint?: string | null;
   /** Invalid indexes of the managed schema (a failed CREATE INDEX CONCURRENTLY leaves one), when they were read. */
   readonly invalidIndexes?: readonly InvalidIndex[];
+  /**
+   * What the probes of migrations said (src/probes.ts), when a legacy schema
+   * matched a run of revisions and they were asked. A migration without a
+   * probe has no entry.
+   */
+  readonly probes?: readonly ProbeAnswer[];
 }
 
 export interface InvalidIndex {
@@ -51,11 +59,22 @@ export interface InvalidIndex {
   readonly table: string;
 }
 
+/** A migration's probe's answer: is the migration's effect present in the database? */
+export interface ProbeAnswer {
+  readonly name: string;
+  /** `sql`: a `-- migrate:probe` directive of a .sql file; `code`: a JS/TS file's exported probe(db). */
+  readonly kind: 'sql' | 'code';
+  /** True: present; false: absent; null: not asked (see `unanswered`). */
+  readonly present: boolean | null;
+  /** Why it was not asked (read-only commands never run a JS/TS probe). */
+  readonly unanswered?: string;
+}
+
 export const STATES = ['fresh', 'legacy', 'behind', 'current', 'diverged'] as const;
 export type StateName = (typeof STATES)[number];
 
-/** `revert` is ours (for `down`), added beside the contract's five. */
-export const PLAN_ACTIONS = ['apply', 'stamp-then-apply', 'stamp', 'none', 'refuse', 'revert'] as const;
+/** `revert` (for `down`) and `repair` (for `repair`) are ours, added beside the contract's five. */
+export const PLAN_ACTIONS = ['apply', 'stamp-then-apply', 'stamp', 'none', 'refuse', 'revert', 'repair'] as const;
 export type PlanAction = (typeof PLAN_ACTIONS)[number];
 
 /** What `auto` would do. */
@@ -67,6 +86,8 @@ export interface Plan {
   readonly apply: readonly string[];
   /** Migrations to revert, in the order they are reverted (`down` only). */
   readonly revert?: readonly string[];
+  /** Applied migrations whose checksum is recorded again, as their files are now (`repair` only). */
+  readonly repair?: readonly string[];
   /** One line for humans. */
   readonly reason: string;
   /** For `refuse`: the command a human may run to settle it. */
@@ -87,9 +108,18 @@ export type Finding =
     }
   | {
       readonly kind: 'ambiguous-match';
+      /** Every revision whose recorded fingerprint equals the live schema, in file order (`base` first). */
       readonly revisions: readonly string[];
-      /** The revision stamped (latest of a contiguous run), or null when refused. */
+      /** The revision stamped, or null when refused. */
       readonly chosen: string | null;
+      /**
+       * For a run of consecutive revisions (data-only migrations between them), where probes can
+       * decide: the answers of the probes of the migrations after the first candidate (empty when
+       * none declares one). Absent for revisions apart, which no probe can reconcile.
+       */
+      readonly probes?: readonly ProbeAnswer[];
+      /** The migrations whose probes' answers chose `chosen`; empty when none did. */
+      readonly decidedBy?: readonly string[];
     }
   | {
       readonly kind: 'missing-fingerprints';

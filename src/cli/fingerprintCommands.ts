@@ -8,8 +8,6 @@ import type { Command } from 'commander';
 import { readManifest, writeManifest, type Manifest } from '../fingerprints/manifest.js';
 import { computeManifest, verifyMigrations, VerifyFailedError, type ReplayContext } from '../fingerprints/replay.js';
 import { readMigrationFiles } from '../migrationFiles.js';
-import type { Settings } from '../settings.js';
-import type { Logger } from '../logger.js';
 import { action, type CommandContext } from './main.js';
 
 export function registerFingerprintCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
@@ -18,7 +16,7 @@ export function registerFingerprintCommands(program: Command, contextFor: (c: Co
     .description('replay the migrations in a scratch database and write the per-revision schema fingerprints beside them')
     .action(action(contextFor, async (ctx) => {
       const files = await readMigrationFiles(ctx.settings.dir);
-      const context = replayContext(ctx.settings, ctx.logger, await readManifest(ctx.settings.dir));
+      const context = replayContext(ctx, await readManifest(ctx.settings.dir));
       const manifest = await computeManifest(context, files);
       const path = await writeManifest(ctx.settings.dir, manifest);
       if (ctx.json) ctx.printJson({ path, revisions: manifest.revisions.map((r) => ({ name: r.name, fingerprint: r.fingerprint, changes: r.changes })) });
@@ -34,7 +32,7 @@ export function registerFingerprintCommands(program: Command, contextFor: (c: Co
     .action(action(contextFor, async (ctx) => {
       const files = await readMigrationFiles(ctx.settings.dir);
       const committed = await readManifest(ctx.settings.dir);
-      const result = await verifyMigrations(replayContext(ctx.settings, ctx.logger, committed), files, committed);
+      const result = await verifyMigrations(replayContext(ctx, committed), files, committed);
       if (ctx.json) ctx.printJson(result);
       else {
         for (const step of result.steps) {
@@ -62,8 +60,9 @@ export function registerFingerprintCommands(program: Command, contextFor: (c: Co
 }
 
 /** With no target, an embedded scratch server takes the major the committed manifest was written on. */
-function replayContext(settings: Settings, logger: Logger, committed: Manifest | null): ReplayContext {
-  return { settings, logger, ...(committed && { manifestMajor: committed.serverMajor }) };
+/** SIGINT/SIGTERM stop the replay: its scratch database goes, exit 130/143. */
+function replayContext(ctx: CommandContext, committed: Manifest | null): ReplayContext {
+  return { settings: ctx.settings, logger: ctx.logger, signal: ctx.takeSignals(), ...(committed && { manifestMajor: committed.serverMajor }) };
 }
 
 /** A revision's changes on one readable line: a migration that adds 100 tables lists 5 and counts the rest (--json has them all). */

@@ -1,6 +1,7 @@
 /** Text and JSON renderings of detections, histories and reports for the CLI. */
 import type { Detection, MigrationFile, AppliedMigration, RunReport } from '../types.js';
 import { describeFinding } from '../findings.js';
+import { LISTED } from '../stateDetector.js';
 
 export { describeFinding };
 
@@ -30,7 +31,7 @@ export function formatStatus(d: Detection): string {
     `current:  ${d.current ?? 'base'}`,
     `head:     ${d.head ?? 'base'}`,
     `applied:  ${d.applied.length}`,
-    `pending:  ${d.pending.length}${d.pending.length ? ` (${abbreviate(d.pending)})` : ''}`,
+    `pending:  ${d.pending.length}${d.pending.length ? ` (${abbreviate(d.pending, 'migrate pending')})` : ''}`,
   ];
   if (d.unknown.length) lines.push(`unknown:  ${d.unknown.join(', ')} (applied, not on disk)`);
   if (d.outOfOrder.length) lines.push(`gap:      ${d.outOfOrder.join(', ')} (on disk, not applied, before applied ones)`);
@@ -51,36 +52,52 @@ export interface HistoryEntry {
   readonly appliedBy: string | null;
 }
 
+/**
+ * Every migration, as the history happened: the applied ones in the order
+ * they ran (node-pg-migrate's `run_on, id`), those whose file is missing
+ * where they ran, not at the end; each pending file just before the first
+ * applied one that sorts after it (a gap shows where it belongs), the rest
+ * after them.
+ */
 export function historyEntries(files: readonly MigrationFile[], applied: readonly AppliedMigration[]): HistoryEntry[] {
-  const rows = new Map(applied.map((a) => [a.name, a]));
-  const entries: HistoryEntry[] = files.map((file) => {
-    const row = rows.get(file.name);
-    if (!row) return { name: file.name, file: file.path, status: 'pending', appliedAt: null, durationMs: null, checksum: 'n/a', appliedBy: null };
-    return {
-      name: file.name,
-      file: file.path,
-      status: 'applied',
-      appliedAt: row.runOn?.toISOString() ?? null,
-      durationMs: row.durationMs,
-      checksum: row.checksum === null ? 'unrecorded' : row.checksum === file.checksum ? 'ok' : 'modified',
-      appliedBy: row.appliedBy,
-    };
-  });
-  const onDisk = new Set(files.map((f) => f.name));
-  for (const row of applied) {
-    if (!onDisk.has(row.name)) {
-      entries.push({
-        name: row.name,
-        file: null,
-        status: 'applied, file missing',
-        appliedAt: row.runOn?.toISOString() ?? null,
-        durationMs: row.durationMs,
-        checksum: 'n/a',
-        appliedBy: row.appliedBy,
-      });
+  const fileIndex = new Map(files.map((file, index) => [file.name, index]));
+  const rows = new Map<string, AppliedMigration>();
+  for (const row of applied) if (!rows.has(row.name)) rows.set(row.name, row);
+  const pending = files.filter((file) => !rows.has(file.name));
+  const entries: HistoryEntry[] = [];
+  let nextPending = 0;
+  const pendingBefore = (index: number) => {
+    while (nextPending < pending.length && fileIndex.get(pending[nextPending]!.name)! < index) {
+      entries.push(pendingEntry(pending[nextPending++]!));
     }
+  };
+  for (const row of rows.values()) {
+    const index = fileIndex.get(row.name);
+    if (index === undefined) {
+      entries.push(appliedEntry(row, null));
+      continue;
+    }
+    pendingBefore(index);
+    entries.push(appliedEntry(row, files[index]!));
   }
+  pendingBefore(Infinity);
   return entries;
+}
+
+function pendingEntry(file: MigrationFile): HistoryEntry {
+  return { name: file.name, file: file.path, status: 'pending', appliedAt: null, durationMs: null, checksum: 'n/a', appliedBy: null };
+}
+
+function appliedEntry(row: AppliedMigration, file: MigrationFile | null): HistoryEntry {
+  return {
+    name: row.name,
+    file: file?.path ?? null,
+    status: file ? 'applied' : 'applied, file missing',
+    appliedAt: row.runOn?.toISOString() ?? null,
+    durationMs: row.durationMs,
+    checksum: !file ? 'n/a' : row.checksum === null ? 'unrecorded' : row.checksum === file.checksum ? 'ok' : 'modified',
+    appliedBy: row.appliedBy,
+  };
 }
 
 export function formatHistory(entries: readonly HistoryEntry[]): string {
@@ -137,10 +154,13 @@ function describeChecksum(checksum: HistoryEntry['checksum']): string {
 export function formatReport(r: RunReport): string {
   const lines = [`${r.command}: ${r.before.state} → ${r.after?.state ?? '?'} (${r.plan.action}: ${r.plan.reason})`];
   if (r.stamped) lines.push(`stamped ${r.stamped}`);
+  if (r.after) for (const name of r.plan.repair ?? []) lines.push(`repaired ${name} (its checksum recorded as the file is now)`);
   for (const m of r.migrations) lines.push(`${m.status.padEnd(8)} ${m.name} (${m.direction}, ${m.durationMs} ms)`);
   return lines.join('\n');
 }
 
-function abbreviate(names: readonly string[]): string {
-  return names.length <= 3 ? names.join(', ') : `${names.slice(0, 2).join(', ')}, … ${names.at(-1)}`;
+/** A list for one line of `status`: whole up to LISTED names (a short list is never cut), else where to find it whole. */
+function abbreviate(names: readonly string[], whole: string): string {
+  if (names.length <= LISTED) return names.join(', ');
+  return `${names.slice(0, LISTED - 1).join(', ')}, … ${names.at(-1)}; ${names.length - LISTED} more: ${whole} lists them all`;
 }

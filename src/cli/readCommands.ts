@@ -159,7 +159,9 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
  */
 const NAMES_ONLY: ObserveOptions = { reconcile: 'none', checkDrift: false };
 
-async function observeOnce(
+
+/** One look at the database, as `status` takes it: read only, on a connection of its own. */
+export async function observeOnce(
   ctx: CommandContext,
   options: ObserveOptions = {},
   read?: readonly MigrationFile[],

@@ -11,9 +11,10 @@ import { previewSql } from '../sqlPreview.js';
 import type { RunReport } from '../types.js';
 import { formatReport } from './format.js';
 import { action, parseSeconds, type CommandContext } from './main.js';
+import { observeOnce } from './readCommands.js';
 
 export function registerWriteCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
-  const run = (ctx: CommandContext, command: RunCommand) => runAndReport(ctx, command);
+  const run = (ctx: CommandContext, command: RunCommand, flags: RunFlags = {}) => runAndReport(ctx, command, flags);
 
   program
     .command('auto', { isDefault: false })
@@ -21,9 +22,10 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .option('--baseline <rev>', 'stamp a legacy database at REV instead of matching fingerprints')
     .option('--allow-modified', 'run even though an applied migration file was edited')
     .option('--refuse-on-drift', 'refuse when the live schema drifted from the recorded fingerprints')
+    .option('--out-of-order', OUT_OF_ORDER)
     .option('--ddl-lock-timeout <ms>', 'lock_timeout for each migration transaction, in ms (0 = off)', parseCount)
     .option(...MIGRATION_TIMEOUT)
-    .action(action(contextFor, (ctx) => run(ctx, { kind: 'auto' })));
+    .action(action(contextFor, (ctx, opts: RunFlags) => run(ctx, { kind: 'auto' }, opts)));
 
   program
     .command('up')
@@ -31,12 +33,13 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .argument('[target]', 'head (default), a migration name or a unique prefix of one (4+ characters), or +N (the next N)')
     .description('apply pending migrations up to TARGET')
     .option('--allow-modified', 'run even though an applied migration file was edited')
+    .option('--out-of-order', OUT_OF_ORDER)
     .option('--ddl-lock-timeout <ms>', 'lock_timeout for each migration transaction, in ms (0 = off)', parseCount)
     .option(...MIGRATION_TIMEOUT)
     .option('--sql', 'print the SQL instead of running it, as migrate sql (Alembic\'s upgrade --sql)')
     .option('--offline', 'with --sql: build it without a database, as migrate sql --offline')
-    .action(action(contextFor, (ctx, target: string | undefined, opts: SqlFlags) =>
-      opts.sql || opts.offline ? printSql(ctx, 'up', target, opts) : run(ctx, { kind: 'up', target: target ?? 'head' }),
+    .action(action(contextFor, (ctx, target: string | undefined, opts: SqlFlags & RunFlags) =>
+      opts.sql || opts.offline ? printSql(ctx, 'up', target, opts) : run(ctx, { kind: 'up', target: target ?? 'head' }, opts),
     ));
 
   program
@@ -59,6 +62,12 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .argument('<revision>', 'head, base, or a migration name')
     .description('make the history say "applied through REVISION" without running any migration')
     .action(action(contextFor, (ctx, revision: string) => run(ctx, { kind: 'stamp', revision })));
+
+  program
+    .command('repair')
+    .option('--dry-run', 'only list the edited files; record nothing')
+    .description('record the checksums of applied migration files edited since they ran, as they are now (Flyway\'s repair)')
+    .action(action(contextFor, (ctx, opts: { dryRun?: boolean }) => (opts.dryRun ? listRepairs(ctx) : run(ctx, { kind: 'repair' }))));
 
   program
     .command('sql')
@@ -117,10 +126,18 @@ const MIGRATION_TIMEOUT = [
   parseSeconds,
 ] as const;
 
-async function runAndReport(ctx: CommandContext, command: RunCommand): Promise<void> {
+const OUT_OF_ORDER = 'apply files merged late (sorting before applied ones) in file order with the rest, and record them (config outOfOrder)';
+
+/** Flags of an acting command that are settings of its run only. */
+interface RunFlags {
+  readonly outOfOrder?: boolean;
+}
+
+async function runAndReport(ctx: CommandContext, command: RunCommand, flags: RunFlags = {}): Promise<void> {
   try {
     const report = await runMigrations({
       ...ctx.settingsInput,
+      ...(flags.outOfOrder && { outOfOrder: true }),
       command,
       logger: ctx.logger,
       signal: ctx.takeSignals(),
@@ -146,7 +163,7 @@ function narrates(level: LogLevel): boolean {
   return level === 'info' || level === 'debug';
 }
 
-interface SqlFlags {
+interface SqlFlags extends RunFlags {
   readonly sql?: boolean;
   readonly offline?: boolean;
   readonly steps?: number;
@@ -175,7 +192,23 @@ async function printSql(ctx: CommandContext, direction: 'up' | 'down', target: s
     direction === 'up'
       ? { kind: 'up', target: target ?? 'head' }
       : { kind: 'down', ...(target !== undefined && { target }), ...(steps !== undefined && { steps }) };
-  ctx.print(await previewSql({ ...ctx.settingsInput, command, logger: ctx.logger }));
+  ctx.print(await previewSql({ ...ctx.settingsInput, ...(flags.outOfOrder && { outOfOrder: true }), command, logger: ctx.logger }));
+}
+
+/**
+ * `repair --dry-run`: the applied files whose checksum changed, read as
+ * `status` reads (no lock, no write).
+ */
+async function listRepairs(ctx: CommandContext): Promise<void> {
+  const { detection, files } = await observeOnce(ctx, { checkDrift: false, reconcile: 'none' });
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const edited = detection.findings.flatMap((f) => (f.kind === 'checksum-mismatch' ? [f] : []));
+  if (ctx.json) {
+    ctx.printJson({ dryRun: true, repair: edited.map((f) => ({ name: f.name, file: byName.get(f.name)?.path ?? null, recorded: f.recorded, actual: f.actual })) });
+    return;
+  }
+  if (!edited.length) ctx.print('nothing to repair: no applied migration was edited since it ran');
+  for (const f of edited) ctx.print(`would record ${f.name} as it is now (${byName.get(f.name)?.fileName ?? f.name} was edited after it ran)`);
 }
 
 function parseSteps(value: string): number {

@@ -7,7 +7,6 @@
  * restores the previous schema).
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:os';
 import pg from 'pg';
 import { closeQuietly, connect, serverMajorOf, type Client } from '../connection.js';
 import { ConfigError, RunnerError, describeCause, EXIT } from '../errors.js';
@@ -32,6 +31,12 @@ export class ScratchDatabaseError extends ConfigError {}
 export interface ReplayContext extends ScratchRequest {
   readonly settings: Settings;
   readonly logger: Logger;
+  /**
+   * Stops the replay (the CLI aborts it on SIGINT/SIGTERM): the scratch
+   * database and cluster are removed and the replay rejects with the
+   * signal's reason. Without one, the process's own SIGINT/SIGTERM do the same.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Scratch databases are named so, with their creation time, so that the next replay can tell a killed run's. */
@@ -61,7 +66,7 @@ export async function withScratchDatabase<T>(
   context: ReplayContext,
   work: (client: Client, serverMajor: number) => Promise<T>,
 ): Promise<T> {
-  const cleanUp = cleanUpOnSignal();
+  const cleanUp = cleanUpOnSignal(context.signal);
   try {
     const server = await openScratchServer(context);
     const closeServer = cleanUp.add(() => server.close());
@@ -103,6 +108,10 @@ export async function withScratchDatabase<T>(
     } finally {
       await closeServer();
     }
+  } catch (error) {
+    // Removing the scratch database ends the replay's session: what it failed with is the stop.
+    if (context.signal?.aborted) throw context.signal.reason;
+    throw error;
   } finally {
     cleanUp.stop();
   }
@@ -142,30 +151,37 @@ async function dropStaleScratchDatabases(admin: Client, logger: Logger): Promise
 }
 
 /**
- * While a scratch database (or cluster) exists, SIGINT and SIGTERM first
- * remove it (the last made first). Where nothing else listens for the
- * signal, the process then ends as the signal would have ended it (exit
- * 128 + its number); where something does (an application's own shutdown),
- * what happens next stays its decision.
+ * While a scratch database (or cluster) exists, a stop removes it first (the
+ * last made first). The stop is `signal`'s abort where the caller gives one
+ * (the CLI's SIGINT/SIGTERM: its error then says so, exit 130/143); else the
+ * process's SIGINT and SIGTERM, which, where nothing else listens for them,
+ * are raised again once the steps are done, so the process ends as the
+ * signal would have ended it; where something does (an application's own
+ * shutdown), what happens next stays its decision.
  */
-function cleanUpOnSignal() {
+function cleanUpOnSignal(signal?: AbortSignal) {
   const steps: (() => Promise<unknown>)[] = [];
-  const handler = (signal: NodeJS.Signals) => {
+  const runSteps = async () => {
+    for (const step of [...steps].reverse()) await step().catch(() => undefined);
+  };
+  const onAbort = () => void runSteps();
+  const handler = (received: NodeJS.Signals) => {
     stop();
-    const alone = process.listenerCount(signal) === 0;
-    const run = async () => {
-      for (const step of [...steps].reverse()) await step().catch(() => undefined);
-    };
-    void run().finally(() => {
-      if (alone) process.exit(128 + (constants.signals[signal] ?? 0));
+    const alone = process.listenerCount(received) === 0;
+    void runSteps().finally(() => {
+      if (alone) process.kill(process.pid, received);
     });
   };
   const stop = () => {
+    signal?.removeEventListener('abort', onAbort);
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
   };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  if (signal) signal.addEventListener('abort', onAbort, { once: true });
+  else {
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  }
   return {
     /** Adds a step; returns it, run once and taken off the list (a second call waits for the first). */
     add(step: () => Promise<unknown>): () => Promise<void> {

@@ -62,9 +62,6 @@ describe('a real history: graphile-worker 0.16.6 applied by hand at several dept
   test.each([
     [1, '000001', []],
     [5, '000005', []],
-    // 000010 changes no schema: a run of equal fingerprints; the latest is stamped.
-    [9, '000010', ['ambiguous-match']],
-    [10, '000010', ['ambiguous-match']],
     [16, '000016', []],
     [18, '000018', []],
   ])('applied through file %i: legacy, stamped at %s, brought to head', async (depth, stampTo, findings) => {
@@ -84,6 +81,25 @@ describe('a real history: graphile-worker 0.16.6 applied by hand at several dept
     expect(await dumpSchema(db, SCHEMA)).toEqual(cleanBuild);
     const check = await runCli(['check', '--strict', '--dir', GRAPHILE, '--schema', SCHEMA], { env: env(db) });
     expect(check.code).toBe(0);
+  });
+
+  // 000010 changes no schema (it drops a default the column does not have): 000009 and 000010 have
+  // one fingerprint, and stamping the latest would skip 000010 on a database at 000009. Refused,
+  // with the baseline for each; the human's choice then brings it to head.
+  test.each([[9], [10]])('applied through file %i: matches 000009 and 000010, refused with a baseline for each', async (depth) => {
+    const db = await newDatabase(`gw_${depth}`);
+    await applyByHand(db, GRAPHILE, files.slice(0, depth));
+    const run = (...args: string[]) => runCli([...args, '--dir', GRAPHILE, '--schema', SCHEMA], { env: env(db) });
+    const doc = JSON.parse((await run('status', '--json')).stdout);
+    expect(doc).toMatchObject({ state: 'legacy', plan: { action: 'refuse', stampTo: null } });
+    expect(doc.findings).toEqual([{ kind: 'ambiguous-match', revisions: ['000009', '000010'], chosen: null, probes: [], decidedBy: [] }]);
+    const refused = await run('auto');
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/one of: migrate auto --baseline 000009; migrate auto --baseline 000010 /);
+    const auto = await run('auto', '--baseline', depth === 9 ? '000009' : '000010');
+    expect(auto.code).toBe(0);
+    expect(await dumpSchema(db, SCHEMA)).toEqual(cleanBuild);
+    expect((await run('check', '--strict')).code).toBe(0);
   });
 
   test('without a manifest the fingerprints are computed in a scratch database, and it says so', async () => {

@@ -16,7 +16,7 @@
  *
  * Every command runs against it as a process, and no trap fires.
  */
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -148,6 +148,22 @@ test('every command runs against it and no trap fires', async () => {
   await expectClean(0, 'down', 'base');
   await expectClean(0, 'auto', '--ddl-lock-timeout', '10000');
   await expectClean(0, 'up');
+  // A file merged late, applied out of order after migration SQL that put public first on the
+  // search_path: the history's rows go back into file order on that connection.
+  await writeFile(
+    join(dir, '0001_z_late.sql'),
+    "-- Up Migration\nSELECT pg_catalog.set_config('search_path', 'public, pg_catalog', false);\nCREATE TABLE public.late (id int);\n" +
+      '-- Down Migration\nDROP TABLE public.late;\n',
+  );
+  await expectClean(3, 'auto');
+  await expectClean(0, 'up', '--out-of-order');
+  await expectClean(0, 'check');
+  // An applied file edited: repair records its checksum.
+  await appendFile(join(dir, '0002_items.sql'), '\n-- edited\n');
+  await expectClean(3, 'auto');
+  await expectClean(0, 'repair', '--dry-run');
+  await expectClean(0, 'repair');
+  await expectClean(0, 'check');
   await expectClean(0, 'reset', '--confirm');
   const status = await expectClean(0, 'status', '--json');
   expect(JSON.parse(status.stdout).state).toBe('fresh');

@@ -520,7 +520,9 @@ describe('stamp, down, up +N', () => {
     await db.query(damage);
     const runOn = async () => Object.fromEntries((await db.query<{ name: string; run_on: string }>('SELECT name, run_on::text FROM pgmigrations')).map((r) => [r.name, r.run_on]));
     const before = await runOn();
-    if (diverged) expect((await migrate('auto')).stderr).toMatch(/to settle it: migrate stamp 0003_c/);
+    // The runner cannot tell a lost row from a late merge, so it never advises a stamp over a gap;
+    // here b exists, and the human who knows it stamps.
+    if (diverged) expect((await migrate('auto')).stderr).toMatch(/to settle it: migrate up --out-of-order/);
     expect((await migrate('stamp', '0003_c')).code).toBe(0);
     expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
     const after = await runOn();
@@ -536,13 +538,13 @@ describe('stamp, down, up +N', () => {
     expect((await migrate('check')).code).toBe(0);
   });
 
-  // The refusal says "rerun with --allow-modified": every command it can come from takes the flag.
+  // The refusal names --allow-modified: every command it can come from takes the flag.
   test.each([['down'], ['sql'], ['up']])('%s on an edited applied file refuses (exit 3); --allow-modified lets it run', async (command) => {
     expect((await migrate('up', '+2')).code).toBe(0);
     await folder.write('0001_a.sql', '-- Up Migration\nCREATE TABLE a (id int PRIMARY KEY, edited int);\n-- Down Migration\nDROP TABLE a;\n');
     const refused = await migrate(command);
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toMatch(/applied migration edited since it ran: 0001_a \(to settle it: restore the file, or rerun with --allow-modified\)/);
+    expect(refused.stderr).toMatch(/applied migration edited since it ran: 0001_a \(to settle it: restore the file, or record it as it is now with migrate repair \(--allow-modified passes this run only\)\)/);
     expect(await history()).toEqual(['0001_a', '0002_b']);
     const allowed = await migrate(command, '--allow-modified');
     expect([allowed.code, allowed.stderr]).toEqual([0, expect.not.stringMatching(/error/)]);

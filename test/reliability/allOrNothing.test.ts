@@ -18,7 +18,6 @@ import {
   historyNames,
   migrate,
   migrationsDir,
-  serverQuery,
   urlFor,
   type CliResult,
 } from './support.js';
@@ -148,11 +147,11 @@ describe('transaction control in a JS migration', () => {
     expect(await dump(db.name)).toEqual(before);
   });
 
-  // On PostgreSQL 15 system_user is still an identifier; the parser (PostgreSQL 18's grammar, where it is a
+  // Up to PostgreSQL 15 system_user is still an identifier; the parser (PostgreSQL 18's grammar, where it is a
   // reserved word) cannot read this text, so only the server's transaction status can tell that it committed.
-  test('a COMMIT the parser cannot see is caught from the transaction status, naming the migration that sent it', async () => {
-    const [server] = await serverQuery<{ version: number }>(`SELECT current_setting('server_version_num')::int AS version`);
-    if (server!.version >= 160000) return;
+  // From 16 on the server rejects the text too, so the case cannot be built there: it is skipped, not passed.
+  const parserBlindServer = Number(process.env.TEST_SERVER_MAJOR ?? 0) < 16;
+  (parserBlindServer ? test : test.skip)('a COMMIT the parser cannot see is caught from the transaction status, naming the migration that sent it', async () => {
     const dir = await migrationsDir({
       '0001_a.sql': 'CREATE TABLE a (id int);\n',
       '0002_hidden_commit.js': `export const up = (pgm) => { pgm.sql('CREATE TABLE system_user (id int); COMMIT'); };\nexport const down = () => {};\n`,

@@ -34,10 +34,46 @@ const cases: { title: string; applied: string[]; command: RunCommand; action: st
   { title: 'stamp base', applied: names, command: { kind: 'stamp', revision: 'base' }, action: 'stamp', stampTo: 'base' },
   { title: 'stamp settles a diverged history', applied: ['0001_a', '0009_x'], command: { kind: 'stamp', revision: '0001_a' }, action: 'stamp', stampTo: '0001_a' },
   { title: 'up refuses on diverged', applied: ['0001_a', '0003_c'], command: { kind: 'up' }, action: 'refuse' },
+  { title: 'repair with no edited file does nothing', applied: ['0001_a'], command: { kind: 'repair' }, action: 'none' },
   { title: 'down refuses on diverged', applied: ['0001_a', '0009_x'], command: { kind: 'down' }, action: 'refuse' },
 ];
 
 describe('planCommand', () => {
+  test('up on a history with gaps, with outOfOrder: the gaps and the rest in file order, or up to a target', () => {
+    const facts: DatabaseFacts = {
+      historyTableExists: true,
+      applied: ['0001_a', '0003_c'].map((name) => ({ name, runOn: null, checksum: name, durationMs: null, appliedBy: null })),
+      applicationObjects: [],
+    };
+    const d = detectState(facts, files, { outOfOrder: true });
+    expect(planCommand({ kind: 'up' }, d, names)).toMatchObject({ action: 'apply', apply: ['0002_b', '0004_d'] });
+    expect(planCommand({ kind: 'up', target: '0002_b' }, d, names)).toMatchObject({ action: 'apply', apply: ['0002_b'] });
+    expect(planCommand({ kind: 'up', target: '+1' }, d, names)).toMatchObject({ action: 'apply', apply: ['0002_b'] });
+    expect(planCommand({ kind: 'down' }, d, names)).toMatchObject({ action: 'refuse', settleCommand: expect.stringMatching(/^migrate up/) });
+    // Without it, up refuses and says how to apply them.
+    expect(planCommand({ kind: 'up' }, detectState(facts, files), names)).toMatchObject({ action: 'refuse', settleCommand: expect.stringMatching(/^migrate up --out-of-order/) });
+  });
+
+  test('repair lists the edited applied files, in any state', () => {
+    const facts: DatabaseFacts = {
+      historyTableExists: true,
+      applied: [
+        { name: '0001_a', runOn: null, checksum: 'old', durationMs: null, appliedBy: null },
+        { name: '0003_c', runOn: null, checksum: 'older', durationMs: null, appliedBy: null },
+      ],
+      applicationObjects: [],
+    };
+    const d = detectState(facts, files);
+    expect(d.plan.action).toBe('refuse');
+    expect(planCommand({ kind: 'repair' }, d, names)).toEqual({
+      action: 'repair',
+      stampTo: null,
+      apply: [],
+      repair: ['0001_a', '0003_c'],
+      reason: 'record the checksum of 2 migrations edited since they ran, as the file is now: 0001_a, 0003_c',
+    });
+  });
+
   test.each(cases)('$title', (c) => {
     const plan = planCommand(c.command, detectionAt(c.applied), names);
     expect(plan.action).toBe(c.action);

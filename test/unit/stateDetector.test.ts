@@ -2,9 +2,9 @@
  * Table-driven tests of the pure detector: every state, edge and finding
  * (CONTRACT.md "The states"), built from literals, no database.
  */
-import { detectState, type DetectOptions, type FingerprintManifest } from '../../src/stateDetector.js';
+import { detectState, probesWanted, type DetectOptions, type FingerprintManifest } from '../../src/stateDetector.js';
 import { UnknownRevisionError } from '../../src/errors.js';
-import type { DatabaseFacts, MigrationFile, StateName, PlanAction } from '../../src/types.js';
+import type { DatabaseFacts, MigrationFile, ProbeAnswer, StateName, PlanAction } from '../../src/types.js';
 
 const file = (name: string, checksum = `sum-${name}`): MigrationFile => ({
   name,
@@ -48,6 +48,7 @@ interface Case {
   readonly stampTo?: string | null;
   readonly findings?: string[];
   readonly settle?: RegExp;
+  readonly reason?: RegExp;
 }
 
 const manifest = (base: string, ...fps: [string, string][]): FingerprintManifest => ({
@@ -64,7 +65,8 @@ const cases: Case[] = [
   { title: 'legacy with a baseline: stamp then apply the rest', facts: facts(null, ['table users']), files: ABC, options: { baseline: '0002_b' }, state: 'legacy', action: 'stamp-then-apply', stampTo: '0002_b', apply: ['0003_c'] },
   { title: 'legacy with baseline head: stamp only', facts: facts(null, ['table users']), files: ABC, options: { baseline: '0003_c' }, state: 'legacy', action: 'stamp', stampTo: '0003_c', apply: [] },
   { title: 'legacy matched by fingerprint', facts: facts(null, ['table a'], { liveFingerprint: 'F1' }), files: ABC, options: { manifest: manifest('F0', ['0001_a', 'F1'], ['0002_b', 'F2'], ['0003_c', 'F3']) }, state: 'legacy', action: 'stamp-then-apply', stampTo: '0001_a', apply: ['0002_b', '0003_c'] },
-  { title: 'legacy matching a run of data-only migrations: latest, ambiguous-match', facts: facts(null, ['table a'], { liveFingerprint: 'F1' }), files: ABC, options: { manifest: manifest('F0', ['0001_a', 'F1'], ['0002_b', 'F1'], ['0003_c', 'F3']) }, state: 'legacy', action: 'stamp-then-apply', stampTo: '0002_b', apply: ['0003_c'], findings: ['ambiguous-match'] },
+  { title: 'legacy matching a run of data-only migrations: refused by default, a baseline for each', facts: facts(null, ['table a'], { liveFingerprint: 'F1' }), files: ABC, options: { manifest: manifest('F0', ['0001_a', 'F1'], ['0002_b', 'F1'], ['0003_c', 'F3']) }, state: 'legacy', action: 'refuse', stampTo: null, findings: ['ambiguous-match'], settle: /one of: migrate auto --baseline 0001_a; migrate auto --baseline 0002_b /, reason: /legacy schema matches 0001_a, 0002_b \(the migrations between them change data, not the schema\)$/ },
+  { title: 'legacy matching a run, ambiguousLegacy latest: the latest', facts: facts(null, ['table a'], { liveFingerprint: 'F1' }), files: ABC, options: { manifest: manifest('F0', ['0001_a', 'F1'], ['0002_b', 'F1'], ['0003_c', 'F3']), ambiguousLegacy: 'latest' }, state: 'legacy', action: 'stamp-then-apply', stampTo: '0002_b', apply: ['0003_c'], findings: ['ambiguous-match'] },
   { title: 'legacy matching separate revisions: refused', facts: facts(null, ['table a'], { liveFingerprint: 'F1' }), files: ABC, options: { manifest: manifest('F0', ['0001_a', 'F1'], ['0002_b', 'F2'], ['0003_c', 'F1']) }, state: 'legacy', action: 'refuse', findings: ['ambiguous-match'] },
   { title: 'legacy matching nothing: refused', facts: facts(null, ['table x'], { liveFingerprint: 'F9' }), files: ABC, options: { manifest: manifest('F0', ['0001_a', 'F1']) }, state: 'legacy', action: 'refuse', settle: /baseline/ },
   { title: 'legacy at head by fingerprint: stamp only', facts: facts(null, ['table a'], { liveFingerprint: 'F3' }), files: ABC, options: { manifest: manifest('F0', ['0001_a', 'F1'], ['0002_b', 'F2'], ['0003_c', 'F3']) }, state: 'legacy', action: 'stamp', stampTo: '0003_c' },
@@ -72,11 +74,15 @@ const cases: Case[] = [
   { title: 'history equals files: current', facts: facts(['0001_a', '0002_b', '0003_c']), files: ABC, state: 'current', action: 'none', current: '0003_c', pending: [] },
   { title: 'behind ignores application objects', facts: facts(['0001_a'], ['table users']), files: ABC, state: 'behind', action: 'apply' },
   { title: 'applied name missing from disk: diverged, named', facts: facts(['0001_a', '0002_b', '0009_gone']), files: ABC, state: 'diverged', action: 'refuse', unknown: ['0009_gone'], settle: /^migrate stamp 0002_b$/ },
-  { title: 'a gap: diverged', facts: facts(['0001_a', '0003_c']), files: ABC, state: 'diverged', action: 'refuse', pending: ['0002_b'], settle: /^migrate stamp 0003_c$/ },
-  { title: 'out-of-order merge (older file added later): diverged', facts: facts(['0001_a', '0003_c']), files: files('0001_a', '0002_b', '0003_c', '0004_d'), state: 'diverged', action: 'refuse' },
+  { title: 'a gap: diverged, applied out of order, never stamped', facts: facts(['0001_a', '0003_c']), files: ABC, state: 'diverged', action: 'refuse', pending: ['0002_b'], settle: /^migrate up --out-of-order, which applies them in file order with the rest$/ },
+  { title: 'out-of-order merge (older file added later): diverged', facts: facts(['0001_a', '0003_c']), files: files('0001_a', '0002_b', '0003_c', '0004_d'), state: 'diverged', action: 'refuse', settle: /^migrate up --out-of-order/ },
+  { title: 'a gap with outOfOrder: the gap and the rest, in file order', facts: facts(['0001_a', '0003_c']), files: files('0001_a', '0002_b', '0003_c', '0004_d'), options: { outOfOrder: true }, state: 'diverged', action: 'apply', apply: ['0002_b', '0004_d'] },
+  { title: 'unknown names and a gap: restore the files, then out of order; no stamp', facts: facts(['0001_a', '0003_c', '0009_gone']), files: ABC, state: 'diverged', action: 'refuse', unknown: ['0009_gone'], settle: /^restore the files of 0009_gone \(a renamed file: its old name\), then migrate up --out-of-order$/ },
+  { title: 'unknown names and a gap with outOfOrder: still refused', facts: facts(['0001_a', '0003_c', '0009_gone']), files: ABC, options: { outOfOrder: true }, state: 'diverged', action: 'refuse', settle: /^restore the files/ },
+  { title: 'unknown names between known ones: stamp the last known (records nothing that did not run)', facts: facts(['0001_a', '0009_gone', '0002_b']), files: ABC, state: 'diverged', action: 'refuse', settle: /^migrate stamp 0002_b$/ },
   { title: 'history of only unknown names: diverged, settle at base', facts: facts(['0007_x']), files: ABC, state: 'diverged', action: 'refuse', unknown: ['0007_x'], settle: /^migrate stamp base$/ },
   { title: 'files reordered by a rename: diverged', facts: facts(['0001_a', '0002_b']), files: files('0001_a', '0002_a_renamed', '0003_b'), state: 'diverged', action: 'refuse', unknown: ['0002_b'] },
-  { title: 'edited applied file: checksum-mismatch refuses', facts: facts(['0001_a', '0002_b'], [], { checksums: { '0001_a': 'old' } }), files: ABC, state: 'behind', action: 'refuse', findings: ['checksum-mismatch'], settle: /allow-modified/ },
+  { title: 'edited applied file: checksum-mismatch refuses, pointing at repair', facts: facts(['0001_a', '0002_b'], [], { checksums: { '0001_a': 'old' } }), files: ABC, state: 'behind', action: 'refuse', findings: ['checksum-mismatch'], settle: /^restore the file, or record it as it is now with migrate repair \(--allow-modified passes this run only\)$/ },
   { title: 'edited applied file with allowModified: applies', facts: facts(['0001_a', '0002_b'], [], { checksums: { '0001_a': 'old' } }), files: ABC, options: { allowModified: true }, state: 'behind', action: 'apply', findings: ['checksum-mismatch'] },
   { title: 'unrecorded checksum (plain node-pg-migrate) is no finding', facts: { ...facts(['0001_a']), applied: [{ name: '0001_a', runOn: new Date(), checksum: null, durationMs: null, appliedBy: null }] }, files: ABC, state: 'behind', action: 'apply', findings: [] },
   { title: 'drift on current: finding, plan none', facts: facts(['0001_a', '0002_b', '0003_c'], ['table a'], { liveFingerprint: 'FX' }), files: ABC, options: { manifest: manifest('F0', ['0003_c', 'F3']) }, state: 'current', action: 'none', findings: ['drift'] },
@@ -96,6 +102,7 @@ describe('detectState', () => {
     if (c.stampTo !== undefined) expect(d.plan.stampTo).toBe(c.stampTo);
     if (c.findings) expect(d.findings.map((f) => f.kind)).toEqual(c.findings);
     if (c.settle) expect(d.plan.settleCommand).toMatch(c.settle);
+    if (c.reason) expect(d.plan.reason).toMatch(c.reason);
     expect(d.head).toBe(c.files.at(-1)?.name ?? null);
   });
 
@@ -139,5 +146,73 @@ describe('detectState', () => {
     const d = detectState(facts(['0001_a', '0001_a', '0002_b']), ABC);
     expect(d.state).toBe('behind');
     expect(d.applied).toEqual(['0001_a', '0002_b']);
+  });
+});
+
+/**
+ * No printed advice records a file as applied that did not run: for every
+ * history with a gap, what the detector and the planner tell a human to run
+ * never stamps (a stamp of a revision at or after a gap records the gap).
+ */
+describe('advice never stamps over a gap', () => {
+  const histories: [string, string[], string[]][] = [
+    ['a late merge', ['0001_a', '0003_c'], ['0001_a', '0002_b', '0003_c']],
+    ['a late merge and newer files', ['0001_a', '0003_c'], ['0001_a', '0002_b', '0003_c', '0004_d']],
+    ['two gaps', ['0001_a', '0003_c', '0005_e'], ['0001_a', '0002_b', '0003_c', '0004_d', '0005_e']],
+    ['a gap at the start', ['0002_b'], ['0001_a', '0002_b']],
+    ['a gap and a file gone', ['0001_a', '0003_c', '0009_gone'], ['0001_a', '0002_b', '0003_c']],
+  ];
+  test.each(histories)('%s', async (_title, applied, names) => {
+    const { planCommand } = await import('../../src/commandPlanner.js');
+    const d = detectState(facts(applied), files(...names));
+    expect(d.state).toBe('diverged');
+    const advice = [d.plan.settleCommand, ...(['up', 'down'] as const).map((kind) => planCommand({ kind }, d, names).settleCommand)];
+    for (const text of advice) {
+      expect(text).toBeDefined();
+      expect(text).not.toMatch(/stamp/);
+      expect(text).toMatch(/--out-of-order/);
+    }
+  });
+});
+
+/** Probes settle a legacy schema that matches a run of revisions (README, "Probes"). */
+describe('probes choose among the revisions a legacy schema matches', () => {
+  // 0001_a makes the schema; 0002_b, 0003_c and 0004_d change data only; 0005_e changes the schema.
+  const run = files('0001_a', '0002_b', '0003_c', '0004_d', '0005_e');
+  const same = manifest('F0', ['0001_a', 'F1'], ['0002_b', 'F1'], ['0003_c', 'F1'], ['0004_d', 'F1'], ['0005_e', 'F5']);
+  const answer = (name: string, present: boolean | null): ProbeAnswer =>
+    present === null ? { name, kind: 'code', present, unanswered: 'a JS/TS probe' } : { name, kind: 'sql', present };
+  const cases: [string, ProbeAnswer[], DetectOptions, string | null, string[], RegExp][] = [
+    ['every probe present: the latest', [answer('0002_b', true), answer('0003_c', true), answer('0004_d', true)], {}, '0004_d', ['0004_d'], /the probe of 0004_d says present: 0004_d/],
+    ['the first absent: the one before it', [answer('0002_b', true), answer('0003_c', false), answer('0004_d', false)], {}, '0002_b', ['0002_b', '0003_c'], /the probe of 0002_b says present, the probe of 0003_c says absent: 0002_b/],
+    ['absent from the first: the first candidate', [answer('0002_b', false)], {}, '0001_a', ['0002_b'], /the probe of 0002_b says absent: 0001_a/],
+    ['a present probe after unprobed ones: those ran before it', [answer('0004_d', true)], {}, '0004_d', ['0004_d'], /0004_d says present/],
+    ['present, then no probe, then absent: still open, refused', [answer('0002_b', true), answer('0004_d', false)], {}, null, [], /which leaves 0002_b, 0003_c/],
+    ['still open with ambiguousLegacy latest: the latest left open', [answer('0002_b', true), answer('0004_d', false)], { ambiguousLegacy: 'latest' }, '0003_c', [], /ambiguousLegacy is latest: 0003_c/],
+    ['an earlier absent and a later present contradict the order: refused', [answer('0002_b', false), answer('0003_c', true)], { ambiguousLegacy: 'latest' }, null, [], /the probe of 0003_c says present but the probe of 0002_b says absent, which runs before it/],
+    ['a probe not asked decides nothing, and says why', [answer('0002_b', null)], {}, null, [], /the probe of 0002_b was not asked: a JS\/TS probe/],
+  ];
+  test.each(cases)('%s', (_title, probes, options, chosen, decidedBy, reason) => {
+    const d = detectState({ ...facts(null, ['table a'], { liveFingerprint: 'F1' }), probes }, run, { manifest: same, ...options });
+    expect(d.plan.reason).toMatch(reason);
+    const finding = d.findings.find((f) => f.kind === 'ambiguous-match');
+    expect(finding).toMatchObject({ revisions: ['0001_a', '0002_b', '0003_c', '0004_d'], chosen, decidedBy, probes });
+    if (chosen === null) expect(d.plan).toMatchObject({ action: 'refuse', stampTo: null });
+    else expect(d.plan).toMatchObject({ action: 'stamp-then-apply', stampTo: chosen, apply: run.map((f) => f.name).slice(run.findIndex((f) => f.name === chosen) + 1) });
+  });
+
+  test('the probes wanted are those of the migrations after the first candidate, asked once', () => {
+    const legacy = facts(null, ['table a'], { liveFingerprint: 'F1' });
+    const d = detectState(legacy, run, { manifest: same });
+    expect(probesWanted(d, legacy)).toEqual(['0002_b', '0003_c', '0004_d']);
+    expect(probesWanted(d, { ...legacy, probes: [] })).toEqual([]);
+    // Revisions apart: no probe can reconcile them.
+    const apart = detectState(legacy, run, { manifest: manifest('F0', ['0001_a', 'F1'], ['0002_b', 'F2'], ['0003_c', 'F1']) });
+    expect(probesWanted(apart, legacy)).toEqual([]);
+  });
+
+  test('base among the candidates', () => {
+    const d = detectState({ ...facts(null, ['table a'], { liveFingerprint: 'F0' }), probes: [answer('0001_a', false)] }, run, { manifest: manifest('F0', ['0001_a', 'F0'], ['0002_b', 'F2']) });
+    expect(d.plan).toMatchObject({ action: 'apply', apply: run.map((f) => f.name) });
   });
 });
