@@ -27,7 +27,7 @@ import { join, relative, resolve } from 'node:path';
 import type { Client } from '../connection.js';
 import { createMigration, migrationFileName } from '../createMigration.js';
 import { EXIT, RunnerError, UsageError, describeCause } from '../errors.js';
-import { executeBatch } from '../execute.js';
+import { executeBatch, type BatchOptions } from '../execute.js';
 import { buildManifest, findStaleness, modelAt, readManifest, writeManifest, type Manifest } from '../fingerprints/manifest.js';
 import { batchOptions, readModel, ReplayFailedError, withScratchDatabase, type ReplayContext } from '../fingerprints/replay.js';
 import { settingsOf, type RunnerOptions } from '../inspect.js';
@@ -153,7 +153,7 @@ export async function autogenerateMigration(options: AutogenerateOptions): Promi
   const context: ReplayContext = {
     settings,
     logger,
-    ...(desiredDatabase && { targetMajor: desiredDatabase.serverMajor }),
+    ...(desiredDatabase && { targetMajor: desiredDatabase.serverMajor, targetMajorOf: "the desired database's major" }),
     ...(manifest && { manifestMajor: manifest.serverMajor }),
   };
 
@@ -182,7 +182,7 @@ export async function autogenerateMigration(options: AutogenerateOptions): Promi
     const names: string[] = [];
     for (const text of texts) names.push(await migrationFileName([...files.map((f) => f.fileName), ...names], text.name, text.language, now));
 
-    const proof = await prove(client, files, texts, names, { current, desired, plan, planOptions: withMajor, settings, replay });
+    const proof = await proveMigration(client, files, texts, names, { current, desired, plan, planOptions: withMajor, settings, replay });
     const written: WrittenMigration[] = [];
     for (const [i, text] of texts.entries()) {
       const path = await createMigration(settings.dir, text.name, text.language, now, text.text);
@@ -205,16 +205,17 @@ export async function autogenerateMigration(options: AutogenerateOptions): Promi
   });
 }
 
-interface ProofInput {
+export interface ProofInput {
   readonly current: SchemaModel;
   readonly desired: SchemaModel;
   readonly plan: SchemaChangePlan;
   readonly planOptions: PlanOptions;
   readonly settings: Settings;
-  readonly replay: ReturnType<typeof batchOptions>;
+  /** How the scratch database runs migrations (replay.ts batchOptions). */
+  readonly replay: BatchOptions;
 }
 
-interface Proof {
+export interface Proof {
   /** The schema after each new migration, for the manifest. */
   readonly models: readonly { readonly file: MigrationFile; readonly model: SchemaModel }[];
   readonly caveats: readonly string[];
@@ -225,7 +226,7 @@ interface Proof {
  * run in the scratch database at head as `migrate up` and then `migrate down`
  * run them; throws ProofFailedError with what differs.
  */
-async function prove(client: Client, existing: readonly MigrationFile[], texts: readonly MigrationText[], names: readonly string[], input: ProofInput): Promise<Proof> {
+export async function proveMigration(client: Client, existing: readonly MigrationFile[], texts: readonly MigrationText[], names: readonly string[], input: ProofInput): Promise<Proof> {
   const folder = await mkdtemp(join(tmpdir(), 'migrate-generate-'));
   try {
     for (const [i, text] of texts.entries()) await writeFile(join(folder, names[i]!), text.text);
