@@ -164,6 +164,19 @@ describe('generate --autogenerate', () => {
     expect(await read('0002_drop_teams.sql')).toMatch(/\n-- Up Migration\n\n-- data loss: drops the table and its rows\nDROP TABLE teams;\n/);
   });
 
+  test('a dropped middle column: written, with the caveat that its down puts it back last, which verify reports', async () => {
+    await writeFile(schema, 'CREATE TABLE t (a int, b int, c int);\n');
+    expect((await generate('-m', 'init')).code).toBe(0);
+    await writeFile(schema, 'CREATE TABLE t (a int, c int);\n');
+    const r = await generate('-m', 'drop b', '--allow-data-loss');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^caveat: the down leaves changed table "t": column order \(a, b, c\) → \(a, c, b\); migrate verify will report it$/m);
+    expect(await read('0002_drop_b.sql')).toMatch(/^-- caution: comes back as the last column, not where it stood/m);
+    const verify = await runCli(['verify', '--dir', dir], { env: cleanEnv(), cwd: work });
+    expect(verify.code).toBe(1);
+    expect(verify.stdout).toMatch(/FAIL down {5}0002_drop_b: down does not restore the schema before up/);
+  });
+
   test('what the planner cannot do is refused (exit 3) naming the object', async () => {
     await writeFile(schema, 'CREATE TABLE pairs (a int, b int);\n');
     expect((await generate('-m', 'init')).code).toBe(0);
