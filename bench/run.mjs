@@ -8,7 +8,7 @@
  *   BENCH_RUNS          runs per contender (default 5); the median is reported
  *   BENCH_QUICK_RUNS    runs in the no-op and replicas scenarios (default 15): their runs are short,
  *                       so a noisy neighbour moves a median of five by several percent
- *   BENCH_ONLY          comma list of scenarios: noop,apply,replicas,memory,legacy,scratch,demo,scale
+ *   BENCH_ONLY          comma list of scenarios: noop,apply,replicas,memory,legacy,scratch,demo,autogenerate,scale
  *   BENCH_SCRATCH_RUNS  runs in the scratch scenario (default 3: each replays BENCH_FILES migrations)
  *   BENCH_FILES         migrations in the no-op, apply and memory workloads (default 1000)
  *   BENCH_REPLICAS      processes in the replicas scenario (default 16)
@@ -548,6 +548,77 @@ async function demoScenario(report) {
   });
 }
 
+/**
+ * `generate --autogenerate` between two revisions of a 200-table schema: the
+ * migrations build revision 1 (one CREATE TABLE each, a foreign key to the
+ * table before, an index), schema.sql is revision 2 (every tenth table a new
+ * column, every twentieth a new index, every fiftieth a changed default, five
+ * new tables). Baseline: replaying the migrations once (`migrate up` on a
+ * fresh database), the part nothing can skip; generate replays them too, then
+ * applies schema.sql, reads both models, plans, proves (up, read, down, read)
+ * and writes. Both on the bench server (`--scratch-url`).
+ */
+async function autogenerateScenario(report) {
+  const AUTOGENERATE_TABLES = 200;
+  const home = join(WORK, 'autogenerate');
+  rmSync(home, { recursive: true, force: true });
+  const dir = join(home, 'migrations');
+  mkdirSync(dir, { recursive: true });
+  const name = (i) => `t${String(i).padStart(4, '0')}`;
+  const table = (i, revision) => {
+    const columns = [`id bigint PRIMARY KEY`, `label text NOT NULL DEFAULT ${revision === 2 && i % 50 === 0 ? "'none'" : "''"}`, 'created_at timestamptz NOT NULL DEFAULT now()'];
+    if (i > 1) columns.push(`${name(i - 1)}_id bigint REFERENCES ${name(i - 1)} (id)`);
+    if (revision === 2 && i % 10 === 0) columns.push('note text');
+    const ddl = [`CREATE TABLE ${name(i)} (\n  ${columns.join(',\n  ')}\n);`, `CREATE INDEX ON ${name(i)} (created_at);`];
+    if (revision === 2 && i % 20 === 0) ddl.push(`CREATE INDEX ON ${name(i)} (label);`);
+    return ddl.join('\n');
+  };
+  for (let i = 1; i <= AUTOGENERATE_TABLES; i++) {
+    writeFileSync(join(dir, `${String(i).padStart(4, '0')}_${name(i)}.sql`), `-- Up Migration\n${table(i, 1)}\n\n-- Down Migration\nDROP TABLE ${name(i)};\n`);
+  }
+  const revision2 = [];
+  for (let i = 1; i <= AUTOGENERATE_TABLES; i++) revision2.push(table(i, 2));
+  for (let i = 1; i <= 5; i++) revision2.push(`CREATE TABLE extra${i} (id bigint PRIMARY KEY, t0001_id bigint REFERENCES t0001 (id));`);
+  writeFileSync(join(home, 'schema.sql'), `${revision2.join('\n\n')}\n`);
+  const generatedPrefix = String(AUTOGENERATE_TABLES + 1).padStart(4, '0');
+  const removeGenerated = () => {
+    for (const f of readdirSync(dir)) if (f.startsWith(generatedPrefix) || f.startsWith('.')) rmSync(join(dir, f), { force: true });
+  };
+  const env = Object.fromEntries(['DATABASE_URL', 'PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'MIGRATE_SCRATCH', 'MIGRATE_SCRATCH_URL'].map((n) => [n, '']));
+  const results = await measure('autogenerate', [
+    {
+      label: `\`migrate up\` of the ${AUTOGENERATE_TABLES} migrations on a fresh database (replaying them once)`,
+      baseline: true,
+      cwd: home,
+      env,
+      prepare: async () => {
+        await freshDatabase('bench_autogenerate');
+        return {};
+      },
+      command: () => [NODE, [CLI, 'up', '--dir', dir, '--database-url', urlOf('bench_autogenerate')]],
+    },
+    {
+      label: '`migrate generate -m … --autogenerate --desired schema.sql` (replay, desired schema, plan, proof, write, lint)',
+      cwd: home,
+      env,
+      prepare: removeGenerated,
+      command: () => [NODE, [CLI, 'generate', '-m', 'revision 2', '--autogenerate', '--desired', join(home, 'schema.sql'), '--dir', dir, '--scratch-url', SERVER_URL]],
+      check: (r) => {
+        if (!readdirSync(dir).some((f) => f.startsWith(generatedPrefix))) throw new Error(`generate wrote no migration: ${r.stdout.slice(-300)} ${r.stderr.slice(-500)}`);
+      },
+    },
+  ]);
+  await dropDatabase('bench_autogenerate');
+  removeGenerated();
+  report.sections.push({
+    title: `Autogenerate: the migration between two revisions of a ${AUTOGENERATE_TABLES}-table schema`,
+    results,
+    note:
+      'generate replays the migrations in a scratch database as up does, applies schema.sql in a second one, ' +
+      'reads both schemas, plans, runs the migration up and down there reading the schema after each, and lints what it writes.',
+  });
+}
+
 function goal(scenario, what, ratio, limit) {
   return { scenario, what, value: `${ratio.toFixed(2)}×`, limit: `≤ ${limit.toFixed(2)}×`, met: ratio <= limit };
 }
@@ -652,7 +723,7 @@ async function main() {
   const report = { sections: [], goals: [], checks: [] };
   const scenarios = {
     noop: noopScenario, apply: applyScenario, replicas: replicasScenario, memory: memoryScenario, legacy: legacyScenario,
-    scratch: scratchScenario, demo: demoScenario, scale: scaleScenario,
+    scratch: scratchScenario, demo: demoScenario, autogenerate: autogenerateScenario, scale: scaleScenario,
   };
   for (const [name, scenario] of Object.entries(scenarios)) {
     if (ONLY && !ONLY.has(name)) continue;

@@ -36,36 +36,52 @@ export async function down(pgm) {
 `,
 };
 
+/**
+ * Writes a new migration file and returns its path: the template of its
+ * language, or `content` (generate --autogenerate writes what it proved).
+ */
 export async function createMigration(
   dir: string,
   name: string,
   language?: string,
   now: Date = new Date(),
+  content?: string,
 ): Promise<string> {
-  const slug = await slugOf(name);
-  if (!slug) throw new UsageError(`migration name ${JSON.stringify(name)} has no letters or digits`);
   const folder = resolve(dir);
   await makeFolder(folder);
   const existing = await readMigrationFiles(folder);
   const lang = (language ?? existing.at(-1)?.extension.slice(1) ?? 'sql') as TemplateLanguage;
-  if (!TEMPLATE_LANGUAGES.includes(lang)) {
+  const fileName = await migrationFileName(existing.map((f) => f.fileName), name, lang, now);
+  const path = join(folder, fileName);
+  if ((await readdir(folder)).some((f) => f.startsWith(`${fileName.slice(0, fileName.lastIndexOf('.'))}.`))) {
+    throw new UsageError(`a migration named ${fileName.slice(0, fileName.lastIndexOf('.'))} already exists`);
+  }
+  await writeFile(path, content ?? TEMPLATES[lang], { flag: 'wx' });
+  return path;
+}
+
+/**
+ * The file name a new migration called `name` gets after `existingFileNames`:
+ * a prefix consistent with theirs, the slug of the name, the language's
+ * extension. A name without letters, an unknown language or a name too long
+ * for a file system is a usage error (exit 2).
+ */
+export async function migrationFileName(existingFileNames: readonly string[], name: string, language: string, now: Date): Promise<string> {
+  const slug = await slugOf(name);
+  if (!slug) throw new UsageError(`migration name ${JSON.stringify(name)} has no letters or digits`);
+  if (!(TEMPLATE_LANGUAGES as readonly string[]).includes(language)) {
     throw new UsageError(`unknown template language ${JSON.stringify(language)}`, { hint: 'use sql, ts or js' });
   }
-  const prefix = nextPrefix(existing.map((f) => f.fileName), now);
-  const fileName = `${prefix}_${slug}.${lang}`;
+  const prefix = nextPrefix(existingFileNames, now);
+  const fileName = `${prefix}_${slug}.${language}`;
   // node-pg-migrate records the name in varchar(255); file systems hold 255 bytes in a file name.
   if (Buffer.byteLength(fileName) > MAX_FILE_NAME_BYTES) {
     throw new UsageError(
       `the migration name is too long: ${prefix}_${slug.slice(0, 40)}… would make a file name of ${Buffer.byteLength(fileName)} bytes`,
-      { hint: `shorten it to at most ${MAX_FILE_NAME_BYTES - Buffer.byteLength(`${prefix}_.${lang}`)} letters and digits (file names hold 255 bytes, the history's name column 255 characters)` },
+      { hint: `shorten it to at most ${MAX_FILE_NAME_BYTES - Buffer.byteLength(`${prefix}_.${language}`)} letters and digits (file names hold 255 bytes, the history's name column 255 characters)` },
     );
   }
-  const path = join(folder, fileName);
-  if ((await readdir(folder)).some((f) => f.startsWith(`${prefix}_${slug}.`))) {
-    throw new UsageError(`a migration named ${prefix}_${slug} already exists`);
-  }
-  await writeFile(path, TEMPLATES[lang], { flag: 'wx' });
-  return path;
+  return fileName;
 }
 
 /** NAME_MAX of Linux, macOS and Windows file systems; it also keeps the name within varchar(255). */

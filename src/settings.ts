@@ -42,6 +42,16 @@ export interface SettingsInput {
   /** Where replays run: `embedded`, `url` (with scratchUrl) or `target` (README "The scratch server"). */
   readonly scratch?: string;
   readonly scratchUrl?: string;
+  /** The desired schema for `generate --autogenerate`: a `.sql` file or a folder of them (README "Changing the schema"). */
+  readonly desired?: string;
+  /** Rules of `migrate lint` (squawk's rule names). */
+  readonly lint?: LintRules;
+}
+
+/** squawk's rules to leave out, and its opt-in rules to add (https://squawkhq.com/docs/rules). */
+export interface LintRules {
+  readonly exclude?: readonly string[];
+  readonly include?: readonly string[];
 }
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -72,6 +82,9 @@ export interface Settings {
   readonly configFile: string | null;
   /** Where replays (snapshot, verify, a legacy reconcile without a manifest) run. */
   readonly scratch: ScratchSetting;
+  /** The desired schema's path for `generate --autogenerate`, resolved, or null. */
+  readonly desired: string | null;
+  readonly lint: { readonly exclude: readonly string[]; readonly include: readonly string[] };
 }
 
 /**
@@ -145,6 +158,8 @@ export function resolveSettings(
       ['MIGRATE_SCRATCH', 'MIGRATE_SCRATCH_URL', envOf('MIGRATE_SCRATCH'), envOf('MIGRATE_SCRATCH_URL')],
       ['config scratch', 'config scratchUrl', fromFile.scratch, fromFile.scratchUrl],
     ], env),
+    desired: (flags.desired ?? fromFile.desired) !== undefined ? resolve(cwd, String(flags.desired ?? fromFile.desired)) : null,
+    lint: { exclude: [...(flags.lint?.exclude ?? fromFile.lint?.exclude ?? [])], include: [...(flags.lint?.include ?? fromFile.lint?.include ?? [])] },
   };
 }
 
@@ -287,6 +302,11 @@ function settingOf(env: NodeJS.ProcessEnv, name: string): string | undefined {
 export function requireConnection(settings: Settings): ConnectionTarget {
   if (!settings.connection) throw new NoDatabaseError();
   return settings.connection;
+}
+
+/** A database named by a URL given for another purpose (generate --desired-url), read as --database-url is. */
+export function connectionTargetFromUrl(url: string, source: string, env: NodeJS.ProcessEnv = process.env): ConnectionTarget {
+  return fromUrl(url, source, env);
 }
 
 function fromUrl(url: string, source: string, env: NodeJS.ProcessEnv): ConnectionTarget {

@@ -5,17 +5,37 @@
  */
 import pg from 'pg';
 import { planCommand, type RunCommand } from './commandPlanner.js';
-import { closeQuietly, useMigrationSearchPath } from './connection.js';
+import { closeQuietly, serverMajorOf, useMigrationSearchPath } from './connection.js';
 import { RefusedError, SqlPreviewError, describeCause } from './errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './inspect.js';
 import { historyLocationOf, metaTableOf, qualify, type Queryable } from './introspect.js';
 import { createSilentLogger } from './logger.js';
-import { buildMigration, checkBuiltSql, loadMigrationModule } from './migrationModules.js';
+import { buildMigration, checkBuiltSql, loadMigrationModule, type BuiltMigration, type MigrationModule } from './migrationModules.js';
 import { readMigrationFiles } from './migrationFiles.js';
 import type { MigrationFile } from './types.js';
 
-/** `command`: what to print the SQL of, `up` (default, to `target`) or `down` (`sql --down`). */
-export async function previewSql(options: RunnerOptions & { readonly target?: string; readonly command?: RunCommand } = {}): Promise<string> {
+/** One migration of a preview: its file, how it was loaded, and what it built. */
+export interface PreviewedMigration {
+  readonly file: MigrationFile;
+  readonly module: MigrationModule;
+  readonly built: BuiltMigration;
+  /** Whether up commits after it (it adds an enum value), so the next migration may use the value. */
+  readonly addsEnumValue: boolean;
+}
+
+export interface Preview {
+  readonly direction: 'up' | 'down';
+  readonly current: string | null;
+  readonly historyExists: boolean;
+  readonly serverMajor: number;
+  readonly migrations: readonly PreviewedMigration[];
+}
+
+/**
+ * What `up` (or `down`) would run, migration by migration, built inside a READ
+ * ONLY transaction that is rolled back: the one builder of `sql` and `lint`.
+ */
+export async function buildPreview(options: RunnerOptions & { readonly target?: string; readonly command?: RunCommand } = {}): Promise<Preview> {
   const settings = settingsOf(options);
   const logger = options.logger ?? createSilentLogger();
   const files = await readMigrationFiles(settings.dir);
@@ -30,16 +50,9 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
     if (plan.action === 'refuse') {
       throw new RefusedError(plan.reason, null, plan.settleCommand ? { hint: `to settle it: ${plan.settleCommand}` } : {});
     }
-    const where = historyLocationOf(settings);
-    const history = qualify(where.schema, where.table);
-    const lines = [`-- migrate sql${direction === 'down' ? ' --down' : ''}: ${names.length} migration(s) ${direction === 'down' ? 'reverted from' : 'after'} ${detection.current ?? 'base'}`];
-    if (!names.length) return lines.concat(`-- nothing to ${direction === 'down' ? 'revert' : 'apply'}`).join('\n');
-    lines.push('BEGIN;');
-    if (!facts.historyTableExists) {
-      lines.push(
-        `CREATE TABLE IF NOT EXISTS ${history} (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL);`,
-      );
-    }
+    const migrations: PreviewedMigration[] = [];
+    const preview = { direction, current: detection.current, historyExists: facts.historyTableExists, serverMajor: serverMajorOf(client), migrations } as const;
+    if (!names.length) return preview;
     await client.query('BEGIN READ ONLY');
     try {
       // As up runs them: unqualified names in the managed schema (the ROLLBACK below undoes the SET).
@@ -53,25 +66,45 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
         const built = await buildMigration(file, module, direction, previewDb(client, file, earlier), shorthands, logger);
         // The same check up makes before it sends a JS/TS migration's SQL.
         const addsEnumValue = built.addsEnumValue ?? (file.extension === '.sql' ? false : (await checkBuiltSql(file, built.sql)).addsEnumValue);
-        lines.push(`-- ${file.fileName} (${built.transactional ? '' : ' -- runs outside the transaction'}`);
-        if (!built.transactional) lines.push('COMMIT;');
-        lines.push(...built.sql);
-        lines.push(direction === 'down'
-          ? `DELETE FROM ${history} WHERE name = ${pg.escapeLiteral(name)};`
-          : `INSERT INTO ${history} (name, run_on) VALUES (${pg.escapeLiteral(name)}, NOW());`);
-        if (!built.transactional) lines.push('BEGIN;');
-        // up commits a new enum value before the next migration may use it.
-        else if (addsEnumValue && index < names.length - 1) lines.push('COMMIT;', 'BEGIN;');
+        migrations.push({ file, module, built, addsEnumValue });
       }
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);
     }
-    lines.push('COMMIT;');
-    lines.push(`-- checksums and durations go to ${qualify(where.schema, metaTableOf(where.table))} when migrate runs it`);
-    return lines.join('\n');
+    return preview;
   } finally {
     await closeQuietly(client);
   }
+}
+
+/** `command`: what to print the SQL of, `up` (default, to `target`) or `down` (`sql --down`). */
+export async function previewSql(options: RunnerOptions & { readonly target?: string; readonly command?: RunCommand } = {}): Promise<string> {
+  const settings = settingsOf(options);
+  const { direction, current, historyExists, migrations } = await buildPreview(options);
+  const where = historyLocationOf(settings);
+  const history = qualify(where.schema, where.table);
+  const lines = [`-- migrate sql${direction === 'down' ? ' --down' : ''}: ${migrations.length} migration(s) ${direction === 'down' ? 'reverted from' : 'after'} ${current ?? 'base'}`];
+  if (!migrations.length) return lines.concat(`-- nothing to ${direction === 'down' ? 'revert' : 'apply'}`).join('\n');
+  lines.push('BEGIN;');
+  if (!historyExists) {
+    lines.push(
+      `CREATE TABLE IF NOT EXISTS ${history} (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL);`,
+    );
+  }
+  for (const [index, { file, built, addsEnumValue }] of migrations.entries()) {
+    lines.push(`-- ${file.fileName} (${direction})${built.transactional ? '' : ' -- runs outside the transaction'}`);
+    if (!built.transactional) lines.push('COMMIT;');
+    lines.push(...built.sql);
+    lines.push(direction === 'down'
+      ? `DELETE FROM ${history} WHERE name = ${pg.escapeLiteral(file.name)};`
+      : `INSERT INTO ${history} (name, run_on) VALUES (${pg.escapeLiteral(file.name)}, NOW());`);
+    if (!built.transactional) lines.push('BEGIN;');
+    // up commits a new enum value before the next migration may use it.
+    else if (addsEnumValue && index < migrations.length - 1) lines.push('COMMIT;', 'BEGIN;');
+  }
+  lines.push('COMMIT;');
+  lines.push(`-- checksums and durations go to ${qualify(where.schema, metaTableOf(where.table))} when migrate runs it`);
+  return lines.join('\n');
 }
 
 /**

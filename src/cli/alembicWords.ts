@@ -31,7 +31,7 @@ export const ALEMBIC_FLAGS: Readonly<Record<string, string>> = {
   '--raiseerr': 'not needed: every error exits non-zero with one line on stderr; --log-level debug adds the stack',
   '-q': 'use --log-level warn',
   '--quiet': 'use --log-level warn',
-  '--autogenerate': 'not available yet: write the migration by hand; migrate generate MESSAGE writes the template',
+  '--autogenerate': 'goes with generate (revision) or create: migrate generate -m MESSAGE --autogenerate --desired schema.sql',
   '--rev-id': 'not needed: the file name prefix follows the folder (an index or a timestamp); migrate generate picks the next one',
   '--head': `not needed: ${NO_BRANCHES}`,
   '--splice': `not needed: ${NO_BRANCHES}`,

@@ -13,6 +13,7 @@ import { resolveSettings, type Settings, type SettingsInput } from '../settings.
 import { registerReadCommands } from './readCommands.js';
 import { registerWriteCommands } from './writeCommands.js';
 import { registerFingerprintCommands } from './fingerprintCommands.js';
+import { registerSchemaCommands } from './schemaCommands.js';
 import { rejectAlembicWords } from './alembicWords.js';
 import { RUNNER_VERSION } from '../history.js';
 
@@ -220,6 +221,7 @@ function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void,
   registerReadCommands(program, contextFor);
   registerWriteCommands(program, contextFor);
   registerFingerprintCommands(program, contextFor);
+  registerSchemaCommands(program, contextFor);
   return program;
 }
 

@@ -10,6 +10,7 @@ import type { LogLevel } from '../settings.js';
 import { previewSql } from '../sqlPreview.js';
 import type { RunReport } from '../types.js';
 import { formatReport } from './format.js';
+import { generateFromSchema, type AutogenerateFlags } from './schemaCommands.js';
 import { action, parseSeconds, type CommandContext } from './main.js';
 import { observeOnce } from './readCommands.js';
 
@@ -90,7 +91,9 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .argument('<name>', 'what the migration does, e.g. add_orders')
     .option('--lang <lang>', 'sql, ts or js (default: the last file\'s, else sql)')
     .description('write a new migration file from a template and print its path')
-    .action(action(contextFor, (ctx, name: string, opts: { lang?: string }) => create(ctx, name, opts.lang)));
+    .action(action(contextFor, (ctx, name: string, opts: { lang?: string } & AutogenerateFlags) =>
+      opts.autogenerate ? generateFromSchema(ctx, name, opts) : create(ctx, name, opts.lang),
+    ));
   program
     .command('generate')
     .alias('revision')
@@ -98,11 +101,12 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .option('-m, --message <message>', 'what the migration does')
     .option('--lang <lang>', 'sql, ts or js')
     .description('alias of create, Alembic style: generate "add users", generate -m "add users", revision -m "add users"')
-    .action(action(contextFor, (ctx, message: string | undefined, opts: { message?: string; lang?: string }) => {
+    .action(action(contextFor, (ctx, message: string | undefined, opts: { message?: string; lang?: string } & AutogenerateFlags) => {
       if (message !== undefined && opts.message !== undefined) {
         throw new UsageError('generate: give the message once, as an argument or with -m, not both');
       }
       const text = message ?? opts.message;
+      if (opts.autogenerate) return generateFromSchema(ctx, text, opts);
       if (text === undefined) throw new UsageError('generate needs a message', { hint: 'migrate generate "add users" (or -m "add users")' });
       return create(ctx, text, opts.lang);
     }));

@@ -60,11 +60,13 @@ export function staleScratchDatabases(names: readonly string[], now: Date = new 
 /**
  * Opens the scratch server, creates a scratch database there, runs `work`
  * connected to it, and drops it on every path, on SIGINT and SIGTERM too.
+ * `another` creates one more scratch database on the same server (generate
+ * --autogenerate applies the desired schema in one), dropped alike.
  * Stale scratch databases of killed runs are dropped first.
  */
 export async function withScratchDatabase<T>(
   context: ReplayContext,
-  work: (client: Client, serverMajor: number) => Promise<T>,
+  work: (client: Client, serverMajor: number, another: () => Promise<Client>) => Promise<T>,
 ): Promise<T> {
   const cleanUp = cleanUpOnSignal(context.signal);
   try {
@@ -72,8 +74,8 @@ export async function withScratchDatabase<T>(
     const closeServer = cleanUp.add(() => server.close());
     try {
       const admin = await connect(server.target, { waitTimeoutSeconds: context.settings.waitTimeoutSeconds });
-      try {
-        await dropStaleScratchDatabases(admin, context.logger);
+      const opened: (() => Promise<void>)[] = [];
+      const createDatabase = async (): Promise<Client> => {
         const name = scratchDatabaseName();
         try {
           await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
@@ -85,24 +87,32 @@ export async function withScratchDatabase<T>(
             context.logger.warn(`could not drop scratch database ${name}: ${describeCause(error)}`);
           }),
         );
+        context.logger.info(`created scratch database ${name} on ${server.description}; it is dropped when done`);
+        let scratch: Client;
         try {
-          context.logger.info(`created scratch database ${name} on ${server.description}; it is dropped when done`);
-          const scratch = await connect({ ...server.target, config: { ...server.target.config, database: name } }, { waitTimeoutSeconds: 5 });
-          try {
-            const major = serverMajorOf(scratch);
-            if (context.targetMajor !== undefined && major !== context.targetMajor) {
-              context.logger.warn(
-                `the scratch server runs PostgreSQL ${major} and the target ${context.targetMajor}: fingerprints from another major may differ where it deparses expressions differently`,
-              );
-            }
-            return await work(scratch, major);
-          } finally {
-            await closeQuietly(scratch);
-          }
-        } finally {
+          scratch = await connect({ ...server.target, config: { ...server.target.config, database: name } }, { waitTimeoutSeconds: 5 });
+        } catch (error) {
           await drop();
+          throw error;
         }
+        opened.push(async () => {
+          await closeQuietly(scratch);
+          await drop();
+        });
+        return scratch;
+      };
+      try {
+        await dropStaleScratchDatabases(admin, context.logger);
+        const scratch = await createDatabase();
+        const major = serverMajorOf(scratch);
+        if (context.targetMajor !== undefined && major !== context.targetMajor) {
+          context.logger.warn(
+            `the scratch server runs PostgreSQL ${major} and the target ${context.targetMajor}: fingerprints from another major may differ where it deparses expressions differently`,
+          );
+        }
+        return await work(scratch, major, createDatabase);
       } finally {
+        for (const close of opened.reverse()) await close();
         await closeQuietly(admin);
       }
     } finally {
@@ -206,7 +216,7 @@ function readOptionsOf(settings: Settings) {
   return { schema: settings.schema, excludeTables: runnerTablesIn(settings), privileges: settings.fingerprintPrivileges };
 }
 
-function batchOptions(client: Client, context: ReplayContext) {
+export function batchOptions(client: Client, context: ReplayContext) {
   return {
     db: client,
     where: { schema: context.settings.schema, migrationsSchema: context.settings.migrationsSchema, table: context.settings.table },

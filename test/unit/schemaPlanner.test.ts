@@ -868,6 +868,26 @@ describe('each kind of object: add, drop, change', () => {
     }
   });
 
+  test.each([
+    ['rangeTypes', { name: 'r', subtype: 'double precision' }, 'range type "r"'],
+    ['aggregates', { name: 'a', arguments: 'integer', definition: 'SFUNC = int4pl, STYPE = integer' }, 'aggregate "a"'],
+    ['operators', { name: '===', left: 'integer', right: 'integer', definition: 'FUNCTION = int4eq' }, 'operator "==="'],
+    ['operatorClasses', { name: 'c', method: 'btree', type: 'integer' }, 'operator class "c"'],
+    ['operatorFamilies', { name: 'f', method: 'btree', operators: [], functions: [] }, 'operator family "f"'],
+    ['collations', { name: 'c', provider: 'libc', locale: 'C' }, 'collation "c"'],
+    ['textSearchConfigurations', { name: 't', parser: 'default', mappings: [] }, 'text search configuration "t"'],
+    ['textSearchDictionaries', { name: 'd', template: 'simple' }, 'text search dictionary "d"'],
+    ['textSearchParsers', { name: 'p', definition: 'START = prsd_start' }, 'text search parser "p"'],
+    ['textSearchTemplates', { name: 't', definition: 'LEXIZE = dsimple_lexize' }, 'text search template "t"'],
+    ['statistics', { name: 's', definition: 'CREATE STATISTICS s ON a, b FROM t' }, 'statistics "s"'],
+  ])('%s: refused by name, not left out of the plan', (list, item, subject) => {
+    const withItem = { ...EMPTY, [list]: [item] } as SchemaModel;
+    expect(plan(EMPTY, withItem).refusals.map((r) => [r.reason, r.direction, r.subject])).toEqual([
+      ['unsupported', 'up', subject],
+      ['unsupported', 'down', subject],
+    ]);
+  });
+
   test('kinds the planner does not write yet are refused by name', () => {
     const withRule: SchemaModel = { ...EMPTY, rules: [{ table: 't', name: 'r', definition: 'CREATE RULE r AS ON INSERT TO t DO INSTEAD NOTHING' }] };
     const result = plan(EMPTY, withRule);
