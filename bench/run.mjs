@@ -8,7 +8,7 @@
  *   BENCH_RUNS          runs per contender (default 5); the median is reported
  *   BENCH_QUICK_RUNS    runs in the no-op and replicas scenarios (default 15): their runs are short,
  *                       so a noisy neighbour moves a median of five by several percent
- *   BENCH_ONLY          comma list of scenarios: noop,apply,replicas,memory,legacy,scratch,demo,autogenerate
+ *   BENCH_ONLY          comma list of scenarios: noop,apply,replicas,memory,legacy,scratch,demo,autogenerate,scale
  *   BENCH_SCRATCH_RUNS  runs in the scratch scenario (default 3: each replays BENCH_FILES migrations)
  *   BENCH_FILES         migrations in the no-op, apply and memory workloads (default 1000)
  *   BENCH_REPLICAS      processes in the replicas scenario (default 16)
@@ -30,6 +30,7 @@ import { build } from 'esbuild';
 import {
   SERVER_URL, coldCacheEnv, dbmateUrlOf, dropDatabase, freshDatabase, log, median, mustRun, timed, urlOf, withDatabase,
 } from './lib.mjs';
+import { scaleScenario } from './snapshotScale.mjs';
 import {
   LEGACY_PRELUDE, legacyTableDdl, writeConcatenatedSql, writeDbmateMigrations, writeLegacyMigrations,
   writeModuleMigrations, writeSqlMigrations,
@@ -722,7 +723,7 @@ async function main() {
   const report = { sections: [], goals: [], checks: [] };
   const scenarios = {
     noop: noopScenario, apply: applyScenario, replicas: replicasScenario, memory: memoryScenario, legacy: legacyScenario,
-    scratch: scratchScenario, demo: demoScenario, autogenerate: autogenerateScenario,
+    scratch: scratchScenario, demo: demoScenario, autogenerate: autogenerateScenario, scale: scaleScenario,
   };
   for (const [name, scenario] of Object.entries(scenarios)) {
     if (ONLY && !ONLY.has(name)) continue;

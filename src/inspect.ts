@@ -11,7 +11,7 @@ import { requireConnection, resolveSettings, type Settings, type SettingsInput }
 import { detectState, probesWanted, type DetectOptions } from './stateDetector.js';
 import { askProbes } from './probes.js';
 import type { DatabaseFacts, Detection, MigrationFile } from './types.js';
-import { findNearestRevision, findStaleness, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
+import { findNearestRevision, findStaleness, isCurrentManifest, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
 import { computeManifest, readModel, ReplayFailedError, ScratchDatabaseError, ScratchUnavailableError } from './fingerprints/replay.js';
 import { describeDifference, diffSchemas } from './schema/diff.js';
 import { fingerprintSchema } from './schema/fingerprint.js';
@@ -106,10 +106,11 @@ export async function observe(
   const reconciling = first.state === 'legacy' && !options.baseline;
   // Not even read when nothing here needs it: a large schema's manifest is hundreds of kilobytes (issue 6).
   const committed = reconciling || checkDrift ? await readManifest(settings.dir) : null;
-  const manifestStaleness = committed ? findStaleness(committed, migrationFiles, settings.schema) : null;
+  const manifestStaleness = committed ? findStaleness(committed, migrationFiles, settings.schema, settings.fingerprintPrivileges) : null;
   const unmatched = { files: migrationFiles, facts, detection: first, manifestStaleness, replayNeeded: false };
 
-  const checkingDrift = checkDrift && committed !== null && (first.state === 'current' || first.state === 'behind');
+  // A manifest of an older format has fingerprints of another model: its staleness is reported, nothing is compared.
+  const checkingDrift = checkDrift && committed !== null && isCurrentManifest(committed) && (first.state === 'current' || first.state === 'behind');
   if (!reconciling && !checkingDrift) return { ...unmatched, manifest: committed };
 
   let manifest = committed;

@@ -31,6 +31,8 @@ export interface SettingsInput {
   readonly migrationTimeout?: number;
   readonly allowModified?: boolean;
   readonly refuseOnDrift?: boolean;
+  /** Owners and privileges (GRANTs) are part of the schema fingerprints. */
+  readonly fingerprintPrivileges?: boolean;
   /** Apply files merged late (sorting before applied ones) with the rest: Flyway's outOfOrder. */
   readonly outOfOrder?: boolean;
   /** A legacy schema matching consecutive revisions that probes do not settle: refuse (default) or stamp the latest. */
@@ -70,6 +72,8 @@ export interface Settings {
   readonly migrationTimeoutSeconds: number;
   readonly allowModified: boolean;
   readonly refuseOnDrift: boolean;
+  /** Owners and privileges are part of the schema fingerprints (off: roles usually differ between machines). */
+  readonly fingerprintPrivileges: boolean;
   readonly outOfOrder: boolean;
   readonly ambiguousLegacy: 'refuse' | 'latest';
   readonly logLevel: LogLevel;
@@ -143,6 +147,7 @@ export function resolveSettings(
     migrationTimeoutSeconds: Number(pick('migrationTimeout') ?? 0),
     allowModified: Boolean(pick('allowModified') ?? false),
     refuseOnDrift: Boolean(pick('refuseOnDrift') ?? false),
+    fingerprintPrivileges: isOn(pick('fingerprintPrivileges', envOf('MIGRATE_FINGERPRINT_PRIVILEGES'))),
     outOfOrder: Boolean(pick('outOfOrder') ?? false),
     ambiguousLegacy: pick('ambiguousLegacy') === 'latest' ? 'latest' : 'refuse',
     logLevel: logLevel as LogLevel,
@@ -156,6 +161,11 @@ export function resolveSettings(
     desired: (flags.desired ?? fromFile.desired) !== undefined ? resolve(cwd, String(flags.desired ?? fromFile.desired)) : null,
     lint: { exclude: [...(flags.lint?.exclude ?? fromFile.lint?.exclude ?? [])], include: [...(flags.lint?.include ?? fromFile.lint?.include ?? [])] },
   };
+}
+
+/** A boolean setting from a flag or config (a boolean) or the environment (`true`, `1`, `yes`, `on`). */
+function isOn(value: unknown): boolean {
+  return typeof value === 'string' ? ['true', '1', 'yes', 'on'].includes(value.trim().toLowerCase()) : Boolean(value ?? false);
 }
 
 /**

@@ -188,7 +188,7 @@ export async function autogenerateMigration(options: AutogenerateOptions): Promi
       const path = await createMigration(settings.dir, text.name, text.language, now, text.text);
       written.push({ path, name: names[i]!, statements: text.statements });
     }
-    const manifestNote = await keepManifest(settings, manifest, files, current, proof.models, serverMajor);
+    const manifestNote = await keepManifest(settings, manifest, files, current, proof.models);
     const lint = await lintWritten(written.map((w) => w.path), settings, serverMajor);
     return Object.freeze({
       status: 'written',
@@ -279,23 +279,22 @@ async function keepManifest(
   files: readonly MigrationFile[],
   current: SchemaModel,
   models: readonly { readonly file: MigrationFile; readonly model: SchemaModel }[],
-  serverMajor: number,
 ): Promise<string> {
   const written = await readMigrationFiles(settings.dir);
   const newFiles = models.map(({ file, model }) => ({ file: written.find((w) => w.name === file.name) ?? file, model }));
   if (manifest === null) {
     if (files.length > 0) return 'none (migrate snapshot writes one; verify needs it)';
-    await writeManifest(settings.dir, buildManifest(settings.schema, serverMajor, current, newFiles));
+    await writeManifest(settings.dir, buildManifest({ schema: settings.schema, privileges: settings.fingerprintPrivileges }, current, newFiles));
     return 'written';
   }
-  const stale = findStaleness(manifest, files, settings.schema);
+  // A format-2 manifest is the same on every major: the scratch server's major does not matter.
+  const stale = findStaleness(manifest, files, settings.schema, settings.fingerprintPrivileges);
   if (stale !== null) return `left as it was: it is stale (${stale}); run migrate snapshot`;
-  if (manifest.serverMajor !== serverMajor) return `left as it was: it was taken on PostgreSQL ${manifest.serverMajor}, the scratch server runs ${serverMajor}; run migrate snapshot`;
   const base = modelAt(manifest, null)!;
   const recorded = manifest.revisions.map((r) => ({ file: files.find((f) => f.name === r.name)!, model: modelAt(manifest, r.name)! }));
   const headModel = recorded.at(-1)?.model ?? base;
   if (fingerprintSchema(headModel) !== fingerprintSchema(current)) return 'left as it was: its head fingerprint differs from the replay; run migrate snapshot';
-  await writeManifest(settings.dir, buildManifest(settings.schema, serverMajor, base, [...recorded, ...newFiles]));
+  await writeManifest(settings.dir, buildManifest({ schema: settings.schema, privileges: settings.fingerprintPrivileges }, base, [...recorded, ...newFiles]));
   return 'updated';
 }
 

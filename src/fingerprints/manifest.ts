@@ -2,7 +2,7 @@
  * The fingerprint manifest: for each revision, the fingerprint of the schema
  * right after it, what it changed, and the schema itself delta-encoded (only
  * the top-level objects a revision added, changed or dropped), so the file
- * grows with the number of changes, not revisions × tables (issue 4).
+ * grows with the number of changes, not revisions × tables.
  *
  * It lives in the migrations folder as a dot-file, which node-pg-migrate and
  * our discovery both ignore, so it travels with the migrations (images too).
@@ -12,19 +12,26 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import {
-  createEmptySchemaModel,
-  formatFunctionSignature,
+  modelOfTopLevelObjects,
   SCHEMA_MODEL_FORMAT,
-  sortSchemaModel,
+  topLevelObjectsOf,
   type SchemaModel,
 } from '../schema/model.js';
 import { describeDifference, diffSchemas } from '../schema/diff.js';
-import { fingerprintSchema, serializeCanonicalJson } from '../schema/fingerprint.js';
+import { fingerprintSchema, hashTopLevelObject, serializeCanonicalJson } from '../schema/fingerprint.js';
 import type { FingerprintManifest } from '../stateDetector.js';
 import type { MigrationFile } from '../types.js';
 
 export const MANIFEST_FILE_NAME = '.schema-fingerprints.json';
-export const MANIFEST_FORMAT = 1;
+/**
+ * 2: model format 2 (more kinds, deparsed text the same on every major), no
+ * serverMajor (the fingerprints no longer depend on it), `privileges` when
+ * owners and ACLs are part of them. Format 1 is still read: its fingerprints
+ * follow the old model, so such a manifest is reported stale and the
+ * fingerprints are computed again by a replay (they are not compared by the
+ * old rule) until `migrate snapshot` writes format 2.
+ */
+export const MANIFEST_FORMAT = 2;
 
 /** Top-level objects by key (`table:users`, `function:f(integer)`, `extension:pg_trgm`). */
 type ObjectMap = Record<string, unknown>;
@@ -43,13 +50,21 @@ export interface ManifestRevision {
 }
 
 export interface Manifest {
-  readonly format: typeof MANIFEST_FORMAT;
+  /** 1 only for a manifest an older runner wrote (read, reported stale, never written). */
+  readonly format: typeof MANIFEST_FORMAT | 1;
   readonly modelFormat: number;
   readonly schema: string;
-  /** PostgreSQL major version the fingerprints were taken on: deparsed SQL differs between majors. */
-  readonly serverMajor: number;
+  /** Format 1 only: the PostgreSQL major its fingerprints were taken on. */
+  readonly serverMajor?: number;
+  /** Owners and privileges are part of the fingerprints (`fingerprintPrivileges`). */
+  readonly privileges?: true;
   readonly base: { readonly fingerprint: string; readonly objects: ObjectMap };
   readonly revisions: readonly ManifestRevision[];
+}
+
+/** True for a manifest whose fingerprints this runner computes the same way (not an older format). */
+export function isCurrentManifest(manifest: Manifest): boolean {
+  return manifest.format === MANIFEST_FORMAT && manifest.modelFormat === SCHEMA_MODEL_FORMAT;
 }
 
 export function manifestPath(dir: string): string {
@@ -68,7 +83,7 @@ export async function readManifest(dir: string): Promise<Manifest | null> {
   }
   try {
     const manifest = JSON.parse(text) as Manifest;
-    if (manifest.format !== MANIFEST_FORMAT || !Array.isArray(manifest.revisions)) throw new Error('unknown format');
+    if ((manifest.format !== MANIFEST_FORMAT && manifest.format !== 1) || !Array.isArray(manifest.revisions)) throw new Error('unknown format');
     return manifest;
   } catch (error) {
     throw new ConfigError(`fingerprint manifest ${path} is not valid`, path, {
@@ -90,7 +105,8 @@ export function serializeManifest(m: Manifest): string {
     format: m.format,
     modelFormat: m.modelFormat,
     schema: m.schema,
-    serverMajor: m.serverMajor,
+    ...(m.serverMajor === undefined ? {} : { serverMajor: m.serverMajor }),
+    ...(m.privileges ? { privileges: true } : {}),
     base: m.base,
   };
   const lines = m.revisions.map((r) => `    ${serializeCanonicalJson(r)}`);
@@ -98,39 +114,64 @@ export function serializeManifest(m: Manifest): string {
   return `${headText},\n  "revisions": [\n${lines.join(',\n')}\n  ]\n}\n`;
 }
 
-/** Builds a manifest from the model before any migration and the model after each. */
-export function buildManifest(
-  schema: string,
-  serverMajor: number,
-  base: SchemaModel,
-  after: readonly { readonly file: MigrationFile; readonly model: SchemaModel }[],
-): Manifest {
-  let previousModel = base;
-  let previous = objectsOf(base);
-  const revisions = after.map(({ file, model }) => {
-    const objects = objectsOf(model);
-    const set: ObjectMap = {};
-    for (const [key, value] of Object.entries(objects)) {
-      if (serializeCanonicalJson(previous[key]) !== serializeCanonicalJson(value)) set[key] = value;
-    }
-    const drop = Object.keys(previous).filter((key) => !(key in objects)).sort();
-    const changes = diffSchemas(previousModel, model).map(describeDifference).map(asChange);
-    previous = objects;
-    previousModel = model;
-    return { name: file.name, checksum: file.checksum, fingerprint: fingerprintSchema(model), changes, set, drop };
-  });
+/** One revision's entry, from the model before it and the model after it. */
+export function buildRevision(file: MigrationFile, before: SchemaModel, after: SchemaModel): ManifestRevision {
+  const previous = topLevelObjectsOf(before);
+  const objects = topLevelObjectsOf(after);
+  const set: ObjectMap = {};
+  const changedKeys: string[] = [];
+  for (const [key, value] of objects) {
+    const old = previous.get(key);
+    // The same object (an incremental read keeps what did not change) or the same hash.
+    if (old === value || (old !== undefined && hashTopLevelObject(key, old) === hashTopLevelObject(key, value))) continue;
+    set[key] = value;
+    changedKeys.push(key);
+  }
+  const drop = [...previous.keys()].filter((key) => !objects.has(key)).sort();
+  // The diff of only what changed gives the same lines as the diff of the whole models, at the cost of the change.
+  const touched = new Set([...changedKeys, ...drop]);
+  const beforePart = modelOfTopLevelObjects([...previous].filter(([key]) => touched.has(key)));
+  const afterPart = modelOfTopLevelObjects([...objects].filter(([key]) => touched.has(key)));
+  const changes = diffSchemas(beforePart, afterPart).map(describeDifference).map(asChange);
+  return { name: file.name, checksum: file.checksum, fingerprint: fingerprintSchema(after), changes, set, drop };
+}
+
+export interface ManifestOptions {
+  readonly schema: string;
+  /** Owners and privileges are part of the models (`fingerprintPrivileges`). */
+  readonly privileges?: boolean;
+}
+
+/** A manifest from the model before any migration and each revision's entry (`buildRevision`). */
+export function assembleManifest(options: ManifestOptions, base: SchemaModel, revisions: readonly ManifestRevision[]): Manifest {
   return {
     format: MANIFEST_FORMAT,
     modelFormat: SCHEMA_MODEL_FORMAT,
-    schema,
-    serverMajor,
+    schema: options.schema,
+    ...(options.privileges ? { privileges: true as const } : {}),
     base: { fingerprint: fingerprintSchema(base), objects: objectsOf(base) },
     revisions,
   };
 }
 
+/** Builds a manifest from the model before any migration and the model after each. */
+export function buildManifest(
+  options: ManifestOptions,
+  base: SchemaModel,
+  after: readonly { readonly file: MigrationFile; readonly model: SchemaModel }[],
+): Manifest {
+  let previous = base;
+  const revisions = after.map(({ file, model }) => {
+    const revision = buildRevision(file, previous, model);
+    previous = model;
+    return revision;
+  });
+  return assembleManifest(options, base, revisions);
+}
+
 /** The schema model recorded for `revision` (null = base), rebuilt from the deltas. */
 export function modelAt(manifest: Manifest, revision: string | null): SchemaModel | null {
+  if (!isCurrentManifest(manifest)) return null;
   const objects: ObjectMap = { ...manifest.base.objects };
   if (revision !== null) {
     const index = manifest.revisions.findIndex((r) => r.name === revision);
@@ -140,7 +181,7 @@ export function modelAt(manifest: Manifest, revision: string | null): SchemaMode
       Object.assign(objects, r.set);
     }
   }
-  return modelOf(objects);
+  return modelOfTopLevelObjects(Object.entries(objects));
 }
 
 /** What the detector needs: fingerprints only. */
@@ -152,9 +193,21 @@ export function toFingerprintManifest(manifest: Manifest): FingerprintManifest {
 }
 
 /** Why the manifest no longer describes the files, or null when it does. */
-export function findStaleness(manifest: Manifest, files: readonly MigrationFile[], schema: string): string | null {
+export function findStaleness(
+  manifest: Manifest,
+  files: readonly MigrationFile[],
+  schema: string,
+  privileges = false,
+): string | null {
   if (manifest.schema !== schema) return `it was written for schema ${manifest.schema}, not ${schema}`;
-  if (manifest.modelFormat !== SCHEMA_MODEL_FORMAT) return 'it was written by another version of the runner';
+  if (!isCurrentManifest(manifest)) {
+    return manifest.format === 1
+      ? 'it was written in manifest format 1 by an older runner, whose fingerprints this runner computes another way'
+      : 'it was written by another version of the runner';
+  }
+  if ((manifest.privileges ?? false) !== privileges) {
+    return privileges ? 'it was written without owners and privileges, and fingerprintPrivileges is on' : 'it was written with owners and privileges (fingerprintPrivileges), which is off now';
+  }
   const recorded = new Map(manifest.revisions.map((r) => [r.name, r]));
   const missing = files.filter((f) => !recorded.has(f.name)).map((f) => f.name);
   const edited = files.filter((f) => recorded.has(f.name) && recorded.get(f.name)!.checksum !== f.checksum).map((f) => f.name);
@@ -187,39 +240,7 @@ export function findNearestRevision(
 }
 
 export function objectsOf(model: SchemaModel): ObjectMap {
-  const objects: ObjectMap = {};
-  const put = (kind: string, key: string, value: unknown) => (objects[`${kind}:${key}`] = value);
-  for (const e of model.extensions) put('extension', e, true);
-  for (const t of model.tables) put('table', t.name, t);
-  for (const v of model.views) put('view', v.name, v);
-  for (const s of model.sequences) put('sequence', s.name, s);
-  for (const e of model.enums) put('enum', e.name, e);
-  for (const d of model.domains) put('domain', d.name, d);
-  for (const c of model.compositeTypes) put('composite', c.name, c);
-  for (const f of model.functions) put('function', formatFunctionSignature(f), f);
-  return objects;
-}
-
-function modelOf(objects: ObjectMap): SchemaModel {
-  const empty = createEmptySchemaModel();
-  const lists: Record<string, unknown[]> = {
-    extension: [], table: [], view: [], sequence: [], enum: [], domain: [], composite: [], function: [],
-  };
-  for (const [key, value] of Object.entries(objects)) {
-    const kind = key.slice(0, key.indexOf(':'));
-    lists[kind]?.push(kind === 'extension' ? key.slice(kind.length + 1) : value);
-  }
-  return sortSchemaModel({
-    ...empty,
-    extensions: lists.extension as string[],
-    tables: lists.table as SchemaModel['tables'],
-    views: lists.view as SchemaModel['views'],
-    sequences: lists.sequence as SchemaModel['sequences'],
-    enums: lists.enum as SchemaModel['enums'],
-    domains: lists.domain as SchemaModel['domains'],
-    compositeTypes: lists.composite as SchemaModel['compositeTypes'],
-    functions: lists.function as SchemaModel['functions'],
-  });
+  return Object.fromEntries(topLevelObjectsOf(model));
 }
 
 /** "extra in the database" reads oddly for a change a migration made: say "added"/"dropped". */

@@ -14,12 +14,13 @@ import { executeBatch } from '../execute.js';
 import { runnerTablesIn } from '../introspect.js';
 import { createSilentLogger, type Logger } from '../logger.js';
 import { readSchemaModel } from '../schema/catalog.js';
-import { describeDifference, diffSchemas } from '../schema/diff.js';
 import { fingerprintSchema } from '../schema/fingerprint.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { Settings } from '../settings.js';
 import type { MigrationFile } from '../types.js';
-import { buildManifest, findStaleness, type Manifest } from './manifest.js';
+import { findStaleness, readManifest, type Manifest } from './manifest.js';
+import { replayManifest } from './manifestBuilder.js';
+import { replayVerify, type VerifyStep } from './verifyReplay.js';
 import { openScratchServer, ReplayFailedError, type ScratchRequest } from './scratchServer.js';
 
 export { ReplayFailedError, ScratchUnavailableError } from './scratchServer.js';
@@ -208,7 +209,11 @@ function cleanUpOnSignal(signal?: AbortSignal) {
 }
 
 export function readModel(client: Client, settings: Settings): Promise<SchemaModel> {
-  return readSchemaModel(client, { schema: settings.schema, excludeTables: runnerTablesIn(settings) });
+  return readSchemaModel(client, readOptionsOf(settings));
+}
+
+function readOptionsOf(settings: Settings) {
+  return { schema: settings.schema, excludeTables: runnerTablesIn(settings), privileges: settings.fingerprintPrivileges };
 }
 
 export function batchOptions(client: Client, context: ReplayContext) {
@@ -223,31 +228,30 @@ export function batchOptions(client: Client, context: ReplayContext) {
   };
 }
 
-/** Applies every migration one by one in a scratch database, reading the schema after each. */
+/**
+ * Applies every migration one by one in a scratch database, reading the
+ * schema after each (manifestBuilder.ts: only what each one changed, and
+ * only from the first file the committed manifest does not already record).
+ */
 export async function computeManifest(context: ReplayContext, files: readonly MigrationFile[]): Promise<Manifest> {
-  return withScratchDatabase(context, async (client, serverMajor) => {
-    const base = await readModel(client, context.settings);
-    const after: { file: MigrationFile; model: SchemaModel }[] = [];
-    for (const file of files) {
-      try {
-        await executeBatch('up', [file], files, batchOptions(client, context));
-      } catch (error) {
-        // Not a failed migration of the target: the replay of one, elsewhere. A bad file stays what it is.
-        throw error instanceof RunnerError && error.exitCode !== EXIT.failed ? error : new ReplayFailedError(error);
-      }
-      after.push({ file, model: await readModel(client, context.settings) });
+  const previous = await readManifest(context.settings.dir).catch(() => null);
+  const options = { schema: context.settings.schema, privileges: context.settings.fingerprintPrivileges };
+  const apply = async (client: Client, batch: readonly MigrationFile[]) => {
+    try {
+      await executeBatch('up', batch, files, batchOptions(client, context));
+    } catch (error) {
+      // Not a failed migration of the target: the replay of one, elsewhere. A bad file stays what it is.
+      throw error instanceof RunnerError && error.exitCode !== EXIT.failed ? error : new ReplayFailedError(error);
     }
-    return buildManifest(context.settings.schema, serverMajor, base, after);
-  });
+  };
+  const replay = (reuse: Manifest | null) =>
+    withScratchDatabase(context, (client) =>
+      replayManifest({ db: client, apply: (batch) => apply(client, batch) }, files, readOptionsOf(context.settings), options, reuse),
+    );
+  return (previous !== null ? await replay(previous) : null) ?? (await replay(null))!;
 }
 
-export interface VerifyStep {
-  readonly phase: 'up' | 'down' | 'up again';
-  readonly migration: string;
-  readonly ok: boolean;
-  readonly problem?: string;
-  readonly differences?: readonly string[];
-}
+export type { VerifyStep } from './verifyReplay.js';
 
 export interface VerifyResult {
   readonly ok: boolean;
@@ -262,51 +266,11 @@ export async function verifyMigrations(
   files: readonly MigrationFile[],
   manifest: Manifest | null,
 ): Promise<VerifyResult> {
-  const steps: VerifyStep[] = [];
-  const models: SchemaModel[] = [];
-  await withScratchDatabase(context, async (client) => {
-    models.push(await readModel(client, context.settings));
-    const attempt = async (phase: VerifyStep['phase'], file: MigrationFile, direction: 'up' | 'down') => {
-      try {
-        await executeBatch(direction, [file], files, batchOptions(client, context));
-        return true;
-      } catch (error) {
-        steps.push({ phase, migration: file.name, ok: false, problem: describeCause(error) });
-        return false;
-      }
-    };
-    for (const file of files) {
-      if (!(await attempt('up', file, 'up'))) return;
-      models.push(await readModel(client, context.settings));
-      steps.push({ phase: 'up', migration: file.name, ok: true });
-    }
-    for (let i = files.length - 1; i >= 0; i--) {
-      const file = files[i]!;
-      if (!(await attempt('down', file, 'down'))) return;
-      const differences = diffSchemas(models[i]!, await readModel(client, context.settings)).map(describeDifference);
-      steps.push({
-        phase: 'down',
-        migration: file.name,
-        ok: differences.length === 0,
-        ...(differences.length && { problem: 'down does not restore the schema before up', differences }),
-      });
-      // A down that leaves objects behind would make the next ones fail for the wrong reason.
-      if (differences.length) return;
-    }
-    for (const [i, file] of files.entries()) {
-      if (!(await attempt('up again', file, 'up'))) return;
-      const model = await readModel(client, context.settings);
-      const same = fingerprintSchema(model) === fingerprintSchema(models[i + 1]!);
-      const differences = same ? [] : diffSchemas(models[i + 1]!, model).map(describeDifference);
-      steps.push({
-        phase: 'up again',
-        migration: file.name,
-        ok: same,
-        ...(!same && { problem: 'up after down gives another schema than the first up', differences }),
-      });
-    }
-  });
-  let stale = manifest ? findStaleness(manifest, files, context.settings.schema) : 'missing';
+  // verifyReplay.ts: each schema read incrementally, the second up as one batch.
+  const { steps, models } = await withScratchDatabase(context, (client) =>
+    replayVerify({ db: client, apply: (direction, batch) => executeBatch(direction, batch, files, batchOptions(client, context)) }, files, readOptionsOf(context.settings)),
+  );
+  let stale = manifest ? findStaleness(manifest, files, context.settings.schema, context.settings.fingerprintPrivileges) : 'missing';
   if (manifest && stale === null && models.length === files.length + 1) {
     const recorded = new Map(manifest.revisions.map((r) => [r.name, r.fingerprint]));
     const differing = files.filter((f, i) => recorded.get(f.name) !== fingerprintSchema(models[i + 1]!)).map((f) => f.name);

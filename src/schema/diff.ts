@@ -19,6 +19,7 @@ import { serializeCanonicalJson } from './fingerprint.js';
 import { diffSchemaModels, type ListDiff, type ObjectChange, type TableChange } from './structuredDiff.js';
 
 export type SchemaObjectKind =
+  | 'schema'
   | 'extension'
   | 'table'
   | 'column'
@@ -33,7 +34,19 @@ export type SchemaObjectKind =
   | 'domain'
   | 'composite type'
   | 'function'
-  | 'procedure';
+  | 'procedure'
+  | 'range type'
+  | 'aggregate'
+  | 'operator'
+  | 'operator class'
+  | 'operator family'
+  | 'collation'
+  | 'text search configuration'
+  | 'text search dictionary'
+  | 'text search parser'
+  | 'text search template'
+  | 'statistics'
+  | 'rule';
 
 export interface SchemaDifference {
   readonly change: 'added' | 'removed' | 'changed';
@@ -50,13 +63,19 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDifferenc
   const emit: Emit = (d) => void differences.push(d);
   const diff = diffSchemaModels(from, to);
 
-  describeList(diff.extensions, 'extension', quote, emit);
+  describeList(diff.schema, 'schema', () => 'managed', emit, (change) => {
+    const detail = describeFields(change);
+    if (detail !== undefined) emit({ change: 'changed', kind: 'schema', name: 'managed', detail });
+  });
+  describeList(diff.extensions, 'extension', (e) => quote(e.name), emit, describeChanged('extension', emit));
+  describeList(diff.collations, 'collation', (c) => quote(c.name), emit, describeChanged('collation', emit));
   describeList(diff.enums, 'enum', (e) => quote(e.name), emit, describeChanged('enum', emit));
   describeList(diff.domains, 'domain', (d) => quote(d.name), emit, (change) => {
     describeChanged('domain', emit)(change);
     describeNamedDefinitions(quote(change.to.name), change.checks, emit);
   });
   describeList(diff.compositeTypes, 'composite type', (c) => quote(c.name), emit, describeChanged('composite type', emit));
+  describeList(diff.rangeTypes, 'range type', (r) => quote(r.name), emit, describeChanged('range type', emit));
   describeList(diff.sequences, 'sequence', (s) => quote(s.name), emit, describeChanged('sequence', emit));
   describeList(diff.tables, 'table', (t) => quote(t.name), emit, (change) => describeTableChange(change, emit));
   describeList(diff.views, kindOfView, (v) => quote(v.name), emit, (change) => {
@@ -70,6 +89,16 @@ export function diffSchemas(from: SchemaModel, to: SchemaModel): SchemaDifferenc
     const detail = describeFields(change);
     if (detail !== undefined) emit({ change: 'changed', kind: change.to.kind, name: formatFunctionName(change.to), detail });
   });
+  describeKeyed(diff.aggregates, 'aggregate', formatFunctionName, emit);
+  describeKeyed(diff.operators, 'operator', (o) => `${o.name}(${o.left ?? 'NONE'}, ${o.right})`, emit);
+  describeKeyed(diff.operatorFamilies, 'operator family', (o) => `${quote(o.name)} USING ${o.method}`, emit);
+  describeKeyed(diff.operatorClasses, 'operator class', (o) => `${quote(o.name)} USING ${o.method}`, emit);
+  describeKeyed(diff.textSearchParsers, 'text search parser', (t) => quote(t.name), emit);
+  describeKeyed(diff.textSearchTemplates, 'text search template', (t) => quote(t.name), emit);
+  describeKeyed(diff.textSearchDictionaries, 'text search dictionary', (t) => quote(t.name), emit);
+  describeKeyed(diff.textSearchConfigurations, 'text search configuration', (t) => quote(t.name), emit);
+  describeKeyed(diff.statistics, 'statistics', (s) => quote(s.name), emit);
+  describeKeyed(diff.rules, 'rule', (r) => `${quote(r.table)}.${quote(r.name)}`, emit);
   return differences;
 }
 
@@ -113,6 +142,14 @@ function describeChanged<T extends { readonly name: string }>(kind: SchemaObject
     const detail = describeFields(change);
     if (detail !== undefined) emit({ change: 'changed', kind, name: quote(change.to.name), detail });
   };
+}
+
+/** A list of one kind whose objects are compared field by field. */
+function describeKeyed<T>(list: ListDiff<T>, kind: SchemaObjectKind, nameOf: (item: T) => string, emit: Emit): void {
+  describeList(list, kind, nameOf, emit, (change) => {
+    const detail = describeFields(change);
+    if (detail !== undefined) emit({ change: 'changed', kind, name: nameOf(change.to), detail });
+  });
 }
 
 function kindOfView(v: ViewModel): SchemaObjectKind {
@@ -183,6 +220,18 @@ const FIELD_LABELS: Readonly<Record<string, string>> = {
   withCheck: 'with check',
   ownedBy: 'owned by',
   materialized: 'materialized',
+  replicaIdentity: 'replica identity',
+  accessMethod: 'access method',
+  toastOptions: 'TOAST options',
+  generatedKind: 'generated kind',
+  columnComments: 'column comments',
+  columnPrivileges: 'column privileges',
+  defaultPrivileges: 'default privileges',
+  subtypeDiff: 'subtype diff',
+  operatorClass: 'operator class',
+  lcCollate: 'LC_COLLATE',
+  lcCtype: 'LC_CTYPE',
+  clustered: 'CLUSTER ON',
 };
 
 /** `field old → new; ...` for each field that differs; undefined when none does. */

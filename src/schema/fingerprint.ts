@@ -1,15 +1,53 @@
 /**
- * A stable fingerprint of a schema model: sha256 (hex) of its canonical
- * JSON, i.e. lists in canonical order (`sortSchemaModel`), object keys sorted,
- * absent optional fields left out. Equal schemas give equal fingerprints on
- * any machine; the fingerprint only changes when the schema (or
- * SCHEMA_MODEL_FORMAT) does.
+ * A stable fingerprint of a schema model. Each top-level object (a table
+ * with its columns, constraints, indexes, ...; a view; a function; ...) is
+ * hashed on its own: sha256 of its canonical JSON (its lists in canonical
+ * order, object keys sorted, absent optional fields left out). The
+ * fingerprint is sha256 (hex) of the model format and the sorted lines
+ * `key<TAB>object hash`, keys as in the manifest (`table:users`).
+ *
+ * Equal schemas give equal fingerprints on any machine; the fingerprint
+ * only changes when the schema (or SCHEMA_MODEL_FORMAT) does. Hashing per
+ * object lets a replay that reads only what each migration changed
+ * (incrementalCatalog.ts) fingerprint each revision without serialising the
+ * objects it did not touch again: an object's hash is kept as long as the
+ * object itself (a WeakMap), and unchanged objects are the same objects.
  */
 import { createHash } from 'node:crypto';
-import { compareStrings, sortSchemaModel, type SchemaModel } from './model.js';
+import {
+  compareStrings,
+  SCHEMA_OBJECT_KEY,
+  sortTopLevelObject,
+  TOP_LEVEL_LISTS,
+  TOP_LEVEL_PREFIXES,
+  topLevelObjectsOf,
+  type SchemaModel,
+  type TopLevelList,
+} from './model.js';
 
 export function fingerprintSchema(model: SchemaModel): string {
-  return createHash('sha256').update(serializeCanonicalJson(sortSchemaModel(model)), 'utf8').digest('hex');
+  const lines: string[] = [];
+  for (const [key, value] of topLevelObjectsOf(model)) lines.push(`${key}\t${hashTopLevelObject(key, value)}`);
+  lines.sort(compareStrings);
+  return sha256(`format ${String(model.format)}\n${lines.join('\n')}`);
+}
+
+const hashes = new WeakMap<object, string>();
+const LIST_OF_PREFIX = new Map<string, TopLevelList>(TOP_LEVEL_LISTS.map((list) => [TOP_LEVEL_PREFIXES[list], list]));
+
+/** sha256 of one top-level object's canonical JSON, `key` as `topLevelObjectsOf` gives it; computed once per object. */
+export function hashTopLevelObject(key: string, value: unknown): string {
+  if (value === null || typeof value !== 'object') return sha256(serializeCanonicalJson(value));
+  const known = hashes.get(value);
+  if (known !== undefined) return known;
+  const list = key === SCHEMA_OBJECT_KEY ? undefined : LIST_OF_PREFIX.get(key.slice(0, key.indexOf(':')));
+  const hash = sha256(serializeCanonicalJson(list === undefined ? value : sortTopLevelObject(list, value)));
+  hashes.set(value, hash);
+  return hash;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /**
@@ -17,10 +55,10 @@ export function fingerprintSchema(model: SchemaModel): string {
  * so two equal values always serialise to the same text.
  *
  * JSON.stringify does the writing (a 2,000-table model in a fraction of the
- * time of building the text by hand, issue 6), with each object's keys put in
- * order first. An object whose keys look like array indexes cannot be
- * re-ordered (the engine lists those first, numerically), so such a value is
- * written by hand instead; schema models have none.
+ * time of building the text by hand, bench/RESULTS.md), with each object's
+ * keys put in order first. An object whose keys look like array indexes
+ * cannot be re-ordered (the engine lists those first, numerically), so such a
+ * value is written by hand instead; schema models have none.
  */
 export function serializeCanonicalJson(value: unknown): string {
   try {

@@ -71,7 +71,7 @@ export function isGeneratedName(
 
 const collisionSuffixes = new Map<string, RegExp>();
 
-/** `_idx2`-style suffixes, one pattern per label: compiling one per name was most of reading a large catalog (issue 6). */
+/** `_idx2`-style suffixes, one pattern per label: compiling one per name was most of reading a large catalog (bench/RESULTS.md). */
 function collisionSuffixOf(label: string): RegExp {
   let pattern = collisionSuffixes.get(label);
   if (pattern === undefined) {

@@ -49,6 +49,7 @@ import {
   type ObjectRef,
 } from './dependencies.js';
 import { makeObjectName } from './generatedNames.js';
+import { findUnplannedChanges } from './unplannedKinds.js';
 import { quoteIdentifier as q, quoteLiteral } from './identifiers.js';
 import {
   formatFunctionSignature,
@@ -393,6 +394,10 @@ function planDirection(from: SchemaModel, to: SchemaModel, ctx: DirectionContext
     planner = new DirectionPlanner(fromModel, toModel, ctx, refusals, decisions, built, planner.enumsToRecreate);
     if (ctx.direction === 'up') planner.checkRenameCandidates();
     planner.planAll();
+  }
+  // Kinds and fields the model reads but the planner does not write yet: refused by name rather than left out.
+  for (const unplanned of findUnplannedChanges(diffSchemaModels(fromModel, toModel))) {
+    refusals.push({ reason: 'unsupported', direction: ctx.direction, subject: unplanned.subject, message: `${unplanned.subject}: ${unplanned.detail}` });
   }
   const ordered = orderSteps([...renamed.steps, ...sequenceRenames.steps, ...planner.steps]);
   const notes = [...planner.notes];
@@ -1154,10 +1159,10 @@ class DirectionPlanner {
   // --- Extensions ------------------------------------------------------------------------
 
   private planExtensions(): void {
-    for (const name of this.diff.extensions.added) {
+    for (const { name } of this.diff.extensions.added) {
       this.add(makeStep(RANK.createExtension, `extension ${dq(name)}`, `CREATE EXTENSION IF NOT EXISTS ${q(name)}`, { provides: [`+ext:${name}`] }));
     }
-    for (const name of this.diff.extensions.removed) {
+    for (const { name } of this.diff.extensions.removed) {
       const subject = `extension ${dq(name)}`;
       this.add(
         makeStep(RANK.dropExtension, subject, `DROP EXTENSION ${q(name)}`, {

@@ -7,12 +7,28 @@
  *
  * Matching keys: objects by name, functions by `name(arguments)`,
  * constraints and indexes by explicit name else definition
- * (`keyOfNamedDefinition`), extensions by name.
+ * (`keyOfNamedDefinition`), the other top-level kinds by `TOP_LEVEL_KEYS`.
  */
 import {
   compareStrings,
   formatFunctionSignature,
   keyOfNamedDefinition,
+  schemaFieldsOf,
+  TOP_LEVEL_KEYS,
+  type AggregateModel,
+  type CollationModel,
+  type ExtensionModel,
+  type OperatorClassModel,
+  type OperatorFamilyModel,
+  type OperatorModel,
+  type RangeTypeModel,
+  type RuleModel,
+  type SchemaField,
+  type StatisticsModel,
+  type TextSearchConfigurationModel,
+  type TextSearchDictionaryModel,
+  type TextSearchParserModel,
+  type TextSearchTemplateModel,
   type ColumnModel,
   type CompositeTypeModel,
   type ConstraintModel,
@@ -63,8 +79,13 @@ export interface DomainChange extends ObjectChange<DomainModel> {
   readonly checks: ListDiff<ConstraintModel>;
 }
 
+/** The managed schema's own fields (comment, owner, privileges) as one object. */
+export type SchemaFields = Pick<SchemaModel, SchemaField>;
+
 export interface StructuredSchemaDiff {
-  readonly extensions: ListDiff<string, never>;
+  /** The managed schema's own fields, when they differ (no added or removed: the schema is always there). */
+  readonly schema: ListDiff<SchemaFields>;
+  readonly extensions: ListDiff<ExtensionModel>;
   readonly enums: ListDiff<EnumModel>;
   readonly domains: ListDiff<DomainModel, DomainChange>;
   readonly compositeTypes: ListDiff<CompositeTypeModel>;
@@ -72,6 +93,18 @@ export interface StructuredSchemaDiff {
   readonly tables: ListDiff<TableModel, TableChange>;
   readonly views: ListDiff<ViewModel, ViewChange>;
   readonly functions: ListDiff<FunctionModel>;
+  readonly rangeTypes: ListDiff<RangeTypeModel>;
+  readonly aggregates: ListDiff<AggregateModel>;
+  readonly operators: ListDiff<OperatorModel>;
+  readonly operatorClasses: ListDiff<OperatorClassModel>;
+  readonly operatorFamilies: ListDiff<OperatorFamilyModel>;
+  readonly collations: ListDiff<CollationModel>;
+  readonly textSearchConfigurations: ListDiff<TextSearchConfigurationModel>;
+  readonly textSearchDictionaries: ListDiff<TextSearchDictionaryModel>;
+  readonly textSearchParsers: ListDiff<TextSearchParserModel>;
+  readonly textSearchTemplates: ListDiff<TextSearchTemplateModel>;
+  readonly statistics: ListDiff<StatisticsModel>;
+  readonly rules: ListDiff<RuleModel>;
 }
 
 /** Child lists of a table, compared one by one rather than as fields. */
@@ -81,8 +114,14 @@ const DOMAIN_CHILD_FIELDS = ['checks'] as const;
 
 /** The differences from `from` to `to`. */
 export function diffSchemaModels(from: SchemaModel, to: SchemaModel): StructuredSchemaDiff {
+  const schemaChange = changedFields(schemaFieldsOf(from), schemaFieldsOf(to), []);
   return {
-    extensions: matchByKey<string, never>(from.extensions, to.extensions, (e) => e, () => undefined),
+    schema: {
+      removed: [],
+      added: [],
+      changed: schemaChange.length === 0 ? [] : [{ from: schemaFieldsOf(from), to: schemaFieldsOf(to), fields: schemaChange }],
+    },
+    extensions: diffFields(from.extensions, to.extensions, TOP_LEVEL_KEYS.extensions),
     enums: diffFields(from.enums, to.enums, (e) => e.name),
     domains: matchByKey(from.domains, to.domains, (d) => d.name, diffDomain),
     compositeTypes: diffFields(from.compositeTypes, to.compositeTypes, (c) => c.name),
@@ -90,6 +129,18 @@ export function diffSchemaModels(from: SchemaModel, to: SchemaModel): Structured
     tables: matchByKey(from.tables, to.tables, (t) => t.name, diffTable),
     views: matchByKey(from.views, to.views, (v) => v.name, diffView),
     functions: diffFields(from.functions, to.functions, formatFunctionSignature),
+    rangeTypes: diffFields(from.rangeTypes, to.rangeTypes, TOP_LEVEL_KEYS.rangeTypes),
+    aggregates: diffFields(from.aggregates, to.aggregates, TOP_LEVEL_KEYS.aggregates),
+    operators: diffFields(from.operators, to.operators, TOP_LEVEL_KEYS.operators),
+    operatorClasses: diffFields(from.operatorClasses, to.operatorClasses, TOP_LEVEL_KEYS.operatorClasses),
+    operatorFamilies: diffFields(from.operatorFamilies, to.operatorFamilies, TOP_LEVEL_KEYS.operatorFamilies),
+    collations: diffFields(from.collations, to.collations, TOP_LEVEL_KEYS.collations),
+    textSearchConfigurations: diffFields(from.textSearchConfigurations, to.textSearchConfigurations, TOP_LEVEL_KEYS.textSearchConfigurations),
+    textSearchDictionaries: diffFields(from.textSearchDictionaries, to.textSearchDictionaries, TOP_LEVEL_KEYS.textSearchDictionaries),
+    textSearchParsers: diffFields(from.textSearchParsers, to.textSearchParsers, TOP_LEVEL_KEYS.textSearchParsers),
+    textSearchTemplates: diffFields(from.textSearchTemplates, to.textSearchTemplates, TOP_LEVEL_KEYS.textSearchTemplates),
+    statistics: diffFields(from.statistics, to.statistics, TOP_LEVEL_KEYS.statistics),
+    rules: diffFields(from.rules, to.rules, TOP_LEVEL_KEYS.rules),
   };
 }
 

@@ -9,6 +9,7 @@
  * still there after it. The last test fails when some kind of the model ×
  * {add, drop, change} has no scenario.
  */
+import { UNPLANNED_KIND_LISTS } from '../../src/schema/unplannedKinds.js';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -208,11 +209,14 @@ describe('each scenario, both directions: planned, written, proven against Postg
     expect(kinds).toEqual(expect.arrayContaining([
       'compositeTypes.attributes', 'domains.checks', 'tables.columns', 'tables.constraints', 'tables.indexes', 'tables.policies', 'tables.triggers', 'views.indexes', 'views.triggers',
     ]));
-    // An extension is a name: nothing about it can change.
+    // An extension's version and comment are refused (unplannedKinds.ts), as are the kinds the planner
+    // does not write yet: they are refused by name, not planned (test/unit/schemaPlanner.test.ts).
     const notApplicable = new Set(['extensions change']);
-    const missing = kinds
+    const planned = kinds.filter((kind) => !UNPLANNED_KIND_LISTS.includes(kind));
+    const missing = planned
       .flatMap((kind) => (['add', 'drop', 'change'] as const).map((change) => `${kind} ${change}`))
       .filter((id) => !notApplicable.has(id) && !exercised.has(id));
     expect(missing).toEqual([]);
+    for (const kind of UNPLANNED_KIND_LISTS) expect(topLevel).toContain(kind);
   });
 });

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, serverUrl, type TestDatabase } from '../helpers/database.js';
 import { testWithPgDump } from '../helpers/pgDump.js';
 import { runProcess } from '../helpers/processes.js';
 import { readSchemaModel, SchemaCatalogError, type Queryable } from '../../src/schema/catalog.js';
@@ -191,6 +191,8 @@ const EQUAL_CASES: readonly EqualCase[] = [
 
 interface MutationCase {
   readonly title: string;
+  /** The oldest PostgreSQL major the DDL runs on. */
+  readonly minMajor?: number;
   /** Applied to B only, after BASE_DDL. */
   readonly ddl: readonly string[];
   /** `[change, kind, name]` of every expected difference, in diffSchemas order. */
@@ -343,6 +345,42 @@ const MUTATION_CASES: readonly MutationCase[] = [
     ddl: [`ALTER POLICY users_same_org ON users USING (org_id = 1)`],
     expected: [['changed', 'policy', '"users"."users_same_org"']],
   },
+  // Kinds and attributes pg_dump prints that model format 1 did not see.
+  { title: 'column statistics target', ddl: [`ALTER TABLE orgs ALTER COLUMN name SET STATISTICS 500`], expected: [['changed', 'column', '"orgs"."name"']] },
+  { title: 'column storage', ddl: [`ALTER TABLE orgs ALTER COLUMN name SET STORAGE EXTERNAL`], expected: [['changed', 'column', '"orgs"."name"']] },
+  { title: 'column compression', minMajor: 14, ddl: [`ALTER TABLE orgs ALTER COLUMN name SET COMPRESSION pglz`], expected: [['changed', 'column', '"orgs"."name"']] },
+  { title: 'column attribute option', ddl: [`ALTER TABLE orgs ALTER COLUMN name SET (n_distinct = 100)`], expected: [['changed', 'column', '"orgs"."name"']] },
+  { title: 'replica identity full', ddl: [`ALTER TABLE pairs REPLICA IDENTITY FULL`], expected: [['changed', 'table', '"pairs"']] },
+  {
+    title: 'replica identity using an index',
+    ddl: [`ALTER TABLE orgs REPLICA IDENTITY USING INDEX orgs_name_key`],
+    expected: [['changed', 'table', '"orgs"'], ['changed', 'constraint', '"orgs" UNIQUE (name)']],
+  },
+  { title: 'CLUSTER ON', ddl: [`ALTER TABLE users CLUSTER ON users_created_idx`], expected: [['changed', 'index', '"users"."users_created_idx"']] },
+  { title: 'TOAST storage parameter', ddl: [`ALTER TABLE orgs SET (toast.autovacuum_enabled = false)`], expected: [['changed', 'table', '"orgs"']] },
+  { title: 'rule added', ddl: [`CREATE RULE orgs_keep AS ON DELETE TO orgs DO INSTEAD NOTHING`], expected: [['added', 'rule', '"orgs"."orgs_keep"']] },
+  { title: 'extended statistics added', ddl: [`CREATE STATISTICS pairs_stats (ndistinct) ON a, b FROM pairs`], expected: [['added', 'statistics', '"pairs_stats"']] },
+  { title: 'aggregate added', ddl: [`CREATE AGGREGATE my_sum(integer) (SFUNC = int4pl, STYPE = integer, INITCOND = '0')`], expected: [['added', 'aggregate', '"my_sum"(integer)']] },
+  { title: 'operator added', ddl: [`CREATE OPERATOR === (LEFTARG = integer, RIGHTARG = integer, FUNCTION = int4eq, COMMUTATOR = ===)`], expected: [['added', 'operator', '===(integer, integer)']] },
+  { title: 'operator family added', ddl: [`CREATE OPERATOR FAMILY int_fam USING btree`], expected: [['added', 'operator family', '"int_fam" USING btree']] },
+  {
+    title: 'operator class added',
+    ddl: [`CREATE OPERATOR CLASS int_ops FOR TYPE integer USING btree AS OPERATOR 1 <, OPERATOR 3 =, FUNCTION 1 btint4cmp(integer, integer)`],
+    expected: [['added', 'operator family', '"int_ops" USING btree'], ['added', 'operator class', '"int_ops" USING btree']],
+  },
+  { title: 'collation added', ddl: [`CREATE COLLATION my_c (locale = 'C')`], expected: [['added', 'collation', '"my_c"']] },
+  { title: 'text search dictionary added', ddl: [`CREATE TEXT SEARCH DICTIONARY my_dict (TEMPLATE = simple, STOPWORDS = english)`], expected: [['added', 'text search dictionary', '"my_dict"']] },
+  { title: 'text search configuration added', ddl: [`CREATE TEXT SEARCH CONFIGURATION my_ts (COPY = english)`], expected: [['added', 'text search configuration', '"my_ts"']] },
+  { title: 'range type added', ddl: [`CREATE TYPE float_range AS RANGE (subtype = float8, subtype_diff = float8mi)`], expected: [['added', 'range type', '"float_range"']] },
+  { title: 'comment on a policy', ddl: [`COMMENT ON POLICY users_same_org ON users IS 'Tenants'`], expected: [['changed', 'policy', '"users"."users_same_org"']] },
+  { title: 'comment on a view column', ddl: [`COMMENT ON COLUMN active_users.email IS 'Login'`], expected: [['changed', 'view', '"active_users"']] },
+  { title: 'comment on a composite attribute', ddl: [`COMMENT ON COLUMN address.city IS 'Town'`], expected: [['changed', 'composite type', '"address"']] },
+  { title: 'comment on an index', ddl: [`COMMENT ON INDEX users_created_idx IS 'Recent first'`], expected: [['changed', 'index', '"users"."users_created_idx"']] },
+  {
+    title: 'comment on the managed schema',
+    ddl: [`DO $$ BEGIN EXECUTE pg_catalog.format('COMMENT ON SCHEMA %I IS %L', pg_catalog.current_schema(), 'App'); END $$`],
+    expected: [['changed', 'schema', 'managed']],
+  },
   {
     title: 'policy made restrictive',
     ddl: [
@@ -392,9 +430,12 @@ function summarise(differences: readonly SchemaDifference[]): [string, string, s
   return differences.map((d) => [d.change, d.kind, d.name]);
 }
 
+let serverMajor: number;
+
 beforeAll(async () => {
   [databaseA, databaseB] = await Promise.all([createTestDatabase('schema_a'), createTestDatabase('schema_b')]);
   [clientA, clientB] = await Promise.all([connect(databaseA), connect(databaseB)]);
+  serverMajor = Math.floor(Number((await clientA.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v) / 10000);
 });
 
 afterAll(async () => {
@@ -417,7 +458,8 @@ describe('readSchemaModel: equal schemas give equal fingerprints', () => {
 });
 
 describe('readSchemaModel: each kind of change gives another fingerprint and a diff naming it', () => {
-  test.each(MUTATION_CASES)('$title', async ({ ddl, expected }) => {
+  test.each(MUTATION_CASES)('$title', async ({ ddl, expected, minMajor }) => {
+    if (minMajor !== undefined && serverMajor < minMajor) return;
     const schema = nextSchema();
     await buildSchema(clientA, schema, BASE_DDL);
     await buildSchema(clientB, schema, [...BASE_DDL, ...ddl]);
@@ -512,7 +554,8 @@ describe('readSchemaModel: connection handling', () => {
   test('gives an empty model for a schema that does not exist', async () => {
     const model = await readModel(clientA, 'no_such_schema');
     expect(model.tables).toEqual([]);
-    expect(model.extensions).toContain('plpgsql');
+    // plpgsql lives in pg_catalog: not an extension of any managed schema.
+    expect(model.extensions).toEqual([]);
   });
 
   test('reads inside the caller transaction and puts search_path back', async () => {
@@ -570,15 +613,17 @@ describe('readSchemaModel: connection handling', () => {
   });
 
   test('names the failing step', async () => {
+    const schema = nextSchema();
+    await buildSchema(clientA, schema, BASE_DDL);
     const failing: Queryable = {
       query: <R>(text: string, params?: unknown[]) =>
         text.includes('pg_trigger')
           ? Promise.reject(new Error('boom'))
           : clientA.query<R & pg.QueryResultRow>(text, params),
     };
-    const read = readModel(failing, 'public');
+    const read = readModel(failing, schema);
     await expect(read).rejects.toBeInstanceOf(SchemaCatalogError);
-    await expect(read).rejects.toMatchObject({ step: 'triggers', schema: 'public' });
+    await expect(read).rejects.toMatchObject({ step: 'triggers', schema });
     // The transaction was rolled back: the connection is usable and idle.
     const { rows } = await clientA.query<{ ok: number }>('SELECT 1 AS ok');
     expect(rows).toEqual([{ ok: 1 }]);
@@ -620,6 +665,109 @@ describe('readSchemaModel: extensions', () => {
     expect(summarise(diffSchemas(before, after))).toEqual([['added', 'extension', `"${extension}"`]]);
     expect(after.functions).toEqual([]);
     expect(describeDifference(diffSchemas(before, after)[0]!)).toBe(`extension "${extension}" is extra in the database`);
+  });
+});
+
+describe('readSchemaModel: extensions of the managed schema, with versions', () => {
+  let database: TestDatabase;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('schema_ext_version');
+    client = await connect(database);
+  });
+
+  afterAll(async () => {
+    await client?.end();
+    await database?.drop();
+  });
+
+  test("an extension's version and schema change the fingerprint; one a DBA keeps in another schema does not", async () => {
+    const { rows } = await client.query<{ versions: string[] }>(
+      `SELECT array_agg(version ORDER BY version) AS versions FROM pg_available_extension_versions WHERE name = 'pg_trgm'`,
+    );
+    const versions = rows[0]?.versions ?? [];
+    if (!versions.includes('1.4') || !versions.includes('1.5')) throw new Error('This test needs pg_trgm 1.4 and 1.5 (postgresql-contrib)');
+
+    const empty = await readModel(client, 'public');
+    // A cloud provider's or a DBA's extension, in a schema of its own: not drift of public.
+    await client.query(`CREATE SCHEMA extensions; CREATE EXTENSION citext SCHEMA extensions`);
+    const withOther = await readModel(client, 'public');
+    expect(diffSchemas(empty, withOther)).toEqual([]);
+    expect(fingerprintSchema(withOther)).toBe(fingerprintSchema(empty));
+
+    await client.query(`CREATE EXTENSION pg_trgm VERSION '1.4' SCHEMA public`);
+    const v14 = await readModel(client, 'public');
+    expect(v14.extensions).toMatchObject([{ name: 'pg_trgm', version: '1.4' }]);
+    await client.query(`ALTER EXTENSION pg_trgm UPDATE TO '1.5'`);
+    const v15 = await readModel(client, 'public');
+    expect(diffSchemas(v14, v15).map(describeDifference)).toEqual(['extension "pg_trgm": version 1.4 → 1.5']);
+    expect(fingerprintSchema(v15)).not.toBe(fingerprintSchema(v14));
+
+    await client.query(`ALTER EXTENSION pg_trgm SET SCHEMA extensions`);
+    const moved = await readModel(client, 'public');
+    expect(summarise(diffSchemas(v15, moved))).toEqual([['removed', 'extension', '"pg_trgm"']]);
+    expect(fingerprintSchema(moved)).toBe(fingerprintSchema(empty));
+  });
+
+  test('a comment on an extension of the managed schema is seen', async () => {
+    const before = await readModel(client, 'extensions');
+    await client.query(`COMMENT ON EXTENSION citext IS 'Case-insensitive text'`);
+    const after = await readModel(client, 'extensions');
+    expect(summarise(diffSchemas(before, after))).toEqual([['changed', 'extension', '"citext"']]);
+  });
+});
+
+describe('readSchemaModel: owners and privileges, only when asked (fingerprintPrivileges)', () => {
+  const ROLE = 'catalog_test_reader';
+  let database: TestDatabase;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('schema_privileges');
+    client = await connect(database);
+    await client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${ROLE}') THEN CREATE ROLE ${ROLE}; END IF; END $$`);
+  });
+
+  afterAll(async () => {
+    await client?.end();
+    await database?.drop();
+    const admin = new pg.Client({ connectionString: serverUrl() });
+    await admin.connect();
+    await admin.query(`DROP ROLE IF EXISTS ${ROLE}`).finally(() => admin.end());
+  });
+
+  test('a GRANT, a REVOKE back to the default and an owner change are seen with privileges on, not without', async () => {
+    await buildSchema(client, 'app', [`CREATE TABLE orgs (id int, name text)`, `CREATE SEQUENCE counter`, `CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1'`]);
+    const read = (privileges: boolean) => readSchemaModel(client, { schema: 'app', excludeTables: RUNNER_TABLES, privileges });
+    const [plainBefore, fullBefore] = [await read(false), await read(true)];
+    const { rows } = await client.query<{ me: string }>('SELECT current_user AS me');
+    expect(fullBefore.tables[0]?.owner).toBe(rows[0]!.me);
+    expect(fullBefore.tables[0]?.privileges).toBeUndefined();
+
+    await client.query(`GRANT SELECT ON app.orgs TO ${ROLE}; GRANT UPDATE (name) ON app.orgs TO ${ROLE}; GRANT EXECUTE ON FUNCTION app.one() TO ${ROLE}`);
+    const [plainGranted, fullGranted] = [await read(false), await read(true)];
+    expect(fingerprintSchema(plainGranted)).toBe(fingerprintSchema(plainBefore));
+    expect(summarise(diffSchemas(fullBefore, fullGranted))).toEqual([
+      ['changed', 'table', '"orgs"'],
+      ['changed', 'column', '"orgs"."name"'],
+      ['changed', 'function', '"one"()'],
+    ]);
+    expect(fullGranted.tables[0]?.privileges).toContain(`${ROLE}=r/${fullGranted.tables[0]?.owner}`);
+
+    await client.query(`REVOKE SELECT ON app.orgs FROM ${ROLE}; REVOKE UPDATE (name) ON app.orgs FROM ${ROLE}`);
+    expect(fingerprintSchema(await read(true))).not.toBe(fingerprintSchema(fullBefore)); // the function's grant is still there
+    await client.query(`REVOKE EXECUTE ON FUNCTION app.one() FROM ${ROLE}`);
+    expect(fingerprintSchema(await read(true))).toBe(fingerprintSchema(fullBefore));
+
+    await client.query(`ALTER SEQUENCE app.counter OWNER TO ${ROLE}; ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO ${ROLE}`);
+    const [plainOwned, fullOwned] = [await read(false), await read(true)];
+    expect(fingerprintSchema(plainOwned)).toBe(fingerprintSchema(plainBefore));
+    expect(summarise(diffSchemas(fullBefore, fullOwned))).toEqual([
+      ['changed', 'schema', 'managed'],
+      ['changed', 'sequence', '"counter"'],
+    ]);
+    await client.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA app REVOKE SELECT ON TABLES FROM ${ROLE}; DROP SEQUENCE app.counter`);
   });
 });
 
@@ -693,7 +841,8 @@ describe('readSchemaModel: pg_dump round trip', () => {
       expect(fingerprintSchema(restored)).toBe(fingerprintSchema(sourceModel));
       // Guard against comparing two empty models.
       expect(restored.tables.length).toBeGreaterThan(5);
-      expect(restored.extensions).toContain('pg_trgm');
+      // pg_trgm is installed in public, not in the schema read.
+      expect(restored.extensions).toEqual([]);
     } finally {
       await client.end();
     }

@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+/**
+ * `snapshot` and `verify` against history length: for 300, 600 and 1,000
+ * SQL migrations (one table and one index each), in one run,
+ * - one replay: `migrate auto` on a fresh database (the floor of anything that replays),
+ * - `snapshot` from nothing,
+ * - `snapshot` again after one more migration (the committed manifest's revisions are kept),
+ * - `verify` (up, down, up),
+ * each as a ratio to the replay of the same history, and an SVG of time
+ * against history length (bench/snapshot-scale.svg). A benchmark, not a
+ * test: nothing here fails on a time.
+ *
+ * Used by `npm run bench` (scenario `scale`); alone: `node bench/snapshotScale.mjs`
+ * (BENCH_SCALE_SIZES=300,600,1000, BENCH_DATABASE_URL, BENCH_NO_WRITE=1).
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freshDatabase, dropDatabase, log, mustRun, urlOf } from './lib.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'dist', 'cli.js');
+const WORK = join(ROOT, 'bench', '.work', 'scale');
+const pad = (i) => String(i).padStart(4, '0');
+
+function migrationOf(i) {
+  return `-- Up Migration\nCREATE TABLE t${pad(i)} (id int PRIMARY KEY, v text);\nCREATE INDEX ON t${pad(i)} (v);\n\n-- Down Migration\nDROP TABLE t${pad(i)};\n`;
+}
+
+function writeHistory(dir, count) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (let i = 1; i <= count; i++) writeFileSync(join(dir, `${pad(i)}_t${pad(i)}.sql`), migrationOf(i));
+}
+
+async function migrate(args, dir, database) {
+  const env = { ...process.env, DATABASE_URL: urlOf(database), LOG_LEVEL: 'error', MIGRATE_SCRATCH: 'target' };
+  return mustRun(process.execPath, [CLI, ...args, '--dir', dir], { env, cwd: ROOT });
+}
+
+/** One database per step, dropped after: each step starts from the same server state. */
+async function step(name, args, dir) {
+  const database = `bench_scale_${name}_${process.pid}`;
+  await freshDatabase(database);
+  try {
+    return (await migrate(args, dir, database)).ms;
+  } finally {
+    await dropDatabase(database);
+  }
+}
+
+export async function runScaleBench(sizes = [300, 600, 1000]) {
+  const rows = [];
+  for (const count of sizes) {
+    const dir = join(WORK, String(count));
+    writeHistory(dir, count);
+    log(`scale ${count}: one replay (auto on a fresh database)`);
+    const replay = await step('replay', ['auto'], dir);
+    log(`scale ${count}: snapshot from nothing`);
+    const snapshot = await step('snapshot', ['snapshot'], dir);
+    writeFileSync(join(dir, `${pad(count + 1)}_t${pad(count + 1)}.sql`), migrationOf(count + 1));
+    log(`scale ${count}: snapshot after one more migration`);
+    const incremental = await step('incremental', ['snapshot'], dir);
+    log(`scale ${count}: verify`);
+    const verify = await step('verify', ['verify'], dir);
+    const row = { count, replay, snapshot, incremental, verify };
+    log(`scale ${count}: replay ${s(replay)}, snapshot ${s(snapshot)} (${x(snapshot, replay)}), +1 ${s(incremental)} (${x(incremental, replay)}), verify ${s(verify)} (${x(verify, replay)})`);
+    rows.push(row);
+  }
+  return rows;
+}
+
+const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const x = (ms, base) => `${(ms / base).toFixed(2)}x`;
+
+/** The markdown table of the rows, ratios to the replay of the same history. */
+export function scaleTable(rows) {
+  const lines = [
+    '| history | one replay (`auto`, fresh) | `snapshot` | + one migration, `snapshot` again | `verify` |',
+    '|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.count} | ${s(r.replay)} | ${s(r.snapshot)} (${x(r.snapshot, r.replay)}) | ${s(r.incremental)} (${x(r.incremental, r.replay)}) | ${s(r.verify)} (${x(r.verify, r.replay)}) |`),
+  ];
+  return lines.join('\n');
+}
+
+/** A small line chart of seconds against history length, one line per command. */
+export function scaleSvg(rows) {
+  const width = 480;
+  const height = 260;
+  const left = 48;
+  const bottom = 36;
+  const top = 16;
+  const right = 130;
+  const series = [
+    ['verify', '#c0392b'],
+    ['snapshot', '#2e86c1'],
+    ['replay', '#27ae60'],
+    ['incremental', '#8e44ad'],
+  ];
+  const labels = { replay: 'one replay', snapshot: 'snapshot', incremental: 'snapshot, +1', verify: 'verify' };
+  const maxX = Math.max(...rows.map((r) => r.count));
+  const maxY = Math.max(...rows.flatMap((r) => series.map(([k]) => r[k] / 1000)));
+  const ceilY = Math.max(1, Math.ceil(maxY / 5) * 5);
+  const px = (count) => left + (count / maxX) * (width - left - right);
+  const py = (seconds) => height - bottom - (seconds / ceilY) * (height - bottom - top);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<line x1="${left}" y1="${height - bottom}" x2="${width - right}" y2="${height - bottom}" stroke="#333"/>`,
+    `<line x1="${left}" y1="${top}" x2="${left}" y2="${height - bottom}" stroke="#333"/>`,
+  ];
+  for (let i = 0; i <= 5; i++) {
+    const v = (ceilY / 5) * i;
+    parts.push(`<text x="${left - 6}" y="${py(v) + 4}" text-anchor="end">${v}</text>`, `<line x1="${left}" y1="${py(v)}" x2="${width - right}" y2="${py(v)}" stroke="#eee"/>`);
+  }
+  for (const r of rows) parts.push(`<text x="${px(r.count)}" y="${height - bottom + 14}" text-anchor="middle">${r.count}</text>`);
+  parts.push(`<text x="${(left + width - right) / 2}" y="${height - 6}" text-anchor="middle">migrations in the history</text>`);
+  parts.push(`<text x="12" y="${top + (height - bottom - top) / 2}" transform="rotate(-90 12 ${top + (height - bottom - top) / 2})" text-anchor="middle">seconds</text>`);
+  series.forEach(([key, colour], i) => {
+    const points = rows.map((r) => `${px(r.count).toFixed(1)},${py(r[key] / 1000).toFixed(1)}`).join(' ');
+    parts.push(`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points}"/>`);
+    for (const r of rows) parts.push(`<circle cx="${px(r.count).toFixed(1)}" cy="${py(r[key] / 1000).toFixed(1)}" r="3" fill="${colour}"/>`);
+    parts.push(`<line x1="${width - right + 12}" y1="${top + 8 + i * 18}" x2="${width - right + 30}" y2="${top + 8 + i * 18}" stroke="${colour}" stroke-width="2"/>`);
+    parts.push(`<text x="${width - right + 34}" y="${top + 12 + i * 18}">${labels[key]}</text>`);
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const sizes = (process.env.BENCH_SCALE_SIZES ?? '300,600,1000').split(',').map(Number);
+  const report = { goals: [] };
+  await scaleScenario(report, sizes);
+  for (const g of report.goals) process.stdout.write(`${g.met ? 'met ' : 'MISS'}  ${g.what}: ${g.value} (goal ${g.limit})\n`);
+}
+
+/**
+ * The `scale` scenario of `npm run bench`: the rows, their goals, the table in
+ * bench/SCALE.md and the plot in bench/snapshot-scale.svg.
+ */
+export async function scaleScenario(report, sizes = [300, 600, 1000]) {
+  const rows = await runScaleBench(sizes);
+  process.stdout.write(`${scaleTable(rows)}\n`);
+  const at = (count) => rows.find((r) => r.count === count) ?? rows.at(-1);
+  const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+  const goal = (what, value, limit) => ({ scenario: 'Snapshot at scale', what, value: ratio(value, 1), limit: `≤ ${limit.toFixed(2)}×`, met: value <= limit });
+  const big = at(1000);
+  const mid = at(600);
+  report.goals.push(
+    goal(`\`snapshot\` of ${big.count} ÷ one replay`, big.snapshot / big.replay, 2),
+    goal(`\`verify\` of ${big.count} ÷ one replay`, big.verify / big.replay, 4),
+    goal(`\`snapshot\` after one more migration, ${mid.count} ÷ one replay`, mid.incremental / mid.replay, 1.3),
+  );
+  if (process.env.BENCH_NO_WRITE !== '1') {
+    writeFileSync(join(ROOT, 'bench', 'SCALE.md'), `# Snapshot and verify against history length\n\nWritten by bench/snapshotScale.mjs (\`npm run bench\`, scenario \`scale\`); ratios to one replay of the same history, in the same run.\n\n${scaleTable(rows)}\n\n![plot](snapshot-scale.svg)\n`);
+    writeFileSync(join(ROOT, 'bench', 'snapshot-scale.svg'), scaleSvg(rows));
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Builds the fingerprint manifest from a replay in a scratch database, at
+ * the cost of what the history adds rather than of its length squared:
+ * - each revision's schema is read incrementally (IncrementalSchemaReader:
+ *   only the objects the migration changed are read again);
+ * - when an earlier manifest already records the first K revisions with the
+ *   files unchanged (names, order, checksums, same model format and
+ *   settings), those K migrations are applied in one batch, as `migrate auto`
+ *   would, and their entries are kept; only revisions from K on are
+ *   fingerprinted. The kept entries are trusted only after the replay
+ *   confirms them: the schema after revision K must have the recorded
+ *   fingerprint (and so must the empty schema before the first), else the
+ *   caller replays again without them. So the manifest is the one a full
+ *   replay writes, whatever the earlier one says.
+ */
+import { IncrementalSchemaReader } from '../schema/incrementalCatalog.js';
+import { fingerprintSchema } from '../schema/fingerprint.js';
+import type { ReadSchemaModelOptions } from '../schema/catalog.js';
+import type { SchemaModel } from '../schema/model.js';
+import type { MigrationFile } from '../types.js';
+import { assembleManifest, buildRevision, isCurrentManifest, type Manifest, type ManifestOptions, type ManifestRevision } from './manifest.js';
+
+/** What a replay needs from its caller: a connection to the scratch database, and a way to apply migrations in it. */
+export interface ReplayTarget {
+  readonly db: ConstructorParameters<typeof IncrementalSchemaReader>[0];
+  /** Applies `files` (in order, as one batch) to the scratch database. */
+  apply(files: readonly MigrationFile[]): Promise<unknown>;
+}
+
+/**
+ * A replay commits once per migration in a database that is thrown away:
+ * waiting for each commit to reach the disk (synchronous_commit) was a third
+ * of a replay of one table per migration. Only this session's commits.
+ */
+export async function prepareScratchSession(db: ReplayTarget['db']): Promise<void> {
+  await db.query(`SELECT pg_catalog.set_config('synchronous_commit', 'off', false)`);
+}
+
+/** How many leading revisions of `previous` describe `files` as they are (0 when it cannot be reused at all). */
+export function reusableRevisions(previous: Manifest | null, files: readonly MigrationFile[], options: ManifestOptions): number {
+  if (previous === null || !isCurrentManifest(previous) || previous.schema !== options.schema) return 0;
+  if ((previous.privileges ?? false) !== (options.privileges ?? false)) return 0;
+  let count = 0;
+  while (count < files.length && count < previous.revisions.length) {
+    const recorded = previous.revisions[count]!;
+    const file = files[count]!;
+    if (recorded.name !== file.name || recorded.checksum !== file.checksum) break;
+    count++;
+  }
+  return count;
+}
+
+/**
+ * Replays `files` and returns their manifest, keeping what `previous`
+ * records for unchanged leading files. Null when a kept entry turned out
+ * not to match the replay: the caller then replays again in a new scratch
+ * database with `previous` null.
+ */
+export async function replayManifest(
+  target: ReplayTarget,
+  files: readonly MigrationFile[],
+  read: ReadSchemaModelOptions,
+  options: ManifestOptions,
+  previous: Manifest | null,
+): Promise<Manifest | null> {
+  await prepareScratchSession(target.db);
+  const reader = new IncrementalSchemaReader(target.db, read);
+  const base = await reader.read();
+  let kept = reusableRevisions(previous, files, options);
+  if (kept > 0 && fingerprintSchema(base) !== previous!.base.fingerprint) kept = 0;
+
+  const revisions: ManifestRevision[] = [];
+  let before: SchemaModel = base;
+  if (kept > 0) {
+    await target.apply(files.slice(0, kept));
+    before = await reader.read();
+    if (fingerprintSchema(before) !== previous!.revisions[kept - 1]!.fingerprint) return null;
+    revisions.push(...previous!.revisions.slice(0, kept));
+  }
+  for (const file of files.slice(kept)) {
+    await target.apply([file]);
+    const after = await reader.read();
+    revisions.push(buildRevision(file, before, after));
+    before = after;
+  }
+  return assembleManifest(options, base, revisions);
+}

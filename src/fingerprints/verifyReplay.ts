@@ -1,0 +1,106 @@
+/**
+ * `verify`'s replay: up, down, up in a scratch database, where every down
+ * must restore the schema before its up exactly and every up after a down
+ * must give the schema of the first up.
+ *
+ * At the cost of a history's length rather than its square: each schema is
+ * read incrementally (IncrementalSchemaReader), and the second up runs as
+ * one batch, as `migrate auto` would, compared once at the end: with every
+ * down restoring the schema before its up, the schema after the batch is
+ * the first up's exactly when each up after a down is. Only when it is not
+ * are the migrations taken down and up again one by one, to name the first
+ * that differs.
+ */
+import { describeCause } from '../errors.js';
+import { describeDifference, diffSchemas } from '../schema/diff.js';
+import { fingerprintSchema } from '../schema/fingerprint.js';
+import { IncrementalSchemaReader } from '../schema/incrementalCatalog.js';
+import type { ReadSchemaModelOptions } from '../schema/catalog.js';
+import type { SchemaModel } from '../schema/model.js';
+import type { MigrationFile } from '../types.js';
+import { prepareScratchSession, type ReplayTarget } from './manifestBuilder.js';
+
+export interface VerifyStep {
+  readonly phase: 'up' | 'down' | 'up again';
+  readonly migration: string;
+  readonly ok: boolean;
+  readonly problem?: string;
+  readonly differences?: readonly string[];
+}
+
+export interface VerifyTarget {
+  readonly db: ReplayTarget['db'];
+  /** Runs `files` in `direction`, as one batch. */
+  apply(direction: 'up' | 'down', files: readonly MigrationFile[]): Promise<unknown>;
+}
+
+/** The steps of the replay, and the schema before any migration and after each first up (for the manifest check). */
+export async function replayVerify(
+  target: VerifyTarget,
+  files: readonly MigrationFile[],
+  read: ReadSchemaModelOptions,
+): Promise<{ steps: VerifyStep[]; models: SchemaModel[] }> {
+  await prepareScratchSession(target.db);
+  const reader = new IncrementalSchemaReader(target.db, read);
+  const steps: VerifyStep[] = [];
+  const models: SchemaModel[] = [await reader.read()];
+  const attempt = async (phase: VerifyStep['phase'], batch: readonly MigrationFile[], direction: 'up' | 'down', name = batch[0]!.name) => {
+    try {
+      await target.apply(direction, batch);
+      return true;
+    } catch (error) {
+      steps.push({ phase, migration: (error as { migration?: string }).migration ?? name, ok: false, problem: describeCause(error) });
+      return false;
+    }
+  };
+  /** Every down, last first; with `compare`, each must give the schema before its first up. */
+  const downAll = async (compare: boolean): Promise<boolean> => {
+    for (let i = files.length - 1; i >= 0; i--) {
+      const file = files[i]!;
+      if (!(await attempt('down', [file], 'down'))) return false;
+      if (!compare) continue;
+      const model = await reader.read();
+      const differences = fingerprintSchema(model) === fingerprintSchema(models[i]!) ? [] : diffSchemas(models[i]!, model).map(describeDifference);
+      steps.push({
+        phase: 'down',
+        migration: file.name,
+        ok: differences.length === 0,
+        ...(differences.length && { problem: 'down does not restore the schema before up', differences }),
+      });
+      // A down that leaves objects behind would make the next ones fail for the wrong reason.
+      if (differences.length) return false;
+    }
+    return true;
+  };
+
+  for (const file of files) {
+    if (!(await attempt('up', [file], 'up'))) return { steps, models };
+    models.push(await reader.read());
+    steps.push({ phase: 'up', migration: file.name, ok: true });
+  }
+  if (!(await downAll(true))) return { steps, models };
+  if (files.length === 0) return { steps, models };
+
+  // Up again in one batch; the first up's schema at the end means each one matched.
+  if (!(await attempt('up again', files, 'up', files.at(-1)!.name))) return { steps, models };
+  if (fingerprintSchema(await reader.read()) === fingerprintSchema(models[files.length]!)) {
+    for (const file of files) steps.push({ phase: 'up again', migration: file.name, ok: true });
+    return { steps, models };
+  }
+  // Some up after its down gives another schema: down again (each down was checked above; from the second
+  // up's schema they need not restore the first up's), then up one by one to name it.
+  if (!(await downAll(false))) return { steps, models };
+  await reader.read();
+  for (const [i, file] of files.entries()) {
+    if (!(await attempt('up again', [file], 'up'))) return { steps, models };
+    const model = await reader.read();
+    const same = fingerprintSchema(model) === fingerprintSchema(models[i + 1]!);
+    steps.push({
+      phase: 'up again',
+      migration: file.name,
+      ok: same,
+      ...(!same && { problem: 'up after down gives another schema than the first up', differences: diffSchemas(models[i + 1]!, model).map(describeDifference) }),
+    });
+  }
+  return { steps, models };
+}

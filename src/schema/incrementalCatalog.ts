@@ -1,0 +1,511 @@
+/**
+ * Reads a schema over and over while migrations change it (a replay for
+ * `snapshot` or `verify`), re-reading only the top-level objects each
+ * migration changed, so fingerprinting a revision costs what changed rather
+ * than the whole schema.
+ *
+ * What changed is found in the catalogs themselves, never assumed: every
+ * catalog row a migration inserts or updates carries the migration's
+ * transaction id in `xmin`. Each read
+ * 1. scans the catalogs the model is built from for user rows (OID 16384 and
+ *    up, FirstNormalObjectId) whose xmin is not older than the marker the
+ *    previous read took (MARKER; `age(xmin) <= age(marker)`: xids are
+ *    compared by age, which wraps as they do), and counts those rows: a count below the
+ *    previous rows plus the new ones means rows were deleted, and the keys
+ *    of that catalog are listed again to find which (each key remembers the
+ *    top-level objects it belongs to);
+ * 2. adds every object that depends on a changed one that existed before
+ *    (pg_depend, to a fixpoint): a renamed table changes the text of the
+ *    views, foreign keys, triggers and policies that name it (a new object
+ *    has only new dependents, which changed themselves);
+ * 3. maps all of them to the top-level objects of the model (an index to its
+ *    table, a constraint to its table or domain, ...) and re-reads those
+ *    with the same queries as a full read (catalog.ts), filtered to their
+ *    OIDs; every other object is kept as it was, the same object, so its
+ *    hash is not computed again (fingerprint.ts).
+ * Where a change can alter how objects print without touching their rows (a
+ * function or operator named like one of pg_catalog's, whose new overload
+ * can make deparsed calls of others qualified; a cast), the read is a full
+ * read. Tests compare incremental and full reads over real histories
+ * (test/integration/incrementalCatalog.test.ts).
+ */
+import {
+  assembleSchemaModel,
+  mergeCatalogParts,
+  namedQuery,
+  PART_KIND_OF_LIST,
+  partsContextOf,
+  readCatalogParts,
+  withPinnedCatalog,
+  type CatalogParts,
+  type PartKind,
+  type Queryable,
+  type ReadSchemaModelOptions,
+} from './catalog.js';
+import type { SchemaModel } from './model.js';
+
+const EQ = 'OPERATOR(pg_catalog.=)';
+const GE = 'OPERATOR(pg_catalog.>=)';
+const LE = 'OPERATOR(pg_catalog.<=)';
+const NE = 'OPERATOR(pg_catalog.<>)';
+
+/** FirstNormalObjectId: objects initdb made have smaller OIDs. */
+const USER_OID = `'16384'::pg_catalog.oid`;
+
+function asText(expr: string): string {
+  return `pg_catalog.format('%s', ${expr})`;
+}
+
+/** `'pg_catalog.x'::regclass` as the OID text a seed carries. */
+function classOf(catalog: string): string {
+  return `${asText(`'pg_catalog.${catalog}'::pg_catalog.regclass::pg_catalog.oid`)}`;
+}
+
+interface TrackedCatalog {
+  readonly name: string;
+  /** FROM clause; the catalog itself is `x`. */
+  readonly from: string;
+  /** Which rows are the user's. */
+  readonly where: string;
+  /** Text that identifies a row within the catalog. */
+  readonly key: string;
+  /** text[] of the OIDs of the top-level objects the row belongs to (NULLs allowed). */
+  readonly owners: string;
+  /** text[] of `classid/objid` pairs whose dependents change with this row (pg_depend closure). */
+  readonly seeds: string;
+  /** Rows can be deleted without a trace elsewhere: keys are kept and counted. */
+  readonly counted: boolean;
+  /** A change of this row can change how other objects print: read everything. */
+  readonly shadows?: string;
+}
+
+const arr = (...items: string[]): string => `ARRAY[${items.map(asText).join(', ')}]::pg_catalog.text[]`;
+const seed = (catalog: string, oid: string): string => `pg_catalog.format('%s/%s', ${classOf(catalog)}, ${oid})`;
+const seeds = (...items: string[]): string => `ARRAY[${items.join(', ')}]::pg_catalog.text[]`;
+
+/** A function or operator named like one of pg_catalog's: its overloads change which calls print qualified. */
+const SHADOWS_PROC = `EXISTS (SELECT 1 FROM pg_proc b WHERE b.proname ${EQ} x.proname AND b.pronamespace ${EQ} 'pg_catalog'::pg_catalog.regnamespace)`;
+
+const TRACKED: readonly TrackedCatalog[] = [
+  {
+    name: 'pg_class',
+    from: `pg_class x LEFT JOIN pg_index ix ON ix.indexrelid ${EQ} x.oid LEFT JOIN pg_class toast_of ON toast_of.reltoastrelid ${EQ} x.oid AND x.relkind ${EQ} 't'`,
+    where: `x.oid ${GE} ${USER_OID}`,
+    key: asText('x.oid'),
+    owners: arr('x.oid', 'x.reltype', 'ix.indrelid', 'toast_of.oid'),
+    seeds: seeds(seed('pg_class', 'x.oid')),
+    counted: true,
+  },
+  {
+    name: 'pg_attribute',
+    from: 'pg_attribute x JOIN pg_class c ON c.oid OPERATOR(pg_catalog.=) x.attrelid',
+    where: `x.attrelid ${GE} ${USER_OID} AND x.attnum OPERATOR(pg_catalog.>) 0`,
+    key: `pg_catalog.format('%s.%s', x.attrelid, x.attnum)`,
+    owners: arr('x.attrelid', 'c.reltype'),
+    seeds: seeds(seed('pg_class', 'x.attrelid')),
+    counted: false,
+  },
+  { name: 'pg_attrdef', from: 'pg_attrdef x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.adrelid'), seeds: seeds(seed('pg_attrdef', 'x.oid')), counted: true },
+  { name: 'pg_constraint', from: 'pg_constraint x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.conrelid', 'x.contypid'), seeds: seeds(seed('pg_constraint', 'x.oid')), counted: true },
+  { name: 'pg_index', from: 'pg_index x', where: `x.indexrelid ${GE} ${USER_OID}`, key: asText('x.indexrelid'), owners: arr('x.indrelid'), seeds: seeds(seed('pg_class', 'x.indexrelid')), counted: false },
+  { name: 'pg_trigger', from: 'pg_trigger x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.tgrelid'), seeds: seeds(seed('pg_trigger', 'x.oid')), counted: true },
+  { name: 'pg_policy', from: 'pg_policy x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.polrelid'), seeds: seeds(seed('pg_policy', 'x.oid')), counted: true },
+  { name: 'pg_rewrite', from: 'pg_rewrite x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.ev_class'), seeds: seeds(seed('pg_rewrite', 'x.oid')), counted: true },
+  { name: 'pg_type', from: 'pg_type x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid', 'x.typrelid'), seeds: seeds(seed('pg_type', 'x.oid')), counted: true },
+  { name: 'pg_enum', from: 'pg_enum x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.enumtypid'), seeds: seeds(seed('pg_type', 'x.enumtypid')), counted: false },
+  { name: 'pg_range', from: 'pg_range x', where: `x.rngtypid ${GE} ${USER_OID}`, key: asText('x.rngtypid'), owners: arr('x.rngtypid'), seeds: seeds(seed('pg_type', 'x.rngtypid')), counted: false },
+  { name: 'pg_proc', from: 'pg_proc x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_proc', 'x.oid')), counted: true, shadows: SHADOWS_PROC },
+  { name: 'pg_aggregate', from: 'pg_aggregate x', where: `x.aggfnoid ${GE} ${USER_OID}`, key: asText('x.aggfnoid::pg_catalog.oid'), owners: arr('x.aggfnoid::pg_catalog.oid'), seeds: seeds(seed('pg_proc', 'x.aggfnoid::pg_catalog.oid')), counted: false },
+  { name: 'pg_operator', from: 'pg_operator x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_operator', 'x.oid')), counted: true, shadows: 'true' },
+  { name: 'pg_cast', from: 'pg_cast x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: true, shadows: 'true' },
+  { name: 'pg_opclass', from: 'pg_opclass x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_opclass', 'x.oid')), counted: true },
+  { name: 'pg_opfamily', from: 'pg_opfamily x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_opfamily', 'x.oid')), counted: true },
+  { name: 'pg_amop', from: 'pg_amop x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.amopfamily'), seeds: seeds(seed('pg_opfamily', 'x.amopfamily')), counted: true },
+  { name: 'pg_amproc', from: 'pg_amproc x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.amprocfamily'), seeds: seeds(seed('pg_opfamily', 'x.amprocfamily')), counted: true },
+  { name: 'pg_collation', from: 'pg_collation x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_collation', 'x.oid')), counted: true },
+  { name: 'pg_ts_config', from: 'pg_ts_config x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_ts_config', 'x.oid')), counted: true },
+  {
+    name: 'pg_ts_config_map',
+    from: 'pg_ts_config_map x',
+    where: `x.mapcfg ${GE} ${USER_OID}`,
+    key: `pg_catalog.format('%s.%s.%s', x.mapcfg, x.maptokentype, x.mapseqno)`,
+    owners: arr('x.mapcfg'),
+    seeds: seeds(seed('pg_ts_config', 'x.mapcfg')),
+    counted: true,
+  },
+  { name: 'pg_ts_dict', from: 'pg_ts_dict x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_ts_dict', 'x.oid')), counted: true },
+  { name: 'pg_ts_parser', from: 'pg_ts_parser x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_ts_parser', 'x.oid')), counted: true },
+  { name: 'pg_ts_template', from: 'pg_ts_template x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_ts_template', 'x.oid')), counted: true },
+  { name: 'pg_statistic_ext', from: 'pg_statistic_ext x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_statistic_ext', 'x.oid')), counted: true },
+  { name: 'pg_extension', from: 'pg_extension x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_extension', 'x.oid')), counted: true },
+  {
+    name: 'pg_inherits',
+    from: 'pg_inherits x',
+    where: `x.inhrelid ${GE} ${USER_OID}`,
+    key: `pg_catalog.format('%s.%s', x.inhrelid, x.inhseqno)`,
+    owners: arr('x.inhrelid'),
+    seeds: seeds(seed('pg_class', 'x.inhrelid')),
+    counted: true,
+  },
+  { name: 'pg_sequence', from: 'pg_sequence x', where: `x.seqrelid ${GE} ${USER_OID}`, key: asText('x.seqrelid'), owners: arr('x.seqrelid'), seeds: seeds(seed('pg_class', 'x.seqrelid')), counted: false },
+  {
+    name: 'pg_description',
+    from: 'pg_description x',
+    // The managed schema may be one initdb made (public): its comment counts too.
+    where: `(x.objoid ${GE} ${USER_OID} OR x.classoid ${EQ} 'pg_catalog.pg_namespace'::pg_catalog.regclass)`,
+    key: `pg_catalog.format('%s.%s.%s', x.classoid, x.objoid, x.objsubid)`,
+    owners: arr('x.objoid'),
+    seeds: seeds(`pg_catalog.format('%s/%s', x.classoid, x.objoid)`),
+    counted: true,
+  },
+  {
+    // Sequence ownership (OWNED BY) lives only here; by the depender index.
+    name: 'pg_depend',
+    from: 'pg_depend x',
+    where: `x.classid ${EQ} 'pg_catalog.pg_class'::pg_catalog.regclass AND x.objid ${GE} ${USER_OID} AND x.deptype ${EQ} ANY ('{a,i}'::"char"[]) AND x.refclassid ${EQ} 'pg_catalog.pg_class'::pg_catalog.regclass`,
+    key: `pg_catalog.format('%s.%s.%s.%s.%s', x.objid, x.objsubid, x.refobjid, x.refobjsubid, x.deptype)`,
+    owners: arr('x.objid', 'x.refobjid'),
+    seeds: seeds(seed('pg_class', 'x.objid')),
+    counted: true,
+  },
+  {
+    // Extension membership (ALTER EXTENSION ADD and DROP) lives only here; by the referenced index.
+    name: 'pg_depend_extension',
+    from: 'pg_depend x',
+    where: `x.refclassid ${EQ} 'pg_catalog.pg_extension'::pg_catalog.regclass AND x.refobjid ${GE} ${USER_OID} AND x.deptype ${EQ} 'e'`,
+    key: `pg_catalog.format('%s.%s.%s', x.classid, x.objid, x.refobjid)`,
+    owners: arr('x.objid', 'x.refobjid'),
+    seeds: seeds(`pg_catalog.format('%s/%s', x.classid, x.objid)`),
+    counted: true,
+  },
+  // The managed schema's own fields (comment, ACL, default privileges): re-read when one of these changes.
+  { name: 'pg_namespace', from: 'pg_namespace x', where: `x.nspname ${EQ} $2::pg_catalog.text`, key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: false },
+  { name: 'pg_default_acl', from: 'pg_default_acl x', where: 'true', key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: true },
+];
+
+/**
+ * The xid every catalog change committed after this scan has at least.
+ * Catalogs are per database, so only transactions of this database count:
+ * with no other session in it (a scratch database), that is the next xid
+ * to be assigned; with others, the oldest transaction still running
+ * anywhere, which is older still. Other databases' transactions, which on
+ * a shared server are always running, then do not make every read see old
+ * changes again.
+ */
+const MARKER = `CASE WHEN EXISTS (SELECT 1 FROM pg_stat_activity a
+                    WHERE a.datname ${EQ} pg_catalog.current_database() AND a.pid ${NE} pg_catalog.pg_backend_pid()
+                      AND a.backend_type ${EQ} 'client backend')
+              OR EXISTS (SELECT 1 FROM pg_prepared_xacts p WHERE p.database ${EQ} pg_catalog.current_database())
+         THEN pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())
+         ELSE pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot()) END`;
+
+/**
+ * One scan of every tracked catalog: each one's user rows changed since the
+ * marker `$1` (an xid; `all` lists every row instead), its row count, and
+ * the next marker (MARKER).
+ */
+function scanSql(all: boolean): string {
+  const parts = TRACKED.map((t) => `SELECT '${t.name}' AS catalog, pg_catalog.count(*) AS rows,
+       pg_catalog.json_agg(pg_catalog.json_build_array(${t.key}, ${t.owners}, ${t.seeds}, ${t.shadows ?? 'false'}))
+         FILTER (WHERE ${all ? '$1::pg_catalog.xid IS NOT NULL' : `pg_catalog.age(x.xmin) ${LE} pg_catalog.age($1::pg_catalog.xid)`}) AS changed
+     FROM ${t.from} WHERE ${t.where}`);
+  return `${parts.join('\n UNION ALL ')}
+   UNION ALL SELECT 'marker', 0, pg_catalog.json_build_array(${asText(MARKER)},
+     (SELECT ${asText('n.oid')} FROM pg_namespace n WHERE n.nspname ${EQ} $2::pg_catalog.text))`;
+}
+
+/** Every key of the catalogs in `$1` (the ones that lost rows). */
+function keysSql(catalogs: readonly TrackedCatalog[]): string {
+  return catalogs.map((t) => `SELECT '${t.name}' AS catalog, ${t.key} AS key FROM ${t.from} WHERE ${t.where}`).join('\n UNION ALL ');
+}
+
+/**
+ * The top-level objects that `seeds` and what depends on them (pg_depend,
+ * to a fixpoint) belong to, with the kind of part each one is read as.
+ * $1/$2: seeds as class and object OIDs; $3: owners known already; $4: the
+ * managed schema's OID.
+ */
+const AFFECTED_SQL = `
+  WITH RECURSIVE closure(classid, objid) AS (
+    SELECT s.classid, s.objid FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.oid[]), pg_catalog.unnest($2::pg_catalog.oid[])) AS s(classid, objid)
+    UNION
+    SELECT d.classid, d.objid FROM closure c
+      JOIN pg_depend d ON d.refclassid ${EQ} c.classid AND d.refobjid ${EQ} c.objid
+  ),
+  owner(oid) AS (
+    SELECT c.objid FROM closure c
+    UNION SELECT x.indrelid FROM closure c JOIN pg_index x ON x.indexrelid ${EQ} c.objid WHERE c.classid ${EQ} 'pg_catalog.pg_class'::pg_catalog.regclass
+    UNION SELECT x.reltype FROM closure c JOIN pg_class x ON x.oid ${EQ} c.objid WHERE c.classid ${EQ} 'pg_catalog.pg_class'::pg_catalog.regclass
+    UNION SELECT x.typrelid FROM closure c JOIN pg_type x ON x.oid ${EQ} c.objid WHERE c.classid ${EQ} 'pg_catalog.pg_type'::pg_catalog.regclass
+    UNION SELECT x.conrelid FROM closure c JOIN pg_constraint x ON x.oid ${EQ} c.objid WHERE c.classid ${EQ} 'pg_catalog.pg_constraint'::pg_catalog.regclass
+    UNION SELECT x.contypid FROM closure c JOIN pg_constraint x ON x.oid ${EQ} c.objid WHERE c.classid ${EQ} 'pg_catalog.pg_constraint'::pg_catalog.regclass
+    UNION SELECT x.tgrelid FROM closure c JOIN pg_trigger x ON x.oid ${EQ} c.objid WHERE c.classid ${EQ} 'pg_catalog.pg_trigger'::pg_catalog.regclass
+    UNION SELECT x.polrelid FROM closure c JOIN pg_policy x ON x.oid ${EQ} c.objid WHERE c.classid ${EQ} 'pg_catalog.pg_policy'::pg_catalog.regclass
+    UNION SELECT x.ev_class FROM closure c JOIN pg_rewrite x ON x.oid ${EQ} c.objid WHERE c.classid ${EQ} 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+    UNION SELECT x.adrelid FROM closure c JOIN pg_attrdef x ON x.oid ${EQ} c.objid WHERE c.classid ${EQ} 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+    UNION SELECT x.amopfamily FROM closure c JOIN pg_amop x ON x.oid ${EQ} c.objid WHERE c.classid ${EQ} 'pg_catalog.pg_amop'::pg_catalog.regclass
+    UNION SELECT x.amprocfamily FROM closure c JOIN pg_amproc x ON x.oid ${EQ} c.objid WHERE c.classid ${EQ} 'pg_catalog.pg_amproc'::pg_catalog.regclass
+    UNION SELECT o.oid FROM pg_catalog.unnest($3::pg_catalog.oid[]) AS o(oid)
+  )
+  SELECT ${asText('o.oid')} AS oid,
+         CASE WHEN cl.relkind ${EQ} ANY ('{r,p,v,m}'::"char"[]) AND cl.relnamespace ${EQ} $4::pg_catalog.oid THEN 'relations'
+              WHEN cl.relkind ${EQ} 'S' AND cl.relnamespace ${EQ} $4::pg_catalog.oid THEN 'sequences'
+              WHEN ty.typnamespace ${EQ} $4::pg_catalog.oid THEN 'types'
+              WHEN pr.pronamespace ${EQ} $4::pg_catalog.oid THEN 'functions'
+              WHEN op.oprnamespace ${EQ} $4::pg_catalog.oid THEN 'operators'
+              WHEN oc.opcnamespace ${EQ} $4::pg_catalog.oid THEN 'operatorClasses'
+              WHEN ofa.opfnamespace ${EQ} $4::pg_catalog.oid THEN 'operatorFamilies'
+              WHEN co.collnamespace ${EQ} $4::pg_catalog.oid THEN 'collations'
+              WHEN tc.cfgnamespace ${EQ} $4::pg_catalog.oid OR td.dictnamespace ${EQ} $4::pg_catalog.oid
+                OR tp.prsnamespace ${EQ} $4::pg_catalog.oid OR tt.tmplnamespace ${EQ} $4::pg_catalog.oid THEN 'textSearch'
+              WHEN st.stxnamespace ${EQ} $4::pg_catalog.oid THEN 'statistics'
+              WHEN ex.extnamespace ${EQ} $4::pg_catalog.oid THEN 'extensions'
+         END AS kind
+  FROM owner o
+  LEFT JOIN pg_class cl ON cl.oid ${EQ} o.oid
+  LEFT JOIN pg_type ty ON ty.oid ${EQ} o.oid AND (ty.typrelid ${EQ} 0::pg_catalog.oid OR EXISTS (SELECT 1 FROM pg_class tr WHERE tr.oid ${EQ} ty.typrelid AND tr.relkind ${EQ} 'c'))
+  LEFT JOIN pg_proc pr ON pr.oid ${EQ} o.oid
+  LEFT JOIN pg_operator op ON op.oid ${EQ} o.oid
+  LEFT JOIN pg_opclass oc ON oc.oid ${EQ} o.oid
+  LEFT JOIN pg_opfamily ofa ON ofa.oid ${EQ} o.oid
+  LEFT JOIN pg_collation co ON co.oid ${EQ} o.oid
+  LEFT JOIN pg_ts_config tc ON tc.oid ${EQ} o.oid
+  LEFT JOIN pg_ts_dict td ON td.oid ${EQ} o.oid
+  LEFT JOIN pg_ts_parser tp ON tp.oid ${EQ} o.oid
+  LEFT JOIN pg_ts_template tt ON tt.oid ${EQ} o.oid
+  LEFT JOIN pg_statistic_ext st ON st.oid ${EQ} o.oid
+  LEFT JOIN pg_extension ex ON ex.oid ${EQ} o.oid
+  WHERE o.oid IS NOT NULL AND o.oid ${GE} ${USER_OID}`;
+
+interface ScanRow {
+  catalog: string;
+  rows: string;
+  changed: ChangedRow[] | null;
+}
+
+/** Key, top-level owners, pg_depend seeds (`classid/objid`), whether a change of it needs a full read. */
+type ChangedRow = [string, (string | null)[], string[], boolean];
+
+interface Scan {
+  readonly catalogs: readonly ScanRow[];
+  readonly marker: string;
+  /** The managed schema's OID now, null when there is none. */
+  readonly namespaceOid: string | null;
+}
+
+/** Counts of the reads an incremental reader made, for the bench and tests. */
+export interface IncrementalReadStats {
+  full: number;
+  incremental: number;
+  /** Top-level objects re-read by incremental reads, in all. */
+  reread: number;
+}
+
+type PartsContext = ReturnType<typeof partsContextOf>;
+
+export class IncrementalSchemaReader {
+  readonly stats: IncrementalReadStats = { full: 0, incremental: 0, reread: 0 };
+  private parts: CatalogParts | null = null;
+  private marker = '0';
+  /** Keys of the counted catalogs' user rows, each with the top-level objects it belongs to. */
+  private tracked = new Map<string, Map<string, readonly string[]>>();
+  /** `catalog:key` of rows whose change or deletion needs a full read (functions named like pg_catalog's). */
+  private shadowing = new Set<string>();
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly options: ReadSchemaModelOptions,
+  ) {}
+
+  /** The schema now: a full read the first time (and when a change needs one), else what changed since the last read. */
+  async read(): Promise<SchemaModel> {
+    const context = partsContextOf(this.options);
+    this.parts = await withPinnedCatalog(this.db, this.options, async () => {
+      // The same statements run after every migration: one plan each, kept for the session (namedQuery).
+      await this.db.query(`SELECT pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)`);
+      const next = this.parts === null ? null : await this.readChanges(context, this.parts);
+      return next ?? this.readFully(context);
+    });
+    return assembleSchemaModel(this.parts);
+  }
+
+  /** Reads everything, and takes note of every tracked row and of the marker. */
+  private async readFully(context: PartsContext): Promise<CatalogParts> {
+    this.stats.full += 1;
+    const scan = await this.scan(true);
+    this.tracked = new Map();
+    this.shadowing = new Set();
+    for (const row of scan.catalogs) {
+      if (!TRACKED.find((t) => t.name === row.catalog)!.counted) continue;
+      const keys = new Map<string, readonly string[]>();
+      for (const [key, owners, , shadows] of row.changed ?? []) {
+        keys.set(key, presentOwners(owners));
+        if (shadows) this.shadowing.add(`${row.catalog}:${key}`);
+      }
+      this.tracked.set(row.catalog, keys);
+    }
+    this.marker = scan.marker;
+    return readCatalogParts(this.db, context, null);
+  }
+
+  /** The parts after what changed since the last read, or null when only a full read is sure to be right. */
+  private async readChanges(context: PartsContext, previous: CatalogParts): Promise<CatalogParts | null> {
+    const scan = await this.scan(false);
+    // The schema itself was created, dropped or made anew: everything in it is new.
+    if (scan.namespaceOid !== previous.namespaceOid) return null;
+    const owners = new Set<string>();
+    const seedClasses: string[] = [];
+    const seedObjects: string[] = [];
+
+    // Catalogs with fewer rows than the known ones plus the new ones lost some: list their keys to see which.
+    const shrunk = TRACKED.filter((t) => {
+      const keys = this.tracked.get(t.name);
+      const row = scan.catalogs.find((c) => c.catalog === t.name);
+      if (keys === undefined || row === undefined) return false;
+      const added = (row.changed ?? []).filter(([key]) => !keys.has(key)).length;
+      return Number(row.rows) !== keys.size + added;
+    });
+    let vanishedSchemaComment = false;
+    if (shrunk.length > 0) {
+      const present = new Set((await this.db.query<{ catalog: string; key: string }>(keysSql(shrunk))).rows.map((r) => `${r.catalog}:${r.key}`));
+      for (const catalog of shrunk) {
+        const keys = this.tracked.get(catalog.name)!;
+        for (const [key, keyOwners] of keys) {
+          const id = `${catalog.name}:${key}`;
+          if (present.has(id)) continue;
+          if (this.shadowing.has(id)) return null;
+          if (catalog.name === 'pg_description' && key.startsWith(NAMESPACE_DESCRIPTION)) vanishedSchemaComment = true;
+          for (const owner of keyOwners) owners.add(owner);
+          keys.delete(key);
+        }
+      }
+    }
+
+    // Objects that existed before this scan: only their changes can change others (a new object has new dependents only).
+    const known = new Set<string>();
+    for (const catalog of OID_KEYED) for (const key of this.tracked.get(catalog)?.keys() ?? []) known.add(key);
+    let ownChanged = shrunk.some((t) => t.name === 'pg_default_acl') || vanishedSchemaComment;
+    const kinds = new Set<PartKind>();
+
+    for (const row of scan.catalogs) {
+      const keys = this.tracked.get(row.catalog);
+      for (const [key, rowOwners, rowSeeds, shadows] of row.changed ?? []) {
+        if (shadows || this.shadowing.has(`${row.catalog}:${key}`)) return null;
+        if (OWN_CATALOGS.has(row.catalog) || (row.catalog === 'pg_description' && key.startsWith(NAMESPACE_DESCRIPTION))) ownChanged = true;
+        const present = presentOwners(rowOwners);
+        for (const owner of present) owners.add(owner);
+        for (const kind of KINDS_OF_CATALOG[row.catalog] ?? []) kinds.add(kind);
+        for (const pair of rowSeeds) {
+          const slash = pair.indexOf('/');
+          const objid = pair.slice(slash + 1);
+          if (!known.has(objid)) continue;
+          seedClasses.push(pair.slice(0, slash));
+          seedObjects.push(objid);
+        }
+        keys?.set(key, present);
+      }
+    }
+    this.marker = scan.marker;
+    this.stats.incremental += 1;
+    const knownParts = { namespace: previous.namespace!, ...(ownChanged ? {} : { own: previous.own }) };
+    if (owners.size === 0 && seedObjects.length === 0) {
+      // Nothing of the user's objects changed; the schema's own fields may have.
+      if (!ownChanged) return previous;
+      const own = await readCatalogParts(this.db, context, [], new Set(), knownParts);
+      return { ...previous, own: own.own };
+    }
+    const reread = new Set(owners);
+    if (seedObjects.length > 0 || kinds.has(UNKNOWN)) {
+      // What depends on a changed object that existed before, and the kind of everything to read again.
+      const affected = (
+        await this.db.query<{ oid: string; kind: PartKind | null }>(namedQuery(AFFECTED_SQL, [seedClasses, seedObjects, [...owners], previous.namespaceOid ?? '0']))
+      ).rows;
+      for (const a of affected) {
+        reread.add(a.oid);
+        if (a.kind !== null) kinds.add(a.kind);
+      }
+    }
+    kinds.delete(UNKNOWN);
+    // A part that is re-read must be read again as what it was, even when it is gone now (then it is dropped).
+    for (const oid of reread) {
+      const list = previous.objects.get(oid)?.[0]?.list;
+      if (list !== undefined) kinds.add(PART_KIND_OF_LIST[list]);
+    }
+    const fresh = await readCatalogParts(this.db, context, [...reread], kinds, knownParts);
+    this.stats.reread += fresh.objects.size;
+    return mergeCatalogParts(previous, reread, fresh);
+  }
+
+  private async scan(all: boolean): Promise<Scan> {
+    const { rows } = await this.db.query<ScanRow>(namedQuery(scanSql(all), [this.marker, this.options.schema ?? 'public']));
+    let marker = this.marker;
+    let namespaceOid: string | null = null;
+    const catalogs: ScanRow[] = [];
+    for (const row of rows) {
+      if (row.catalog !== 'marker') {
+        catalogs.push(row);
+        continue;
+      }
+      // A 64-bit txid (epoch and xid); the xid is its low 32 bits.
+      const [next, namespace] = row.changed as unknown as [string, string | null];
+      marker = (BigInt(next) % 4294967296n).toString();
+      namespaceOid = namespace;
+    }
+    return { catalogs, marker, namespaceOid };
+  }
+}
+
+/** A kind whose objects' part kinds only the catalog can tell (AFFECTED_SQL). */
+const UNKNOWN = 'unknown' as unknown as PartKind;
+
+/** The part kinds a changed row of each catalog can belong to; rows of the others need AFFECTED_SQL to tell. */
+const KINDS_OF_CATALOG: Readonly<Record<string, readonly PartKind[]>> = {
+  pg_class: ['relations', 'sequences', 'types'],
+  pg_attribute: ['relations', 'types'],
+  pg_attrdef: ['relations'],
+  pg_constraint: ['relations', 'types'],
+  pg_index: ['relations'],
+  pg_trigger: ['relations'],
+  pg_policy: ['relations'],
+  pg_rewrite: ['relations'],
+  pg_type: ['types', 'relations'],
+  pg_enum: ['types'],
+  pg_range: ['types'],
+  pg_proc: ['functions'],
+  pg_aggregate: ['functions'],
+  pg_operator: ['operators'],
+  pg_opclass: ['operatorClasses'],
+  pg_opfamily: ['operatorFamilies'],
+  pg_amop: ['operatorFamilies'],
+  pg_amproc: ['operatorFamilies'],
+  pg_collation: ['collations'],
+  pg_ts_config: ['textSearch'],
+  pg_ts_config_map: ['textSearch'],
+  pg_ts_dict: ['textSearch'],
+  pg_ts_parser: ['textSearch'],
+  pg_ts_template: ['textSearch'],
+  pg_statistic_ext: ['statistics'],
+  pg_extension: ['extensions'],
+  pg_inherits: ['relations'],
+  pg_sequence: ['sequences'],
+  pg_description: [UNKNOWN],
+  pg_depend: ['sequences', 'relations'],
+  pg_depend_extension: [UNKNOWN],
+  pg_cast: [],
+  pg_namespace: [],
+  pg_default_acl: [],
+};
+
+/** Catalogs keyed by the rows' own OIDs: their keys are the objects that exist. */
+const OID_KEYED = TRACKED.filter((t) => t.counted && t.key === asText('x.oid')).map((t) => t.name);
+
+/** Catalogs whose rows are the managed schema's own fields. */
+const OWN_CATALOGS = new Set(['pg_namespace', 'pg_default_acl']);
+
+/** Keys of pg_description rows of schemas start with pg_namespace's OID (2615, fixed since PostgreSQL 7.3: src/include/catalog/pg_namespace.h). */
+const NAMESPACE_DESCRIPTION = '2615.';
+
+/** OIDs of owners that exist (the catalogs use 0 for "none"). */
+function presentOwners(owners: readonly (string | null)[]): string[] {
+  return owners.filter((o): o is string => o !== null && o !== '' && o !== '0');
+}

@@ -1,0 +1,277 @@
+/**
+ * The incremental reader (src/schema/incrementalCatalog.ts) against full
+ * reads: after every migration of real histories and of a corpus of
+ * renames and alters, the model read incrementally equals the one a full
+ * read gives, and so does the fingerprint. Correctness never depends on the
+ * shortcut; these show the shortcut is taken (few full reads) and right.
+ * A full and an incremental snapshot write the same manifest.
+ */
+import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { executeBatch } from '../../src/execute.js';
+import { createSilentLogger } from '../../src/logger.js';
+import { readMigrationFiles } from '../../src/migrationFiles.js';
+import { readSchemaModel } from '../../src/schema/catalog.js';
+import { fingerprintSchema } from '../../src/schema/fingerprint.js';
+import { describeDifference, diffSchemas } from '../../src/schema/diff.js';
+import { IncrementalSchemaReader } from '../../src/schema/incrementalCatalog.js';
+import { buildManifest, readManifest } from '../../src/fingerprints/manifest.js';
+import type { SchemaModel } from '../../src/schema/model.js';
+import type { MigrationFile } from '../../src/types.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { PROJECT_ROOT, cleanEnv, runCli } from '../helpers/processes.js';
+
+const databases: TestDatabase[] = [];
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(databases.map((d) => d.drop()));
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function connected(prefix: string, keep = true): Promise<{ db: TestDatabase; client: pg.Client }> {
+  const db = await createTestDatabase(prefix);
+  if (keep) databases.push(db);
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  return { db, client };
+}
+
+const RUNNER_TABLES = ['pgmigrations', 'pgmigrations_meta'];
+
+function fullRead(client: pg.Client, schema: string): Promise<SchemaModel> {
+  return readSchemaModel(client, { schema, excludeTables: RUNNER_TABLES });
+}
+
+/** After each step, the incremental model must equal a full read's; returns the reader's counts. */
+async function compareAfterEachStep(client: pg.Client, schema: string, steps: readonly { label: string; run: () => Promise<unknown> }[]) {
+  const reader = new IncrementalSchemaReader(client, { schema, excludeTables: RUNNER_TABLES });
+  const mismatches: { step: string; differences: string[] }[] = [];
+  const fullReads: string[] = [];
+  const check = async (label: string) => {
+    const before = reader.stats.full;
+    const incremental = await reader.read();
+    if (reader.stats.full > before) fullReads.push(label);
+    const full = await fullRead(client, schema);
+    if (fingerprintSchema(incremental) !== fingerprintSchema(full) || JSON.stringify(incremental) !== JSON.stringify(full)) {
+      mismatches.push({ step: label, differences: diffSchemas(full, incremental).map(describeDifference) });
+    }
+  };
+  await check('base');
+  for (const step of steps) {
+    await step.run();
+    await check(step.label);
+  }
+  expect(mismatches).toEqual([]);
+  return { ...reader.stats, fullReads };
+}
+
+function migrationSteps(client: pg.Client, files: readonly MigrationFile[], schema: string, direction: 'up' | 'down' = 'up') {
+  const options = {
+    db: client,
+    where: { schema, migrationsSchema: schema, table: 'pgmigrations' },
+    logger: createSilentLogger(),
+    ddlLockTimeoutMs: 0,
+    ddlLockRetries: 0,
+    appliedBy: 'test',
+  };
+  const ordered = direction === 'up' ? files : [...files].reverse();
+  return ordered.map((file) => ({ label: `${direction} ${file.name}`, run: () => executeBatch(direction, [file], files, options) }));
+}
+
+const FOLDERS = [
+  { title: 'the example migrations', dir: join(PROJECT_ROOT, 'migrations'), schema: 'public', down: true },
+  { title: 'the hostile-schema fixture', dir: join(PROJECT_ROOT, 'test', 'fixtures', 'hostile-schema'), schema: 'public', down: true },
+  { title: 'the node-pg-migrate traps fixture', dir: join(PROJECT_ROOT, 'test', 'fixtures', 'node-pg-migrate-traps', 'migrations'), schema: 'public', down: false },
+];
+
+describe('incremental and full reads give the same model after every migration', () => {
+  test.each(FOLDERS)('$title (up, then down)', async ({ dir, schema, down }) => {
+    const { client, db } = await connected('incremental_folder', false);
+    const other = await createTestDatabase('incremental_roles');
+    databases.push(other);
+    // The traps fixture makes roles, which are the server's: a prefix of this run's own, dropped after.
+    const prefix = `incr_${randomBytes(3).toString('hex')}`;
+    process.env.COMPAT_ROLE_PREFIX = prefix;
+    try {
+      // The hostile fixture's traps record into a schema of their own.
+      await client.query(`CREATE SCHEMA traps; CREATE TABLE traps.hits (trap text, application_name text, query text); CREATE SEQUENCE traps.fired`);
+      const files = await readMigrationFiles(dir);
+      const steps = [...migrationSteps(client, files, schema), ...(down ? migrationSteps(client, files, schema, 'down') : [])];
+      const stats = await compareAfterEachStep(client, schema, steps);
+      expect(stats.full + stats.incremental).toBe(steps.length + 1);
+    } finally {
+      const roles = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)', [`${prefix}_`]);
+      for (const { rolname } of roles.rows) await client.query(`DROP OWNED BY ${pg.escapeIdentifier(rolname)}`);
+      await client.end();
+      await db.drop();
+      for (const { rolname } of roles.rows) await other.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(rolname)}`);
+      delete process.env.COMPAT_ROLE_PREFIX;
+    }
+  });
+
+  test('graphile-worker 0.16.6, its 18 migrations one by one', async () => {
+    const { client } = await connected('incremental_graphile');
+    try {
+      const dir = join(PROJECT_ROOT, 'test', 'fixtures', 'graphile-worker', 'sql');
+      const files = (await import('node:fs/promises')).readdir(dir);
+      const names = (await files).filter((f) => f.endsWith('.sql')).sort();
+      // The schema does not exist at the first read: its creation is a step too.
+      const steps = [{ label: 'CREATE SCHEMA', run: () => client.query('CREATE SCHEMA graphile_worker') }, ...names.map((name) => ({
+        label: name,
+        run: async () => {
+          await client.query('SET search_path TO graphile_worker');
+          await client.query(await readFile(join(dir, name), 'utf8'));
+          await client.query('RESET search_path');
+        },
+      }))];
+      const stats = await compareAfterEachStep(client, 'graphile_worker', steps);
+      expect(stats.incremental).toBeGreaterThan(0);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+/** Each statement changes what other objects' deparsed text says, or leaves a trace only outside the object's own row. */
+const RENAMES_AND_ALTERS = [
+  `CREATE TABLE a (id int PRIMARY KEY, v text, n int)`,
+  `CREATE VIEW va AS SELECT id, v FROM a WHERE n > 0`,
+  `ALTER TABLE a RENAME TO b`,
+  `ALTER TABLE b RENAME COLUMN v TO w`,
+  `CREATE TABLE c (id int REFERENCES b (id), note text)`,
+  `ALTER TABLE b RENAME TO d`,
+  `CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$`,
+  `CREATE TRIGGER d_touch BEFORE UPDATE ON d FOR EACH ROW EXECUTE FUNCTION touch()`,
+  `ALTER FUNCTION touch() RENAME TO touched`,
+  `ALTER TABLE d ENABLE ROW LEVEL SECURITY`,
+  `CREATE POLICY d_positive ON d USING (id > 0)`,
+  `ALTER TABLE d RENAME COLUMN id TO ident`,
+  `CREATE SEQUENCE s`,
+  `ALTER TABLE c ADD COLUMN k int DEFAULT nextval('s')`,
+  `ALTER SEQUENCE s RENAME TO s2`,
+  `ALTER SEQUENCE s2 OWNED BY c.k`,
+  `ALTER SEQUENCE s2 OWNED BY NONE`,
+  `CREATE TYPE mood AS ENUM ('sad', 'ok')`,
+  `ALTER TABLE c ADD COLUMN m mood`,
+  `ALTER TYPE mood RENAME TO feeling`,
+  `ALTER TYPE feeling ADD VALUE 'happy'`,
+  `ALTER TYPE feeling RENAME VALUE 'sad' TO 'blue'`,
+  `CREATE DOMAIN positive AS int CHECK (VALUE > 0)`,
+  `ALTER TABLE c ADD COLUMN p positive`,
+  `ALTER DOMAIN positive RENAME TO strictly_positive`,
+  `COMMENT ON COLUMN c.note IS 'free text'`,
+  `COMMENT ON COLUMN c.note IS NULL`,
+  `COMMENT ON TABLE c IS 'children'`,
+  `CREATE INDEX c_note_idx ON c (lower(note))`,
+  `COMMENT ON INDEX c_note_idx IS 'search'`,
+  `ALTER INDEX c_note_idx RENAME TO c_note_lower_idx`,
+  `DROP INDEX c_note_lower_idx`,
+  `ALTER TABLE c ALTER COLUMN note SET STATISTICS 200`,
+  `ALTER TABLE c ALTER COLUMN note SET STORAGE EXTERNAL`,
+  `ALTER TABLE c REPLICA IDENTITY FULL`,
+  `CREATE UNIQUE INDEX d_w_idx ON d (w)`,
+  `ALTER TABLE d CLUSTER ON d_w_idx`,
+  `ALTER TABLE d SET WITHOUT CLUSTER`,
+  `CREATE SCHEMA other`,
+  `CREATE TABLE other.t (id int)`,
+  `CREATE VIEW vo AS SELECT id FROM other.t`,
+  `ALTER TABLE other.t RENAME TO t2`,
+  `ALTER TABLE other.t2 SET SCHEMA public`,
+  `CREATE STATISTICS c_stats (ndistinct) ON k, note FROM c`,
+  `ALTER TABLE c RENAME TO e`,
+  `ALTER STATISTICS c_stats SET STATISTICS 50`,
+  `CREATE RULE e_keep AS ON DELETE TO e DO INSTEAD NOTHING`,
+  `ALTER TABLE e DISABLE RULE e_keep`,
+  `DROP RULE e_keep ON e`,
+  `CREATE TABLE parent (id int, at date) PARTITION BY RANGE (at)`,
+  `CREATE TABLE child (id int, at date)`,
+  `ALTER TABLE parent ATTACH PARTITION child FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')`,
+  `ALTER TABLE parent DETACH PARTITION child`,
+  `CREATE TABLE base_t (x int)`,
+  `ALTER TABLE child ADD COLUMN x int`,
+  `ALTER TABLE child INHERIT base_t`,
+  `ALTER TABLE child NO INHERIT base_t`,
+  `CREATE AGGREGATE total(int) (SFUNC = int4pl, STYPE = int, INITCOND = '0')`,
+  `ALTER AGGREGATE total(int) RENAME TO grand_total`,
+  `CREATE TEXT SEARCH CONFIGURATION my_ts (COPY = simple)`,
+  `ALTER TEXT SEARCH CONFIGURATION my_ts DROP MAPPING FOR email`,
+  `CREATE COLLATION my_c (locale = 'C')`,
+  `ALTER TABLE e ADD COLUMN label text COLLATE my_c`,
+  `ALTER COLLATION my_c RENAME TO my_collation`,
+  `ALTER TABLE d RENAME CONSTRAINT a_pkey TO d_primary`,
+  // Named like pg_catalog's: its overloads can make calls elsewhere print qualified (read in full).
+  `CREATE FUNCTION lower(varchar) RETURNS text LANGUAGE sql AS 'SELECT pg_catalog.lower($1::text)'`,
+  `DROP FUNCTION lower(varchar)`,
+  `CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq)`,
+  `DROP VIEW va`,
+  `ALTER TABLE e DROP COLUMN note`,
+  `DROP TABLE e CASCADE`,
+  `DROP SCHEMA other CASCADE`,
+];
+
+describe('incremental and full reads give the same model after each rename and alter', () => {
+  test('a corpus of statements, one at a time', async () => {
+    const { client } = await connected('incremental_corpus');
+    try {
+      await client.query('CREATE SCHEMA app');
+      const steps = RENAMES_AND_ALTERS.map((sql) => ({
+        label: sql,
+        run: async () => {
+          await client.query('SET search_path TO app');
+          try {
+            await client.query(sql);
+          } finally {
+            await client.query('RESET search_path');
+          }
+        },
+      }));
+      const stats = await compareAfterEachStep(client, 'app', steps);
+      // The shortcut is taken: full reads only first, where the schema appears and where a pg_catalog name is overloaded.
+      expect(stats.fullReads).toEqual([
+        'base',
+        `CREATE FUNCTION lower(varchar) RETURNS text LANGUAGE sql AS 'SELECT pg_catalog.lower($1::text)'`,
+        'DROP FUNCTION lower(varchar)',
+        'CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq)',
+      ]);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe('snapshot: full and incremental give the same manifest', () => {
+  test('the example migrations: a snapshot from scratch, then one after a new migration, equal a manifest of full reads', async () => {
+    const db = await createTestDatabase('incremental_snapshot');
+    databases.push(db);
+    const dir = await mkdtemp(join(tmpdir(), 'incremental-snapshot-'));
+    dirs.push(dir);
+    await cp(join(PROJECT_ROOT, 'migrations'), dir, { recursive: true });
+    await rm(join(dir, '.schema-fingerprints.json'), { force: true });
+    const env = cleanEnv({ DATABASE_URL: db.url });
+    const fromScratch = await runCli(['snapshot', '--dir', dir], { env });
+    expect(fromScratch.code).toBe(0);
+
+    await writeFile(join(dir, '0005_tags.sql'), '-- Up Migration\nCREATE TABLE tags (id int PRIMARY KEY, name text);\n-- Down Migration\nDROP TABLE tags;\n');
+    const incremental = await runCli(['snapshot', '--dir', dir], { env });
+    expect(incremental.code).toBe(0);
+    const written = await readManifest(dir);
+
+    // The same revisions by full reads, in a database of our own.
+    const { client } = await connected('incremental_snapshot_full');
+    try {
+      const files = await readMigrationFiles(dir);
+      const base = await fullRead(client, 'public');
+      const after: { file: MigrationFile; model: SchemaModel }[] = [];
+      for (const step of migrationSteps(client, files, 'public')) {
+        await step.run();
+        after.push({ file: files[after.length]!, model: await fullRead(client, 'public') });
+      }
+      expect(written).toEqual(buildManifest({ schema: 'public' }, base, after));
+    } finally {
+      await client.end();
+    }
+  });
+});
