@@ -286,6 +286,26 @@ export class MigrationTimeoutError extends RunnerError {
   }
 }
 
+/**
+ * `checkSchema`: the schema a batch was about to commit is not the one the
+ * manifest recorded for the revision it reached; the batch was rolled back.
+ */
+export class SchemaCheckError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+  constructor(
+    readonly revision: string | null,
+    readonly differences: readonly string[],
+    /** What became of the run; default: the batch was rolled back. */
+    detail = 'the batch was rolled back',
+  ) {
+    const shown = differences.slice(0, 5).join('; ') + (differences.length > 5 ? `; and ${differences.length - 5} more` : '');
+    super(
+      `the schema after ${revision ?? 'base'} is not the one the manifest recorded (${shown || 'the fingerprints differ'}); ${detail}`,
+      { hint: 'the database had drifted before the run (migrate status shows it), or a migration does something else here than in the snapshot; fix that, or run migrate snapshot if the manifest is wrong' },
+    );
+  }
+}
+
 /** `migrate sql` cannot show a migration's SQL without running what it depends on. */
 export class SqlPreviewError extends RunnerError {
   readonly exitCode = EXIT.failed;

@@ -26,6 +26,7 @@ import {
   MigrationFileError,
   MigrationTimeoutError,
   RunnerError,
+  SchemaCheckError,
 } from './errors.js';
 import { ensureHistoryTables, recordApplied, recordReverted, type AppliedRecord } from './history.js';
 import { qualify, type HistoryLocation, type Queryable } from './introspect.js';
@@ -629,7 +630,11 @@ class BatchRun {
       // Its statements took effect; only the record of it did not.
       this.ledger.failed(part.index);
       const unrecorded = `${file.name} ran outside a transaction and took effect, but is not recorded as applied, so the next run runs it again`;
-      throw new SegmentFailure(error instanceof LockLostError ? new LockLostError({ cause: error.cause, detail: unrecorded }) : error, null);
+      const said =
+        error instanceof LockLostError ? new LockLostError({ cause: error.cause, detail: unrecorded })
+        : error instanceof SchemaCheckError ? new SchemaCheckError(error.revision, error.differences, unrecorded)
+        : error;
+      throw new SegmentFailure(said, null);
     }
     this.ledger.committed();
     this.logCommitted(records);

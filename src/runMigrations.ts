@@ -12,7 +12,8 @@ import { cancelBackend } from './interruption.js';
 import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './history.js';
 import { computeManifestIfAllowed, connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './inspect.js';
 import type { Manifest } from './fingerprints/manifest.js';
-import type { Queryable } from './introspect.js';
+import { readDatabaseFacts, type Queryable } from './introspect.js';
+import { checkSchemaAt, manifestForSchemaCheck } from './fingerprints/schemaCheck.js';
 import { createMigrationLock, type MigrationLockSession } from './lock.js';
 import { createSilentLogger, type Logger } from './logger.js';
 import { readMigrationFiles } from './migrationFiles.js';
@@ -105,7 +106,9 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
       return freeze(reportOf([], before.detection, null));
     }
 
-    const outcome = await executePlan(client, plan, before, files, settings, logger, options, lock);
+    // checkSchema compares with the manifest: one that does not describe the files is refused before anything changes.
+    const schemaCheck = settings.checkSchema && runsMigrations(plan) ? await manifestForSchemaCheck(settings, files) : null;
+    const outcome = await executePlan(client, plan, before, files, settings, logger, options, lock, schemaCheck);
     if (outcome.error) {
       // The executor says what became of every migration; the error carries it.
       if (outcome.error instanceof RunnerError) throw outcome.error.withReport(freeze(reportOf(outcome.runs, null, null)));
@@ -186,6 +189,7 @@ async function executePlan(
   logger: Logger,
   options: RunMigrationsOptions,
   lock: MigrationLockSession,
+  schemaCheck: Manifest | null,
 ): Promise<BatchOutcome> {
   const byName = new Map(files.map((f) => [f.name, f]));
   const where = { schema: settings.schema, migrationsSchema: settings.migrationsSchema, table: settings.table };
@@ -218,8 +222,10 @@ async function executePlan(
     prelude,
     // A lock whose session ended may already be another runner's: never commit then.
     // Every commit that writes the history (a noTransaction migration's own too) leaves it in file order.
+    // With checkSchema, the schema must be the one recorded for the revision the history now reaches.
     beforeCommit: async () => {
       if (late.length) await orderHistoryAsFiles(client, where, files.map((f) => f.name), late);
+      if (schemaCheck) await checkSchemaAt(client, settings, schemaCheck, await revisionReached(client, settings, files));
       await lock.assertHeld();
     },
     assertLock: () => lock.assertHeld(),
@@ -269,6 +275,17 @@ function untilStopped<T>(work: Promise<T>, signal: AbortSignal | undefined): Pro
       },
     );
   });
+}
+
+/** Whether the plan runs migrations (applies or reverts), which checkSchema then checks. */
+function runsMigrations(plan: Plan): boolean {
+  return plan.action === 'revert' ? (plan.revert ?? []).length > 0 : plan.apply.length > 0;
+}
+
+/** The last file, in file order, that the history (as this transaction sees it) records: the revision reached. */
+async function revisionReached(client: Client, settings: Settings, files: readonly MigrationFile[]): Promise<string | null> {
+  const applied = new Set((await readDatabaseFacts(client, settings)).applied.map((row) => row.name));
+  return files.filter((f) => applied.has(f.name)).at(-1)?.name ?? null;
 }
 
 /** Nothing to apply, stamp or record: the run ends without a transaction. */

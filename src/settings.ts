@@ -31,6 +31,7 @@ export interface SettingsInput {
   readonly migrationTimeout?: number;
   readonly allowModified?: boolean;
   readonly refuseOnDrift?: boolean;
+  readonly checkSchema?: boolean;
   /** Owners and privileges (GRANTs) are part of the schema fingerprints. */
   readonly fingerprintPrivileges?: boolean;
   /** Apply files merged late (sorting before applied ones) with the rest: Flyway's outOfOrder. */
@@ -72,6 +73,8 @@ export interface Settings {
   readonly migrationTimeoutSeconds: number;
   readonly allowModified: boolean;
   readonly refuseOnDrift: boolean;
+  /** After applying or reverting, compare the live schema with the manifest's fingerprint inside the batch's transaction (README, "How it behaves"). */
+  readonly checkSchema: boolean;
   /** Owners and privileges are part of the schema fingerprints (off: roles usually differ between machines). */
   readonly fingerprintPrivileges: boolean;
   readonly outOfOrder: boolean;
@@ -147,6 +150,7 @@ export function resolveSettings(
     migrationTimeoutSeconds: Number(pick('migrationTimeout') ?? 0),
     allowModified: Boolean(pick('allowModified') ?? false),
     refuseOnDrift: Boolean(pick('refuseOnDrift') ?? false),
+    checkSchema: isOn(pick('checkSchema', envOf('MIGRATE_CHECK_SCHEMA'))),
     fingerprintPrivileges: isOn(pick('fingerprintPrivileges', envOf('MIGRATE_FINGERPRINT_PRIVILEGES'))),
     outOfOrder: Boolean(pick('outOfOrder') ?? false),
     ambiguousLegacy: pick('ambiguousLegacy') === 'latest' ? 'latest' : 'refuse',

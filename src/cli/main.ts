@@ -228,7 +228,7 @@ function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void,
 function pickSettings(flags: GlobalFlags & Record<string, unknown>): SettingsInput {
   const keys = [
     'databaseUrl', 'dir', 'table', 'schema', 'migrationsSchema', 'config', 'baseline', 'lockTimeout', 'waitTimeout',
-    'ddlLockTimeout', 'migrationTimeout', 'allowModified', 'refuseOnDrift', 'logLevel', 'scratch', 'scratchUrl',
+    'ddlLockTimeout', 'migrationTimeout', 'allowModified', 'refuseOnDrift', 'checkSchema', 'logLevel', 'scratch', 'scratchUrl',
   ] as const;
   const picked: Record<string, unknown> = {};
   for (const key of keys) if (flags[key] !== undefined) picked[key] = flags[key];

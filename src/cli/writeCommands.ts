@@ -26,6 +26,7 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .option('--out-of-order', OUT_OF_ORDER)
     .option('--ddl-lock-timeout <ms>', 'lock_timeout for each migration transaction, in ms (0 = off)', parseCount)
     .option(...MIGRATION_TIMEOUT)
+    .option(...CHECK_SCHEMA)
     .action(action(contextFor, (ctx, opts: RunFlags) => run(ctx, { kind: 'auto' }, opts)));
 
   program
@@ -37,6 +38,7 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .option('--out-of-order', OUT_OF_ORDER)
     .option('--ddl-lock-timeout <ms>', 'lock_timeout for each migration transaction, in ms (0 = off)', parseCount)
     .option(...MIGRATION_TIMEOUT)
+    .option(...CHECK_SCHEMA)
     .option('--sql', 'print the SQL instead of running it, as migrate sql (Alembic\'s upgrade --sql)')
     .option('--offline', 'with --sql: build it without a database, as migrate sql --offline')
     .action(action(contextFor, (ctx, target: string | undefined, opts: SqlFlags & RunFlags) =>
@@ -50,6 +52,7 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
     .option('--steps <n>', 'revert the last N migrations (default 1); not with a target', parseSteps)
     .option('--allow-modified', 'run even though an applied migration file was edited')
     .option(...MIGRATION_TIMEOUT)
+    .option(...CHECK_SCHEMA)
     .option('--sql', 'print the SQL instead of running it, as migrate sql --down (Alembic\'s downgrade --sql)')
     .option('--offline', 'with --sql: build it without a database, as migrate sql --down --offline')
     .description('revert the last migration, --steps N, -N, down to TARGET, or base')
@@ -122,6 +125,12 @@ export function registerWriteCommands(program: Command, contextFor: (c: Command)
       else ctx.print(`reset: dropped ${result.dropped} objects`);
     }));
 }
+
+/** --check-schema: the schema a batch leaves must be the one the manifest recorded, or it is rolled back. */
+const CHECK_SCHEMA = [
+  '--check-schema',
+  'before each COMMIT, compare the live schema with the fingerprint the manifest recorded for the revision reached; roll back on a mismatch, naming it (config checkSchema)',
+] as const;
 
 /** --migration-timeout: a migration that runs longer is cancelled on the server and in Node, and the batch rolled back. */
 const MIGRATION_TIMEOUT = [

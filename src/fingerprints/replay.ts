@@ -212,7 +212,7 @@ export function readModel(client: Client, settings: Settings): Promise<SchemaMod
   return readSchemaModel(client, readOptionsOf(settings));
 }
 
-function readOptionsOf(settings: Settings) {
+export function readOptionsOf(settings: Settings) {
   return { schema: settings.schema, excludeTables: runnerTablesIn(settings), privileges: settings.fingerprintPrivileges };
 }
 
