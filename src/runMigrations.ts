@@ -4,24 +4,24 @@
  * have finished meanwhile), execute, report. Every run resolves with a
  * report; a failure rejects with an error that carries the partial report.
  */
-import { planCommand, type RunCommand } from './commandPlanner.js';
-import { closeQuietly, prepareToWrite, serverMajorOf, type Client } from './connection.js';
-import { InterruptedError, RefusedError, RunnerError } from './errors.js';
-import { runBatch, type BatchOutcome } from './execute.js';
-import { cancelBackend } from './interruption.js';
-import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './history.js';
-import { computeManifestIfAllowed, connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './inspect.js';
+import { planCommand, type RunCommand } from './core/commandPlanner.js';
+import { closeQuietly, prepareToWrite, serverMajorOf, type Client } from './db/connection.js';
+import { InterruptedError, RefusedError, RunnerError } from './core/errors.js';
+import { runBatch, type BatchOutcome } from './db/execute.js';
+import { cancelBackend } from './db/interruption.js';
+import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './db/history.js';
+import { computeManifestIfAllowed, connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './observe.js';
 import type { Manifest } from './fingerprints/manifest.js';
-import { readDatabaseFacts, type Queryable } from './introspect.js';
+import { readDatabaseFacts, type Queryable } from './db/facts.js';
 import { checkSchemaAt, manifestForSchemaCheck } from './fingerprints/schemaCheck.js';
-import { createMigrationLock, type MigrationLockSession } from './lock.js';
-import { createSilentLogger, type Logger } from './logger.js';
-import { readMigrationFiles } from './migrationFiles.js';
-import { describeFinding } from './findings.js';
-import { requireConnection, type Settings } from './settings.js';
-import type { Detection, MigrationFile, MigrationRun, Plan, RunReport } from './types.js';
+import { createMigrationLock, type MigrationLockSession } from './db/lock.js';
+import { createSilentLogger, type Logger } from './config/logger.js';
+import { readMigrationFiles } from './files/migrationFiles.js';
+import { describeFinding } from './core/findings.js';
+import { requireConnection, type Settings } from './config/settings.js';
+import type { Detection, MigrationFile, MigrationRun, Plan, RunReport } from './core/types.js';
 
-export type { RunCommand } from './commandPlanner.js';
+export type { RunCommand } from './core/commandPlanner.js';
 
 export interface RunMigrationsOptions extends RunnerOptions {
   /** What to do. Default: `{ kind: 'auto' }`. */

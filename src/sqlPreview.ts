@@ -4,15 +4,15 @@
  * node-pg-migrate's dryRun is not dry: reference §6).
  */
 import pg from 'pg';
-import { planCommand, type RunCommand } from './commandPlanner.js';
-import { closeQuietly, serverMajorOf, useMigrationSearchPath } from './connection.js';
-import { RefusedError, SqlPreviewError, describeCause } from './errors.js';
-import { connectFor, observe, settingsOf, type RunnerOptions } from './inspect.js';
-import { historyLocationOf, metaTableOf, qualify, type Queryable } from './introspect.js';
-import { createSilentLogger } from './logger.js';
-import { buildMigration, checkBuiltSql, loadMigrationModule, type BuiltMigration, type MigrationModule } from './migrationModules.js';
-import { readMigrationFiles } from './migrationFiles.js';
-import type { MigrationFile } from './types.js';
+import { planCommand, type RunCommand } from './core/commandPlanner.js';
+import { closeQuietly, serverMajorOf, useMigrationSearchPath } from './db/connection.js';
+import { RefusedError, SqlPreviewError, describeCause } from './core/errors.js';
+import { connectFor, observe, settingsOf, type RunnerOptions } from './observe.js';
+import { historyLocationOf, metaTableOf, qualify, type Queryable } from './db/facts.js';
+import { createSilentLogger } from './config/logger.js';
+import { buildMigration, checkBuiltSql, loadMigrationModule, type BuiltMigration, type MigrationModule } from './files/migrationModules.js';
+import { readMigrationFiles } from './files/migrationFiles.js';
+import type { MigrationFile } from './core/types.js';
 
 /** One migration of a preview: its file, how it was loaded, and what it built. */
 export interface PreviewedMigration {

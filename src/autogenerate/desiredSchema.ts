@@ -8,14 +8,14 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import pg from 'pg';
-import { closeQuietly, connect, pinSearchPath, serverMajorOf, useMigrationSearchPath, type Client } from '../connection.js';
-import type { ConnectionTarget } from '../connectionTarget.js';
-import { ConfigError, describeCause } from '../errors.js';
-import { runnerTablesIn } from '../introspect.js';
-import { lineAt } from '../sqlStatements.js';
+import { closeQuietly, connect, pinSearchPath, serverMajorOf, useMigrationSearchPath, type Client } from '../db/connection.js';
+import type { ConnectionTarget } from '../config/connectionTarget.js';
+import { ConfigError, describeCause } from '../core/errors.js';
+import { runnerTablesIn } from '../db/facts.js';
+import { lineAt } from '../files/sqlStatements.js';
 import { readSchemaModel } from '../schema/catalog.js';
 import type { SchemaModel } from '../schema/model.js';
-import type { Settings } from '../settings.js';
+import type { Settings } from '../config/settings.js';
 
 export interface DesiredFile {
   /** As given or found, for messages. */

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { readManifest, writeManifest, type Manifest } from '../fingerprints/manifest.js';
 import { computeManifest, verifyMigrations, VerifyFailedError, type ReplayContext } from '../fingerprints/replay.js';
-import { readMigrationFiles } from '../migrationFiles.js';
+import { readMigrationFiles } from '../files/migrationFiles.js';
 import { action, type CommandContext } from './main.js';
 
 export function registerFingerprintCommands(program: Command, contextFor: (c: Command) => CommandContext): void {

@@ -1,14 +1,14 @@
 /** Commands that change nothing: status, current, pending, history, heads, show, check, info, wait. */
 import type { Command } from 'commander';
-import { resolveRevision } from '../commandPlanner.js';
-import { closeQuietly, waitForDatabase } from '../connection.js';
-import { EXIT } from '../errors.js';
-import { connectFor, observe } from '../inspect.js';
-import { readMigrationFiles } from '../migrationFiles.js';
+import { resolveRevision } from '../core/commandPlanner.js';
+import { closeQuietly, waitForDatabase } from '../db/connection.js';
+import { EXIT } from '../core/errors.js';
+import { connectFor, observe } from '../observe.js';
+import { readMigrationFiles } from '../files/migrationFiles.js';
 import { buildOffline, type OfflineBuild } from '../offlineSql.js';
-import { requireConnection } from '../settings.js';
-import { isUpToDate } from '../stateDetector.js';
-import type { AppliedMigration, MigrationFile } from '../types.js';
+import { requireConnection } from '../config/settings.js';
+import { isUpToDate } from '../core/stateDetector.js';
+import type { AppliedMigration, MigrationFile } from '../core/types.js';
 import { action, parseSeconds, type CommandContext } from './main.js';
 import {
   describeFinding,
@@ -19,7 +19,7 @@ import {
   statusDocument,
   type HistoryEntry,
 } from './format.js';
-import type { Observation, ObserveOptions } from '../inspect.js';
+import type { Observation, ObserveOptions } from '../observe.js';
 
 export function registerReadCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
   program

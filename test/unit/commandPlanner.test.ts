@@ -1,8 +1,8 @@
 /** Table-driven tests of up/down/stamp planning (pure, no database). */
-import { planCommand, planOfflineRange, resolveRevision, type RunCommand } from '../../src/commandPlanner.js';
-import { detectState } from '../../src/stateDetector.js';
-import { UnknownRevisionError, UsageError } from '../../src/errors.js';
-import type { DatabaseFacts, MigrationFile } from '../../src/types.js';
+import { planCommand, planOfflineRange, resolveRevision, type RunCommand } from '../../src/core/commandPlanner.js';
+import { detectState } from '../../src/core/stateDetector.js';
+import { UnknownRevisionError, UsageError } from '../../src/core/errors.js';
+import type { DatabaseFacts, MigrationFile } from '../../src/core/types.js';
 
 const names = ['0001_a', '0002_b', '0003_c', '0004_d'];
 const files: MigrationFile[] = names.map((name) => ({ name, fileName: `${name}.sql`, path: `/m/${name}.sql`, extension: '.sql', checksum: name }));

@@ -2,9 +2,9 @@
  * Table-driven tests of the pure detector: every state, edge and finding
  * (CONTRACT.md "The states"), built from literals, no database.
  */
-import { detectState, probesWanted, type DetectOptions, type FingerprintManifest } from '../../src/stateDetector.js';
-import { UnknownRevisionError } from '../../src/errors.js';
-import type { DatabaseFacts, MigrationFile, ProbeAnswer, StateName, PlanAction } from '../../src/types.js';
+import { detectState, probesWanted, type DetectOptions, type FingerprintManifest } from '../../src/core/stateDetector.js';
+import { UnknownRevisionError } from '../../src/core/errors.js';
+import type { DatabaseFacts, MigrationFile, ProbeAnswer, StateName, PlanAction } from '../../src/core/types.js';
 
 const file = (name: string, checksum = `sum-${name}`): MigrationFile => ({
   name,
@@ -163,7 +163,7 @@ describe('advice never stamps over a gap', () => {
     ['a gap and a file gone', ['0001_a', '0003_c', '0009_gone'], ['0001_a', '0002_b', '0003_c']],
   ];
   test.each(histories)('%s', async (_title, applied, names) => {
-    const { planCommand } = await import('../../src/commandPlanner.js');
+    const { planCommand } = await import('../../src/core/commandPlanner.js');
     const d = detectState(facts(applied), files(...names));
     expect(d.state).toBe('diverged');
     const advice = [d.plan.settleCommand, ...(['up', 'down'] as const).map((kind) => planCommand({ kind }, d, names).settleCommand)];

@@ -3,14 +3,14 @@
  * `status`, `check`, the example backend's /readyz and the first step of
  * `runMigrations` all go through here; nothing in it writes to the database.
  */
-import { connect, closeQuietly, serverMajorOf, type Client } from './connection.js';
-import { readDatabaseFacts } from './introspect.js';
-import { createSilentLogger, type Logger } from './logger.js';
-import { readMigrationFiles } from './migrationFiles.js';
-import { requireConnection, resolveSettings, type Settings, type SettingsInput } from './settings.js';
-import { detectState, probesWanted, type DetectOptions } from './stateDetector.js';
-import { askProbes } from './probes.js';
-import type { DatabaseFacts, Detection, MigrationFile } from './types.js';
+import { connect, closeQuietly, serverMajorOf, type Client } from './db/connection.js';
+import { readDatabaseFacts } from './db/facts.js';
+import { createSilentLogger, type Logger } from './config/logger.js';
+import { readMigrationFiles } from './files/migrationFiles.js';
+import { requireConnection, resolveSettings, type Settings, type SettingsInput } from './config/settings.js';
+import { detectState, probesWanted, type DetectOptions } from './core/stateDetector.js';
+import { askProbes } from './db/probes.js';
+import type { DatabaseFacts, Detection, MigrationFile } from './core/types.js';
 import { findNearestRevision, findStaleness, isCurrentManifest, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
 import { computeManifest, readModel, ReplayFailedError, ScratchDatabaseError, ScratchUnavailableError } from './fingerprints/replay.js';
 import { describeDifference, diffSchemas } from './schema/diff.js';
@@ -80,7 +80,7 @@ export interface ObserveOptions extends Partial<DetectOptions> {
   /**
    * Whether JS/TS migration probes may run (they are the file's code): only
    * `auto` acts on the revision a legacy database matches. Default false:
-   * read-only commands ask SQL probes only (src/probes.ts).
+   * read-only commands ask SQL probes only (src/db/probes.ts).
    */
   readonly probeCode?: boolean;
 }

@@ -46,7 +46,7 @@ export interface DatabaseFacts {
   /** Invalid indexes of the managed schema (a failed CREATE INDEX CONCURRENTLY leaves one), when they were read. */
   readonly invalidIndexes?: readonly InvalidIndex[];
   /**
-   * What the probes of migrations said (src/probes.ts), when a legacy schema
+   * What the probes of migrations said (src/db/probes.ts), when a legacy schema
    * matched a run of revisions and they were asked. A migration without a
    * probe has no entry.
    */

@@ -7,8 +7,8 @@ import { hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import { MigrationFileError } from './errors.js';
-import type { MigrationFile } from './types.js';
+import { MigrationFileError } from '../core/errors.js';
+import type { MigrationFile } from '../core/types.js';
 
 /** Extensions node-pg-migrate 9 loads by default (migrationLoader.ts getDefaultStrategies). */
 export const MIGRATION_EXTENSIONS = ['.sql', '.js', '.ts', '.cjs', '.mjs', '.cts', '.mts'] as const;

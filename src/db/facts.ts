@@ -10,8 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { ConfigError } from './errors.js';
-import type { AppliedMigration, DatabaseFacts, InvalidIndex } from './types.js';
+import { ConfigError } from '../core/errors.js';
+import type { AppliedMigration, DatabaseFacts, InvalidIndex } from '../core/types.js';
 
 /** Anything with pg's `query(text, values)`: a Client or a PoolClient. */
 export interface Queryable {

@@ -2,7 +2,7 @@
  * Small error classes that carry data; the CLI turns each into one line and
  * an exit code in one place (src/cli/main.ts). Messages never copy a stack.
  */
-import { wording } from './redact.js';
+import { wording } from '../config/redact.js';
 import type { MigrationRun, RunReport } from './types.js';
 
 export const EXIT = {

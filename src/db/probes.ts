@@ -26,10 +26,10 @@
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { MigrationFileError, describeCause } from './errors.js';
-import type { Queryable } from './introspect.js';
-import type { Logger } from './logger.js';
-import type { MigrationFile, ProbeAnswer } from './types.js';
+import { MigrationFileError, describeCause } from '../core/errors.js';
+import type { Queryable } from './facts.js';
+import type { Logger } from '../config/logger.js';
+import type { MigrationFile, ProbeAnswer } from '../core/types.js';
 
 /** How long one probe's statement may run. */
 export const PROBE_TIMEOUT_MS = 10_000;
@@ -160,7 +160,7 @@ export async function askProbes(
 type ProbeFunction = (db: { query: Queryable['query'] }) => unknown;
 
 async function probeFunctionOf(file: MigrationFile): Promise<ProbeFunction | null> {
-  const { importMigration } = await import('./migrationLoader.js');
+  const { importMigration } = await import('../files/migrationLoader.js');
   let module: Record<string, unknown>;
   try {
     module = ((await importMigration(file.path)) ?? {}) as Record<string, unknown>;

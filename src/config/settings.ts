@@ -8,8 +8,9 @@ import { createRequire } from 'node:module';
 import type { Ajv, ErrorObject } from 'ajv';
 import { foreignSpelling, isConnectionUri, readConnectionUri } from './connectionString.js';
 import { buildConnectionTarget, type ConnectionTarget } from './connectionTarget.js';
-import { ConfigError, NoDatabaseError, UsageError } from './errors.js';
+import { ConfigError, NoDatabaseError, UsageError } from '../core/errors.js';
 import { registerSecret, wording } from './redact.js';
+import { packageFileUrl } from '../packageFiles.js';
 
 export type { ConnectionTarget } from './connectionTarget.js';
 
@@ -246,7 +247,7 @@ function readConfigFile(named: string | undefined, cwd: string): { file: string 
 let validator: ReturnType<Ajv['compile']> | undefined;
 function compileConfigValidator(): ReturnType<Ajv['compile']> {
   if (!validator) {
-    const schemaPath = new URL('../schema/config.schema.json', import.meta.url);
+    const schemaPath = packageFileUrl('schema/config.schema.json');
     const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as object;
     // Loaded here, not at the top: only a run with a config file pays for ajv (bench/RESULTS.md).
     const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
