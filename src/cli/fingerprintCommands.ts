@@ -8,9 +8,9 @@ import type { Command } from 'commander';
 import { readManifest, writeManifest, type Manifest } from '../fingerprints/manifest.js';
 import { computeManifest, verifyMigrations, VerifyFailedError, type ReplayContext } from '../fingerprints/replay.js';
 import { readMigrationFiles } from '../files/migrationFiles.js';
-import { action, type CommandContext } from './main.js';
+import { action, type CommandContext, type ContextFor } from './commandContext.js';
 
-export function registerFingerprintCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
+export function registerFingerprintCommands(program: Command, contextFor: ContextFor): void {
   program
     .command('snapshot')
     .description('replay the migrations in a scratch database and write the per-revision schema fingerprints beside them')

@@ -4,10 +4,11 @@
  * --log-level debug. Signals and migration code that escapes (an exception
  * from a timer, process.exit()) stop the run here too (watchProcess).
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
+import { parseSeconds, type ContextFor } from './commandContext.js';
 import { CONNECTION_LOSS_HINT, isConnectionLoss } from '../db/connection.js';
-import { EXIT, InterruptedError, MigrationEscapeError, RunnerError, describeCause, type ExitCode } from '../core/errors.js';
-import { createLogger, preloadWinston, type FlushableLogger, type Logger } from '../config/logger.js';
+import { EXIT, InterruptedError, MigrationEscapeError, RunnerError, describeCause } from '../core/errors.js';
+import { createLogger, preloadWinston, type FlushableLogger } from '../config/logger.js';
 import { redact } from '../config/redact.js';
 import { resolveSettings, type Settings, type SettingsInput } from '../config/settings.js';
 import { registerReadCommands } from './readCommands.js';
@@ -16,26 +17,6 @@ import { registerFingerprintCommands } from './fingerprintCommands.js';
 import { registerSchemaCommands } from './schemaCommands.js';
 import { rejectAlembicWords } from './alembicWords.js';
 import { RUNNER_VERSION } from '../db/history.js';
-
-/** What every command handler gets. */
-export interface CommandContext {
-  readonly settings: Settings;
-  /** The flags as settings, for library calls that resolve settings themselves. */
-  readonly settingsInput: SettingsInput;
-  readonly logger: Logger;
-  readonly json: boolean;
-  /** Writes a line (or lines) to stdout, redacted. */
-  readonly print: (text: string) => void;
-  readonly printJson: (value: unknown) => void;
-  /**
-   * From this call on, SIGINT and SIGTERM abort the returned signal instead
-   * of ending the process (it is aborted too when migration code escapes):
-   * the acting commands pass it to runMigrations, which stops cleanly.
-   */
-  readonly takeSignals: () => AbortSignal;
-}
-
-export type CommandHandler = (ctx: CommandContext, ...args: never[]) => Promise<ExitCode | void>;
 
 interface GlobalFlags extends SettingsInput {
   readonly json?: boolean;
@@ -201,7 +182,7 @@ function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void,
     .option('--scratch <kind>', 'where replays run: embedded, url or target (default: MIGRATE_SCRATCH or embedded)')
     .option('--scratch-url <url>', 'server for throwaway replay databases (default: MIGRATE_SCRATCH_URL)');
 
-  const contextFor = (command: Command): CommandContext => {
+  const contextFor: ContextFor = (command) => {
     const flags = command.optsWithGlobals<GlobalFlags & Record<string, unknown>>();
     const settingsInput = pickSettings(flags);
     const settings = resolveSettings(settingsInput);
@@ -238,26 +219,4 @@ function pickSettings(flags: GlobalFlags & Record<string, unknown>): SettingsInp
 /** Commander's "(Did you mean --x?)" comes on a line of its own: keep the error one line. */
 function oneLineUsageError(text: string): string {
   return text.replace(/\n\((Did you mean [^)\n]*)\)\n?$/, ' ($1)\n');
-}
-
-/** Parses a non-negative number of seconds for commander, or throws its usage error. */
-export function parseSeconds(value: string): number {
-  const n = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(n)) {
-    throw new InvalidArgumentError('expected a number of seconds');
-  }
-  return n;
-}
-
-/** Runs a handler and sets the process exit code from its result. */
-export function action<A extends unknown[]>(
-  contextFor: (c: Command) => CommandContext,
-  handler: (ctx: CommandContext, ...args: A) => Promise<ExitCode | void>,
-) {
-  return async (...args: unknown[]): Promise<void> => {
-    const command = args.at(-1) as Command;
-    const ctx = contextFor(command);
-    const code = await handler(ctx, ...(args.slice(0, -1) as A));
-    process.exitCode = code ?? EXIT.ok;
-  };
 }

@@ -9,7 +9,7 @@ import { buildOffline, type OfflineBuild } from '../offlineSql.js';
 import { requireConnection } from '../config/settings.js';
 import { isUpToDate } from '../core/stateDetector.js';
 import type { AppliedMigration, MigrationFile } from '../core/types.js';
-import { action, parseSeconds, type CommandContext } from './main.js';
+import { action, parseSeconds, type CommandContext, type ContextFor } from './commandContext.js';
 import {
   describeFinding,
   formatDetails,
@@ -21,7 +21,7 @@ import {
 } from './format.js';
 import type { Observation, ObserveOptions } from '../observe.js';
 
-export function registerReadCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
+export function registerReadCommands(program: Command, contextFor: ContextFor): void {
   program
     .command('status')
     .description('detect and print the state, plan and findings; changes nothing')

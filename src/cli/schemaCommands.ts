@@ -9,7 +9,7 @@ import { autogenerateMigration, GenerateRefusedError, ProofFailedError, type Aut
 import { CheckFailedError, EXIT, UsageError } from '../core/errors.js';
 import { lintFiles, lintPending, type LintReport } from '../lint/lintMigrations.js';
 import { formatFinding } from '../lint/squawk.js';
-import { action, type CommandContext } from './main.js';
+import { action, type CommandContext, type ContextFor } from './commandContext.js';
 
 /** The flags `--autogenerate` takes, as commander parses them. */
 export interface AutogenerateFlags {
@@ -24,7 +24,7 @@ export interface AutogenerateFlags {
   readonly check?: boolean;
 }
 
-export function registerSchemaCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
+export function registerSchemaCommands(program: Command, contextFor: ContextFor): void {
   for (const name of ['generate', 'create']) {
     const command = program.commands.find((c) => c.name() === name);
     if (command) addAutogenerateOptions(command);

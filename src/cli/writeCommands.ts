@@ -1,5 +1,5 @@
 /** Commands that act: auto, up, down, stamp, sql, create/generate, reset. */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { createMigration } from '../files/createMigration.js';
 import { RunnerError, UsageError } from '../core/errors.js';
 import { readMigrationFiles } from '../files/migrationFiles.js';
@@ -11,10 +11,10 @@ import { previewSql } from '../sqlPreview.js';
 import type { RunReport } from '../core/types.js';
 import { formatReport } from './format.js';
 import { generateFromSchema, type AutogenerateFlags } from './schemaCommands.js';
-import { action, parseSeconds, type CommandContext } from './main.js';
+import { action, parseCount, parseSeconds, parseSteps, type CommandContext, type ContextFor } from './commandContext.js';
 import { observeOnce } from './readCommands.js';
 
-export function registerWriteCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
+export function registerWriteCommands(program: Command, contextFor: ContextFor): void {
   const run = (ctx: CommandContext, command: RunCommand, flags: RunFlags = {}) => runAndReport(ctx, command, flags);
 
   program
@@ -222,14 +222,4 @@ async function listRepairs(ctx: CommandContext): Promise<void> {
   }
   if (!edited.length) ctx.print('nothing to repair: no applied migration was edited since it ran');
   for (const f of edited) ctx.print(`would record ${f.name} as it is now (${byName.get(f.name)?.fileName ?? f.name} was edited after it ran)`);
-}
-
-function parseSteps(value: string): number {
-  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
-  return Number(value);
-}
-
-function parseCount(value: string): number {
-  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number');
-  return Number(value);
 }
