@@ -12,7 +12,8 @@ import { detectState, probesWanted, type DetectOptions } from './core/stateDetec
 import { askProbes } from './db/probes.js';
 import type { DatabaseFacts, Detection, MigrationFile } from './core/types.js';
 import { findNearestRevision, findStaleness, isCurrentManifest, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
-import { computeManifest, readModel, ReplayFailedError, ScratchDatabaseError, ScratchUnavailableError } from './fingerprints/replay.js';
+import { computeManifest, readModel } from './fingerprints/replay.js';
+import { ReplayFailedError, ScratchDatabaseError, ScratchUnavailableError } from './core/errors.js';
 import { describeDifference, diffSchemas } from './schema/diff.js';
 import { fingerprintSchema } from './schema/fingerprint.js';
 

@@ -23,16 +23,13 @@ export interface DesiredFile {
   readonly sql: string;
 }
 
-/** The desired schema cannot be read or applied: a bad file (exit 2), nothing written. */
-export class DesiredSchemaError extends ConfigError {}
-
 /** The `.sql` files of `path`: the file itself, or the folder's `.sql` files in name order (not its subfolders). */
 export async function readDesiredFiles(path: string): Promise<DesiredFile[]> {
   let isFolder: boolean;
   try {
     isFolder = (await stat(path)).isDirectory();
   } catch (error) {
-    throw new DesiredSchemaError(`the desired schema ${path} cannot be read: ${describeCause(error)}`, path, {
+    throw new ConfigError(`the desired schema ${path} cannot be read: ${describeCause(error)}`, path, {
       cause: error,
       hint: 'pass --desired naming a schema.sql file or a folder of .sql files (or config "desired")',
     });
@@ -46,7 +43,7 @@ export async function readDesiredFiles(path: string): Promise<DesiredFile[]> {
         .map((name) => join(path, name))
     : [path];
   if (paths.length === 0) {
-    throw new DesiredSchemaError(`the desired schema folder ${path} holds no .sql files`, path, {
+    throw new ConfigError(`the desired schema folder ${path} holds no .sql files`, path, {
       hint: 'put the schema in .sql files there (they run in name order), or pass --desired naming one file',
     });
   }
@@ -68,7 +65,7 @@ export async function applyDesiredSchema(client: Client, files: readonly Desired
     } catch (error) {
       const position = Number((error as { position?: string }).position);
       const where = Number.isInteger(position) && position > 0 ? `${file.path}:${lineAt(file.sql, position - 1)}` : file.path;
-      throw new DesiredSchemaError(`the desired schema ${where} does not apply: ${describeCause(error)}`, file.path, {
+      throw new ConfigError(`the desired schema ${where} does not apply: ${describeCause(error)}`, file.path, {
         cause: error,
         hint: 'it runs in an empty scratch database, file after file: fix the file (psql meta-commands such as \\connect are not SQL)',
       });

@@ -26,17 +26,17 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { Client } from '../db/connection.js';
 import { createMigration, migrationFileName } from '../files/createMigration.js';
-import { EXIT, RunnerError, UsageError, describeCause } from '../core/errors.js';
+import { EXIT, GenerateRefusedError, ProofFailedError, ReplayFailedError, RunnerError, UsageError, describeCause } from '../core/errors.js';
 import { executeBatch, type BatchOptions } from '../db/execute.js';
 import { buildManifest, findStaleness, modelAt, readManifest, writeManifest, type Manifest } from '../fingerprints/manifest.js';
-import { batchOptions, readModel, ReplayFailedError, withScratchDatabase, type ReplayContext } from '../fingerprints/replay.js';
+import { batchOptions, readModel, withScratchDatabase, type ReplayContext } from '../fingerprints/replay.js';
 import { settingsOf, type RunnerOptions } from '../observe.js';
 import { createSilentLogger } from '../config/logger.js';
 import { readMigrationFiles } from '../files/migrationFiles.js';
 import { diffSchemas, type SchemaDifference } from '../schema/diff.js';
 import { fingerprintSchema } from '../schema/fingerprint.js';
 import type { SchemaModel } from '../schema/model.js';
-import { parseRename, planSchemaChange, type PlanOptions, type PlanRefusal, type SchemaChangePlan } from '../schema/planner.js';
+import { parseRename, planSchemaChange, type PlanOptions, type SchemaChangePlan } from '../schema/planner.js';
 import { connectionTargetFromUrl, type Settings } from '../config/settings.js';
 import type { MigrationFile } from '../core/types.js';
 import { lintFiles } from '../lint/lintMigrations.js';
@@ -86,31 +86,6 @@ export type AutogenerateReport =
       /** squawk's findings on what was written; null with the reason when lint could not run. */
       readonly lint: { readonly findings: readonly LintFinding[] } | { readonly skipped: string };
     };
-
-/** The plan needs a decision (a rename, data loss) or holds what cannot be planned: exit 3, nothing written. */
-export class GenerateRefusedError extends RunnerError {
-  readonly exitCode = EXIT.refused;
-  constructor(readonly refusals: readonly PlanRefusal[]) {
-    const first = refusals[0]!;
-    const more = refusals.length > 1 ? ` (and ${refusals.length - 1} more, listed above)` : '';
-    super(`generate --autogenerate refused: ${first.message}${more}`, { hint: first.hint });
-  }
-}
-
-/** The generated migration did not prove out in the scratch database: exit 1, nothing written. */
-export class ProofFailedError extends RunnerError {
-  readonly exitCode = EXIT.failed;
-  constructor(
-    readonly step: string,
-    readonly differences: readonly string[],
-    options: { cause?: unknown } = {},
-  ) {
-    super(`generate --autogenerate wrote nothing: the generated migration failed its proof in the scratch database: ${step}${differences.length ? ` (${differences[0]}${differences.length > 1 ? ', …' : ''})` : ''}`, {
-      ...options,
-      hint: 'the remaining differences are listed above; write this migration by hand, or change the desired schema in smaller steps',
-    });
-  }
-}
 
 /** `added table "orders"`, `changed column "users"."email": type text → character varying(255)`: a difference as a migration makes it. */
 export function formatChange(difference: SchemaDifference): string {

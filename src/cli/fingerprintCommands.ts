@@ -6,7 +6,8 @@
  */
 import type { Command } from 'commander';
 import { readManifest, writeManifest, type Manifest } from '../fingerprints/manifest.js';
-import { computeManifest, verifyMigrations, VerifyFailedError, type ReplayContext } from '../fingerprints/replay.js';
+import { computeManifest, verifyMigrations, type ReplayContext } from '../fingerprints/replay.js';
+import { VerifyFailedError } from '../core/errors.js';
 import { readMigrationFiles } from '../files/migrationFiles.js';
 import { action, type CommandContext, type ContextFor } from './commandContext.js';
 

@@ -6,8 +6,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { parseSeconds, type ContextFor } from './commandContext.js';
-import { CONNECTION_LOSS_HINT, isConnectionLoss } from '../db/connection.js';
-import { EXIT, InterruptedError, MigrationEscapeError, RunnerError, describeCause } from '../core/errors.js';
+import { EXIT, InterruptedError, MigrationEscapeError, asRunnerError, describeCause, type RunnerError } from '../core/errors.js';
 import { createLogger, preloadWinston, type FlushableLogger } from '../config/logger.js';
 import { redact } from '../config/redact.js';
 import { resolveSettings, type Settings, type SettingsInput } from '../config/settings.js';
@@ -67,7 +66,7 @@ function watchProcess() {
   const realExit = process.exit.bind(process);
   let forced: NodeJS.Timeout | undefined;
   const exitNow = (error: RunnerError) => {
-    process.stderr.write(redact(`migrate: error: ${error.message}${error.hint ? ` (${error.hint})` : ''}`) + '\n');
+    process.stderr.write(errorLine(error));
     realExit(error.exitCode);
   };
   const stopWith = (error: RunnerError) => {
@@ -138,28 +137,39 @@ function withDefaultCommand(program: Command, argv: readonly string[]): string[]
   return operands.length ? [...argv] : ['auto', ...argv];
 }
 
-/** Commander's unknown flags, missing arguments and the like: usage errors, exit 2. */
+/**
+ * Every error ends here as one line and its exit code. Commander's usage
+ * errors are exit 2 (it printed them); a RunnerError says what and what to
+ * do; a lost connection or a statement the server refused is made one
+ * (src/core/errors.ts); anything else is a bug in the runner.
+ */
 function reportError(error: unknown, debug: boolean): number {
   if (error instanceof CommanderError) {
     // Commander already printed its one line; help and version are not errors.
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
-  if (error instanceof RunnerError) {
-    process.stderr.write(redact(`migrate: error: ${error.message}${error.hint ? ` (${error.hint})` : ''}`) + '\n');
-    if (debug && error.stack) process.stderr.write(redact(error.stack) + '\n');
-    return error.exitCode;
+  const known = asRunnerError(error);
+  if (known) {
+    process.stderr.write(errorLine(known));
+    if (debug) writeStack(known);
+    return known.exitCode;
   }
-  if (isConnectionLoss(error)) {
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    process.stderr.write(redact(`migrate: error: lost the connection to the database: ${message} (${CONNECTION_LOSS_HINT})`) + '\n');
-    if (debug && error instanceof Error && error.stack) process.stderr.write(redact(error.stack) + '\n');
-    return EXIT.failed;
-  }
-  // Anything else is a bug in the runner: say so, briefly.
   const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
   process.stderr.write(redact(`migrate: internal error: ${message} (rerun with --log-level debug for details)`) + '\n');
-  if (debug && error instanceof Error && error.stack) process.stderr.write(redact(error.stack) + '\n');
+  if (debug) writeStack(error);
   return EXIT.failed;
+}
+
+/** The one line a RunnerError is on stderr: what failed, then what to do (its hint). */
+function errorLine(error: RunnerError): string {
+  return redact(`migrate: error: ${error.message}${error.hint ? ` (${error.hint})` : ''}`) + '\n';
+}
+
+/** --log-level debug: the stack, and the stack of each cause under it (the driver's error). */
+function writeStack(error: unknown): void {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e.stack) process.stderr.write(redact(depth ? `caused by: ${e.stack}` : e.stack) + '\n');
+  }
 }
 
 function buildProgram(onContext: (s: Settings, logger: FlushableLogger) => void, takeSignals: () => AbortSignal): Command {

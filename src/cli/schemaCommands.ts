@@ -5,8 +5,8 @@
  * registers; its handlers hand `--autogenerate` over to generateFromSchema.
  */
 import { Option, type Command } from 'commander';
-import { autogenerateMigration, GenerateRefusedError, ProofFailedError, type AutogenerateReport } from '../autogenerate/generate.js';
-import { CheckFailedError, EXIT, UsageError } from '../core/errors.js';
+import { autogenerateMigration, type AutogenerateReport } from '../autogenerate/generate.js';
+import { CheckFailedError, EXIT, GenerateRefusedError, ProofFailedError, UsageError } from '../core/errors.js';
 import { lintFiles, lintPending, type LintReport } from '../lint/lintMigrations.js';
 import { formatFinding } from '../lint/squawk.js';
 import { action, type CommandContext, type ContextFor } from './commandContext.js';

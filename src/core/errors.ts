@@ -1,9 +1,12 @@
 /**
- * Small error classes that carry data; the CLI turns each into one line and
- * an exit code in one place (src/cli/main.ts). Messages never copy a stack.
+ * Every error a user of the command or the library can meet: small classes
+ * that carry data, each with its exit code (README "Commands", exit codes)
+ * and, where there is something to do, a hint. The CLI turns each into one
+ * line in one place (src/cli/main.ts). Messages never copy a stack; the
+ * driver's error is the `cause`, never changed.
  */
 import { wording } from '../config/redact.js';
-import type { MigrationRun, RunReport } from './types.js';
+import type { PlanRefusal, RunReport } from './types.js';
 
 export const EXIT = {
   ok: 0,
@@ -48,6 +51,7 @@ export class UsageError extends RunnerError {
   readonly exitCode = EXIT.usage;
 }
 
+/** A setting, the config file, or a file or server a setting names cannot be used (exit 2); `source` names which. */
 export class ConfigError extends RunnerError {
   readonly exitCode = EXIT.usage;
   constructor(
@@ -69,7 +73,7 @@ export class NoDatabaseError extends RunnerError {
   }
 }
 
-/** A migration file that cannot be used: misnamed, duplicated, unreadable. */
+/** A migration file that cannot be used: misnamed, duplicated, unreadable, not loadable, a .sql file that cannot mean what it says. */
 export class MigrationFileError extends RunnerError {
   readonly exitCode = EXIT.usage;
   constructor(
@@ -321,6 +325,167 @@ export class SqlPreviewError extends RunnerError {
 /** `check` found work to do. */
 export class CheckFailedError extends RunnerError {
   readonly exitCode = EXIT.failed;
+}
+
+/** The plan needs a decision (a rename, data loss) or holds what cannot be planned: exit 3, nothing written. */
+export class GenerateRefusedError extends RunnerError {
+  readonly exitCode = EXIT.refused;
+  constructor(readonly refusals: readonly PlanRefusal[]) {
+    const first = refusals[0]!;
+    const more = refusals.length > 1 ? ` (and ${refusals.length - 1} more, listed above)` : '';
+    super(`generate --autogenerate refused: ${first.message}${more}`, { hint: first.hint });
+  }
+}
+
+/** The generated migration did not prove out in the scratch database: exit 1, nothing written. */
+export class ProofFailedError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+  constructor(
+    readonly step: string,
+    readonly differences: readonly string[],
+    options: { cause?: unknown } = {},
+  ) {
+    super(`generate --autogenerate wrote nothing: the generated migration failed its proof in the scratch database: ${step}${differences.length ? ` (${differences[0]}${differences.length > 1 ? ', …' : ''})` : ''}`, {
+      ...options,
+      hint: 'the remaining differences are listed above; write this migration by hand, or change the desired schema in smaller steps',
+    });
+  }
+}
+
+/** The role may not create the scratch database. */
+export class ScratchDatabaseError extends ConfigError {}
+
+/** No scratch server can be had: embedded is not installed (or not of this major) and no URL is set. Exit 2. */
+export class ScratchUnavailableError extends ConfigError {}
+
+/** A replay failed in the scratch database: not a failed migration of the target. */
+export class ReplayFailedError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+  constructor(cause: unknown, options: { hint?: string } = {}) {
+    super(`while computing fingerprints in a scratch database: ${describeCause(cause)}`, { cause, ...options });
+  }
+}
+
+/** `verify` found a problem: exit 1 (something to fix, like a failed migration). */
+export class VerifyFailedError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+}
+
+/** squawk is not installed, or did not run: exit 2. */
+export class LintUnavailableError extends ConfigError {}
+
+/** `repair` found a checksum other than the one it read: something wrote the side table meanwhile. */
+export class ChecksumConflictError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+  constructor(readonly names: readonly string[], readonly table: string) {
+    super(`the side table ${table} changed meanwhile for ${names.join(', ')}: nothing was recorded`, {
+      hint: 'check with `migrate status`, then run migrate repair again',
+    });
+  }
+}
+
+/** A probe that cannot be used: the file is at fault (exit 2), named with its line where there is one. */
+export class ProbeError extends MigrationFileError {}
+
+/** PostgreSQL's insufficient_privilege: the role lacks a grant, which its owner or an admin settles. */
+export const INSUFFICIENT_PRIVILEGE = '42501';
+
+/** A PostgreSQL error as pg gives it: a severity and a five-character SQLSTATE. */
+function sqlStateOf(error: unknown): string | null {
+  const e = (error ?? {}) as { code?: unknown; severity?: unknown };
+  return typeof e.severity === 'string' && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : null;
+}
+
+/**
+ * Reading the managed schema's catalogs failed (drift, reconcile, snapshot,
+ * checkSchema, autogenerate); `step` names the object kind being read. A
+ * missing grant is the role's configuration (exit 2); anything else exit 1.
+ */
+export class SchemaCatalogError extends RunnerError {
+  readonly exitCode: ExitCode;
+  constructor(
+    readonly step: string,
+    readonly schema: string,
+    cause: unknown,
+  ) {
+    const denied = sqlStateOf(cause) === INSUFFICIENT_PRIVILEGE;
+    super(wording`could not read the ${step} of schema "${schema}": ${describeCause(cause)}`, {
+      cause,
+      hint: denied
+        ? wording`the role the runner connects as must be able to read the system catalogs (pg_catalog) of the database; grant it back, or connect as another role`
+        : isConnectionLoss(cause)
+          ? CONNECTION_LOSS_HINT
+          : wording`no migration is at fault; check the server's log, then run again (--log-level debug shows more)`,
+    });
+    this.exitCode = denied ? EXIT.usage : EXIT.failed;
+  }
+}
+
+/**
+ * The connection to the database went away outside a migration (reading
+ * facts, taking the lock, reading the catalogs); a migration that loses it is
+ * a MigrationFailedError naming it.
+ */
+export class ConnectionLostError extends RunnerError {
+  readonly exitCode = EXIT.failed;
+  constructor(cause: unknown) {
+    super(`lost the connection to the database: ${describeCause(cause)}`, { cause, hint: CONNECTION_LOSS_HINT });
+  }
+}
+
+/**
+ * Whether an error means the connection went away mid-run (reset, closed, the
+ * backend terminated) rather than that a statement was wrong.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  const e = (error ?? {}) as { code?: string; message?: string; severity?: string };
+  if (e.code && ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '57P05', '25P03'].includes(e.code)) return true;
+  // The server ends the session after any FATAL (idle_in_transaction_session_timeout is 25P03).
+  if (e.severity === 'FATAL' || e.severity === 'PANIC') return true;
+  return /Connection terminated|connection error|not queryable|Client was closed/i.test(e.message ?? '');
+}
+
+/** What to do after a lost connection, for the error line. */
+export const CONNECTION_LOSS_HINT =
+  wording`the server rolls back whatever did not commit; check with \`migrate status\`, then run again`;
+
+/**
+ * The server refused one of the runner's own statements (reading the history,
+ * taking the lock, dropping the schema's objects), not a migration's: a
+ * missing grant is the role's configuration (exit 2), anything else exit 1.
+ * `ServerStatementError.from` makes one of a PostgreSQL error, else null.
+ */
+export class ServerStatementError extends RunnerError {
+  readonly exitCode: ExitCode;
+  constructor(
+    /** The SQLSTATE the server answered with. */
+    readonly sqlState: string,
+    cause: unknown,
+  ) {
+    const denied = sqlState === INSUFFICIENT_PRIVILEGE;
+    super(wording`the database refused one of the runner's own statements: ${describeCause(cause)}`, {
+      cause,
+      hint: denied
+        ? wording`the role the runner connects as lacks a privilege: run as the owner of the history table and the managed schema, or have them grant it`
+        : wording`no migration is at fault; check the server's log, then run again (--log-level debug shows more)`,
+    });
+    this.exitCode = denied ? EXIT.usage : EXIT.failed;
+  }
+
+  static from(error: unknown): ServerStatementError | null {
+    const sqlState = sqlStateOf(error);
+    return sqlState === null ? null : new ServerStatementError(sqlState, error);
+  }
+}
+
+/**
+ * The RunnerError an error is to its user: itself; a lost connection; a
+ * statement the server refused; null for anything else (a bug in the runner).
+ */
+export function asRunnerError(error: unknown): RunnerError | null {
+  if (error instanceof RunnerError) return error;
+  if (isConnectionLoss(error)) return new ConnectionLostError(error);
+  return ServerStatementError.from(error);
 }
 
 export function describeCause(cause: unknown): string {

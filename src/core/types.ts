@@ -173,3 +173,20 @@ export interface RunReport {
   readonly after: Detection | null;
   readonly durationMs: number;
 }
+
+/** Why `generate --autogenerate` would not write its plan as it is. */
+export type PlanRefusalReason = 'rename-candidate' | 'data-loss' | 'unsupported' | 'unknown-rename';
+
+/** A reason the plan must not be written as it is. */
+export interface PlanRefusal {
+  readonly reason: PlanRefusalReason;
+  readonly direction: 'up' | 'down';
+  /** The object, e.g. `column "users"."first_name"`. */
+  readonly subject: string;
+  /** One line: what and why. */
+  readonly message: string;
+  /** What the caller can do. */
+  readonly hint?: string;
+  /** For rename candidates: the decision that accepts the rename, e.g. `column:users.first_name=name`. */
+  readonly rename?: string;
+}

@@ -229,22 +229,6 @@ export function versionNumberOf(version: string): number {
   return major >= 10 ? major * 10000 + minor : major * 10000 + minor * 100 + patch;
 }
 
-/**
- * Whether an error means the connection went away mid-run (reset, closed, the
- * backend terminated) rather than that a statement was wrong.
- */
-export function isConnectionLoss(error: unknown): boolean {
-  const e = (error ?? {}) as { code?: string; message?: string; severity?: string };
-  if (e.code && ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '57P05', '25P03'].includes(e.code)) return true;
-  // The server ends the session after any FATAL (idle_in_transaction_session_timeout is 25P03).
-  if (e.severity === 'FATAL' || e.severity === 'PANIC') return true;
-  return /Connection terminated|connection error|not queryable|Client was closed/i.test(e.message ?? '');
-}
-
-/** What to do after a lost connection, for the error line. */
-export const CONNECTION_LOSS_HINT =
-  wording`the server rolls back whatever did not commit; check with \`migrate status\`, then run again`;
-
 /** Waits until the database accepts a connection, then closes it. */
 export async function waitForDatabase(target: ConnectionTarget, options: ConnectOptions): Promise<void> {
   const client = await connect(target, options);

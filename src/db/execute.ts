@@ -16,10 +16,11 @@
  * batch starts `not-run` and moves to `applied`/`reverted`, `failed` or
  * `rolled-back`, so the run's report is this ledger, whatever stopped it.
  */
-import { isConnectionLoss, pinSearchPath, sleep, useMigrationSearchPath } from './connection.js';
+import { pinSearchPath, sleep, useMigrationSearchPath } from './connection.js';
 import {
   HistoryWriteError,
   InterruptedError,
+  isConnectionLoss,
   LockLostError,
   MigrationEscapeError,
   MigrationFailedError,

@@ -13,7 +13,7 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { ConfigError, EXIT, HistoryConflictError, RunnerError, describeCause } from '../core/errors.js';
+import { ChecksumConflictError, ConfigError, HistoryConflictError, INSUFFICIENT_PRIVILEGE, describeCause } from '../core/errors.js';
 import { historyLocationOf, metaTableOf, qualify, type HistoryLocation, type Queryable, type RunnerLocation } from './facts.js';
 import { packageFileUrl } from '../packageFiles.js';
 
@@ -88,8 +88,6 @@ export async function ensureHistoryTables(db: Queryable, location: RunnerLocatio
     });
   }
 }
-
-const INSUFFICIENT_PRIVILEGE = '42501';
 
 /**
  * Records applied migrations in one round trip, in order. run_on is NOW(),
@@ -246,16 +244,6 @@ export async function recordChecksums(
   if (rows.length !== records.length) {
     const changed = new Set(rows.map((r) => r.name));
     throw new ChecksumConflictError(records.filter((r) => !changed.has(r.name)).map((r) => r.name), meta);
-  }
-}
-
-/** `repair` found a checksum other than the one it read: something wrote the side table meanwhile. */
-export class ChecksumConflictError extends RunnerError {
-  readonly exitCode = EXIT.failed;
-  constructor(readonly names: readonly string[], readonly table: string) {
-    super(`the side table ${table} changed meanwhile for ${names.join(', ')}: nothing was recorded`, {
-      hint: 'check with `migrate status`, then run migrate repair again',
-    });
   }
 }
 

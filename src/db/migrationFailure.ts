@@ -7,8 +7,7 @@
  * or a statement the line cut short): a statement is not printed twice.
  */
 import pg from 'pg';
-import { CONNECTION_LOSS_HINT, isConnectionLoss } from './connection.js';
-import { MigrationFailedError, describeCause } from '../core/errors.js';
+import { CONNECTION_LOSS_HINT, MigrationFailedError, describeCause, isConnectionLoss } from '../core/errors.js';
 import type { Queryable } from './facts.js';
 import type { Logger } from '../config/logger.js';
 import type { StatementLocation } from './roundTrips.js';

@@ -26,7 +26,7 @@
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { MigrationFileError, describeCause } from '../core/errors.js';
+import { ProbeError, describeCause } from '../core/errors.js';
 import type { Queryable } from './facts.js';
 import type { Logger } from '../config/logger.js';
 import type { MigrationFile, ProbeAnswer } from '../core/types.js';
@@ -40,9 +40,6 @@ export interface SqlProbe {
   /** 1-based line of the directive, for errors. */
   readonly line: number;
 }
-
-/** A probe that cannot be used: the file is at fault (exit 2), named with its line where there is one. */
-export class ProbeError extends MigrationFileError {}
 
 const LINE_DIRECTIVE = /^[ \t]*--[ \t]*migrate:probe\b(.*)$/;
 const BLOCK_DIRECTIVE = /^[ \t]*\/\*[ \t]*migrate:probe\b(.*)$/;

@@ -93,9 +93,6 @@ function migrationDbOf(db: Queryable, types: typeof pg.types) {
   return { query, select: async (textOrConfig: unknown, values?: unknown[]) => (await query(textOrConfig, values)).rows };
 }
 
-/** A migration file that could not be loaded (throws on import, exports nothing). */
-export class MigrationLoadError extends MigrationFileError {}
-
 export async function loadMigrationModule(file: MigrationFile): Promise<MigrationModule> {
   // Synchronous reads: a batch loads every file up front, and a thousand fs/promises reads cost more (bench/RESULTS.md).
   if (file.extension === '.sql') return loadSqlMigration(file, decodeUtf8(readFileSync(file.path), file));
@@ -105,13 +102,13 @@ export async function loadMigrationModule(file: MigrationFile): Promise<Migratio
     // jiti as node-pg-migrate uses it, TypeScript compiled with sucrase instead of Babel (migrationLoader.ts).
     loaded = (await importMigration(file.path)) as Record<string, unknown>;
   } catch (error) {
-    throw new MigrationLoadError(`migration file ${file.fileName} cannot be loaded: ${describeCause(error)}`, file.path, {
+    throw new MigrationFileError(`migration file ${file.fileName} cannot be loaded: ${describeCause(error)}`, file.path, {
       cause: error,
     });
   }
   const module = (loaded && typeof loaded === 'object' ? loaded : {}) as Record<string, unknown>;
   if (typeof module.up !== 'function' && module.up !== false) {
-    throw new MigrationLoadError(`migration file ${file.fileName} exports no up function`, file.path, {
+    throw new MigrationFileError(`migration file ${file.fileName} exports no up function`, file.path, {
       hint: 'export function up(pgm) { … } (and down)',
     });
   }
@@ -127,7 +124,7 @@ function decodeUtf8(content: Buffer, file: MigrationFile): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(content);
   } catch {
-    throw new MigrationLoadError(`migration file ${file.fileName} is not valid UTF-8`, file.path, {
+    throw new MigrationFileError(`migration file ${file.fileName} is not valid UTF-8`, file.path, {
       hint: 're-save it as UTF-8',
     });
   }
@@ -170,9 +167,6 @@ function sqlSectionsOf(content: string): SqlSections {
 /** A line of its own that takes a .sql migration out of the batch's transaction (README, "How it behaves"). */
 const NO_TRANSACTION_DIRECTIVE = /^[ \t]*--[ \t]*migrate:no-transaction[ \t]*$/im;
 
-/** A .sql file that cannot mean what it says: exit 2, before anything runs. */
-export class SqlMigrationError extends MigrationLoadError {}
-
 /**
  * A .sql migration as the runner runs it: its sections (node-pg-migrate's
  * format), checked with PostgreSQL's grammar (src/files/sqlStatements.ts) before
@@ -193,7 +187,7 @@ async function loadSqlMigration(file: MigrationFile, content: string): Promise<M
   const downText = parsed.sqlText!.down;
   if (sections.down && !sections.upMarker) {
     const line = lineAt(content, sections.down.start);
-    throw new SqlMigrationError(
+    throw new MigrationFileError(
       `${file.fileName}:${line}: a "-- Down Migration" section and no "-- Up Migration" marker, so up would run the down SQL too`,
       file.path,
       { hint: 'put a "-- Up Migration" line above the up SQL (or, for a file without a down, remove the Down marker)' },
@@ -203,7 +197,7 @@ async function loadSqlMigration(file: MigrationFile, content: string): Promise<M
   const up = await checkSection(file, content, sections.up.start, upText, noTransaction);
   const down = downText === undefined ? null : await checkSection(file, content, sections.down!.start, downText, noTransaction);
   if (up.facts.blank && down && !down.facts.blank) {
-    throw new SqlMigrationError(
+    throw new MigrationFileError(
       `${file.fileName}:${lineAt(content, sections.up.start)}: the "-- Up Migration" section is empty but the Down section is not`,
       file.path,
       { hint: 'write the up SQL under "-- Up Migration"; for an up that deliberately does nothing, write SELECT 1; there' },
@@ -244,7 +238,7 @@ async function checkSection(
   if (!statements || noTransaction) return plain(statements, !statements);
   const lineOf = (statement: ParsedStatement) => plain(null).facts.line + statement.line - 1;
   const refuse = (statement: ParsedStatement, why: string, hint = TRANSACTION_CONTROL_HINT): never => {
-    throw new SqlMigrationError(`${file.fileName}:${lineOf(statement)}: ${statementText(text, statement)} ${why}`, file.path, { hint });
+    throw new MigrationFileError(`${file.fileName}:${lineOf(statement)}: ${statementText(text, statement)} ${why}`, file.path, { hint });
   };
   let body = statements;
   let unwrapped = text;
@@ -340,7 +334,7 @@ export async function checkBuiltSql(
       enumValue ||= statement.addsEnumValue;
       const kind = statement.control?.kind;
       if (kind && kind !== 'savepoint' && kind !== 'release' && kind !== 'rollback-to') {
-        throw new SqlMigrationError(
+        throw new MigrationFileError(
           `migration file ${file.fileName} ${how} ${statementText(step, statement)}, which would end or change the batch's transaction`,
           file.path,
           { hint: 'remove it; for SQL that must run outside a transaction, call pgm.noTransaction()' },

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { closeQuietly, connect, serverMajorOf, type Client } from '../db/connection.js';
-import { ConfigError, RunnerError, describeCause, EXIT } from '../core/errors.js';
+import { ReplayFailedError, RunnerError, ScratchDatabaseError, describeCause, EXIT } from '../core/errors.js';
 import { executeBatch } from '../db/execute.js';
 import { runnerTablesIn } from '../db/facts.js';
 import { createSilentLogger, type Logger } from '../config/logger.js';
@@ -21,12 +21,7 @@ import type { MigrationFile } from '../core/types.js';
 import { findStaleness, readManifest, type Manifest } from './manifest.js';
 import { replayManifest } from './manifestBuilder.js';
 import { replayVerify, type VerifyStep } from './verifyReplay.js';
-import { openScratchServer, ReplayFailedError, type ScratchRequest } from './scratchServer.js';
-
-export { ReplayFailedError, ScratchUnavailableError } from './scratchServer.js';
-
-/** The role may not create the scratch database. */
-export class ScratchDatabaseError extends ConfigError {}
+import { openScratchServer, type ScratchRequest } from './scratchServer.js';
 
 export interface ReplayContext extends ScratchRequest {
   readonly settings: Settings;
@@ -280,7 +275,3 @@ export async function verifyMigrations(
   return { ok: steps.every((s) => s.ok) && stale === null, steps, manifest: stale };
 }
 
-/** `verify` found a problem: exit 1 (something to fix, like a failed migration). */
-export class VerifyFailedError extends RunnerError {
-  readonly exitCode = EXIT.failed;
-}

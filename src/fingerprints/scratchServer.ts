@@ -16,7 +16,7 @@
  * - `target`: a scratch database on the target's own server.
  */
 import { closeQuietly, connect, serverMajorOf } from '../db/connection.js';
-import { ConfigError, RunnerError, describeCause, EXIT } from '../core/errors.js';
+import { ScratchUnavailableError, describeCause } from '../core/errors.js';
 import type { Logger } from '../config/logger.js';
 import { requireConnection, type ConnectionTarget, type Settings } from '../config/settings.js';
 import { loadEmbedded } from './loadEmbedded.js';
@@ -41,17 +41,6 @@ export interface ScratchRequest {
   readonly targetMajorOf?: string;
   /** The major the committed manifest was taken on, for an embedded cluster when there is no target. */
   readonly manifestMajor?: number;
-}
-
-/** No scratch server can be had: embedded is not installed (or not of this major) and no URL is set. Exit 2. */
-export class ScratchUnavailableError extends ConfigError {}
-
-/** A replay failed in the scratch database: not a failed migration of the target. */
-export class ReplayFailedError extends RunnerError {
-  readonly exitCode = EXIT.failed;
-  constructor(cause: unknown, options: { hint?: string } = {}) {
-    super(`while computing fingerprints in a scratch database: ${describeCause(cause)}`, { cause, ...options });
-  }
 }
 
 /** Opens the scratch server the settings choose. */

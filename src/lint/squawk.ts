@@ -17,7 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, describeCause } from '../core/errors.js';
+import { LintUnavailableError, describeCause } from '../core/errors.js';
 
 /** The version this runner was tested with (package.json devDependencies). */
 export const SQUAWK_VERSION = '2.66.0';
@@ -53,9 +53,6 @@ export interface LintRuleOptions {
   /** The server's major, so rules that depend on it know (e.g. 11+ adds a column with a constant default without a rewrite). */
   readonly serverMajor?: number;
 }
-
-/** squawk is not installed, or did not run: exit 2. */
-export class LintUnavailableError extends ConfigError {}
 
 interface SquawkViolation {
   readonly file: string;

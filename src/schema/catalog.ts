@@ -57,6 +57,7 @@ import {
   type ViewModel,
   SCHEMA_MODEL_FORMAT,
 } from './model.js';
+import { SchemaCatalogError } from '../core/errors.js';
 import { loadVersionNeutral, type VersionNeutral } from './versionNeutral.js';
 import { createHash } from 'node:crypto';
 import { isGeneratedName } from './generatedNames.js';
@@ -110,20 +111,6 @@ export interface ReadSchemaModelOptions {
    * @default false
    */
   readonly privileges?: boolean;
-}
-
-/** A catalog query failed; `step` names the object kind being read. */
-export class SchemaCatalogError extends Error {
-  override readonly name = 'SchemaCatalogError';
-  readonly step: string;
-  readonly schema: string;
-
-  constructor(step: string, schema: string, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    super(`Could not read ${step} of schema "${schema}": ${reason}`, { cause });
-    this.step = step;
-    this.schema = schema;
-  }
 }
 
 /**

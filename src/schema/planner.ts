@@ -20,6 +20,7 @@
  * The down plan is the same planning from the wanted schema back.
  */
 import { UsageError } from '../core/errors.js';
+import type { PlanRefusal } from '../core/types.js';
 import {
   constraintNameParts,
   constraintTypeOf,
@@ -128,22 +129,6 @@ export interface PlannedStatement {
    * `noTransaction`, after the others in `up` and before them in `down`.
    */
   readonly transactional: boolean;
-}
-
-export type PlanRefusalReason = 'rename-candidate' | 'data-loss' | 'unsupported' | 'unknown-rename';
-
-/** A reason the plan must not be written as it is. */
-export interface PlanRefusal {
-  readonly reason: PlanRefusalReason;
-  readonly direction: 'up' | 'down';
-  /** The object, e.g. `column "users"."first_name"`. */
-  readonly subject: string;
-  /** One line: what and why. */
-  readonly message: string;
-  /** What the caller can do. */
-  readonly hint?: string;
-  /** For rename candidates: the decision that accepts the rename, e.g. `column:users.first_name=name`. */
-  readonly rename?: string;
 }
 
 /** A decision the plan follows, for the record (the writer may list them in the header). */

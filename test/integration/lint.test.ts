@@ -8,7 +8,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findSquawk, LintUnavailableError } from '../../src/lint/squawk.js';
+import { findSquawk } from '../../src/lint/squawk.js';
+import { LintUnavailableError } from '../../src/core/errors.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createMigrationsFolder, sqlMigration, type MigrationsFolder } from '../helpers/migrationsFolder.js';
 import { cleanEnv, runCli, type ProcessResult } from '../helpers/processes.js';

@@ -1,8 +1,10 @@
 /** The read-only commands and their bad inputs, through the CLI as a process. */
 import { mkdir, mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { createTestDatabase, databaseUrl, type TestDatabase } from '../helpers/database.js';
+import pg from 'pg';
+import { createTestDatabase, databaseUrl, serverUrl, type TestDatabase } from '../helpers/database.js';
 import { ABC, createMigrationsFolder, type MigrationsFolder } from '../helpers/migrationsFolder.js';
 import { cleanEnv, runCli, runNodePgMigrate } from '../helpers/processes.js';
 
@@ -320,6 +322,63 @@ describe('bad input', () => {
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/\n\s+at /);
     expect(r.stderr).not.toContain(PASSWORD);
+  });
+});
+
+/**
+ * What the server refuses the runner's own reads is one line and exit 2 (the
+ * role's configuration, README "Troubleshooting"), not "internal error": the
+ * catalogs of the drift check, then the history itself.
+ */
+describe('a role that may not read what the runner reads', () => {
+  const role = `reader_${randomBytes(4).toString('hex')}`;
+  let denied: TestDatabase;
+  let own: MigrationsFolder;
+  const asRole = () => {
+    const url = new URL(denied.url);
+    url.username = role;
+    url.password = PASSWORD;
+    return url.toString();
+  };
+  const status = () => runCli(['status', '--dir', own.dir], { env: cleanEnv({ DATABASE_URL: asRole() }) });
+
+  beforeAll(async () => {
+    denied = await createTestDatabase('denied');
+    own = await createMigrationsFolder(ABC);
+    for (const command of ['up', 'snapshot']) {
+      const r = await runCli([command, '--dir', own.dir], { env: cleanEnv({ DATABASE_URL: denied.url }) });
+      expect(r.code).toBe(0);
+    }
+    await denied.query(`CREATE ROLE ${role} LOGIN`);
+    await denied.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+    await denied.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+    // pg_trigger is a catalog of this database alone: revoking it touches no other.
+    await denied.query('REVOKE SELECT ON pg_catalog.pg_trigger FROM PUBLIC');
+  });
+  afterAll(async () => {
+    await denied.drop();
+    const server = new pg.Client({ connectionString: serverUrl() });
+    await server.connect();
+    await server.query(`DROP ROLE IF EXISTS ${role}`).finally(() => server.end());
+    await own.dispose();
+  });
+
+  test('a catalog it may not read (the drift check): exit 2, one line naming the catalog and what to do', async () => {
+    const r = await status();
+    expect([r.code, r.stderr.trim().split('\n')]).toEqual([
+      2,
+      [expect.stringMatching(/^migrate: error: could not read the triggers of schema "public": permission denied for table pg_trigger \(the role the runner connects as must be able to read the system catalogs/)],
+    ]);
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+  });
+
+  test('a history it may not read: exit 2, one line naming the table', async () => {
+    await denied.query(`REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM ${role}`);
+    const r = await status();
+    expect([r.code, r.stderr.trim().split('\n')]).toEqual([
+      2,
+      [expect.stringMatching(/^migrate: error: the database refused one of the runner's own statements: permission denied for table pgmigrations \(the role the runner connects as lacks a privilege/)],
+    ]);
   });
 });
 
