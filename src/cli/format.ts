@@ -1,7 +1,7 @@
 /** Text and JSON renderings of detections, histories and reports for the CLI. */
 import type { Detection, MigrationFile, AppliedMigration, RunReport } from '../core/types.js';
 import { describeFinding } from '../core/findings.js';
-import { LISTED } from '../core/stateDetector.js';
+import { LISTED } from '../core/lists.js';
 
 export { describeFinding };
 

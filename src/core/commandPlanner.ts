@@ -8,6 +8,7 @@
  */
 import { UnknownRevisionError, UsageError } from './errors.js';
 import { countOf, listNames } from './stateDetector.js';
+import { listFirst } from './lists.js';
 import type { Detection, Plan } from './types.js';
 
 export type RunCommand =
@@ -155,7 +156,7 @@ export function resolveRevision(target: string, names: readonly string[]): strin
   if (target.length >= MIN_REVISION_PREFIX) {
     if (matches.length === 1) return matches[0]!;
     if (matches.length > 1) {
-      throw new UsageError(`revision prefix ${JSON.stringify(target)} is ambiguous: it starts ${listOf(matches)}`, {
+      throw new UsageError(`revision prefix ${JSON.stringify(target)} is ambiguous: it starts ${listFirst(matches)}`, {
         hint: 'give more of the name',
       });
     }
@@ -228,8 +229,4 @@ function splitRange(range: string | undefined, defaults: readonly [string, strin
     throw new UsageError(`${verb} ${range}: expected TO or FROM:TO`);
   }
   return parts.length === 2 ? [parts[0]!, parts[1]!] : [defaults[0], parts[0]!];
-}
-
-function listOf(names: readonly string[], shown = 10): string {
-  return names.length <= shown ? names.join(', ') : `${names.slice(0, shown).join(', ')} and ${names.length - shown} more`;
 }

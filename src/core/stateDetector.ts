@@ -17,6 +17,7 @@ import type {
   StateName,
 } from './types.js';
 import { UnknownRevisionError } from './errors.js';
+import { LISTED, listDifferences, listFirst } from './lists.js';
 
 /** Recorded schema fingerprints, one per revision (written by `migrate snapshot`). */
 export interface FingerprintManifest {
@@ -158,11 +159,7 @@ function planLegacy(
   const matches = matchingRevisions(manifest, fileNames, facts.liveFingerprint);
   if (matches.length === 0) {
     const nearest = options.nearestRevision?.();
-    const shown = nearest?.differences.slice(0, LISTED) ?? [];
-    const near = nearest
-      ? `; nearest is ${nearest.revision ?? 'base'}, which differs: ${shown.join('; ')}` +
-        (nearest.differences.length > shown.length ? `; and ${nearest.differences.length - shown.length} more` : '')
-      : '';
+    const near = nearest ? `; nearest is ${nearest.revision ?? 'base'}, which differs: ${listDifferences(nearest.differences, LISTED)}` : '';
     return makePlan('refuse', null, [], `legacy database (${objects}) matches no recorded revision${near}`, {
       settleCommand: 'migrate auto --baseline REV, once you know which revision the schema is at',
     });
@@ -351,19 +348,12 @@ export function countOf(names: readonly unknown[]): string {
 }
 
 /**
- * How many names a one-line reason lists before it says how many more: a
- * list this short is never cut (here, in `status` and in the CLI's lines).
- */
-export const LISTED = 10;
-
-/**
  * Names for a one-line reason: all of them up to LISTED, else the first
  * LISTED and how many more. A history run against the wrong folder names
  * every migration; `status` prints the unknown and gap lines whole.
  */
 export function listNames(names: readonly string[], shown = LISTED): string {
-  if (names.length <= shown) return names.join(', ');
-  return `${names.slice(0, shown).join(', ')} and ${names.length - shown} more (migrate status lists them all)`;
+  return listFirst(names, shown, { after: ' (migrate status lists them all)' });
 }
 
 /** Introspection reads at most twenty application objects (src/db/facts.ts): a full list ends without "…". */

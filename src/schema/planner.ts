@@ -20,6 +20,7 @@
  * The down plan is the same planning from the wanted schema back.
  */
 import { UsageError } from '../core/errors.js';
+import { compareCodeUnits } from '../core/lists.js';
 import {
   constraintNameParts,
   constraintTypeOf,
@@ -802,7 +803,7 @@ function renameOwnedSequences(model: SchemaModel, to: SchemaModel): RenameResult
 }
 
 function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => compareCodeUnits(a, b)));
 }
 
 // --- Inheritance -----------------------------------------------------------------------
