@@ -11,6 +11,7 @@ import type {
   DatabaseFacts,
   Detection,
   Finding,
+  FingerprintManifest,
   MigrationFile,
   Plan,
   ProbeAnswer,
@@ -18,13 +19,6 @@ import type {
 } from './types.js';
 import { UnknownRevisionError } from './errors.js';
 import { LISTED, listDifferences, listFirst } from './lists.js';
-
-/** Recorded schema fingerprints, one per revision (written by `migrate snapshot`). */
-export interface FingerprintManifest {
-  /** Fingerprint of the empty schema, before any migration. */
-  readonly base: string;
-  readonly revisions: readonly { readonly name: string; readonly fingerprint: string }[];
-}
 
 export interface DetectOptions {
   /** Stamp a legacy database at this revision instead of matching fingerprints. */

@@ -3,6 +3,26 @@
  * the end. Everything here is plain, frozen data (CONTRACT.md "The states").
  */
 
+/**
+ * What the runner needs from a connection: pg's `query(text, values)`, also
+ * with a named query (pg's QueryConfig). `pg.Client` and `pg.PoolClient` fit,
+ * and so do the wrappers the executor hands migration code.
+ */
+export interface Queryable {
+  query<R = any>(text: string | NamedQuery, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/**
+ * A query the server keeps prepared under `name` for the session (pg's
+ * QueryConfig): the incremental reader runs the same few queries after
+ * every migration, and parsing and planning them was most of their cost.
+ */
+export interface NamedQuery {
+  readonly name: string;
+  readonly text: string;
+  readonly values: unknown[];
+}
+
 /** A migration file on disk, read without importing it. */
 export interface MigrationFile {
   /** node-pg-migrate's name: the file name without its last extension. */
@@ -68,6 +88,17 @@ export interface ProbeAnswer {
   readonly present: boolean | null;
   /** Why it was not asked (read-only commands never run a JS/TS probe). */
   readonly unanswered?: string;
+}
+
+/**
+ * Recorded schema fingerprints, one per revision: what the detector matches
+ * a legacy schema against and checks drift with. The manifest file
+ * (src/fingerprints/manifest.ts, written by `migrate snapshot`) holds more.
+ */
+export interface FingerprintManifest {
+  /** Fingerprint of the empty schema, before any migration. */
+  readonly base: string;
+  readonly revisions: readonly { readonly name: string; readonly fingerprint: string }[];
 }
 
 export const STATES = ['fresh', 'legacy', 'behind', 'current', 'diverged'] as const;

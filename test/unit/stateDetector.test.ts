@@ -2,7 +2,8 @@
  * Table-driven tests of the pure detector: every state, edge and finding
  * (CONTRACT.md "The states"), built from literals, no database.
  */
-import { detectState, probesWanted, type DetectOptions, type FingerprintManifest } from '../../src/core/stateDetector.js';
+import { detectState, probesWanted, type DetectOptions } from '../../src/core/stateDetector.js';
+import type { FingerprintManifest } from '../../src/core/types.js';
 import { UnknownRevisionError } from '../../src/core/errors.js';
 import type { DatabaseFacts, MigrationFile, ProbeAnswer, StateName, PlanAction } from '../../src/core/types.js';
 
