@@ -5,6 +5,7 @@
  * report; a failure rejects with an error that carries the partial report.
  */
 import { planCommand, type RunCommand } from './core/commandPlanner.js';
+import { migrationsOf } from './core/plans.js';
 import { closeQuietly, prepareToWrite, serverMajorOf, type Client } from './db/connection.js';
 import { InterruptedError, RefusedError, RunnerError } from './core/errors.js';
 import { runBatch, type BatchOutcome } from './db/execute.js';
@@ -205,7 +206,7 @@ async function executePlan(
       await adoptChecksums(db, where, unrecorded);
       logger.info(`recorded checksums of ${unrecorded.length} migrations applied without them`);
     }
-    if (plan.repair?.length) {
+    if (plan.action === 'repair') {
       const recorded = new Map(observed.facts.applied.map((row) => [row.name, row.checksum]));
       await recordChecksums(db, where, plan.repair.map((name) => ({ name, recorded: recorded.get(name)!, checksum: byName.get(name)!.checksum })));
       for (const name of plan.repair) logger.info(`recorded the checksum of ${name} as the file is now (it was edited after it ran)`);
@@ -248,7 +249,7 @@ async function executePlan(
     case 'stamp-then-apply':
       return runBatch('up', plan.apply.map((n) => byName.get(n)!), files, batchOptions);
     case 'revert':
-      return runBatch('down', (plan.revert ?? []).map((n) => byName.get(n)!), files, batchOptions);
+      return runBatch('down', plan.revert.map((n) => byName.get(n)!), files, batchOptions);
     case 'stamp':
     case 'repair':
     case 'none':
@@ -280,7 +281,7 @@ function untilStopped<T>(work: Promise<T>, signal: AbortSignal | undefined): Pro
 
 /** Whether the plan runs migrations (applies or reverts), which checkSchema then checks. */
 function runsMigrations(plan: Plan): boolean {
-  return plan.action === 'revert' ? (plan.revert ?? []).length > 0 : plan.apply.length > 0;
+  return migrationsOf(plan).length > 0;
 }
 
 /** The last file, in file order, that the history (as this transaction sees it) records: the revision reached. */
@@ -304,7 +305,7 @@ function unrecordedChecksums(observed: Observation, files: readonly MigrationFil
 
 function refuseIf(plan: Plan, report: RunReport): void {
   if (plan.action !== 'refuse') return;
-  throw new RefusedError(plan.reason, report, plan.settleCommand ? { hint: `to settle it: ${plan.settleCommand}` } : {});
+  throw new RefusedError(plan.reason, report, { hint: `to settle it: ${plan.settleCommand}` });
 }
 
 function freeze<T extends object>(value: T): T {

@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import { planCommand, type RunCommand } from './core/commandPlanner.js';
+import { migrationsOf } from './core/plans.js';
 import { closeQuietly, serverMajorOf, useMigrationSearchPath } from './db/connection.js';
 import { RefusedError, SqlPreviewError, describeCause } from './core/errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './observe.js';
@@ -47,9 +48,9 @@ export async function buildPreview(options: RunnerOptions & { readonly target?: 
     const { detection, facts } = await observe(client, settings, files, { reconcile: 'none', invalidIndexes: false }, logger);
     const plan = planCommand(options.command ?? { kind: 'up', target: options.target ?? 'head' }, detection, files.map((f) => f.name));
     const direction = plan.action === 'revert' ? 'down' : 'up';
-    const names = direction === 'down' ? (plan.revert ?? []) : plan.apply;
+    const names = migrationsOf(plan);
     if (plan.action === 'refuse') {
-      throw new RefusedError(plan.reason, null, plan.settleCommand ? { hint: `to settle it: ${plan.settleCommand}` } : {});
+      throw new RefusedError(plan.reason, null, { hint: `to settle it: ${plan.settleCommand}` });
     }
     const migrations: PreviewedMigration[] = [];
     const preview = { direction, current: detection.current, historyExists: facts.historyTableExists, serverMajor: serverMajorOf(client), migrations } as const;

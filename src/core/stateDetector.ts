@@ -19,6 +19,7 @@ import type {
 } from './types.js';
 import { UnknownRevisionError } from './errors.js';
 import { LISTED, listDifferences, listFirst } from './lists.js';
+import { applyPlan, nonePlan, refusePlan, stampPlan } from './plans.js';
 
 export interface DetectOptions {
   /** Stamp a legacy database at this revision instead of matching fingerprints. */
@@ -76,8 +77,8 @@ export function detectState(
   switch (state) {
     case 'fresh':
       plan = pending.length
-        ? makePlan('apply', null, pending, `fresh database: build head (${countOf(pending)})`)
-        : makePlan('none', null, [], 'fresh database and no migrations on disk');
+        ? applyPlan(pending, `fresh database: build head (${countOf(pending)})`)
+        : nonePlan('fresh database and no migrations on disk');
       break;
     case 'legacy':
       plan = planLegacy(facts, fileNames, options, findings);
@@ -86,10 +87,10 @@ export function detectState(
       plan = planDiverged(unknown, outOfOrder, pending, applied, fileNames, options);
       break;
     case 'behind':
-      plan = makePlan('apply', null, pending, `${countOf(pending)} pending`);
+      plan = applyPlan(pending, `${countOf(pending)} pending`);
       break;
     case 'current':
-      plan = makePlan('none', null, [], 'up to date');
+      plan = nonePlan('up to date');
       break;
   }
 
@@ -98,9 +99,7 @@ export function detectState(
     if (drift) {
       findings.push(drift);
       if (options.refuseOnDrift) {
-        plan = makePlan('refuse', null, [], `live schema drifted from the recorded schema of ${current}`, {
-          settleCommand: 'migrate status',
-        });
+        plan = refusePlan(`live schema drifted from the recorded schema of ${current}`, 'migrate status');
       }
     }
   }
@@ -111,13 +110,7 @@ export function detectState(
 
   const modified = findings.filter((f) => f.kind === 'checksum-mismatch');
   if (modified.length && !options.allowModified && plan.action !== 'refuse') {
-    plan = makePlan(
-      'refuse',
-      null,
-      [],
-      `applied migration edited since it ran: ${listNames(modified.map((f) => f.name))}`,
-      { settleCommand: 'restore the file, or record it as it is now with migrate repair (--allow-modified passes this run only)' },
-    );
+    plan = refusePlan(`applied migration edited since it ran: ${listNames(modified.map((f) => f.name))}`, 'restore the file, or record it as it is now with migrate repair (--allow-modified passes this run only)');
   }
 
   return deepFreeze({ state, ...base, plan, findings });
@@ -145,26 +138,20 @@ function planLegacy(
       ? `no schema fingerprints recorded for these migrations${options.whyNoFingerprints ? `, and ${options.whyNoFingerprints}` : ''}`
       : 'the live schema fingerprint was not computed';
     findings.push({ kind: 'missing-fingerprints', reason });
-    return makePlan('refuse', null, [], `legacy database (${objects}) and ${reason}`, {
-      settleCommand: 'migrate snapshot (then commit the manifest), or migrate auto --baseline REV',
-    });
+    return refusePlan(`legacy database (${objects}) and ${reason}`, 'migrate snapshot (then commit the manifest), or migrate auto --baseline REV');
   }
 
   const matches = matchingRevisions(manifest, fileNames, facts.liveFingerprint);
   if (matches.length === 0) {
     const nearest = options.nearestRevision?.();
     const near = nearest ? `; nearest is ${nearest.revision ?? 'base'}, which differs: ${listDifferences(nearest.differences, LISTED)}` : '';
-    return makePlan('refuse', null, [], `legacy database (${objects}) matches no recorded revision${near}`, {
-      settleCommand: 'migrate auto --baseline REV, once you know which revision the schema is at',
-    });
+    return refusePlan(`legacy database (${objects}) matches no recorded revision${near}`, 'migrate auto --baseline REV, once you know which revision the schema is at');
   }
   const contiguous = matches.every((index, i) => i === 0 || index === matches[i - 1]! + 1);
   const names = matches.map((i) => (i < 0 ? 'base' : fileNames[i]!));
   if (!contiguous) {
     findings.push({ kind: 'ambiguous-match', revisions: names, chosen: null });
-    return makePlan('refuse', null, [], `legacy schema matches separate revisions: ${names.join(', ')}`, {
-      settleCommand: `migrate auto --baseline REV, with REV one of ${names.join(', ')}`,
-    });
+    return refusePlan(`legacy schema matches separate revisions: ${names.join(', ')}`, `migrate auto --baseline REV, with REV one of ${names.join(', ')}`);
   }
   if (names.length === 1) return planFromStamp(names[0]!, fileNames, `legacy schema matches ${names[0]}`);
   return planAmbiguousRun(names, fileNames, facts.probes ?? [], options, findings);
@@ -210,9 +197,7 @@ function planAmbiguousRun(
     const present = names[low]!;
     const absent = names[high + 1]!;
     findings.push({ kind: 'ambiguous-match', revisions: names, chosen: null, probes: asked, decidedBy: [] });
-    return makePlan('refuse', null, [], `${listed}; ${probeSays(present)} but ${probeSays(absent)}, which runs before it`, {
-      settleCommand: `check both probes, then migrate auto --baseline REV, with REV one of ${names.join(', ')}`,
-    });
+    return refusePlan(`${listed}; ${probeSays(present)} but ${probeSays(absent)}, which runs before it`, `check both probes, then migrate auto --baseline REV, with REV one of ${names.join(', ')}`);
   }
   // The probes that bound the range: the present one at its start, the absent one right after its end.
   const bounds = [...(low > 0 ? [names[low]!] : []), ...(high + 1 < names.length ? [names[high + 1]!] : [])];
@@ -233,10 +218,8 @@ function planAmbiguousRun(
     return planFromStamp(chosen, fileNames, `${listed}${narrowed}; ambiguousLegacy is latest: ${chosen}`);
   }
   findings.push({ kind: 'ambiguous-match', revisions: names, chosen: null, probes: asked, decidedBy: [] });
-  return makePlan('refuse', null, [], `${listed}${narrowed}${unanswered.length ? `; ${unanswered.join('; ')}` : ''}`, {
-    settleCommand: `decide how many of them ran, then one of: ${open.map((name) => `migrate auto --baseline ${name}`).join('; ')} ` +
-      '(or give the migrations probes, or set ambiguousLegacy to latest: README "Probes")',
-  });
+  return refusePlan(`${listed}${narrowed}${unanswered.length ? `; ${unanswered.join('; ')}` : ''}`, `decide how many of them ran, then one of: ${open.map((name) => `migrate auto --baseline ${name}`).join('; ')} ` +
+      '(or give the migrations probes, or set ambiguousLegacy to latest: README "Probes")');
 }
 
 /** Indexes into `fileNames` whose recorded fingerprint equals `live`; -1 stands for base. */
@@ -253,15 +236,13 @@ function matchingRevisions(manifest: FingerprintManifest, fileNames: readonly st
 function planFromStamp(stampTo: string, fileNames: readonly string[], reason: string): Plan {
   if (stampTo === 'base') {
     return fileNames.length
-      ? makePlan('apply', null, fileNames, `${reason}: apply ${countOf(fileNames)}`)
-      : makePlan('none', null, [], reason);
+      ? applyPlan(fileNames, `${reason}: apply ${countOf(fileNames)}`)
+      : nonePlan(reason);
   }
   const index = fileNames.indexOf(stampTo);
   if (index < 0) throw new UnknownRevisionError(stampTo);
   const rest = fileNames.slice(index + 1);
-  return rest.length
-    ? makePlan('stamp-then-apply', stampTo, rest, `${reason}: stamp it, then apply ${countOf(rest)}`)
-    : makePlan('stamp', stampTo, [], `${reason}: stamp it (head)`);
+  return stampPlan(stampTo, rest, rest.length ? `${reason}: stamp it, then apply ${countOf(rest)}` : `${reason}: stamp it (head)`);
 }
 
 /**
@@ -285,20 +266,18 @@ function planDiverged(
   const reason = `history diverged from the files (${parts.join('; ')})`;
   if (!unknown.length) {
     if (options.outOfOrder) {
-      return makePlan('apply', null, pending, `history has gaps (${listNames(outOfOrder)}): apply them out of order, in file order with the rest (${countOf(pending)})`);
+      return applyPlan(pending, `history has gaps (${listNames(outOfOrder)}): apply them out of order, in file order with the rest (${countOf(pending)})`);
     }
-    return makePlan('refuse', null, [], reason, { settleCommand: 'migrate up --out-of-order, which applies them in file order with the rest' });
+    return refusePlan(reason, 'migrate up --out-of-order, which applies them in file order with the rest');
   }
   if (outOfOrder.length) {
-    return makePlan('refuse', null, [], reason, {
-      settleCommand: `restore the files of ${listNames(unknown)} (a renamed file: its old name), then migrate up --out-of-order`,
-    });
+    return refusePlan(reason, `restore the files of ${listNames(unknown)} (a renamed file: its old name), then migrate up --out-of-order`);
   }
   // Stamping the last applied revision that is on disk drops the rows of the
   // files that are not; no file is recorded that was not applied.
   const appliedSet = new Set(applied);
   const lastKnown = fileNames.filter((n) => appliedSet.has(n)).at(-1) ?? 'base';
-  return makePlan('refuse', null, [], reason, { settleCommand: `migrate stamp ${lastKnown}` });
+  return refusePlan(reason, `migrate stamp ${lastKnown}`);
 }
 
 function findModifiedFiles(applied: readonly AppliedMigration[], files: readonly MigrationFile[]): Finding[] {
@@ -324,16 +303,6 @@ function findDrift(current: string | null, facts: DatabaseFacts, options: Detect
     revision: current,
     differences: options.explainDifference?.(current) ?? [],
   };
-}
-
-function makePlan(
-  action: Plan['action'],
-  stampTo: string | null,
-  apply: readonly string[],
-  reason: string,
-  extra: { settleCommand?: string } = {},
-): Plan {
-  return { action, stampTo, apply: [...apply], reason, ...extra };
 }
 
 /** "1 migration", "3 migrations": for plan reasons here and in commandPlanner.ts. */
