@@ -4,7 +4,8 @@
  */
 export { detectState, isUpToDate, type DetectOptions } from './core/stateDetector.js';
 export { planCommand, type RunCommand } from './core/commandPlanner.js';
-export { inspectDatabase, type InspectOptions, type RunnerOptions } from './observe.js';
+export { inspectDatabase, type InspectOptions } from './inspectDatabase.js';
+export type { RunnerOptions } from './observe.js';
 export { runMigrations, type RunMigrationsOptions } from './runMigrations.js';
 export { previewSql } from './sqlPreview.js';
 export { resetDatabase, type ResetOptions } from './reset.js';

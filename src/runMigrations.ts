@@ -11,7 +11,8 @@ import { InterruptedError, RefusedError, RunnerError } from './core/errors.js';
 import { runBatch, type BatchOutcome } from './db/execute.js';
 import { cancelBackend } from './db/interruption.js';
 import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './db/history.js';
-import { computeManifestIfAllowed, connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './observe.js';
+import { connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './observe.js';
+import { replayFingerprintsFor } from './replayFingerprints.js';
 import type { Manifest } from './fingerprints/manifest.js';
 import { readDatabaseFacts } from './db/facts.js';
 import type { Queryable } from './core/types.js';
@@ -64,17 +65,14 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     // rest of the start (issue 6); `status` and `check` always look.
     // Invalid indexes are status's to report: a start does not read them. Only auto runs JS/TS probes
     // (code of the migration files): it alone acts on a legacy match (below).
-    const drift = {
-      checkDrift: settings.refuseOnDrift,
-      invalidIndexes: false,
-      probeCode: command.kind === 'auto',
-      ...(options.signal && { signal: options.signal }),
-    };
+    const look = { client, settings, files, logger, checkDrift: settings.refuseOnDrift, invalidIndexes: false, probeCode: command.kind === 'auto' };
+    // SIGINT/SIGTERM stop a replay too: its scratch database goes.
+    const replay = replayFingerprintsFor(settings, logger, options.signal);
     // Only auto acts on the revision a legacy database matches: up and down refuse a legacy
     // database and stamp is told its revision, so none of them replays the migrations to find it.
     const reconcile = command.kind === 'auto' ? 'replay' : 'none';
     const names = files.map((f) => f.name);
-    before = await untilStopped(observe(client, settings, files, { ...drift, reconcile }, logger), options.signal);
+    before = await untilStopped(observe({ ...look, reconcile, replay }), options.signal);
     plan = planCommand(command, before.detection, names);
     logger.info(`state: ${before.detection.state}; plan: ${plan.action} (${plan.reason})`, {
       state: before.detection.state,
@@ -92,8 +90,8 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
       logger,
     });
     before = await untilStopped(lookUnderLock(lock, before.manifest, logger, {
-      look: (how, computed) => observe(client, settings, files, { ...drift, reconcile: reconcile === 'none' ? 'none' : how }, logger, computed),
-      replay: (staleness) => computeManifestIfAllowed(settings, files, logger, staleness, serverMajorOf(client), options.signal),
+      look: (how, computed) => observe({ ...look, reconcile: reconcile === 'none' ? 'none' : how, replay, computed }),
+      replay: async (staleness) => (await replay({ files, staleness, targetMajor: serverMajorOf(client) })).manifest,
       needsLock: (look) => {
         const next = planCommand(command, look.detection, names);
         return next.action !== 'refuse' && !hasNothingToDo(next, look, files);
@@ -118,7 +116,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     }
     const runs = outcome.runs;
     // What the run left, as read: not worth a replay or a schema read under the lock.
-    const after = await observe(client, settings, files, { checkDrift: false, reconcile: 'none', invalidIndexes: false }, logger, before.manifest);
+    const after = await observe({ client, settings, files, logger, checkDrift: false, reconcile: 'none', invalidIndexes: false, computed: before.manifest });
     const report = freeze(reportOf(runs, after.detection, plan.stampTo));
     logger.info(`done: ${after.detection.state} at ${after.detection.current ?? 'base'}`, {
       migrations: runs.length,

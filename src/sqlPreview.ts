@@ -45,7 +45,7 @@ export async function buildPreview(options: RunnerOptions & { readonly target?: 
   try {
     // `up` refuses a legacy database whatever revision it matches, so the match is not looked
     // for: no scratch database to replay in (CONTRACT.md: sql touches nothing).
-    const { detection, facts } = await observe(client, settings, files, { reconcile: 'none', invalidIndexes: false }, logger);
+    const { detection, facts } = await observe({ client, settings, files, logger, reconcile: 'none', invalidIndexes: false });
     const plan = planCommand(options.command ?? { kind: 'up', target: options.target ?? 'head' }, detection, files.map((f) => f.name));
     const direction = plan.action === 'revert' ? 'down' : 'up';
     const names = migrationsOf(plan);

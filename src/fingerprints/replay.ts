@@ -24,6 +24,8 @@ import { replayVerify, type VerifyStep } from './verifyReplay.js';
 import { openScratchServer, ReplayFailedError, type ScratchRequest } from './scratchServer.js';
 
 export { ReplayFailedError, ScratchUnavailableError } from './scratchServer.js';
+export { readModel, readOptionsOf } from './liveSchema.js';
+import { readOptionsOf } from './liveSchema.js';
 
 /** The role may not create the scratch database. */
 export class ScratchDatabaseError extends ConfigError {}
@@ -206,14 +208,6 @@ function cleanUpOnSignal(signal?: AbortSignal) {
     },
     stop,
   };
-}
-
-export function readModel(client: Client, settings: Settings): Promise<SchemaModel> {
-  return readSchemaModel(client, readOptionsOf(settings));
-}
-
-export function readOptionsOf(settings: Settings) {
-  return { schema: settings.schema, excludeTables: runnerTablesIn(settings), privileges: settings.fingerprintPrivileges };
 }
 
 export function batchOptions(client: Client, context: ReplayContext) {
