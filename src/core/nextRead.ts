@@ -8,7 +8,7 @@
  * manifest), the migrations' probes (a match the schema cannot settle).
  * Reading a large schema, and a replay most of all, cost far more than the
  * rest of a look, so each is read only when the answer depends on it
- * (README "How it behaves"); test/unit/nextRead.test.ts is the table.
+ * (README "The states"); test/unit/nextRead.test.ts is the table.
  */
 import { probesWanted } from './stateDetector.js';
 import type { DatabaseFacts, Detection } from './types.js';

@@ -111,8 +111,8 @@ export type PlanAction = Plan['action'];
 /**
  * What `auto` (or `up`, `down`, `stamp`, `repair`) would do: one variant per
  * action, each with only what that action needs (src/core/plans.ts builds
- * them). Every variant keeps `stampTo` and `apply`, as the contract's
- * machine output prints them (CONTRACT.md "Machine output").
+ * them). Every variant keeps `stampTo` and `apply`, which
+ * `status --json` prints for every plan (README "Run it").
  */
 export type Plan = ApplyPlan | StampThenApplyPlan | StampPlan | RevertPlan | RepairPlan | NonePlan | RefusePlan;
 
