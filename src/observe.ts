@@ -3,17 +3,18 @@
  * `status`, `check`, the example backend's /readyz and the first step of
  * `runMigrations` all go through here; nothing in it writes to the database.
  */
-import { connect, closeQuietly, serverMajorOf, type Client } from './db/connection.js';
+import { connect, serverMajorOf, type Client } from './db/connection.js';
 import { readDatabaseFacts } from './db/facts.js';
 import { createSilentLogger, type Logger } from './config/logger.js';
 import { readMigrationFiles } from './files/migrationFiles.js';
 import { requireConnection, resolveSettings, type Settings, type SettingsInput } from './config/settings.js';
-import { detectState, probesWanted, type DetectOptions } from './core/stateDetector.js';
+import { detectState, type DetectOptions } from './core/stateDetector.js';
+import { nextRead, type LookSoFar, type ManifestChoice, type Reconcile } from './core/nextRead.js';
 import { askProbes } from './db/probes.js';
 import type { DatabaseFacts, Detection, MigrationFile } from './core/types.js';
 import { findNearestRevision, findStaleness, isCurrentManifest, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
-import { computeManifest, readModel } from './fingerprints/replay.js';
-import { ReplayFailedError, ScratchDatabaseError, ScratchUnavailableError } from './core/errors.js';
+import { readModel } from './fingerprints/liveSchema.js';
+import type { SchemaModel } from './schema/model.js';
 import { describeDifference, diffSchemas } from './schema/diff.js';
 import { fingerprintSchema } from './schema/fingerprint.js';
 
@@ -53,31 +54,49 @@ export function detectOptionsOf(settings: Settings, extra: Partial<DetectOptions
   };
 }
 
-export interface ObserveOptions extends Partial<DetectOptions> {
+/**
+ * Fingerprints for a legacy database without a usable manifest, from a
+ * replay of the migrations somewhere else than the target (README "The
+ * scratch server"): the manifest, or why there is none. The recipes pass one
+ * in (src/replayFingerprints.ts); this module runs no migration itself.
+ */
+export type ReplayFingerprints = (request: {
+  readonly files: readonly MigrationFile[];
+  /** Why the committed manifest is stale, or null when there is none. */
+  readonly staleness: string | null;
+  /** The target's major, for an embedded scratch server to match. */
+  readonly targetMajor?: number;
+}) => Promise<{ readonly manifest: Manifest; readonly whyNoFingerprints?: undefined } | { readonly manifest: null; readonly whyNoFingerprints: string }>;
+
+export interface ObserveOptions {
+  readonly client: Client;
+  readonly settings: Settings;
+  /** The migration files, when already read; else read from settings.dir. */
+  readonly files?: readonly MigrationFile[];
+  readonly logger?: Logger;
   /**
    * Whether to read the live schema to look for drift when a manifest exists
    * (default true). Reading a large schema costs far more than the rest of a
-   * look, so `auto` passes false unless it would refuse on drift (issue 6).
+   * look, so `auto` passes false unless it would refuse on drift.
    * With false, the manifest is read only to reconcile a legacy database, and
    * its staleness is not reported.
    */
   readonly checkDrift?: boolean;
   /**
-   * How far to go to find the revision a legacy database matches (default
-   * `replay`): `replay` computes fingerprints in a scratch database when no
-   * usable manifest is at hand; `manifest` only uses one at hand and reports
-   * `replayNeeded` otherwise; `none` does not look for the match (the
-   * detection then says the live fingerprint was not computed). Under the
-   * migration lock a replay, or a read of a large schema, keeps every other
-   * runner waiting for it (issue 6; the racing reliability rounds).
+   * How far to go to find the revision a legacy database matches
+   * (src/core/nextRead.ts `Reconcile`); default `replay` when a `replay` is
+   * given, else `manifest`. Under the migration lock a replay, or a read of a
+   * large schema, keeps every other runner waiting for it.
    */
-  readonly reconcile?: 'replay' | 'manifest' | 'none';
+  readonly reconcile?: Reconcile;
+  /** Computes fingerprints by a replay; needed for `reconcile: 'replay'`. */
+  readonly replay?: ReplayFingerprints;
+  /** A manifest computed by an earlier observation of this run, to reuse instead of replaying again. */
+  readonly computed?: Manifest | null;
   /** Read when, how long and by whom each migration ran (the `history` command); default false. */
   readonly historyDetails?: boolean;
   /** Read the invalid indexes a failed concurrent build left (default true; runMigrations's looks pass false). */
   readonly invalidIndexes?: boolean;
-  /** Stops a replay this look makes (SIGINT/SIGTERM in the CLI): its scratch database goes. */
-  readonly signal?: AbortSignal;
   /**
    * Whether JS/TS migration probes may run (they are the file's code): only
    * `auto` acts on the revision a legacy database matches. Default false:
@@ -86,110 +105,98 @@ export interface ObserveOptions extends Partial<DetectOptions> {
   readonly probeCode?: boolean;
 }
 
+/** What a caller chooses about a look, beside the connection, settings and files it looks with. */
+export type LookChoices = Omit<ObserveOptions, 'client' | 'settings' | 'files' | 'logger' | 'replay' | 'computed'>;
+
 /**
- * Reads the files and the database facts and detects the state. The live
- * schema is read only when the answer needs it: to reconcile a legacy
- * database, or to check drift when a manifest exists (issue 4).
+ * Reads the files and the database facts and detects the state, then reads
+ * what src/core/nextRead.ts says the answer needs, detecting again after
+ * each read: the live schema only to reconcile a legacy database, or to
+ * check drift when a manifest exists.
  */
-export async function observe(
-  client: Client,
-  settings: Settings,
-  files?: readonly MigrationFile[],
-  { checkDrift = true, reconcile = 'replay', historyDetails = false, invalidIndexes = true, probeCode = false, signal, ...extra }: ObserveOptions = {},
-  logger: Logger = createSilentLogger(),
-  /** A manifest computed by an earlier observation of this run, to reuse instead of replaying again. */
-  computed: Manifest | null = null,
-): Promise<Observation> {
-  const migrationFiles = files ?? (await readMigrationFiles(settings.dir));
+export async function observe(options: ObserveOptions): Promise<Observation> {
+  const { client, settings, replay, checkDrift = true, historyDetails = false, invalidIndexes = true, probeCode = false } = options;
+  const logger = options.logger ?? createSilentLogger();
+  const reconcile = options.reconcile ?? (replay ? 'replay' : 'manifest');
+  if (reconcile === 'replay' && !replay) throw new TypeError("observe: reconcile 'replay' needs a replay");
+  const files = options.files ?? (await readMigrationFiles(settings.dir));
   const facts = await readDatabaseFacts(client, settings, { details: historyDetails, invalidIndexes });
-  const options = detectOptionsOf(settings, extra);
-  const first = detectState(facts, migrationFiles, options);
-  const reconciling = first.state === 'legacy' && !options.baseline;
-  // Not even read when nothing here needs it: a large schema's manifest is hundreds of kilobytes (issue 6).
-  const committed = reconciling || checkDrift ? await readManifest(settings.dir) : null;
-  const manifestStaleness = committed ? findStaleness(committed, migrationFiles, settings.schema, settings.fingerprintPrivileges) : null;
-  const unmatched = { files: migrationFiles, facts, detection: first, manifestStaleness, replayNeeded: false };
+  const detectOptions = detectOptionsOf(settings);
+  const first = detectState(facts, files, detectOptions);
 
-  // A manifest of an older format has fingerprints of another model: its staleness is reported, nothing is compared.
-  const checkingDrift = checkDrift && committed !== null && isCurrentManifest(committed) && (first.state === 'current' || first.state === 'behind');
-  if (!reconciling && !checkingDrift) return { ...unmatched, manifest: committed };
-
-  let manifest = committed;
-  let whyNoFingerprints: string | undefined;
-  if (reconciling && reconcile === 'none') {
-    // Say that the match was not looked for, rather than that nothing was recorded.
-    const known = committed && !manifestStaleness ? committed : computed;
-    if (!known) return { ...unmatched, manifest: committed };
-    const detection = detectState(facts, migrationFiles, { ...options, manifest: toFingerprintManifest(known) });
-    return { ...unmatched, detection, manifest: known };
-  }
-  if (reconciling && (!manifest || manifestStaleness)) {
-    manifest = computed;
-    if (!manifest && reconcile === 'manifest') return { ...unmatched, manifest: null, replayNeeded: true };
-    if (!manifest) ({ manifest, whyNoFingerprints } = await replayForFingerprints(settings, migrationFiles, logger, manifestStaleness, serverMajorOf(client), signal));
-  }
-  if (!manifest) {
-    if (!whyNoFingerprints) return { ...unmatched, manifest: null };
-    return { ...unmatched, detection: detectState(facts, migrationFiles, { ...options, whyNoFingerprints }), manifest: null };
-  }
-  const live = await readModel(client, settings);
-  const liveFacts = { ...facts, liveFingerprint: fingerprintSchema(live) };
-  const detectLive = (known: DatabaseFacts) => detectState(known, migrationFiles, {
-    ...options,
-    manifest: toFingerprintManifest(manifest),
+  let committed: Manifest | null = null;
+  let computed = options.computed ?? null;
+  let manifestStaleness: string | null = null;
+  /** The manifest reported: the one the detection was made against, else the committed one read. */
+  let manifest: Manifest | null = null;
+  let live: { model: SchemaModel; facts: DatabaseFacts } | null = null;
+  let look: LookSoFar = {
+    detection: first,
+    facts,
+    baseline: Boolean(detectOptions.baseline),
+    checkDrift,
+    reconcile,
+    committed: 'unread',
+    computed: computed !== null,
+    replayFailed: false,
+    liveSchemaRead: false,
+  };
+  const against = (choice: ManifestChoice): Manifest => (choice === 'committed' ? committed : computed)!;
+  const detectLive = (known: DatabaseFacts, used: Manifest, model: SchemaModel) => detectState(known, files, {
+    ...detectOptions,
+    manifest: toFingerprintManifest(used),
     explainDifference: (revision) => {
-      const recorded = modelAt(manifest, revision);
-      return recorded ? diffSchemas(recorded, live).map(describeDifference) : [];
+      const recorded = modelAt(used, revision);
+      return recorded ? diffSchemas(recorded, model).map(describeDifference) : [];
     },
-    nearestRevision: () => findNearestRevision(manifest, live),
+    nearestRevision: () => findNearestRevision(used, model),
   });
-  let detection = detectLive(liveFacts);
-  // A match the schema cannot settle: the migrations' probes are asked, and their answers are facts.
-  const wanted = probesWanted(detection, liveFacts);
-  if (wanted.length) {
-    const probes = await askProbes(client, migrationFiles, wanted, { schema: settings.schema, runCode: probeCode, logger });
-    detection = detectLive({ ...liveFacts, probes });
-  }
-  return { ...unmatched, detection, manifest };
-}
 
-/**
- * Without a usable manifest, fingerprints come from replaying the migrations
- * in a scratch database on the scratch server (README "The scratch server"),
- * never on the target's server unless `scratch: target` chooses it; else none
- * (the detector then reports missing-fingerprints and how to fix it).
- */
-export async function computeManifestIfAllowed(
-  settings: Settings,
-  files: readonly MigrationFile[],
-  logger: Logger,
-  staleness: string | null,
-  targetMajor?: number,
-  signal?: AbortSignal,
-): Promise<Manifest | null> {
-  return (await replayForFingerprints(settings, files, logger, staleness, targetMajor, signal)).manifest;
-}
-
-/** The manifest a replay computed, or why there is none (no scratch server, a migration failed in the replay). */
-async function replayForFingerprints(
-  settings: Settings,
-  files: readonly MigrationFile[],
-  logger: Logger,
-  staleness: string | null,
-  targetMajor?: number,
-  signal?: AbortSignal,
-): Promise<{ manifest: Manifest | null; whyNoFingerprints?: string }> {
-  logger.info(
-    staleness
-      ? `the fingerprint manifest is stale (${staleness}): computing fingerprints in a scratch database`
-      : 'no fingerprint manifest: computing fingerprints by replaying the migrations in a scratch database',
-  );
-  try {
-    return { manifest: await computeManifest({ settings, logger, ...(targetMajor !== undefined && { targetMajor }), ...(signal && { signal }) }, files) };
-  } catch (error) {
-    if (!(error instanceof ScratchDatabaseError || error instanceof ScratchUnavailableError || error instanceof ReplayFailedError)) throw error;
-    logger.warn(`${error.message}${error.hint ? ` (${error.hint})` : ''}`);
-    return { manifest: null, whyNoFingerprints: `none could be computed (${error.message})` };
+  for (;;) {
+    const next = nextRead(look);
+    switch (next.read) {
+      case 'manifest': {
+        committed = await readManifest(settings.dir);
+        manifestStaleness = committed ? findStaleness(committed, files, settings.schema, settings.fingerprintPrivileges) : null;
+        manifest = committed;
+        look = { ...look, committed: committed ? { stale: manifestStaleness !== null, currentFormat: isCurrentManifest(committed) } : 'absent' };
+        break;
+      }
+      case 'replay': {
+        const replayed = await replay!({ files, staleness: manifestStaleness, targetMajor: serverMajorOf(client) });
+        if (replayed.manifest) {
+          computed = replayed.manifest;
+          look = { ...look, computed: true };
+        } else {
+          manifest = null;
+          const detection = detectState(facts, files, { ...detectOptions, whyNoFingerprints: replayed.whyNoFingerprints });
+          look = { ...look, detection, replayFailed: true };
+        }
+        break;
+      }
+      case 'live-schema': {
+        manifest = against(next.against);
+        const model = await readModel(client, settings);
+        live = { model, facts: { ...facts, liveFingerprint: fingerprintSchema(model) } };
+        look = { ...look, facts: live.facts, detection: detectLive(live.facts, manifest, model), liveSchemaRead: true };
+        break;
+      }
+      case 'probes': {
+        const probes = await askProbes(client, files, next.names, { schema: settings.schema, runCode: probeCode, logger });
+        const known = { ...live!.facts, probes };
+        look = { ...look, facts: known, detection: detectLive(known, manifest!, live!.model) };
+        break;
+      }
+      case 'nothing': {
+        const result = { files, facts, manifestStaleness, replayNeeded: false };
+        if ('replayNeeded' in next) return { ...result, detection: look.detection, manifest: null, replayNeeded: true };
+        if ('detectAgainst' in next) {
+          const used = against(next.detectAgainst);
+          return { ...result, detection: detectState(facts, files, { ...detectOptions, manifest: toFingerprintManifest(used) }), manifest: used };
+        }
+        return { ...result, detection: look.detection, manifest };
+      }
+    }
   }
 }
 
@@ -201,28 +208,4 @@ export async function connectFor(settings: Settings, logger: Logger, waitTimeout
     idlesLong: false,
     onRetry: (attempt, reason) => logger.info(`waiting for the database at ${target.display}`, { attempt, reason }),
   });
-}
-
-export interface InspectOptions extends RunnerOptions {
-  /**
-   * Read the live schema to report drift when a manifest exists (default
-   * true). A readiness probe that runs every few seconds may pass false: the
-   * schema read is most of the cost on a large schema.
-   */
-  readonly checkDrift?: boolean;
-}
-
-/**
- * The database's state relative to the migration files, changing nothing.
- * Settings resolve as for the CLI (DATABASE_URL, DB_*, …, migrate.config.json).
- */
-export async function inspectDatabase(options: InspectOptions = {}): Promise<Detection> {
-  const settings = settingsOf(options);
-  const files = await readMigrationFiles(settings.dir);
-  const client = await connectFor(settings, options.logger ?? createSilentLogger());
-  try {
-    return (await observe(client, settings, files, { checkDrift: options.checkDrift ?? true }, options.logger)).detection;
-  } finally {
-    await closeQuietly(client);
-  }
 }

@@ -8,7 +8,8 @@
 import pg from 'pg';
 import { planOfflineRange } from './core/commandPlanner.js';
 import { MigrationFileError, UsageError, describeCause } from './core/errors.js';
-import { metaTableOf, qualify, type Queryable } from './db/facts.js';
+import { metaTableOf, qualify } from './db/facts.js';
+import type { Queryable } from './core/types.js';
 import type { Logger } from './config/logger.js';
 import { buildMigration, loadMigrationModule, mayExportShorthands, type MigrationModule } from './files/migrationModules.js';
 import type { MigrationFile } from './core/types.js';

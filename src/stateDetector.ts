@@ -3,3 +3,4 @@
  * other pure decisions in src/core/ (README, "Layout").
  */
 export * from './core/stateDetector.js';
+export type { FingerprintManifest } from './core/types.js';

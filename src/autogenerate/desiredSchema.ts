@@ -16,6 +16,7 @@ import { lineAt } from '../files/sqlStatements.js';
 import { readSchemaModel } from '../schema/catalog.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { Settings } from '../config/settings.js';
+import { compareCodeUnits } from '../core/lists.js';
 
 export interface DesiredFile {
   /** As given or found, for messages. */
@@ -39,7 +40,7 @@ export async function readDesiredFiles(path: string): Promise<DesiredFile[]> {
         .filter((e) => e.isFile() && e.name.endsWith('.sql'))
         .map((e) => e.name)
         // Name order by code units: the same on every machine, whatever its locale.
-        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+        .sort(compareCodeUnits)
         .map((name) => join(path, name))
     : [path];
   if (paths.length === 0) {

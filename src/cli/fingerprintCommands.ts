@@ -9,6 +9,7 @@ import { readManifest, writeManifest, type Manifest } from '../fingerprints/mani
 import { computeManifest, verifyMigrations, type ReplayContext } from '../fingerprints/replay.js';
 import { VerifyFailedError } from '../core/errors.js';
 import { readMigrationFiles } from '../files/migrationFiles.js';
+import { listDifferences } from '../core/lists.js';
 import { action, type CommandContext, type ContextFor } from './commandContext.js';
 
 export function registerFingerprintCommands(program: Command, contextFor: ContextFor): void {
@@ -69,6 +70,5 @@ function replayContext(ctx: CommandContext, committed: Manifest | null): ReplayC
 /** A revision's changes on one readable line: a migration that adds 100 tables lists 5 and counts the rest (--json has them all). */
 function summariseChanges(changes: readonly string[], shown = 5): string {
   if (!changes.length) return '(no schema change)';
-  const rest = changes.length - shown;
-  return changes.slice(0, shown).join('; ') + (rest > 0 ? `; and ${rest} more` : '');
+  return listDifferences(changes, shown);
 }

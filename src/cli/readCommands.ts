@@ -19,7 +19,8 @@ import {
   statusDocument,
   type HistoryEntry,
 } from './format.js';
-import type { Observation, ObserveOptions } from '../observe.js';
+import type { LookChoices, Observation } from '../observe.js';
+import { replayFingerprintsFor } from '../replayFingerprints.js';
 
 export function registerReadCommands(program: Command, contextFor: ContextFor): void {
   program
@@ -157,19 +158,20 @@ export function registerReadCommands(program: Command, contextFor: ContextFor): 
  * current, pending and history need the history, not the revision a legacy
  * database matches nor drift: no replay, no read of the live schema.
  */
-const NAMES_ONLY: ObserveOptions = { reconcile: 'none', checkDrift: false };
+const NAMES_ONLY: LookChoices = { reconcile: 'none', checkDrift: false };
 
 
 /** One look at the database, as `status` takes it: read only, on a connection of its own. */
 export async function observeOnce(
   ctx: CommandContext,
-  options: ObserveOptions = {},
+  options: LookChoices = {},
   read?: readonly MigrationFile[],
 ): Promise<Observation> {
   const files = read ?? (await readMigrationFiles(ctx.settings.dir));
   const client = await connectFor(ctx.settings, ctx.logger);
   try {
-    return await observe(client, ctx.settings, files, options, ctx.logger);
+    const replay = replayFingerprintsFor(ctx.settings, ctx.logger);
+    return await observe({ client, settings: ctx.settings, files, logger: ctx.logger, replay, ...options });
   } finally {
     await closeQuietly(client);
   }

@@ -120,10 +120,30 @@ export function resolveSettings(
   cwd: string = process.cwd(),
   isTerminal: boolean = Boolean(process.stderr.isTTY),
 ): Settings {
-  // An empty variable counts as unset, as DB_* already did: compose files pass `LOG_LEVEL: ${LOG_LEVEL}`
-  // through and get "" when the shell has none.
-  const envOf = (name: string): string | undefined => env[name] || undefined;
-  const { file: configFile, values: fromFile } = readConfigFile(flags.config ?? envOf('MIGRATE_CONFIG'), cwd);
+  const config = readConfigFile(flags.config ?? envValue(env, 'MIGRATE_CONFIG'), cwd);
+  return settingsFrom({ flags, env, config, cwd, isTerminal });
+}
+
+/** Every layer settings come from, as read: what `settingsFrom` decides from. */
+export interface SettingsSources {
+  readonly flags: SettingsInput;
+  readonly env: NodeJS.ProcessEnv;
+  /** The config file read (null: none) and its values, validated against schema/config.schema.json. */
+  readonly config: { readonly file: string | null; readonly values: SettingsInput };
+  /** Folder relative paths resolve from. */
+  readonly cwd: string;
+  /** Whether stderr is a terminal (the log format's default). */
+  readonly isTerminal: boolean;
+}
+
+/**
+ * The settings, from layers already read: flags over the environment over
+ * the config file over defaults. Reads no file (test/unit/settings.test.ts
+ * gives it literals); `resolveSettings` reads the config file first.
+ */
+export function settingsFrom({ flags, env, config, cwd, isTerminal }: SettingsSources): Settings {
+  const envOf = (name: string): string | undefined => envValue(env, name);
+  const { file: configFile, values: fromFile } = config;
   const pick = <K extends keyof SettingsInput>(key: K, envValue?: string): SettingsInput[K] | string | undefined =>
     flags[key] ?? envValue ?? fromFile[key];
 
@@ -166,6 +186,14 @@ export function resolveSettings(
     desired: (flags.desired ?? fromFile.desired) !== undefined ? resolve(cwd, String(flags.desired ?? fromFile.desired)) : null,
     lint: { exclude: [...(flags.lint?.exclude ?? fromFile.lint?.exclude ?? [])], include: [...(flags.lint?.include ?? fromFile.lint?.include ?? [])] },
   };
+}
+
+/**
+ * An environment variable, empty counting as unset, as DB_* already did: compose files pass
+ * `LOG_LEVEL: ${LOG_LEVEL}` through and get "" when the shell has none.
+ */
+function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  return env[name] || undefined;
 }
 
 /** A boolean setting from a flag or config (a boolean) or the environment (`true`, `1`, `yes`, `on`). */

@@ -11,19 +11,15 @@ import type {
   DatabaseFacts,
   Detection,
   Finding,
+  FingerprintManifest,
   MigrationFile,
   Plan,
   ProbeAnswer,
   StateName,
 } from './types.js';
 import { UnknownRevisionError } from './errors.js';
-
-/** Recorded schema fingerprints, one per revision (written by `migrate snapshot`). */
-export interface FingerprintManifest {
-  /** Fingerprint of the empty schema, before any migration. */
-  readonly base: string;
-  readonly revisions: readonly { readonly name: string; readonly fingerprint: string }[];
-}
+import { LISTED, listDifferences, listFirst } from './lists.js';
+import { applyPlan, nonePlan, refusePlan, stampPlan } from './plans.js';
 
 export interface DetectOptions {
   /** Stamp a legacy database at this revision instead of matching fingerprints. */
@@ -81,8 +77,8 @@ export function detectState(
   switch (state) {
     case 'fresh':
       plan = pending.length
-        ? makePlan('apply', null, pending, `fresh database: build head (${countOf(pending)})`)
-        : makePlan('none', null, [], 'fresh database and no migrations on disk');
+        ? applyPlan(pending, `fresh database: build head (${countOf(pending)})`)
+        : nonePlan('fresh database and no migrations on disk');
       break;
     case 'legacy':
       plan = planLegacy(facts, fileNames, options, findings);
@@ -91,10 +87,10 @@ export function detectState(
       plan = planDiverged(unknown, outOfOrder, pending, applied, fileNames, options);
       break;
     case 'behind':
-      plan = makePlan('apply', null, pending, `${countOf(pending)} pending`);
+      plan = applyPlan(pending, `${countOf(pending)} pending`);
       break;
     case 'current':
-      plan = makePlan('none', null, [], 'up to date');
+      plan = nonePlan('up to date');
       break;
   }
 
@@ -103,9 +99,7 @@ export function detectState(
     if (drift) {
       findings.push(drift);
       if (options.refuseOnDrift) {
-        plan = makePlan('refuse', null, [], `live schema drifted from the recorded schema of ${current}`, {
-          settleCommand: 'migrate status',
-        });
+        plan = refusePlan(`live schema drifted from the recorded schema of ${current}`, 'migrate status');
       }
     }
   }
@@ -116,13 +110,7 @@ export function detectState(
 
   const modified = findings.filter((f) => f.kind === 'checksum-mismatch');
   if (modified.length && !options.allowModified && plan.action !== 'refuse') {
-    plan = makePlan(
-      'refuse',
-      null,
-      [],
-      `applied migration edited since it ran: ${listNames(modified.map((f) => f.name))}`,
-      { settleCommand: 'restore the file, or record it as it is now with migrate repair (--allow-modified passes this run only)' },
-    );
+    plan = refusePlan(`applied migration edited since it ran: ${listNames(modified.map((f) => f.name))}`, 'restore the file, or record it as it is now with migrate repair (--allow-modified passes this run only)');
   }
 
   return deepFreeze({ state, ...base, plan, findings });
@@ -150,30 +138,20 @@ function planLegacy(
       ? `no schema fingerprints recorded for these migrations${options.whyNoFingerprints ? `, and ${options.whyNoFingerprints}` : ''}`
       : 'the live schema fingerprint was not computed';
     findings.push({ kind: 'missing-fingerprints', reason });
-    return makePlan('refuse', null, [], `legacy database (${objects}) and ${reason}`, {
-      settleCommand: 'migrate snapshot (then commit the manifest), or migrate auto --baseline REV',
-    });
+    return refusePlan(`legacy database (${objects}) and ${reason}`, 'migrate snapshot (then commit the manifest), or migrate auto --baseline REV');
   }
 
   const matches = matchingRevisions(manifest, fileNames, facts.liveFingerprint);
   if (matches.length === 0) {
     const nearest = options.nearestRevision?.();
-    const shown = nearest?.differences.slice(0, LISTED) ?? [];
-    const near = nearest
-      ? `; nearest is ${nearest.revision ?? 'base'}, which differs: ${shown.join('; ')}` +
-        (nearest.differences.length > shown.length ? `; and ${nearest.differences.length - shown.length} more` : '')
-      : '';
-    return makePlan('refuse', null, [], `legacy database (${objects}) matches no recorded revision${near}`, {
-      settleCommand: 'migrate auto --baseline REV, once you know which revision the schema is at',
-    });
+    const near = nearest ? `; nearest is ${nearest.revision ?? 'base'}, which differs: ${listDifferences(nearest.differences, LISTED)}` : '';
+    return refusePlan(`legacy database (${objects}) matches no recorded revision${near}`, 'migrate auto --baseline REV, once you know which revision the schema is at');
   }
   const contiguous = matches.every((index, i) => i === 0 || index === matches[i - 1]! + 1);
   const names = matches.map((i) => (i < 0 ? 'base' : fileNames[i]!));
   if (!contiguous) {
     findings.push({ kind: 'ambiguous-match', revisions: names, chosen: null });
-    return makePlan('refuse', null, [], `legacy schema matches separate revisions: ${names.join(', ')}`, {
-      settleCommand: `migrate auto --baseline REV, with REV one of ${names.join(', ')}`,
-    });
+    return refusePlan(`legacy schema matches separate revisions: ${names.join(', ')}`, `migrate auto --baseline REV, with REV one of ${names.join(', ')}`);
   }
   if (names.length === 1) return planFromStamp(names[0]!, fileNames, `legacy schema matches ${names[0]}`);
   return planAmbiguousRun(names, fileNames, facts.probes ?? [], options, findings);
@@ -219,9 +197,7 @@ function planAmbiguousRun(
     const present = names[low]!;
     const absent = names[high + 1]!;
     findings.push({ kind: 'ambiguous-match', revisions: names, chosen: null, probes: asked, decidedBy: [] });
-    return makePlan('refuse', null, [], `${listed}; ${probeSays(present)} but ${probeSays(absent)}, which runs before it`, {
-      settleCommand: `check both probes, then migrate auto --baseline REV, with REV one of ${names.join(', ')}`,
-    });
+    return refusePlan(`${listed}; ${probeSays(present)} but ${probeSays(absent)}, which runs before it`, `check both probes, then migrate auto --baseline REV, with REV one of ${names.join(', ')}`);
   }
   // The probes that bound the range: the present one at its start, the absent one right after its end.
   const bounds = [...(low > 0 ? [names[low]!] : []), ...(high + 1 < names.length ? [names[high + 1]!] : [])];
@@ -242,10 +218,8 @@ function planAmbiguousRun(
     return planFromStamp(chosen, fileNames, `${listed}${narrowed}; ambiguousLegacy is latest: ${chosen}`);
   }
   findings.push({ kind: 'ambiguous-match', revisions: names, chosen: null, probes: asked, decidedBy: [] });
-  return makePlan('refuse', null, [], `${listed}${narrowed}${unanswered.length ? `; ${unanswered.join('; ')}` : ''}`, {
-    settleCommand: `decide how many of them ran, then one of: ${open.map((name) => `migrate auto --baseline ${name}`).join('; ')} ` +
-      '(or give the migrations probes, or set ambiguousLegacy to latest: README "Probes")',
-  });
+  return refusePlan(`${listed}${narrowed}${unanswered.length ? `; ${unanswered.join('; ')}` : ''}`, `decide how many of them ran, then one of: ${open.map((name) => `migrate auto --baseline ${name}`).join('; ')} ` +
+      '(or give the migrations probes, or set ambiguousLegacy to latest: README "Probes")');
 }
 
 /** Indexes into `fileNames` whose recorded fingerprint equals `live`; -1 stands for base. */
@@ -262,15 +236,13 @@ function matchingRevisions(manifest: FingerprintManifest, fileNames: readonly st
 function planFromStamp(stampTo: string, fileNames: readonly string[], reason: string): Plan {
   if (stampTo === 'base') {
     return fileNames.length
-      ? makePlan('apply', null, fileNames, `${reason}: apply ${countOf(fileNames)}`)
-      : makePlan('none', null, [], reason);
+      ? applyPlan(fileNames, `${reason}: apply ${countOf(fileNames)}`)
+      : nonePlan(reason);
   }
   const index = fileNames.indexOf(stampTo);
   if (index < 0) throw new UnknownRevisionError(stampTo);
   const rest = fileNames.slice(index + 1);
-  return rest.length
-    ? makePlan('stamp-then-apply', stampTo, rest, `${reason}: stamp it, then apply ${countOf(rest)}`)
-    : makePlan('stamp', stampTo, [], `${reason}: stamp it (head)`);
+  return stampPlan(stampTo, rest, rest.length ? `${reason}: stamp it, then apply ${countOf(rest)}` : `${reason}: stamp it (head)`);
 }
 
 /**
@@ -294,20 +266,18 @@ function planDiverged(
   const reason = `history diverged from the files (${parts.join('; ')})`;
   if (!unknown.length) {
     if (options.outOfOrder) {
-      return makePlan('apply', null, pending, `history has gaps (${listNames(outOfOrder)}): apply them out of order, in file order with the rest (${countOf(pending)})`);
+      return applyPlan(pending, `history has gaps (${listNames(outOfOrder)}): apply them out of order, in file order with the rest (${countOf(pending)})`);
     }
-    return makePlan('refuse', null, [], reason, { settleCommand: 'migrate up --out-of-order, which applies them in file order with the rest' });
+    return refusePlan(reason, 'migrate up --out-of-order, which applies them in file order with the rest');
   }
   if (outOfOrder.length) {
-    return makePlan('refuse', null, [], reason, {
-      settleCommand: `restore the files of ${listNames(unknown)} (a renamed file: its old name), then migrate up --out-of-order`,
-    });
+    return refusePlan(reason, `restore the files of ${listNames(unknown)} (a renamed file: its old name), then migrate up --out-of-order`);
   }
   // Stamping the last applied revision that is on disk drops the rows of the
   // files that are not; no file is recorded that was not applied.
   const appliedSet = new Set(applied);
   const lastKnown = fileNames.filter((n) => appliedSet.has(n)).at(-1) ?? 'base';
-  return makePlan('refuse', null, [], reason, { settleCommand: `migrate stamp ${lastKnown}` });
+  return refusePlan(reason, `migrate stamp ${lastKnown}`);
 }
 
 function findModifiedFiles(applied: readonly AppliedMigration[], files: readonly MigrationFile[]): Finding[] {
@@ -335,26 +305,10 @@ function findDrift(current: string | null, facts: DatabaseFacts, options: Detect
   };
 }
 
-function makePlan(
-  action: Plan['action'],
-  stampTo: string | null,
-  apply: readonly string[],
-  reason: string,
-  extra: { settleCommand?: string } = {},
-): Plan {
-  return { action, stampTo, apply: [...apply], reason, ...extra };
-}
-
 /** "1 migration", "3 migrations": for plan reasons here and in commandPlanner.ts. */
 export function countOf(names: readonly unknown[]): string {
   return `${names.length} migration${names.length === 1 ? '' : 's'}`;
 }
-
-/**
- * How many names a one-line reason lists before it says how many more: a
- * list this short is never cut (here, in `status` and in the CLI's lines).
- */
-export const LISTED = 10;
 
 /**
  * Names for a one-line reason: all of them up to LISTED, else the first
@@ -362,8 +316,7 @@ export const LISTED = 10;
  * every migration; `status` prints the unknown and gap lines whole.
  */
 export function listNames(names: readonly string[], shown = LISTED): string {
-  if (names.length <= shown) return names.join(', ');
-  return `${names.slice(0, shown).join(', ')} and ${names.length - shown} more (migrate status lists them all)`;
+  return listFirst(names, shown, { after: ' (migrate status lists them all)' });
 }
 
 /** Introspection reads at most twenty application objects (src/db/facts.ts): a full list ends without "…". */

@@ -30,7 +30,8 @@ import {
   SchemaCheckError,
 } from '../core/errors.js';
 import { ensureHistoryTables, recordApplied, recordReverted, type AppliedRecord } from './history.js';
-import { qualify, type HistoryLocation, type Queryable } from './facts.js';
+import { qualify, type HistoryLocation } from './facts.js';
+import type { Queryable } from '../core/types.js';
 import { createStopper, type Stopper } from './interruption.js';
 import type { Logger } from '../config/logger.js';
 import {

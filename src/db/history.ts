@@ -14,7 +14,8 @@ import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { ChecksumConflictError, ConfigError, HistoryConflictError, INSUFFICIENT_PRIVILEGE, describeCause } from '../core/errors.js';
-import { historyLocationOf, metaTableOf, qualify, type HistoryLocation, type Queryable, type RunnerLocation } from './facts.js';
+import { historyLocationOf, metaTableOf, qualify, type HistoryLocation, type RunnerLocation } from './facts.js';
+import type { Queryable } from '../core/types.js';
 import { packageFileUrl } from '../packageFiles.js';
 
 export interface AppliedRecord {

@@ -8,7 +8,7 @@
  */
 import pg from 'pg';
 import { CONNECTION_LOSS_HINT, MigrationFailedError, describeCause, isConnectionLoss } from '../core/errors.js';
-import type { Queryable } from './facts.js';
+import type { Queryable } from '../core/types.js';
 import type { Logger } from '../config/logger.js';
 import type { StatementLocation } from './roundTrips.js';
 import type { MigrationFile } from '../core/types.js';

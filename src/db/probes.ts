@@ -27,7 +27,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { ProbeError, describeCause } from '../core/errors.js';
-import type { Queryable } from './facts.js';
+import type { Queryable } from '../core/types.js';
 import type { Logger } from '../config/logger.js';
 import type { MigrationFile, ProbeAnswer } from '../core/types.js';
 
@@ -207,7 +207,8 @@ const QUERY_CANCELED = '57014';
  * against mistakes, not against a file that means harm.
  */
 function oneStatement(db: Queryable, text: string, values?: unknown[]): Promise<pg.QueryResult> {
-  return db.query({ text, values, queryMode: 'extended' } as unknown as string);
+  // A pg connection answers with pg's whole QueryResult: its fields tell one boolean column from others.
+  return db.query({ text, values, queryMode: 'extended' } as unknown as string) as Promise<unknown> as Promise<pg.QueryResult>;
 }
 
 function booleanOf(result: pg.QueryResult, file: MigrationFile): boolean {

@@ -10,7 +10,7 @@ import type { MigrationBuilder } from 'node-pg-migrate';
 import type pg from 'pg';
 import { MigrationFileError, describeCause } from '../core/errors.js';
 import { importPackage } from './importPackage.js';
-import type { Queryable } from '../db/facts.js';
+import type { Queryable } from '../core/types.js';
 import type { Logger } from '../config/logger.js';
 import {
   blankStatement,

@@ -19,7 +19,7 @@ import {
 } from '../schema/model.js';
 import { describeDifference, diffSchemas } from '../schema/diff.js';
 import { fingerprintSchema, hashTopLevelObject, serializeCanonicalJson } from '../schema/fingerprint.js';
-import type { FingerprintManifest } from '../core/stateDetector.js';
+import type { FingerprintManifest } from '../core/types.js';
 import type { MigrationFile } from '../core/types.js';
 
 export const MANIFEST_FILE_NAME = '.schema-fingerprints.json';

@@ -23,6 +23,9 @@ import { replayManifest } from './manifestBuilder.js';
 import { replayVerify, type VerifyStep } from './verifyReplay.js';
 import { openScratchServer, type ScratchRequest } from './scratchServer.js';
 
+export { readModel, readOptionsOf } from './liveSchema.js';
+import { readOptionsOf } from './liveSchema.js';
+
 export interface ReplayContext extends ScratchRequest {
   readonly settings: Settings;
   readonly logger: Logger;
@@ -201,14 +204,6 @@ function cleanUpOnSignal(signal?: AbortSignal) {
     },
     stop,
   };
-}
-
-export function readModel(client: Client, settings: Settings): Promise<SchemaModel> {
-  return readSchemaModel(client, readOptionsOf(settings));
-}
-
-export function readOptionsOf(settings: Settings) {
-  return { schema: settings.schema, excludeTables: runnerTablesIn(settings), privileges: settings.fingerprintPrivileges };
 }
 
 export function batchOptions(client: Client, context: ReplayContext) {

@@ -39,9 +39,9 @@ import {
   withPinnedCatalog,
   type CatalogParts,
   type PartKind,
-  type Queryable,
   type ReadSchemaModelOptions,
 } from './catalog.js';
+import type { Queryable } from '../core/types.js';
 import type { SchemaModel } from './model.js';
 
 const EQ = 'OPERATOR(pg_catalog.=)';

@@ -21,6 +21,7 @@
  */
 import { UsageError } from '../core/errors.js';
 import type { PlanRefusal } from '../core/types.js';
+import { compareCodeUnits } from '../core/lists.js';
 import {
   constraintNameParts,
   constraintTypeOf,
@@ -787,7 +788,7 @@ function renameOwnedSequences(model: SchemaModel, to: SchemaModel): RenameResult
 }
 
 function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => compareCodeUnits(a, b)));
 }
 
 // --- Inheritance -----------------------------------------------------------------------

@@ -6,7 +6,7 @@
 import { MigrationBuilder } from 'node-pg-migrate';
 import { buildMigration, parseSqlMigration } from '../../src/files/migrationModules.js';
 import { createSilentLogger } from '../../src/config/logger.js';
-import type { Queryable } from '../../src/db/facts.js';
+import type { Queryable } from '../../src/core/types.js';
 import type { MigrationFile } from '../../src/core/types.js';
 
 const file: MigrationFile = { name: '0001_x', fileName: '0001_x.sql', extension: '.sql', path: '/m/0001_x.sql', checksum: 'c' };
