@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The floor of a no-op start (issue 6): a plain script that starts Node,
+ * The floor of a no-op start (bench/RESULTS.md, "How each contender runs"): a plain script that starts Node,
  * imports pg, connects, reads the history once and exits. `migrate` can start
  * below it: it runs pg bundled from a V8 code cache, and keeps pg from loading
  * Node's undici (src/cli.ts), which this script, as anyone would write it, does not.

@@ -7,12 +7,12 @@
  * Why: every container start pays the command's start-up. Node resolves and
  * loads each module file on its own; our ~30 modules plus commander and
  * winston's ~100 CommonJS files were a third of a no-op start. One file cuts
- * most of that (bench/RESULTS.md, issue 6).
+ * most of that (bench/RESULTS.md, the no-op start).
  *
  * Bundled with our modules: what every start loads, commander, winston and
  * pg (with pg-connection-string and pg's own dependencies). pg alone was ~19 ms
  * of CPU of a start loaded as a package, ~15% of a no-op; 16 replicas started
- * at once ran 0.2 s faster with it bundled (issue 6). So the command carries
+ * at once ran 0.2 s faster with it bundled (bench/RESULTS.md, replicas). So the command carries
  * the pg that was installed when it was built (the Docker image builds it from
  * the lockfile). Migration files that import pg get the installed one;
  * `pgm.db` results use its type parsers (src/files/migrationModules.ts).
@@ -95,7 +95,7 @@ export async function buildCli() {
  * makes it, up to where it needs a server (there is none at build time): it
  * resolves its settings, logs, reads and hashes a folder of migrations, and
  * fails to connect. A cache warmed so saved ~2.5 ms of CPU of a no-op start
- * over one warmed by `--help` (issue 6).
+ * over one warmed by `--help` (measured with npm run bench).
  */
 function writeCodeCache() {
   const folder = mkdtempSync(join(tmpdir(), 'migrate-warm-up-'));

@@ -2,7 +2,7 @@
  * Runs the bundled command (dist/cliMain.cjs, scripts/build-cli.mjs) compiled
  * with the V8 code cache the build wrote beside it. Node 20 has no compile
  * cache for modules of its own; compiling the bundle from the cache saves
- * ~12 ms of every start (issue 6, bench/). V8 ignores a cache made by another
+ * ~12 ms of every start (README "Performance"). V8 ignores a cache made by another
  * Node or with other flags and compiles as usual.
  */
 import { readFileSync, writeFileSync } from 'node:fs';

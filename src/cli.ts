@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `migrate` command's entry. Every container start of every replica pays
- * what happens here before any work (issue 6, bench/), so it does two things:
+ * what happens here before any work (README "Performance"), so it does two things:
  *
  * - The command's code is one bundle, dist/cliMain.cjs (scripts/build-cli.mjs),
  *   pg included, compiled with the V8 code cache the build wrote beside it

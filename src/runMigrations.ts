@@ -1,5 +1,5 @@
 /**
- * runMigrations: the recipe every acting command follows (issue 3):
+ * runMigrations: the recipe every acting command follows (README "How it behaves"):
  * introspect, detect, lock, detect again under the lock (another replica may
  * have finished meanwhile), execute, report. Every run resolves with a
  * report; a failure rejects with an error that carries the partial report.
@@ -62,7 +62,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
   try {
     // Drift is looked for only when it would stop the run: reading the whole
     // live schema on every start cost a 1,000-table database more than the
-    // rest of the start (issue 6); `status` and `check` always look.
+    // rest of the start (bench/RESULTS.md, the legacy schema); `status` and `check` always look.
     // Invalid indexes are status's to report: a start does not read them. Only auto runs JS/TS probes
     // (code of the migration files): it alone acts on a legacy match (below).
     const look = { client, settings, files, logger, checkDrift: settings.refuseOnDrift, invalidIndexes: false, probeCode: command.kind === 'auto' };
@@ -145,13 +145,13 @@ interface LockedLook {
 
 /**
  * Takes the lock and looks again, since another runner may have finished
- * meanwhile (issue 3). Returns that look, made holding the lock exclusively,
+ * meanwhile (README "How it behaves", The lock). Returns that look, made holding the lock exclusively,
  * or, when it needs no exclusive hold, a look made holding it shared.
  *
  * - If another runner holds the lock, this one waits for it holding the lock
  *   shared and looks then: no runner can change the database meanwhile, and
  *   every replica that waited looks at the same time rather than one after
- *   the other (issue 6, replicas); most find nothing left and end there,
+ *   the other (bench/RESULTS.md, replicas); most find nothing left and end there,
  *   having waited on their reading connection without opening the lock's.
  * - A scratch replay under the lock would keep every other runner waiting, so
  *   when the database became legacy meanwhile and needs fingerprints, they are

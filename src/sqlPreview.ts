@@ -1,7 +1,9 @@
 /**
  * `migrate sql`: the SQL `up` would run, built inside a READ ONLY transaction
- * that is rolled back, so nothing is created, locked or written (issue 3;
- * node-pg-migrate's dryRun is not dry: reference §6).
+ * that is rolled back, so nothing is created, locked or written (docs/CONTRACT.md
+ * "Commands"). node-pg-migrate 9's dryRun is not dry: its src/migration.ts skips
+ * only the generated steps, and still takes the lock, creates the history table
+ * and runs pgm.db queries.
  */
 import pg from 'pg';
 import { planCommand, type RunCommand } from './core/commandPlanner.js';
@@ -44,7 +46,7 @@ export async function buildPreview(options: RunnerOptions & { readonly target?: 
   const client = await connectFor(settings, logger);
   try {
     // `up` refuses a legacy database whatever revision it matches, so the match is not looked
-    // for: no scratch database to replay in (CONTRACT.md: sql touches nothing).
+    // for: no scratch database to replay in (docs/CONTRACT.md "Commands": sql touches nothing).
     const { detection, facts } = await observe({ client, settings, files, logger, reconcile: 'none', invalidIndexes: false });
     const plan = planCommand(options.command ?? { kind: 'up', target: options.target ?? 'head' }, detection, files.map((f) => f.name));
     const direction = plan.action === 'revert' ? 'down' : 'up';

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Backend container entrypoint (CONTRACT.md, "The container"):
+# Backend container entrypoint (docs/CONTRACT.md "The container"):
 #
 #   backend-entrypoint.sh COMMAND [ARG...]
 #

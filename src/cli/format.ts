@@ -6,7 +6,7 @@ import { settleCommandOf } from '../core/plans.js';
 
 export { describeFinding };
 
-/** `status --json`: exactly the contract's document (CONTRACT.md "Machine output"). */
+/** `status --json`: exactly the document of docs/CONTRACT.md "Output". */
 export function statusDocument(d: Detection): object {
   return {
     state: d.state,

@@ -1,6 +1,6 @@
 /**
  * argv → command → exit code. Errors become one line on stderr and an exit
- * code here, in one place (CONTRACT.md "Exit codes"); no stack trace unless
+ * code here, in one place (docs/CONTRACT.md "Exit codes"); no stack trace unless
  * --log-level debug. Signals and migration code that escapes (an exception
  * from a timer, process.exit()) stop the run here too (watchProcess).
  */
@@ -125,7 +125,7 @@ function watchProcess() {
 }
 
 /**
- * CONTRACT.md: "with no command, `auto`", also when only options are given
+ * docs/CONTRACT.md "Commands": with no command, `auto`, also when only options are given
  * (`migrate --database-url URL`, `migrate --json`). A first word that is not a
  * command stays, so commander says "unknown command" with a suggestion;
  * `migrate --help` stays the program's help.

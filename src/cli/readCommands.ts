@@ -92,7 +92,7 @@ export function registerReadCommands(program: Command, contextFor: ContextFor): 
     .action(action(contextFor, async (ctx, opts: { strict?: boolean }) => {
       const { detection, manifestStaleness } = await observeOnce(ctx);
       const drift = detection.findings.filter((f) => f.kind === 'drift');
-      // CONTRACT.md: exit 0 when current with no findings that refuse. Which findings refuse is the
+      // docs/CONTRACT.md "Commands": exit 0 when current with no findings that refuse. Which findings refuse is the
       // detector's call (an edited file unless allowModified, drift with refuseOnDrift), as for auto.
       // A stale manifest is printed; it fails only --strict, whose drift check it makes unsure.
       // With no migration files at all and nothing applied there is nothing to do: ok (isUpToDate).

@@ -8,7 +8,7 @@
  * so loading it overlaps reading the files and connecting; lines logged
  * before it is ready wait in order (with their own timestamps) and `flush`
  * writes them. Loading it up front was about a quarter of a no-op start
- * (bench/RESULTS.md, issue 6).
+ * (bench/RESULTS.md, the no-op start).
  */
 import type winston from 'winston';
 import { redact } from './redact.js';

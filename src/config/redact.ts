@@ -1,5 +1,5 @@
 /**
- * Passwords never appear in any output (CONTRACT.md "Exit codes"). Two layers,
+ * Passwords never appear in any output (docs/CONTRACT.md "Output"). Two layers,
  * both always on (README "Passwords"):
  *
  * - Structurally: the runner builds what it prints about the target without

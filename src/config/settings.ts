@@ -1,5 +1,5 @@
 /**
- * Settings, highest first (CONTRACT.md "Settings"): flags; environment;
+ * Settings, highest first (docs/CONTRACT.md "Settings, highest first"): flags; environment;
  * a JSON config file validated against schema/config.schema.json; defaults.
  */
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * Every error a user of the command or the library can meet: small classes
- * that carry data, each with its exit code (README "Commands", exit codes)
+ * that carry data, each with its exit code (docs/CONTRACT.md "Exit codes")
  * and, where there is something to do, a hint. The CLI turns each into one
  * line in one place (src/cli/main.ts). Messages never copy a stack; the
  * driver's error is the `cause`, never changed.

@@ -1,6 +1,6 @@
 /**
  * The pure heart of the runner: facts about the database and the migration
- * files in, one state with a plan and findings out (CONTRACT.md "The states").
+ * files in, one state with a plan and findings out (docs/CONTRACT.md "The states").
  *
  * Like Alembic's RevisionMap it knows nothing about files or connections: it
  * imports neither `pg` nor `fs`, so every decision is unit-testable from
@@ -63,7 +63,7 @@ export function detectState(
   const head = fileNames.at(-1) ?? null;
 
   const unknown = applied.filter((name) => !indexOnDisk.has(name));
-  // A map, not indexOf: a thousand applied names against a thousand files is a million compares (bench/, issue 6).
+  // A map, not indexOf: a thousand applied names against a thousand files is a million compares (bench/RESULTS.md, the no-op start).
   const lastKnownIndex = applied.reduce((last, name) => Math.max(last, indexOnDisk.get(name) ?? -1), -1);
   const outOfOrder = fileNames.slice(0, lastKnownIndex + 1).filter((name) => !appliedSet.has(name));
   const pending = fileNames.filter((name) => !appliedSet.has(name));
@@ -117,7 +117,7 @@ export function detectState(
 }
 
 function classify(facts: DatabaseFacts, appliedCount: number, irregular: boolean, pendingCount: number): StateName {
-  // An empty history table counts as no history (CONTRACT.md "The states").
+  // An empty history table counts as no history (docs/CONTRACT.md "The states").
   if (appliedCount === 0) return facts.applicationObjects.length ? 'legacy' : 'fresh';
   if (irregular) return 'diverged';
   return pendingCount ? 'behind' : 'current';

@@ -1,6 +1,6 @@
 /**
  * The data the runner passes around: facts in, a detection out, a report at
- * the end. Everything here is plain, frozen data (CONTRACT.md "The states").
+ * the end. Everything here is plain, frozen data (docs/CONTRACT.md "The states").
  */
 
 /**
@@ -44,7 +44,7 @@ export interface AppliedMigration {
   /**
    * When it ran, how long it took and who ran it: read only when asked for
    * (`readDatabaseFacts(…, { details: true })`, the `history` command), else
-   * null. Parsing a thousand timestamps was a tenth of a no-op start (issue 6).
+   * null. Parsing a thousand timestamps was a tenth of a no-op start (bench/RESULTS.md).
    * `runOn` is when it really ran (the side table's ran_at where the runner
    * applied it; run_on may have been moved to keep the history in file order).
    */
@@ -104,7 +104,7 @@ export interface FingerprintManifest {
 export const STATES = ['fresh', 'legacy', 'behind', 'current', 'diverged'] as const;
 export type StateName = (typeof STATES)[number];
 
-/** `revert` (for `down`) and `repair` (for `repair`) are ours, added beside the contract's five. */
+/** `revert` (for `down`) and `repair` (for `repair`) are ours, added beside the five of docs/CONTRACT.md "Output". */
 export const PLAN_ACTIONS = ['apply', 'stamp-then-apply', 'stamp', 'none', 'refuse', 'revert', 'repair'] as const satisfies readonly Plan['action'][];
 export type PlanAction = Plan['action'];
 
@@ -217,7 +217,7 @@ export type Finding =
 
 export type FindingKind = Finding['kind'];
 
-/** The detector's answer (CONTRACT.md "Machine output"). */
+/** The detector's answer (docs/CONTRACT.md "Output"). */
 export interface Detection {
   readonly state: StateName;
   /** Last applied revision, or null for none (`base`). */

@@ -73,7 +73,7 @@ export function runnerTablesIn(where: RunnerLocation): string[] {
 }
 
 /**
- * "Application objects" (CONTRACT.md): every object of the managed schema
+ * "Application objects" (docs/CONTRACT.md "The states"): every object of the managed schema
  * (relations, types, domains, routines, operators, operator classes and
  * families, collations, conversions, text search objects, extended
  * statistics), except the runner's own tables and what belongs to them, to an
@@ -207,7 +207,7 @@ async function readFactsOnce(db: Queryable, where: RunnerLocation, options: Read
     : [];
   // The detector looks at application objects only when the history is empty
   // (fresh or legacy); with history, skip the catalog scan: on a thousand tables
-  // it costs more than the rest of a no-op start's queries together (issue 6).
+  // it costs more than the rest of a no-op start's queries together (bench/RESULTS.md).
   const objects = applied.length
     ? []
     : (await db.query<{ label: string }>(APPLICATION_OBJECTS_SQL, [where.schema, runnerTables, history.schema])).rows.map((r) => r.label);

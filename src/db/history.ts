@@ -1,7 +1,7 @@
 /**
  * Writes to the history: node-pg-migrate's table exactly as it makes it, and
  * a side table (`<table>_meta`) with checksum, duration and who applied, which
- * plain node-pg-migrate never reads (CONTRACT.md "The states", last paragraph).
+ * plain node-pg-migrate never reads (docs/CONTRACT.md "The states", the history table).
  * Names are always query parameters, never interpolated.
  *
  * These statements follow migration SQL on its connection, so functions and
@@ -173,7 +173,7 @@ export async function adoptChecksums(db: Queryable, location: RunnerLocation, re
  * (run_on, id) and refuses to run when that is not the files' order (its
  * check-order). So when the history has a gap or rows out of order, the rows
  * from the first misplaced one on are written again in file order
- * (CONTRACT.md: plain node-pg-migrate keeps working on a database we manage).
+ * (docs/CONTRACT.md "The states": plain node-pg-migrate keeps working on a database we manage).
  */
 export async function stampHistory(
   db: Queryable,

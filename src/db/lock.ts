@@ -4,10 +4,10 @@
  * and a killed runner's lock goes when the server notices its session ended.
  *
  * It uses node-pg-migrate's own key, so plain node-pg-migrate and this runner
- * exclude each other (shared/reference/node-pg-migrate-9.md §4). A runner
+ * exclude each other (node-pg-migrate's src/runner.ts, its advisory lock). A runner
  * changes the database only holding it exclusively; a runner that finds it
  * held waits for it shared, to look once the holder is done, so that many
- * waiting replicas look at once (issue 6; runMigrations.ts). It waits on the
+ * waiting replicas look at once (bench/RESULTS.md, replicas; runMigrations.ts). It waits on the
  * connection it reads with, and opens the lock's own session only when it
  * has to hold the lock exclusively: a replica that finds the work done uses
  * one connection, not two. Session locks do not survive transaction-mode

@@ -22,7 +22,7 @@
  * search_path (as the migration had) and a statement_timeout. Read-only
  * commands ask SQL probes only: a JS/TS probe is code of the migration file,
  * and importing the file runs it, which they never do against the target
- * (CONTRACT.md, "Read-only means read-only"); `auto` asks both.
+ * (docs/CONTRACT.md "Commands", read-only means read-only); `auto` asks both.
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';

@@ -1,8 +1,8 @@
 /**
  * `migrate create NAME`: a new migration file from a template, with a prefix
  * consistent with the folder: 17-digit UTC stamps, 13-digit millisecond
- * stamps, or a zero-padded index (node-pg-migrate's three formats, §7 of the
- * reference; mixing them mis-sorts, so we follow what is there).
+ * stamps, or a zero-padded index (node-pg-migrate's three formats, its
+ * src/migration.ts `create`; mixing them mis-sorts, so we follow what is there).
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';

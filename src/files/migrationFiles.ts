@@ -1,7 +1,10 @@
 /**
  * Migration discovery without executing anything: node-pg-migrate 9's rules
- * (shared/reference/node-pg-migrate-9.md §3, §8) re-implemented so that a
- * status or a no-op start never imports a migration module.
+ * (its src/migration.ts reads the folder and names each migration by its file
+ * name without the extension; src/utils/comparators.ts and fileNameUtils.ts
+ * order them by numeric prefix) re-implemented so that a status or a no-op
+ * start never imports a migration module (README "How it behaves", Only what
+ * runs is imported).
  */
 import { hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
@@ -36,7 +39,7 @@ export async function readMigrationFiles(dir: string): Promise<MigrationFile[]> 
 
   const named = fileNames.map((fileName) => {
     // Not path.extname and path.join: on a thousand names they cost 5 ms of a
-    // no-op start (issue 6), and a readdir name has neither a separator nor a
+    // no-op start (bench/RESULTS.md), and a readdir name has neither a separator nor a
     // leading dot here (dot-files are ignored above).
     const extension = extensionOf(fileName);
     const path = `${folder}${sep}${fileName}`;
@@ -77,7 +80,7 @@ export async function readMigrationFiles(dir: string): Promise<MigrationFile[]> 
 /**
  * One buffer for every file read here, grown when a file does not fit: a
  * thousand readFileSync calls (an fstat and a new buffer each) cost 2.5 ms
- * more of a cold start (issue 6). Only the checksum of what is read is kept.
+ * more of a cold start (bench/RESULTS.md, the no-op start). Only the checksum of what is read is kept.
  */
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
@@ -118,7 +121,7 @@ function sortMigrationFiles(files: MigrationFile[]): MigrationFile[] {
 /** sha256 of the content with CRLF and CR normalised to LF, so a checkout on Windows is not "edited". */
 export function checksumOf(content: Buffer | string): string {
   // Most files hold no CR: hash their bytes as they are, without a string copy, and
-  // with the one-shot hash(), a third of createHash()'s cost on small inputs (issue 6).
+  // with the one-shot hash(), a third of createHash()'s cost on small inputs (bench/RESULTS.md).
   if (typeof content !== 'string' && !content.includes(CR)) return hash('sha256', content, 'hex');
   const text = typeof content === 'string' ? content : content.toString('latin1');
   return hash('sha256', Buffer.from(text.replace(/\r\n?/g, '\n'), 'latin1'), 'hex');
@@ -177,7 +180,7 @@ let collator: Intl.Collator | undefined;
 
 function localeCompareNumerically(a: string, b: string): number {
   // Made on first use: creating it loads ICU data (~15 ms), and with distinct
-  // numeric prefixes, the usual case, no comparison ever gets here (issue 6).
+  // numeric prefixes, the usual case, no comparison ever gets here (bench/RESULTS.md, the no-op start).
   collator ??= new Intl.Collator(undefined, { usage: 'sort', numeric: true, sensitivity: 'variant', ignorePunctuation: true });
   return collator.compare(a, b);
 }

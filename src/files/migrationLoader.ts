@@ -1,5 +1,5 @@
 /**
- * Importing JS/TS migration files (issue 6): jiti, as node-pg-migrate does
+ * Importing JS/TS migration files (README "Performance"): jiti, as node-pg-migrate does
  * (same resolution, CommonJS interop, module cache, native import of ES
  * modules it need not compile), but TypeScript is compiled with sucrase
  * instead of jiti's Babel. With Babel, 1,000 pending migrations peaked at

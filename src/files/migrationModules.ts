@@ -1,7 +1,9 @@
 /**
  * Turning a migration file into SQL with node-pg-migrate's MigrationBuilder,
- * importing only the files that will run (issue 3; the reference §8 measured
- * seconds for importing 1,000 TypeScript files on every start).
+ * importing only the files that will run (README "How it behaves", Only what
+ * runs is imported): node-pg-migrate's src/runner.ts imports every file,
+ * applied or not, before it decides anything, seconds for 1,000 TypeScript
+ * files on a cold start (bench/RESULTS.md, the no-op start).
  *
  * node-pg-migrate is imported lazily: a no-op start never loads it.
  */
@@ -378,7 +380,7 @@ export async function buildMigration(
   logger: Logger,
 ): Promise<BuiltMigration> {
   // A .sql file builds to its section, as pgm.sql would: importing node-pg-migrate
-  // costs ~140 ms of CPU, which an all-SQL batch then never pays (issue 6, replicas).
+  // costs ~140 ms of CPU, which an all-SQL batch then never pays (bench/RESULTS.md, replicas).
   const sqlSection = module.sqlText?.[direction];
   if (sqlSection !== undefined) return builtSql(sqlSection, module.sqlFacts, direction);
   const [{ MigrationBuilder }, installedPg] = await Promise.all([loadNodePgMigrate(), loadInstalledPg()]);

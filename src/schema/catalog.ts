@@ -166,7 +166,7 @@ const CONCURRENT_DDL_ATTEMPTS = 3;
  * which see the latest catalogs rather than the snapshot: an object another
  * session dropped after the snapshot was taken fails with "cache lookup
  * failed" (XX000) or deparses to NULL. A new snapshot no longer lists it
- * (seen in the racing reliability rounds: a runner reading a legacy schema
+ * (seen in the racing rounds of test/reliability/concurrency.test.ts: a runner reading a legacy schema
  * while another ran a `down`).
  */
 function isConcurrentDdl(error: unknown): boolean {

@@ -61,7 +61,7 @@ const FORBID_NODE_PG_MIGRATE =
        'export async function resolve(s, c, next) { if (s === "node-pg-migrate") throw new Error("node-pg-migrate was imported"); return next(s, c); }'));`,
   );
 
-test('applying .sql migrations never imports node-pg-migrate; a .js one does (issue 6, replicas)', async () => {
+test('applying .sql migrations never imports node-pg-migrate; a .js one does', async () => {
   const db = await createTestDatabase('sqlonly');
   const folder = await createMigrationsFolder(ABC);
   try {

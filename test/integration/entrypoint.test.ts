@@ -1,5 +1,5 @@
 /**
- * scripts/docker/backend-entrypoint.sh (CONTRACT.md "The container"), run as a
+ * scripts/docker/backend-entrypoint.sh (docs/CONTRACT.md "The container"), run as a
  * real process: first with a fake `migrate` (a small sh stub first on PATH)
  * whose exit codes the test chooses, then with the real CLI (dist/cli.js).
  */

@@ -1,5 +1,5 @@
 /**
- * Schema fingerprints through the CLI (issue 4, "Done when"): legacy
+ * Schema fingerprints through the CLI (README "How it behaves", Fingerprints): legacy
  * databases recognised at the exact revision they are at, refused with the
  * difference when they match none, drift, verify, snapshot.
  */
@@ -242,7 +242,7 @@ describe('the example migrations', () => {
     await folder.write('0005_more.sql', sqlMigration('CREATE TABLE more (id int);', 'DROP TABLE more;'));
     const refused = await runCli(['auto', '--refuse-on-drift', '--dir', folder.dir], { env: env(db) });
     expect(refused.code).toBe(3);
-    // Without --refuse-on-drift, auto does not read the live schema (issue 6): it applies, and says nothing of drift.
+    // Without --refuse-on-drift, auto does not read the live schema (README "The states", findings): it applies, and says nothing of drift.
     const applied = await runCli(['auto', '--log-level', 'debug', '--dir', folder.dir], { env: env(db) });
     expect(applied.code).toBe(0);
     expect(applied.stderr).not.toMatch(/drift/);
@@ -274,7 +274,7 @@ describe('the example migrations', () => {
     expect((await runCli(['auto', '--dir', folder.dir], { env: env(db) })).code).toBe(0);
     await folder.write('0005_new.sql', sqlMigration('CREATE TABLE n (id int);', 'DROP TABLE n;'));
     expect((await runCli(['auto', '--dir', folder.dir], { env: env(db) })).code).toBe(0);
-    // CONTRACT.md: check exits 0 when current with no findings that refuse.
+    // docs/CONTRACT.md "Commands": check exits 0 when current with no findings that refuse.
     const check = await runCli(['check', '--dir', folder.dir], { env: env(db) });
     expect(check.code).toBe(0);
     expect(check.stdout).toMatch(/manifest: stale \(no fingerprint for 0005_new\)/);

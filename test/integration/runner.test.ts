@@ -1,6 +1,6 @@
 /**
  * The acting commands through the CLI as a process, on real PostgreSQL
- * (issue 3, "Done when").
+ * (docs/CONTRACT.md "Commands", README "How it behaves").
  */
 import { readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
@@ -42,7 +42,7 @@ const holdMigrationLock = async () => {
 const tables = async () =>
   (await db.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).map((r) => r.t);
 
-// CONTRACT.md: "with no command, `auto`", with options or without.
+// docs/CONTRACT.md "Commands": with no command, `auto`, with options or without.
 describe('no command', () => {
   test.each([
     ['nothing at all', [], { MIGRATIONS_DIR: 'FOLDER' }],
@@ -213,7 +213,7 @@ describe('auto', () => {
     const holder = migrate('auto');
     await waitFor(async () => (await advisoryLocks(true)).length > 0);
     const waiting = migrate('auto', '--json', '--log-level', 'info');
-    // It waits on the connection it reads with: the holder's is the only lock session (issue 6, replicas).
+    // It waits on the connection it reads with: the holder's is the only lock session (bench/RESULTS.md, replicas).
     await waitFor(async () => (await advisoryLocks()).length > (await advisoryLocks(true)).length);
     expect(
       await db.query(
@@ -511,7 +511,7 @@ describe('stamp, down, up +N', () => {
   });
 
   // node-pg-migrate reads the history in (run_on, id) order and refuses to run when that is not
-  // file order (its check-order); stamp writes it in file order (CONTRACT.md: plain node-pg-migrate keeps working).
+  // file order (its check-order); stamp writes it in file order (docs/CONTRACT.md "The states": plain node-pg-migrate keeps working).
   test.each([
     ['a gap (a row deleted)', `DELETE FROM pgmigrations WHERE name = '0002_b'; DELETE FROM pgmigrations_meta WHERE name = '0002_b'`, true],
     ['rows out of order (an out-of-order merge)', `UPDATE pgmigrations SET run_on = run_on + interval '1 second' WHERE name = '0002_b'`, false],
@@ -607,7 +607,7 @@ describe('sql', () => {
     expect(await tables()).toEqual([]);
   });
 
-  // CONTRACT.md: sql touches nothing, not even a scratch database; up refuses a legacy database
+  // docs/CONTRACT.md "Commands": sql touches nothing, not even a scratch database; up refuses a legacy database
   // whatever it matches, so neither replays the migrations to find the match.
   test.each([['sql'], ['up']])('%s on a legacy database refuses (exit 3) without replaying the migrations', async (command) => {
     await db.query('CREATE TABLE a (id int PRIMARY KEY)');

@@ -1,5 +1,5 @@
 /**
- * Every state of the contract, built with plain node-pg-migrate (or by hand
+ * Every state of docs/CONTRACT.md "The states", built with plain node-pg-migrate (or by hand
  * for legacy), named by `migrate status --json` run as a process; and
  * `status` creates nothing, not even the history table.
  */

@@ -1,6 +1,6 @@
 /**
  * Table-driven tests of the pure detector: every state, edge and finding
- * (CONTRACT.md "The states"), built from literals, no database.
+ * (docs/CONTRACT.md "The states"), built from literals, no database.
  */
 import { detectState, probesWanted, type DetectOptions } from '../../src/core/stateDetector.js';
 import type { FingerprintManifest } from '../../src/core/types.js';
