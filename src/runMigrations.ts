@@ -4,9 +4,9 @@
  * have finished meanwhile), execute, report. Every run resolves with a
  * report; a failure rejects with an error that carries the partial report.
  */
-import { planCommand, type RunCommand } from './core/commandPlanner.js';
+import { planCommand, refusalOf, type RunCommand } from './core/commandPlanner.js';
 import { closeQuietly, prepareToWrite, serverMajorOf, type Client } from './db/connection.js';
-import { InterruptedError, RefusedError, RunnerError } from './core/errors.js';
+import { InterruptedError, RunnerError } from './core/errors.js';
 import { runBatch, type BatchOutcome } from './db/execute.js';
 import { cancelBackend } from './db/interruption.js';
 import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './db/history.js';
@@ -302,8 +302,8 @@ function unrecordedChecksums(observed: Observation, files: readonly MigrationFil
 }
 
 function refuseIf(plan: Plan, report: RunReport): void {
-  if (plan.action !== 'refuse') return;
-  throw new RefusedError(plan.reason, report, plan.settleCommand ? { hint: `to settle it: ${plan.settleCommand}` } : {});
+  const refusal = refusalOf(plan, report);
+  if (refusal) throw refusal;
 }
 
 function freeze<T extends object>(value: T): T {

@@ -23,7 +23,6 @@ import {
   LockLostError,
   MigrationEscapeError,
   MigrationFailedError,
-  MigrationFileError,
   MigrationTimeoutError,
   RunnerError,
   SchemaCheckError,
@@ -40,14 +39,8 @@ import {
   type LockTimeoutFacts,
   type OutsideTransactionFacts,
 } from './migrationFailure.js';
-import {
-  buildMigration,
-  checkBuiltSql,
-  loadMigrationModule,
-  mayExportShorthands,
-  type BuiltMigration,
-  type MigrationModule,
-} from '../files/migrationModules.js';
+import { checkBuiltSql, type BuiltMigration, type MigrationModule } from '../files/migrationModules.js';
+import { boundaryOf, buildChecked, loadBatch, missingDownRefusal, revertsItsUp, type LoadedBatch } from '../files/migrationBatch.js';
 import { RoundTripError, sendRoundTrip, type StatementLocation } from './roundTrips.js';
 import { transactionStatusOf } from './transaction.js';
 import type { MigrationFile, MigrationRun } from '../core/types.js';
@@ -224,9 +217,8 @@ interface BuiltPart {
 
 class BatchRun {
   readonly ledger: RunLedger;
-  private readonly modules = new Map<string, MigrationModule>();
+  private loaded: LoadedBatch = { modules: new Map(), shorthandsFor: () => ({}) };
   private readonly stopper: Stopper;
-  private shorthandsBefore: (file: MigrationFile) => Record<string, unknown> = () => ({});
   /** The migration whose code or SQL runs now; null while the runner's own statements run. */
   private runningIndex: number | null = null;
   private runningSince = 0;
@@ -294,45 +286,20 @@ class BatchRun {
 
   /** Every file of the batch loaded and checked before anything runs. */
   private async loadAndCheck(allFiles: readonly MigrationFile[]): Promise<void> {
-    const wanted = new Set(this.batch.map((f) => f.name));
-    const cumulative = new Map<string, Record<string, unknown>>();
-    let shorthands: Record<string, unknown> = {};
-    for (const file of allFiles) {
-      // node-pg-migrate accumulates shorthands over every file in order, applied or not.
-      if (wanted.has(file.name) || (await mayExportShorthands(file))) {
-        const module = await loadMigrationModule(file);
-        this.modules.set(file.name, module);
-        if (module.shorthands) shorthands = { ...shorthands, ...module.shorthands };
-      }
-      cumulative.set(file.name, shorthands);
-    }
-    this.shorthandsBefore = (file) => cumulative.get(file.name) ?? shorthands;
+    this.loaded = await loadBatch(this.batch, allFiles);
     for (const [index, file] of this.batch.entries()) {
-      const module = this.modules.get(file.name)!;
+      const module = this.loaded.modules.get(file.name)!;
       if (module.sqlFacts?.[this.direction]?.unwrapped) {
         this.options.logger.info(`${file.fileName}: its enclosing BEGIN … COMMIT was removed; it runs in the batch's transaction`, {
           migration: file.name,
         });
       }
-      if (this.direction === 'down') this.refuseMissingDown(index, file, module);
+      const refused = this.direction === 'down' ? missingDownRefusal(file, module) : null;
+      if (refused) {
+        this.ledger.rolledBack(index);
+        throw refused;
+      }
     }
-  }
-
-  /** `down` of a migration that has no down: refused before anything runs; its history row stays. */
-  private refuseMissingDown(index: number, file: MigrationFile, module: MigrationModule): void {
-    const sql = file.extension === '.sql';
-    const none = sql ? module.sqlText?.down === undefined || module.sqlFacts?.down?.blank === true : module.down === false;
-    if (!none) return;
-    this.ledger.rolledBack(index);
-    const what = !sql
-      ? `${file.name} has no down migration (${file.fileName} exports down = false)`
-      : module.sqlText?.down === undefined
-        ? `${file.name} has no down migration (add a "-- Down Migration" section)`
-        : `${file.name} has an empty down migration (its "-- Down Migration" section holds no statement)`;
-    throw new MigrationFailedError(file.name, 'down', null, {
-      detail: `${what}; nothing was reverted and its history row stays`,
-      hint: sql ? 'write the down SQL under "-- Down Migration" (SELECT 1; if reverting really needs nothing)' : 'write a down function',
-    });
   }
 
   private async segmentWithRetries(start: number): Promise<number> {
@@ -388,7 +355,8 @@ class BatchRun {
       for (; index < this.batch.length; index++) {
         this.stopper.throwIfStopped();
         const part = await this.build(index, flush);
-        if (!part.built.transactional) {
+        const boundary = boundaryOf(part.built);
+        if (boundary === 'alone') {
           // What came before commits; it runs alone, outside any transaction.
           await flush();
           await this.commit(records);
@@ -401,8 +369,7 @@ class BatchRun {
         pendingChars += part.built.sql.reduce((n, statement) => n + statement.length, 0);
         // With a migration timeout, each migration is its own round trip, so the time is its own.
         if (this.timeoutMs > 0 || part.built.opaque || pending.length >= MAX_GROUP || pendingChars >= MAX_GROUP_CHARS) await flush();
-        if (part.built.addsEnumValue) {
-          // A new enum value cannot be used before its transaction commits ("unsafe use of new value").
+        if (boundary === 'commit-after') {
           index++;
           break;
         }
@@ -422,7 +389,7 @@ class BatchRun {
   private async build(index: number, flush: () => Promise<void>): Promise<BuiltPart> {
     const { db, logger } = this.options;
     const file = this.batch[index]!;
-    const module = this.modules.get(file.name)!;
+    const module = this.loaded.modules.get(file.name)!;
     const started = performance.now();
     const deadline = this.timeoutMs > 0 ? Date.now() + this.timeoutMs : null;
     this.running = index;
@@ -432,7 +399,7 @@ class BatchRun {
     let flushError: unknown;
     let enumValue = false;
     const open = { now: true };
-    const reversing = this.direction === 'down' && module.down === undefined && file.extension !== '.sql';
+    const reversing = revertsItsUp(file, module, this.direction);
     const migrationDb = {
       query: async (textOrConfig: unknown, values?: unknown[]) => {
         if (!open.now) throw new Error(`${file.name} queried the database after the runner had finished with it`);
@@ -453,25 +420,10 @@ class BatchRun {
     } as Queryable;
     try {
       const builderDb = file.extension === '.sql' ? db : migrationDb;
-      const built = await this.stopper.guard(
-        buildMigration(file, module, this.direction, builderDb, this.shorthandsBefore(file), logger),
-        deadline,
-      );
+      const built = await this.stopper.guard(buildChecked(file, module, this.direction, builderDb, this.loaded, logger), deadline);
       if (flushError) throw flushError;
-      if (file.extension === '.sql') return { index, built, buildMs: performance.now() - started, deadline };
-      if (reversing && !built.sql.length) {
-        throw new MigrationFailedError(file.name, 'down', null, {
-          detail: `${file.name} has no down migration, and its up reverses to nothing (${file.fileName}); nothing was reverted and its history row stays`,
-          hint: 'write a down function',
-        });
-      }
-      const facts = await checkBuiltSql(file, built.sql);
-      enumValue ||= facts.addsEnumValue;
-      const checked: BuiltMigration = {
-        ...built,
-        ...(enumValue && { addsEnumValue: true as const }),
-        ...(facts.opaque && { opaque: true as const }),
-      };
+      // SQL sent through pgm.db that added an enum value ends the transaction after it too.
+      const checked: BuiltMigration = enumValue && !built.addsEnumValue ? { ...built, addsEnumValue: true } : built;
       return { index, built: checked, buildMs: performance.now() - started, deadline };
     } catch (error) {
       throw flushError ?? error;
@@ -692,7 +644,7 @@ class BatchRun {
     if (!file || error instanceof RunnerError) {
       return error as Error;
     }
-    const module = this.modules.get(file.name);
+    const module = this.loaded.modules.get(file.name);
     const lockTimeout = isLockTimeout(error) ? await this.lockTimeoutFacts(failure, module, attempts) : null;
     return describeMigrationFailure(
       {
