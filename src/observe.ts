@@ -3,7 +3,7 @@
  * `status`, `check`, the example backend's /readyz and the first step of
  * `runMigrations` all go through here; nothing in it writes to the database.
  */
-import { connect, closeQuietly, serverMajorOf, type Client } from './db/connection.js';
+import { connect, serverMajorOf, withClient, type Client } from './db/connection.js';
 import { readDatabaseFacts } from './db/facts.js';
 import { createSilentLogger, type Logger } from './config/logger.js';
 import { readMigrationFiles } from './files/migrationFiles.js';
@@ -218,10 +218,8 @@ export interface InspectOptions extends RunnerOptions {
 export async function inspectDatabase(options: InspectOptions = {}): Promise<Detection> {
   const settings = settingsOf(options);
   const files = await readMigrationFiles(settings.dir);
-  const client = await connectFor(settings, options.logger ?? createSilentLogger());
-  try {
-    return (await observe(client, settings, files, { checkDrift: options.checkDrift ?? true }, options.logger)).detection;
-  } finally {
-    await closeQuietly(client);
-  }
+  return withClient(
+    () => connectFor(settings, options.logger ?? createSilentLogger()),
+    async (client) => (await observe(client, settings, files, { checkDrift: options.checkDrift ?? true }, options.logger)).detection,
+  );
 }

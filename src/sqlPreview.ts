@@ -7,7 +7,8 @@
  * earlier pending migrations would make.
  */
 import { planCommand, refusalOf, type RunCommand } from './core/commandPlanner.js';
-import { closeQuietly, serverMajorOf, useMigrationSearchPath } from './db/connection.js';
+import { serverMajorOf, useMigrationSearchPath, withClient } from './db/connection.js';
+import { inReadOnlyTransaction } from './db/transaction.js';
 import { SqlPreviewError, describeCause } from './core/errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './observe.js';
 import { historyLocationOf, type Queryable } from './db/facts.js';
@@ -43,8 +44,7 @@ export async function buildPreview(options: RunnerOptions & { readonly target?: 
   const settings = settingsOf(options);
   const logger = options.logger ?? createSilentLogger();
   const files = await readMigrationFiles(settings.dir);
-  const client = await connectFor(settings, logger);
-  try {
+  return withClient(() => connectFor(settings, logger), async (client) => {
     // `up` refuses a legacy database whatever revision it matches, so the match is not looked
     // for: no scratch database to replay in (CONTRACT.md: sql touches nothing).
     const { detection, facts } = await observe(client, settings, files, { reconcile: 'none', invalidIndexes: false }, logger);
@@ -65,22 +65,17 @@ export async function buildPreview(options: RunnerOptions & { readonly target?: 
         if (refused) throw refused;
       }
     }
-    await client.query('BEGIN READ ONLY');
-    try {
-      // As up runs them: unqualified names in the managed schema (the ROLLBACK below undoes the SET).
+    await inReadOnlyTransaction(client, async () => {
+      // As up runs them: unqualified names in the managed schema (the ROLLBACK undoes the SET).
       await useMigrationSearchPath(client, settings.schema);
       for (const [index, file] of batch.entries()) {
         const module = loaded.modules.get(file.name)!;
         const built = await buildChecked(file, module, direction, previewDb(client, file, names.slice(0, index)), loaded, logger);
         migrations.push({ file, module, built, addsEnumValue: boundaryOf(built) === 'commit-after' });
       }
-    } finally {
-      await client.query('ROLLBACK').catch(() => undefined);
-    }
+    });
     return preview;
-  } finally {
-    await closeQuietly(client);
-  }
+  });
 }
 
 /** `command`: what to print the SQL of, `up` (default, to `target`) or `down` (`sql --down`). */

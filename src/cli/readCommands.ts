@@ -1,7 +1,7 @@
 /** Commands that change nothing: status, current, pending, history, heads, show, check, info, wait. */
 import type { Command } from 'commander';
 import { resolveRevision } from '../core/commandPlanner.js';
-import { closeQuietly, waitForDatabase } from '../db/connection.js';
+import { waitForDatabase, withClient } from '../db/connection.js';
 import { EXIT } from '../core/errors.js';
 import { connectFor, observe } from '../observe.js';
 import { readMigrationFiles } from '../files/migrationFiles.js';
@@ -167,12 +167,7 @@ export async function observeOnce(
   read?: readonly MigrationFile[],
 ): Promise<Observation> {
   const files = read ?? (await readMigrationFiles(ctx.settings.dir));
-  const client = await connectFor(ctx.settings, ctx.logger);
-  try {
-    return await observe(client, ctx.settings, files, options, ctx.logger);
-  } finally {
-    await closeQuietly(client);
-  }
+  return withClient(() => connectFor(ctx.settings, ctx.logger), (client) => observe(client, ctx.settings, files, options, ctx.logger));
 }
 
 /** The history entry of one migration, on disk or only in the history. */
