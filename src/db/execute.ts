@@ -19,11 +19,8 @@
 import { isConnectionLoss, pinSearchPath, sleep, useMigrationSearchPath } from './connection.js';
 import {
   HistoryWriteError,
-  InterruptedError,
   LockLostError,
-  MigrationEscapeError,
   MigrationFailedError,
-  MigrationTimeoutError,
   RunnerError,
   SchemaCheckError,
 } from '../core/errors.js';
@@ -33,7 +30,7 @@ import { createStopper, type Stopper } from './interruption.js';
 import type { Logger } from '../config/logger.js';
 import {
   describeMigrationFailure,
-  describeOutsideTransaction,
+  describeStop,
   isLockTimeout,
   readLockTimeoutFacts,
   type LockTimeoutFacts,
@@ -41,8 +38,9 @@ import {
 } from './migrationFailure.js';
 import { checkBuiltSql, type BuiltMigration, type MigrationModule } from '../files/migrationModules.js';
 import { boundaryOf, buildChecked, loadBatch, missingDownRefusal, revertsItsUp, type LoadedBatch } from '../files/migrationBatch.js';
-import { RoundTripError, sendRoundTrip, type StatementLocation } from './roundTrips.js';
-import { transactionStatusOf } from './transaction.js';
+import { RoundTripError, RoundTripGroup, sendRoundTrip, type StatementLocation } from './roundTrips.js';
+import { RunLedger } from './runLedger.js';
+import { inTransaction, transactionStatusOf } from './transaction.js';
 import type { MigrationFile, MigrationRun } from '../core/types.js';
 
 export interface BatchOptions {
@@ -84,12 +82,6 @@ export interface BatchOutcome {
   readonly error: Error | null;
 }
 
-/**
- * At most this many migrations share a round trip: fewer round trips on a
- * large batch (bench/RESULTS.md, "Apply"), progress still every few.
- */
-const MAX_GROUP = 50;
-const MAX_GROUP_CHARS = 1_000_000;
 /** How often a migration that runs long says so. */
 const LONG_RUNNING_NOTICE_MS = 5_000;
 
@@ -125,74 +117,6 @@ export async function executeBatch(
   const outcome = await runBatch(direction, batch, allFiles, options);
   if (outcome.error) throw outcome.error;
   return outcome.runs;
-}
-
-/** The statuses of a batch's migrations, updated as they run. */
-export class RunLedger {
-  private readonly runs: { name: string; direction: 'up' | 'down'; status: MigrationRun['status']; durationMs: number }[];
-  /** Migrations whose SQL ran in the open transaction, not yet committed. */
-  private uncommitted: number[] = [];
-
-  constructor(
-    batch: readonly MigrationFile[],
-    private readonly direction: 'up' | 'down',
-    private readonly onMigration?: (run: MigrationRun, index: number, total: number, committed: boolean) => void,
-  ) {
-    this.runs = batch.map((file) => ({ name: file.name, direction, status: 'not-run', durationMs: 0 }));
-  }
-
-  /** Its SQL ran, in the open transaction (or outside any, for a migration that runs alone). */
-  ran(index: number, durationMs: number): void {
-    const run = this.runs[index]!;
-    run.status = this.direction === 'up' ? 'applied' : 'reverted';
-    run.durationMs = Math.round(durationMs);
-    this.uncommitted.push(index);
-    // Not committed yet: it commits with its transaction (or, run alone, once it is recorded).
-    this.onMigration?.({ ...run }, index, this.runs.length, false);
-  }
-
-  committed(): void {
-    this.uncommitted = [];
-  }
-
-  /** The open transaction was rolled back: what ran in it is undone; `failed` (if any) is the one that failed. */
-  rolledBack(failed: number | null, durationMs = 0): void {
-    for (const index of this.uncommitted) this.runs[index]!.status = 'rolled-back';
-    this.uncommitted = [];
-    if (failed !== null) {
-      this.runs[failed]!.status = 'failed';
-      this.runs[failed]!.durationMs = Math.round(durationMs);
-    }
-  }
-
-  /** It took effect outside any transaction, but was not recorded: failed, whatever it changed. */
-  failed(index: number): void {
-    this.uncommitted = this.uncommitted.filter((i) => i !== index);
-    this.runs[index]!.status = 'failed';
-  }
-
-  /** Before a retry: everything from `from` on is not run again. */
-  reset(from: number): void {
-    for (const run of this.runs.slice(from)) {
-      run.status = 'not-run';
-      run.durationMs = 0;
-    }
-  }
-
-  /** Names of the migrations whose SQL ran in the open transaction. */
-  uncommittedNames(): string[] {
-    return this.uncommitted.map((index) => this.runs[index]!.name);
-  }
-
-  /** Names of the migrations committed so far. */
-  committedNames(): string[] {
-    const done = this.direction === 'up' ? 'applied' : 'reverted';
-    return this.runs.filter((r, i) => r.status === done && !this.uncommitted.includes(i)).map((r) => r.name);
-  }
-
-  snapshot(): readonly MigrationRun[] {
-    return Object.freeze(this.runs.map((run) => Object.freeze({ ...run })));
-  }
 }
 
 /** A migration failed; `index` is the one to blame, null when it was the runner's own statement. */
@@ -273,7 +197,7 @@ class BatchRun {
     const { db } = options;
     if (!this.batch.length) {
       if (!options.prelude) return;
-      await this.inRunnerTransaction(async () => {
+      await inTransaction(db, async () => {
         await this.runnerStatement('creating the history table', () => ensureHistoryTables(db, options.where));
         await this.runnerStatement('writing the history', () => options.prelude!(db));
       });
@@ -332,16 +256,9 @@ class BatchRun {
   private async segment(start: number): Promise<number> {
     const { options } = this;
     const { db } = options;
-    let pending: BuiltPart[] = [];
-    let pendingChars = 0;
     const records: AppliedRecord[] = [];
-    const flush = async () => {
-      if (!pending.length) return;
-      const group = pending;
-      pending = [];
-      pendingChars = 0;
-      await this.sendGroup(group, records);
-    };
+    const pending = new RoundTripGroup<BuiltPart>((group) => this.sendGroup(group, records), { oneEach: this.timeoutMs > 0 });
+    const flush = () => pending.flush();
     await this.runnerStatement('starting the transaction', () => db.query('BEGIN'));
     try {
       if (options.ddlLockTimeoutMs > 0) {
@@ -363,12 +280,7 @@ class BatchRun {
           await this.runAlone(part);
           return index + 1;
         }
-        // SQL that may end the transaction where no check could see it goes alone: nothing after it runs with it.
-        if (part.built.opaque) await flush();
-        pending.push(part);
-        pendingChars += part.built.sql.reduce((n, statement) => n + statement.length, 0);
-        // With a migration timeout, each migration is its own round trip, so the time is its own.
-        if (this.timeoutMs > 0 || part.built.opaque || pending.length >= MAX_GROUP || pendingChars >= MAX_GROUP_CHARS) await flush();
+        await pending.add(part, part.built.sql, part.built.opaque === true);
         if (boundary === 'commit-after') {
           index++;
           break;
@@ -571,7 +483,7 @@ class BatchRun {
     this.ledger.ran(part.index, durationMs);
     const records = [{ name: file.name, checksum: file.checksum, durationMs: Math.round(durationMs) }];
     try {
-      await this.inRunnerTransaction(async () => {
+      await inTransaction(db, async () => {
         this.running = null;
         await this.restoreRunnerSettings();
         await this.options.assertLock?.();
@@ -590,18 +502,6 @@ class BatchRun {
     }
     this.ledger.committed();
     this.logCommitted(records);
-  }
-
-  private async inRunnerTransaction(work: () => Promise<void>): Promise<void> {
-    const { db } = this.options;
-    await db.query('BEGIN');
-    try {
-      await work();
-      await db.query('COMMIT');
-    } catch (error) {
-      await this.rollback();
-      throw error;
-    }
   }
 
   private async rollback(): Promise<void> {
@@ -639,7 +539,7 @@ class BatchRun {
   private async describe(failure: SegmentFailure, attempts: number): Promise<Error> {
     const { error, index } = failure;
     const file = index === null ? null : this.batch[index]!;
-    const stopped = this.stopOf(error, file, failure.outside);
+    const stopped = describeStop(error, { file, direction: this.direction, committed: this.ledger.committedNames(), outside: failure.outside });
     if (stopped) return stopped;
     if (!file || error instanceof RunnerError) {
       return error as Error;
@@ -658,27 +558,6 @@ class BatchRun {
       },
       this.options.logger,
     );
-  }
-
-  /** A stop (signal, escaped code, timeout), said for the migration it stopped and what became of the batch. */
-  private stopOf(error: unknown, file: MigrationFile | null, outside: OutsideTransactionFacts | null): Error | null {
-    const committed = this.ledger.committedNames();
-    const before = committed.length ? `; ${committed.length} migration${committed.length === 1 ? '' : 's'} before it committed` : '';
-    const what = outside ? describeOutsideTransaction(outside).detail : `its transaction was rolled back${before}`;
-    if (error instanceof InterruptedError) {
-      const between = committed.length
-        ? `stopped between transactions: ${committed.length} migration${committed.length === 1 ? '' : 's'} committed, the rest did not run`
-        : 'the batch was rolled back';
-      return error.describing(file ? `${file.name} (${this.direction}) was cancelled; ${what}` : between);
-    }
-    if ((error instanceof MigrationEscapeError || error instanceof MigrationTimeoutError) && file) {
-      return new MigrationFailedError(file.name, this.direction, null, {
-        cause: error,
-        detail: `${error.message} (${file.fileName}); ${what}`,
-        ...(error.hint !== undefined && { hint: error.hint }),
-      });
-    }
-    return null;
   }
 
   private async lockTimeoutFacts(failure: SegmentFailure, module: MigrationModule | undefined, attempts: number): Promise<LockTimeoutFacts | null> {
