@@ -3,7 +3,7 @@
  * migration files, changing nothing (src/observe.ts looks; a legacy database
  * is matched by a replay in a scratch database, src/replayFingerprints.ts).
  */
-import { closeQuietly } from './db/connection.js';
+import { withClient } from './db/connection.js';
 import { createSilentLogger } from './config/logger.js';
 import { readMigrationFiles } from './files/migrationFiles.js';
 import type { Detection } from './core/types.js';
@@ -27,11 +27,9 @@ export async function inspectDatabase(options: InspectOptions = {}): Promise<Det
   const settings = settingsOf(options);
   const logger = options.logger ?? createSilentLogger();
   const files = await readMigrationFiles(settings.dir);
-  const client = await connectFor(settings, logger);
-  try {
-    const replay = replayFingerprintsFor(settings, logger);
-    return (await observe({ client, settings, files, logger, replay, checkDrift: options.checkDrift ?? true })).detection;
-  } finally {
-    await closeQuietly(client);
-  }
+  const replay = replayFingerprintsFor(settings, logger);
+  return withClient(
+    () => connectFor(settings, logger),
+    async (client) => (await observe({ client, settings, files, logger, replay, checkDrift: options.checkDrift ?? true })).detection,
+  );
 }

@@ -3,7 +3,7 @@
  * `status`, `check`, the example backend's /readyz and the first step of
  * `runMigrations` all go through here; nothing in it writes to the database.
  */
-import { connect, serverMajorOf, type Client } from './db/connection.js';
+import { connect, serverMajorOf, withClient, type Client } from './db/connection.js';
 import { readDatabaseFacts } from './db/facts.js';
 import { createSilentLogger, type Logger } from './config/logger.js';
 import { readMigrationFiles } from './files/migrationFiles.js';

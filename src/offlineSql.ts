@@ -5,17 +5,18 @@
  * with a `pgm.db` that has no server behind it, so one that queries while it
  * builds is named and refused instead of being given made-up answers.
  */
-import pg from 'pg';
 import { planOfflineRange } from './core/commandPlanner.js';
 import { MigrationFileError, UsageError, describeCause } from './core/errors.js';
-import { metaTableOf, qualify } from './db/facts.js';
+import { historyLocationOf, type RunnerLocation } from './db/facts.js';
 import type { Queryable } from './core/types.js';
 import type { Logger } from './config/logger.js';
-import { buildMigration, loadMigrationModule, mayExportShorthands, type MigrationModule } from './files/migrationModules.js';
+import { buildChecked, loadBatch, type LoadedBatch } from './files/migrationBatch.js';
+import type { BuiltMigration } from './files/migrationModules.js';
+import { batchScript } from './sqlScript.js';
 import type { MigrationFile } from './core/types.js';
 
 export type OfflineBuild =
-  | { readonly built: true; readonly sql: readonly string[]; readonly transactional: boolean }
+  | ({ readonly built: true } & BuiltMigration)
   | { readonly built: false; readonly reason: string; readonly needsDatabase: boolean };
 
 /** Asked of a `pgm.db` with no server: the build stops, and says why. */
@@ -26,17 +27,20 @@ class NeedsDatabase extends Error {
 }
 
 /**
- * The SQL of one migration in one direction, or why it cannot be had offline.
- * Files that cannot be loaded are errors (exit 2), as for a run.
+ * The SQL of one migration in one direction, or why it cannot be had offline,
+ * built and checked as up builds it (src/files/migrationBatch.ts), with the
+ * shorthands of `allFiles` up to it (or of `loaded`, a batch loaded already).
+ * Files that cannot be loaded, or whose SQL would end the batch's
+ * transaction, are errors (exit 2), as for a run.
  */
 export async function buildOffline(
   file: MigrationFile,
   direction: 'up' | 'down',
   allFiles: readonly MigrationFile[],
   logger: Logger,
-  loaded?: MigrationModule,
+  loaded?: LoadedBatch,
 ): Promise<OfflineBuild> {
-  const module = loaded ?? (await loadMigrationModule(file));
+  const batch = loaded ?? (await loadBatch([file], allFiles));
   let asked = false;
   const noServer: Queryable = {
     query: () => {
@@ -45,10 +49,10 @@ export async function buildOffline(
     },
   };
   try {
-    const built = await buildMigration(file, module, direction, noServer, await shorthandsBefore(file, allFiles), logger);
+    const built = await buildChecked(file, batch.modules.get(file.name)!, direction, noServer, batch, logger);
     // A migration that caught what pgm.db threw and went on built something else than it would.
     if (asked) return { built: false, reason: new NeedsDatabase().message, needsDatabase: true };
-    return { built: true, sql: built.sql, transactional: built.transactional };
+    return { built: true, ...built };
   } catch (error) {
     if (error instanceof MigrationFileError) throw error;
     if (asked) return { built: false, reason: new NeedsDatabase().message, needsDatabase: true };
@@ -56,52 +60,27 @@ export async function buildOffline(
   }
 }
 
-/**
- * node-pg-migrate's column shorthands are cumulative over the files in order;
- * only files that may export them are imported (src/files/migrationModules.ts).
- */
-async function shorthandsBefore(file: MigrationFile, allFiles: readonly MigrationFile[]): Promise<Record<string, unknown>> {
-  let shorthands: Record<string, unknown> = {};
-  for (const earlier of allFiles) {
-    if (earlier.name !== file.name && !(await mayExportShorthands(earlier))) continue;
-    const module = await loadMigrationModule(earlier);
-    if (module.shorthands) shorthands = { ...shorthands, ...module.shorthands };
-    if (earlier.name === file.name) break;
-  }
-  return shorthands;
-}
-
-export interface OfflineScriptOptions {
+export interface OfflineScriptOptions extends RunnerLocation {
   readonly direction: 'up' | 'down';
   /** `[FROM:]TO` (commandPlanner.ts planOfflineRange). */
   readonly range?: string;
-  readonly schema: string;
-  readonly table: string;
   readonly logger: Logger;
 }
 
 /**
- * The script `sql --offline` prints: one transaction, every migration of the
- * range and its history row, as `migrate up`/`down` would write them; psql can
- * run it. The first migration that needs a live database refuses it all (exit 2).
+ * The script `sql --offline` prints (src/sqlScript.ts), as `migrate up`/`down`
+ * would run the range. The first migration that needs a live database
+ * refuses it all (exit 2).
  */
 export async function offlineScript(files: readonly MigrationFile[], options: OfflineScriptOptions): Promise<string> {
   const { direction } = options;
   const range = planOfflineRange(direction, options.range, files.map((f) => f.name));
   const byName = new Map(files.map((f) => [f.name, f]));
-  const history = qualify(options.schema, options.table);
-  const lines = [
-    `-- migrate sql --offline${direction === 'down' ? ' --down' : ''}: ${range.names.length} migration(s), ` +
-      `${range.from ?? 'base'} to ${range.to ?? 'base'}, built without a database`,
-  ];
-  if (!range.names.length) return lines.concat(`-- nothing to ${direction === 'down' ? 'revert' : 'apply'}`).join('\n');
-  lines.push('BEGIN;');
-  if (direction === 'up') {
-    lines.push(`CREATE TABLE IF NOT EXISTS ${history} (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL);`);
-  }
-  for (const name of range.names) {
-    const file = byName.get(name)!;
-    const built = await buildOffline(file, direction, files, options.logger);
+  const batch = range.names.map((name) => byName.get(name)!);
+  const loaded = await loadBatch(batch, files);
+  const migrations = [];
+  for (const file of batch) {
+    const built = await buildOffline(file, direction, files, options.logger, loaded);
     if (!built.built) {
       throw new UsageError(`sql --offline: ${file.fileName} (${direction}) cannot be built without a database: ${built.reason}`, {
         hint: built.needsDatabase
@@ -109,17 +88,14 @@ export async function offlineScript(files: readonly MigrationFile[], options: Of
           : 'fix the migration',
       });
     }
-    lines.push(`-- ${file.fileName} (${direction})${built.transactional ? '' : ' -- runs outside the transaction'}`);
-    if (!built.transactional) lines.push('COMMIT;');
-    lines.push(...built.sql);
-    lines.push(
-      direction === 'down'
-        ? `DELETE FROM ${history} WHERE name = ${pg.escapeLiteral(name)};`
-        : `INSERT INTO ${history} (name, run_on) VALUES (${pg.escapeLiteral(name)}, NOW());`,
-    );
-    if (!built.transactional) lines.push('BEGIN;');
+    migrations.push({ file, built });
   }
-  lines.push('COMMIT;');
-  lines.push(`-- checksums and durations go to ${qualify(options.schema, metaTableOf(options.table))} when migrate runs it`);
-  return lines.join('\n');
+  return batchScript(migrations, {
+    header: `-- migrate sql --offline${direction === 'down' ? ' --down' : ''}: ${range.names.length} migration(s), ` +
+      `${range.from ?? 'base'} to ${range.to ?? 'base'}, built without a database`,
+    direction,
+    history: historyLocationOf(options),
+    // Offline the history table may or may not be there: up's script makes sure of it.
+    createHistory: direction === 'up',
+  });
 }

@@ -3,12 +3,12 @@
  * history, under the migration lock, in one transaction. The schema itself
  * stays (its owner and grants are not ours to lose). Extensions stay.
  */
-import { closeQuietly, prepareToWrite } from './db/connection.js';
+import { prepareToWrite, withClient } from './db/connection.js';
 import { RefusedError, UsageError } from './core/errors.js';
 import { inTransaction } from './db/transaction.js';
 import { historyLocationOf, qualify, runnerTablesOf } from './db/facts.js';
 import { connectFor, settingsOf, type RunnerOptions } from './observe.js';
-import { acquireMigrationLock } from './db/lock.js';
+import { withLock } from './db/lock.js';
 import { createSilentLogger } from './config/logger.js';
 import { requireConnection } from './config/settings.js';
 
@@ -109,29 +109,22 @@ export async function resetDatabase(options: ResetOptions): Promise<{ dropped: n
   }
   const settings = settingsOf(options);
   const logger = options.logger ?? createSilentLogger();
-  const client = await connectFor(settings, logger);
-  const lock = await prepareToWrite(client).then(() => acquireMigrationLock(requireConnection(settings), {
-    timeoutSeconds: settings.lockTimeoutSeconds,
-    waitTimeoutSeconds: settings.waitTimeoutSeconds,
-    logger,
-  })).catch(async (error) => {
-    await closeQuietly(client);
-    throw error;
-  });
-  try {
-    return await inTransaction(client, async () => {
-      const { rows } = await client.query<{ stmt: string }>(DROPS_SQL, [settings.schema]);
-      for (const { stmt } of rows) await client.query(stmt);
-      // A history kept in a schema of its own (--migrations-schema) goes too; that schema stays.
-      const history = historyLocationOf(settings);
-      if (history.schema !== settings.schema) {
-        await client.query(`DROP TABLE IF EXISTS ${runnerTablesOf(history.table).map((t) => qualify(history.schema, t)).join(', ')}`);
-      }
-      logger.info(`reset: dropped ${rows.length} objects in schema ${settings.schema}`);
-      return { dropped: rows.length };
+  return withClient(() => connectFor(settings, logger), async (client) => {
+    await prepareToWrite(client);
+    const lockOptions = { timeoutSeconds: settings.lockTimeoutSeconds, waitTimeoutSeconds: settings.waitTimeoutSeconds, logger };
+    return withLock(requireConnection(settings), null, lockOptions, async (lock) => {
+      await lock.take();
+      return inTransaction(client, async () => {
+        const { rows } = await client.query<{ stmt: string }>(DROPS_SQL, [settings.schema]);
+        for (const { stmt } of rows) await client.query(stmt);
+        // A history kept in a schema of its own (--migrations-schema) goes too; that schema stays.
+        const history = historyLocationOf(settings);
+        if (history.schema !== settings.schema) {
+          await client.query(`DROP TABLE IF EXISTS ${runnerTablesOf(history.table).map((t) => qualify(history.schema, t)).join(', ')}`);
+        }
+        logger.info(`reset: dropped ${rows.length} objects in schema ${settings.schema}`);
+        return { dropped: rows.length };
+      });
     });
-  } finally {
-    await lock.release().catch(() => undefined);
-    await closeQuietly(client);
-  }
+  });
 }

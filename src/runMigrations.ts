@@ -4,10 +4,10 @@
  * have finished meanwhile), execute, report. Every run resolves with a
  * report; a failure rejects with an error that carries the partial report.
  */
-import { planCommand, type RunCommand } from './core/commandPlanner.js';
+import { planCommand, refusalOf, type RunCommand } from './core/commandPlanner.js';
 import { migrationsOf } from './core/plans.js';
-import { closeQuietly, prepareToWrite, serverMajorOf, type Client } from './db/connection.js';
-import { InterruptedError, RefusedError, RunnerError } from './core/errors.js';
+import { prepareToWrite, serverMajorOf, withClient, type Client } from './db/connection.js';
+import { InterruptedError, RunnerError } from './core/errors.js';
 import { runBatch, type BatchOutcome } from './db/execute.js';
 import { cancelBackend } from './db/interruption.js';
 import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './db/history.js';
@@ -17,7 +17,7 @@ import type { Manifest } from './fingerprints/manifest.js';
 import { readDatabaseFacts } from './db/facts.js';
 import type { Queryable } from './core/types.js';
 import { checkSchemaAt, manifestForSchemaCheck } from './fingerprints/schemaCheck.js';
-import { createMigrationLock, type MigrationLockSession } from './db/lock.js';
+import { withLock, type MigrationLockSession } from './db/lock.js';
 import { createSilentLogger, type Logger } from './config/logger.js';
 import { readMigrationFiles } from './files/migrationFiles.js';
 import { describeFinding } from './core/findings.js';
@@ -45,21 +45,18 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
   const logger = options.logger ?? createSilentLogger();
   const command = options.command ?? { kind: 'auto' };
   const files = await readMigrationFiles(settings.dir);
-  const client = await connectFor(settings, logger);
-  let lock: MigrationLockSession | null = null;
-  let before: Observation | null = null;
-  let plan: Plan | null = null;
-  const reportOf = (runs: readonly MigrationRun[], after: Detection | null, stamped: string | null): RunReport => ({
-    command: command.kind,
-    before: before!.detection,
-    plan: plan!,
-    stamped,
-    migrations: runs,
-    after,
-    durationMs: Math.round(performance.now() - started),
-  });
-
-  try {
+  return withClient(() => connectFor(settings, logger), async (client) => {
+    // What the run saw and decided, for the report of whatever ends it.
+    const seen: { before: Observation | null; plan: Plan | null } = { before: null, plan: null };
+    const reportOf = (runs: readonly MigrationRun[], after: Detection | null, stamped: string | null): RunReport => ({
+      command: command.kind,
+      before: seen.before!.detection,
+      plan: seen.plan!,
+      stamped,
+      migrations: runs,
+      after,
+      durationMs: Math.round(performance.now() - started),
+    });
     // Drift is looked for only when it would stop the run: reading the whole
     // live schema on every start cost a 1,000-table database more than the
     // rest of the start (bench/RESULTS.md, the legacy schema); `status` and `check` always look.
@@ -72,66 +69,70 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     // database and stamp is told its revision, so none of them replays the migrations to find it.
     const reconcile = command.kind === 'auto' ? 'replay' : 'none';
     const names = files.map((f) => f.name);
-    before = await untilStopped(observe({ ...look, reconcile, replay }), options.signal);
-    plan = planCommand(command, before.detection, names);
-    logger.info(`state: ${before.detection.state}; plan: ${plan.action} (${plan.reason})`, {
-      state: before.detection.state,
-      current: before.detection.current,
-      head: before.detection.head,
-    });
-    for (const finding of before.detection.findings) logger.warn(describeFinding(finding), { finding: finding.kind });
-    refuseIf(plan, reportOf([], null, null));
-    if (hasNothingToDo(plan, before, files)) return freeze(reportOf([], before.detection, null));
 
-    await prepareToWrite(client);
-    lock = createMigrationLock(requireConnection(settings), client, {
-      timeoutSeconds: settings.lockTimeoutSeconds,
-      waitTimeoutSeconds: settings.waitTimeoutSeconds,
-      logger,
-    });
-    before = await untilStopped(lookUnderLock(lock, before.manifest, logger, {
-      look: (how, computed) => observe({ ...look, reconcile: reconcile === 'none' ? 'none' : how, replay, computed }),
-      replay: async (staleness) => (await replay({ files, staleness, targetMajor: serverMajorOf(client) })).manifest,
-      needsLock: (look) => {
-        const next = planCommand(command, look.detection, names);
-        return next.action !== 'refuse' && !hasNothingToDo(next, look, files);
-      },
-    }), options.signal);
-    plan = planCommand(command, before.detection, names);
-    refuseIf(plan, reportOf([], null, null));
-    if (hasNothingToDo(plan, before, files)) {
-      // The replica that waited while another applied: nothing left. The log
-      // says so, as it would have without the wait.
-      logger.info(`state: ${before.detection.state}; plan: none (${plan.reason})`, { state: before.detection.state });
-      return freeze(reportOf([], before.detection, null));
-    }
+    const underLock = async (lock: MigrationLockSession, first: Observation): Promise<RunReport> => {
+      const before = await untilStopped(lookUnderLock(lock, first.manifest, logger, {
+        look: (how, computed) => observe({ ...look, reconcile: reconcile === 'none' ? 'none' : how, replay, computed }),
+        replay: async (staleness) => (await replay({ files, staleness, targetMajor: serverMajorOf(client) })).manifest,
+        needsLock: (look) => {
+          const next = planCommand(command, look.detection, names);
+          return next.action !== 'refuse' && !hasNothingToDo(next, look, files);
+        },
+      }), options.signal);
+      const plan = planCommand(command, before.detection, names);
+      seen.before = before;
+      seen.plan = plan;
+      refuseIf(plan, reportOf([], null, null));
+      if (hasNothingToDo(plan, before, files)) {
+        // The replica that waited while another applied: nothing left. The log
+        // says so, as it would have without the wait.
+        logger.info(`state: ${before.detection.state}; plan: none (${plan.reason})`, { state: before.detection.state });
+        return freeze(reportOf([], before.detection, null));
+      }
 
-    // checkSchema compares with the manifest: one that does not describe the files is refused before anything changes.
-    const schemaCheck = settings.checkSchema && runsMigrations(plan) ? await manifestForSchemaCheck(settings, files) : null;
-    const outcome = await executePlan(client, plan, before, files, settings, logger, options, lock, schemaCheck);
-    if (outcome.error) {
-      // The executor says what became of every migration; the error carries it.
-      if (outcome.error instanceof RunnerError) throw outcome.error.withReport(freeze(reportOf(outcome.runs, null, null)));
-      throw outcome.error;
+      // checkSchema compares with the manifest: one that does not describe the files is refused before anything changes.
+      const schemaCheck = settings.checkSchema && runsMigrations(plan) ? await manifestForSchemaCheck(settings, files) : null;
+      const outcome = await executePlan(client, plan, before, files, settings, logger, options, lock, schemaCheck);
+      if (outcome.error) {
+        // The executor says what became of every migration; the error carries it.
+        if (outcome.error instanceof RunnerError) throw outcome.error.withReport(freeze(reportOf(outcome.runs, null, null)));
+        throw outcome.error;
+      }
+      const runs = outcome.runs;
+      // What the run left, as read: not worth a replay or a schema read under the lock.
+      const after = await observe({ client, settings, files, logger, checkDrift: false, reconcile: 'none', invalidIndexes: false, computed: before.manifest });
+      const report = freeze(reportOf(runs, after.detection, plan.stampTo));
+      logger.info(`done: ${after.detection.state} at ${after.detection.current ?? 'base'}`, {
+        migrations: runs.length,
+        durationMs: report.durationMs,
+      });
+      return report;
+    };
+
+    try {
+      const before = await untilStopped(observe({ ...look, reconcile, replay }), options.signal);
+      const plan = planCommand(command, before.detection, names);
+      seen.before = before;
+      seen.plan = plan;
+      logger.info(`state: ${before.detection.state}; plan: ${plan.action} (${plan.reason})`, {
+        state: before.detection.state,
+        current: before.detection.current,
+        head: before.detection.head,
+      });
+      for (const finding of before.detection.findings) logger.warn(describeFinding(finding), { finding: finding.kind });
+      refuseIf(plan, reportOf([], null, null));
+      if (hasNothingToDo(plan, before, files)) return freeze(reportOf([], before.detection, null));
+
+      await prepareToWrite(client);
+      const lockOptions = { timeoutSeconds: settings.lockTimeoutSeconds, waitTimeoutSeconds: settings.waitTimeoutSeconds, logger };
+      return await withLock(requireConnection(settings), client, lockOptions, (lock) => underLock(lock, before));
+    } catch (error) {
+      if (error instanceof InterruptedError && !error.report && seen.before && seen.plan) {
+        throw error.describing('before any migration ran; nothing was changed').withReport(freeze(reportOf([], null, null)));
+      }
+      throw error;
     }
-    const runs = outcome.runs;
-    // What the run left, as read: not worth a replay or a schema read under the lock.
-    const after = await observe({ client, settings, files, logger, checkDrift: false, reconcile: 'none', invalidIndexes: false, computed: before.manifest });
-    const report = freeze(reportOf(runs, after.detection, plan.stampTo));
-    logger.info(`done: ${after.detection.state} at ${after.detection.current ?? 'base'}`, {
-      migrations: runs.length,
-      durationMs: report.durationMs,
-    });
-    return report;
-  } catch (error) {
-    if (error instanceof InterruptedError && !error.report && before && plan) {
-      throw error.describing('before any migration ran; nothing was changed').withReport(freeze(reportOf([], null, null)));
-    }
-    throw error;
-  } finally {
-    await lock?.release().catch(() => undefined);
-    await closeQuietly(client);
-  }
+  });
 }
 
 interface LockedLook {
@@ -302,8 +303,8 @@ function unrecordedChecksums(observed: Observation, files: readonly MigrationFil
 }
 
 function refuseIf(plan: Plan, report: RunReport): void {
-  if (plan.action !== 'refuse') return;
-  throw new RefusedError(plan.reason, report, { hint: `to settle it: ${plan.settleCommand}` });
+  const refusal = refusalOf(plan, report);
+  if (refusal) throw refusal;
 }
 
 function freeze<T extends object>(value: T): T {

@@ -3,19 +3,23 @@
  * that is rolled back, so nothing is created, locked or written (docs/CONTRACT.md
  * "Commands"). node-pg-migrate 9's dryRun is not dry: its src/migration.ts skips
  * only the generated steps, and still takes the lock, creates the history table
- * and runs pgm.db queries.
+ * and runs pgm.db queries. The files are loaded, built, checked and cut into
+ * transactions by the code `up` runs (src/files/migrationBatch.ts); only pgm.db
+ * differs, which cannot see what earlier pending migrations would make.
  */
-import pg from 'pg';
-import { planCommand, type RunCommand } from './core/commandPlanner.js';
+import { planCommand, refusalOf, type RunCommand } from './core/commandPlanner.js';
 import { migrationsOf } from './core/plans.js';
-import { closeQuietly, serverMajorOf, useMigrationSearchPath } from './db/connection.js';
-import { RefusedError, SqlPreviewError, describeCause } from './core/errors.js';
+import { serverMajorOf, useMigrationSearchPath, withClient } from './db/connection.js';
+import { inReadOnlyTransaction } from './db/transaction.js';
+import { SqlPreviewError, describeCause } from './core/errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './observe.js';
-import { historyLocationOf, metaTableOf, qualify } from './db/facts.js';
+import { historyLocationOf } from './db/facts.js';
 import type { Queryable } from './core/types.js';
 import { createSilentLogger } from './config/logger.js';
-import { buildMigration, checkBuiltSql, loadMigrationModule, type BuiltMigration, type MigrationModule } from './files/migrationModules.js';
+import { boundaryOf, buildChecked, loadBatch, missingDownRefusal } from './files/migrationBatch.js';
+import type { BuiltMigration, MigrationModule } from './files/migrationModules.js';
 import { readMigrationFiles } from './files/migrationFiles.js';
+import { batchScript } from './sqlScript.js';
 import type { MigrationFile } from './core/types.js';
 
 /** One migration of a preview: its file, how it was loaded, and what it built. */
@@ -43,72 +47,50 @@ export async function buildPreview(options: RunnerOptions & { readonly target?: 
   const settings = settingsOf(options);
   const logger = options.logger ?? createSilentLogger();
   const files = await readMigrationFiles(settings.dir);
-  const client = await connectFor(settings, logger);
-  try {
+  return withClient(() => connectFor(settings, logger), async (client) => {
     // `up` refuses a legacy database whatever revision it matches, so the match is not looked
     // for: no scratch database to replay in (docs/CONTRACT.md "Commands": sql touches nothing).
     const { detection, facts } = await observe({ client, settings, files, logger, reconcile: 'none', invalidIndexes: false });
     const plan = planCommand(options.command ?? { kind: 'up', target: options.target ?? 'head' }, detection, files.map((f) => f.name));
     const direction = plan.action === 'revert' ? 'down' : 'up';
     const names = migrationsOf(plan);
-    if (plan.action === 'refuse') {
-      throw new RefusedError(plan.reason, null, { hint: `to settle it: ${plan.settleCommand}` });
-    }
+    const refusal = refusalOf(plan, null);
+    if (refusal) throw refusal;
     const migrations: PreviewedMigration[] = [];
     const preview = { direction, current: detection.current, historyExists: facts.historyTableExists, serverMajor: serverMajorOf(client), migrations } as const;
     if (!names.length) return preview;
-    await client.query('BEGIN READ ONLY');
-    try {
-      // As up runs them: unqualified names in the managed schema (the ROLLBACK below undoes the SET).
-      await useMigrationSearchPath(client, settings.schema);
-      let shorthands: Record<string, unknown> = {};
-      for (const [index, name] of names.entries()) {
-        const file = files.find((f) => f.name === name)!;
-        const module = await loadMigrationModule(file);
-        if (module.shorthands) shorthands = { ...shorthands, ...module.shorthands };
-        const earlier = names.slice(0, index);
-        const built = await buildMigration(file, module, direction, previewDb(client, file, earlier), shorthands, logger);
-        // The same check up makes before it sends a JS/TS migration's SQL.
-        const addsEnumValue = built.addsEnumValue ?? (file.extension === '.sql' ? false : (await checkBuiltSql(file, built.sql)).addsEnumValue);
-        migrations.push({ file, module, built, addsEnumValue });
+    const byName = new Map(files.map((f) => [f.name, f]));
+    const batch = names.map((name) => byName.get(name)!);
+    const loaded = await loadBatch(batch, files);
+    if (direction === 'down') {
+      for (const file of batch) {
+        const refused = missingDownRefusal(file, loaded.modules.get(file.name)!);
+        if (refused) throw refused;
       }
-    } finally {
-      await client.query('ROLLBACK').catch(() => undefined);
     }
+    await inReadOnlyTransaction(client, async () => {
+      // As up runs them: unqualified names in the managed schema (the ROLLBACK undoes the SET).
+      await useMigrationSearchPath(client, settings.schema);
+      for (const [index, file] of batch.entries()) {
+        const module = loaded.modules.get(file.name)!;
+        const built = await buildChecked(file, module, direction, previewDb(client, file, names.slice(0, index)), loaded, logger);
+        migrations.push({ file, module, built, addsEnumValue: boundaryOf(built) === 'commit-after' });
+      }
+    });
     return preview;
-  } finally {
-    await closeQuietly(client);
-  }
+  });
 }
 
 /** `command`: what to print the SQL of, `up` (default, to `target`) or `down` (`sql --down`). */
 export async function previewSql(options: RunnerOptions & { readonly target?: string; readonly command?: RunCommand } = {}): Promise<string> {
   const settings = settingsOf(options);
   const { direction, current, historyExists, migrations } = await buildPreview(options);
-  const where = historyLocationOf(settings);
-  const history = qualify(where.schema, where.table);
-  const lines = [`-- migrate sql${direction === 'down' ? ' --down' : ''}: ${migrations.length} migration(s) ${direction === 'down' ? 'reverted from' : 'after'} ${current ?? 'base'}`];
-  if (!migrations.length) return lines.concat(`-- nothing to ${direction === 'down' ? 'revert' : 'apply'}`).join('\n');
-  lines.push('BEGIN;');
-  if (!historyExists) {
-    lines.push(
-      `CREATE TABLE IF NOT EXISTS ${history} (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL);`,
-    );
-  }
-  for (const [index, { file, built, addsEnumValue }] of migrations.entries()) {
-    lines.push(`-- ${file.fileName} (${direction})${built.transactional ? '' : ' -- runs outside the transaction'}`);
-    if (!built.transactional) lines.push('COMMIT;');
-    lines.push(...built.sql);
-    lines.push(direction === 'down'
-      ? `DELETE FROM ${history} WHERE name = ${pg.escapeLiteral(file.name)};`
-      : `INSERT INTO ${history} (name, run_on) VALUES (${pg.escapeLiteral(file.name)}, NOW());`);
-    if (!built.transactional) lines.push('BEGIN;');
-    // up commits a new enum value before the next migration may use it.
-    else if (addsEnumValue && index < migrations.length - 1) lines.push('COMMIT;', 'BEGIN;');
-  }
-  lines.push('COMMIT;');
-  lines.push(`-- checksums and durations go to ${qualify(where.schema, metaTableOf(where.table))} when migrate runs it`);
-  return lines.join('\n');
+  return batchScript(migrations, {
+    header: `-- migrate sql${direction === 'down' ? ' --down' : ''}: ${migrations.length} migration(s) ${direction === 'down' ? 'reverted from' : 'after'} ${current ?? 'base'}`,
+    direction,
+    history: historyLocationOf(settings),
+    createHistory: !historyExists,
+  });
 }
 
 /**

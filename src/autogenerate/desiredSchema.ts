@@ -8,7 +8,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import pg from 'pg';
-import { closeQuietly, connect, pinSearchPath, serverMajorOf, useMigrationSearchPath, type Client } from '../db/connection.js';
+import { connect, pinSearchPath, serverMajorOf, useMigrationSearchPath, withClient, type Client } from '../db/connection.js';
+import { inReadOnlyTransaction } from '../db/transaction.js';
 import type { ConnectionTarget } from '../config/connectionTarget.js';
 import { ConfigError, describeCause } from '../core/errors.js';
 import { runnerTablesIn } from '../db/facts.js';
@@ -81,16 +82,11 @@ export async function applyDesiredSchema(client: Client, files: readonly Desired
  * is rolled back: nothing there is created, locked or written.
  */
 export async function readDesiredDatabase(target: ConnectionTarget, settings: Settings): Promise<{ model: SchemaModel; serverMajor: number }> {
-  const client = await connect(target, { waitTimeoutSeconds: settings.waitTimeoutSeconds, idlesLong: false });
-  try {
-    await client.query('BEGIN READ ONLY');
-    try {
+  return withClient(
+    () => connect(target, { waitTimeoutSeconds: settings.waitTimeoutSeconds, idlesLong: false }),
+    (client) => inReadOnlyTransaction(client, async () => {
       const model = await readSchemaModel(client, { schema: settings.schema, excludeTables: runnerTablesIn(settings), transaction: 'existing' });
       return { model, serverMajor: serverMajorOf(client) };
-    } finally {
-      await client.query('ROLLBACK').catch(() => undefined);
-    }
-  } finally {
-    await closeQuietly(client);
-  }
+    }),
+  );
 }

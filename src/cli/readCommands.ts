@@ -1,7 +1,7 @@
 /** Commands that change nothing: status, current, pending, history, heads, show, check, info, wait. */
 import type { Command } from 'commander';
 import { resolveRevision } from '../core/commandPlanner.js';
-import { closeQuietly, waitForDatabase } from '../db/connection.js';
+import { waitForDatabase, withClient } from '../db/connection.js';
 import { EXIT } from '../core/errors.js';
 import { connectFor, observe } from '../observe.js';
 import { readMigrationFiles } from '../files/migrationFiles.js';
@@ -168,13 +168,8 @@ export async function observeOnce(
   read?: readonly MigrationFile[],
 ): Promise<Observation> {
   const files = read ?? (await readMigrationFiles(ctx.settings.dir));
-  const client = await connectFor(ctx.settings, ctx.logger);
-  try {
-    const replay = replayFingerprintsFor(ctx.settings, ctx.logger);
-    return await observe({ client, settings: ctx.settings, files, logger: ctx.logger, replay, ...options });
-  } finally {
-    await closeQuietly(client);
-  }
+  const replay = replayFingerprintsFor(ctx.settings, ctx.logger);
+  return withClient(() => connectFor(ctx.settings, ctx.logger), (client) => observe({ client, settings: ctx.settings, files, logger: ctx.logger, replay, ...options }));
 }
 
 /** The history entry of one migration, on disk or only in the history. */

@@ -198,7 +198,7 @@ async function printSql(ctx: CommandContext, direction: 'up' | 'down', target: s
     if (steps !== undefined && target !== undefined) throw new UsageError(`down ${target} --steps ${steps}: give a target or --steps, not both`);
     const files = await readMigrationFiles(ctx.settings.dir);
     const range = steps !== undefined ? `-${steps}` : target;
-    ctx.print(await offlineScript(files, { direction, ...(range !== undefined && { range }), schema: ctx.settings.schema, table: ctx.settings.table, logger: ctx.logger }));
+    ctx.print(await offlineScript(files, { direction, ...(range !== undefined && { range }), schema: ctx.settings.schema, migrationsSchema: ctx.settings.migrationsSchema, table: ctx.settings.table, logger: ctx.logger }));
     return;
   }
   const command: RunCommand =

@@ -6,11 +6,11 @@
  * relative to the current revision, and a unique prefix of a name (at least
  * four characters) stands for the name.
  */
-import { UnknownRevisionError, UsageError } from './errors.js';
+import { RefusedError, UnknownRevisionError, UsageError } from './errors.js';
 import { countOf, listNames } from './stateDetector.js';
 import { listFirst } from './lists.js';
 import { applyPlan, nonePlan, refusePlan, repairPlan, revertPlan, settleCommandOf, stampPlan } from './plans.js';
-import type { Detection, Plan } from './types.js';
+import type { Detection, Plan, RunReport } from './types.js';
 
 export type RunCommand =
   | { readonly kind: 'auto' }
@@ -21,6 +21,16 @@ export type RunCommand =
   | { readonly kind: 'stamp'; readonly revision: string }
   /** Record the checksums of applied files edited since they ran, as they are now (Flyway's repair). */
   | { readonly kind: 'repair' };
+
+/**
+ * A plan that refuses, as the error every command that follows a plan (a run,
+ * `sql`) throws for it (exit 3), with the command that settles it; null when
+ * the plan does not refuse.
+ */
+export function refusalOf(plan: Plan, report: RunReport | null): RefusedError | null {
+  if (plan.action !== 'refuse') return null;
+  return new RefusedError(plan.reason, report, plan.settleCommand ? { hint: `to settle it: ${plan.settleCommand}` } : {});
+}
 
 export function planCommand(command: RunCommand, detection: Detection, fileNames: readonly string[]): Plan {
   switch (command.kind) {

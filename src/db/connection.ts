@@ -229,10 +229,23 @@ export function versionNumberOf(version: string): number {
   return major >= 10 ? major * 10000 + minor : major * 10000 + minor * 100 + patch;
 }
 
+/**
+ * Runs `work` on a connection that `open` makes (connect, connectFor), and
+ * closes it whatever happened: no caller writes its own try/finally, and none
+ * can leave a connection open on a failure.
+ */
+export async function withClient<T>(open: () => Promise<Client>, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = await open();
+  try {
+    return await work(client);
+  } finally {
+    await closeQuietly(client);
+  }
+}
+
 /** Waits until the database accepts a connection, then closes it. */
 export async function waitForDatabase(target: ConnectionTarget, options: ConnectOptions): Promise<void> {
-  const client = await connect(target, options);
-  await client.end();
+  await withClient(() => connect(target, options), async () => undefined);
 }
 
 export async function closeQuietly(client: Client | null | undefined): Promise<void> {

@@ -22,10 +22,7 @@ import {
   InterruptedError,
   isConnectionLoss,
   LockLostError,
-  MigrationEscapeError,
   MigrationFailedError,
-  MigrationFileError,
-  MigrationTimeoutError,
   RunnerError,
   SchemaCheckError,
 } from '../core/errors.js';
@@ -36,22 +33,17 @@ import { createStopper, type Stopper } from './interruption.js';
 import type { Logger } from '../config/logger.js';
 import {
   describeMigrationFailure,
-  describeOutsideTransaction,
+  describeStop,
   isLockTimeout,
   readLockTimeoutFacts,
   type LockTimeoutFacts,
   type OutsideTransactionFacts,
 } from './migrationFailure.js';
-import {
-  buildMigration,
-  checkBuiltSql,
-  loadMigrationModule,
-  mayExportShorthands,
-  type BuiltMigration,
-  type MigrationModule,
-} from '../files/migrationModules.js';
-import { RoundTripError, sendRoundTrip, type StatementLocation } from './roundTrips.js';
-import { transactionStatusOf } from './transaction.js';
+import { checkBuiltSql, type BuiltMigration, type MigrationModule } from '../files/migrationModules.js';
+import { boundaryOf, buildChecked, loadBatch, missingDownRefusal, revertsItsUp, type LoadedBatch } from '../files/migrationBatch.js';
+import { RoundTripError, RoundTripGroup, sendRoundTrip, type StatementLocation } from './roundTrips.js';
+import { RunLedger } from './runLedger.js';
+import { inTransaction, transactionStatusOf } from './transaction.js';
 import type { MigrationFile, MigrationRun } from '../core/types.js';
 
 export interface BatchOptions {
@@ -93,12 +85,6 @@ export interface BatchOutcome {
   readonly error: Error | null;
 }
 
-/**
- * At most this many migrations share a round trip: fewer round trips on a
- * large batch (bench/RESULTS.md, "Apply"), progress still every few.
- */
-const MAX_GROUP = 50;
-const MAX_GROUP_CHARS = 1_000_000;
 /** How often a migration that runs long says so. */
 const LONG_RUNNING_NOTICE_MS = 5_000;
 
@@ -136,74 +122,6 @@ export async function executeBatch(
   return outcome.runs;
 }
 
-/** The statuses of a batch's migrations, updated as they run. */
-export class RunLedger {
-  private readonly runs: { name: string; direction: 'up' | 'down'; status: MigrationRun['status']; durationMs: number }[];
-  /** Migrations whose SQL ran in the open transaction, not yet committed. */
-  private uncommitted: number[] = [];
-
-  constructor(
-    batch: readonly MigrationFile[],
-    private readonly direction: 'up' | 'down',
-    private readonly onMigration?: (run: MigrationRun, index: number, total: number, committed: boolean) => void,
-  ) {
-    this.runs = batch.map((file) => ({ name: file.name, direction, status: 'not-run', durationMs: 0 }));
-  }
-
-  /** Its SQL ran, in the open transaction (or outside any, for a migration that runs alone). */
-  ran(index: number, durationMs: number): void {
-    const run = this.runs[index]!;
-    run.status = this.direction === 'up' ? 'applied' : 'reverted';
-    run.durationMs = Math.round(durationMs);
-    this.uncommitted.push(index);
-    // Not committed yet: it commits with its transaction (or, run alone, once it is recorded).
-    this.onMigration?.({ ...run }, index, this.runs.length, false);
-  }
-
-  committed(): void {
-    this.uncommitted = [];
-  }
-
-  /** The open transaction was rolled back: what ran in it is undone; `failed` (if any) is the one that failed. */
-  rolledBack(failed: number | null, durationMs = 0): void {
-    for (const index of this.uncommitted) this.runs[index]!.status = 'rolled-back';
-    this.uncommitted = [];
-    if (failed !== null) {
-      this.runs[failed]!.status = 'failed';
-      this.runs[failed]!.durationMs = Math.round(durationMs);
-    }
-  }
-
-  /** It took effect outside any transaction, but was not recorded: failed, whatever it changed. */
-  failed(index: number): void {
-    this.uncommitted = this.uncommitted.filter((i) => i !== index);
-    this.runs[index]!.status = 'failed';
-  }
-
-  /** Before a retry: everything from `from` on is not run again. */
-  reset(from: number): void {
-    for (const run of this.runs.slice(from)) {
-      run.status = 'not-run';
-      run.durationMs = 0;
-    }
-  }
-
-  /** Names of the migrations whose SQL ran in the open transaction. */
-  uncommittedNames(): string[] {
-    return this.uncommitted.map((index) => this.runs[index]!.name);
-  }
-
-  /** Names of the migrations committed so far. */
-  committedNames(): string[] {
-    const done = this.direction === 'up' ? 'applied' : 'reverted';
-    return this.runs.filter((r, i) => r.status === done && !this.uncommitted.includes(i)).map((r) => r.name);
-  }
-
-  snapshot(): readonly MigrationRun[] {
-    return Object.freeze(this.runs.map((run) => Object.freeze({ ...run })));
-  }
-}
-
 /** A migration failed; `index` is the one to blame, null when it was the runner's own statement. */
 class SegmentFailure extends Error {
   constructor(
@@ -226,9 +144,8 @@ interface BuiltPart {
 
 class BatchRun {
   readonly ledger: RunLedger;
-  private readonly modules = new Map<string, MigrationModule>();
+  private loaded: LoadedBatch = { modules: new Map(), shorthandsFor: () => ({}) };
   private readonly stopper: Stopper;
-  private shorthandsBefore: (file: MigrationFile) => Record<string, unknown> = () => ({});
   /** The migration whose code or SQL runs now; null while the runner's own statements run. */
   private runningIndex: number | null = null;
   private runningSince = 0;
@@ -283,7 +200,7 @@ class BatchRun {
     const { db } = options;
     if (!this.batch.length) {
       if (!options.prelude) return;
-      await this.inRunnerTransaction(async () => {
+      await inTransaction(db, async () => {
         await this.runnerStatement('creating the history table', () => ensureHistoryTables(db, options.where));
         await this.runnerStatement('writing the history', () => options.prelude!(db));
       });
@@ -296,45 +213,20 @@ class BatchRun {
 
   /** Every file of the batch loaded and checked before anything runs. */
   private async loadAndCheck(allFiles: readonly MigrationFile[]): Promise<void> {
-    const wanted = new Set(this.batch.map((f) => f.name));
-    const cumulative = new Map<string, Record<string, unknown>>();
-    let shorthands: Record<string, unknown> = {};
-    for (const file of allFiles) {
-      // node-pg-migrate accumulates shorthands over every file in order, applied or not.
-      if (wanted.has(file.name) || (await mayExportShorthands(file))) {
-        const module = await loadMigrationModule(file);
-        this.modules.set(file.name, module);
-        if (module.shorthands) shorthands = { ...shorthands, ...module.shorthands };
-      }
-      cumulative.set(file.name, shorthands);
-    }
-    this.shorthandsBefore = (file) => cumulative.get(file.name) ?? shorthands;
+    this.loaded = await loadBatch(this.batch, allFiles);
     for (const [index, file] of this.batch.entries()) {
-      const module = this.modules.get(file.name)!;
+      const module = this.loaded.modules.get(file.name)!;
       if (module.sqlFacts?.[this.direction]?.unwrapped) {
         this.options.logger.info(`${file.fileName}: its enclosing BEGIN … COMMIT was removed; it runs in the batch's transaction`, {
           migration: file.name,
         });
       }
-      if (this.direction === 'down') this.refuseMissingDown(index, file, module);
+      const refused = this.direction === 'down' ? missingDownRefusal(file, module) : null;
+      if (refused) {
+        this.ledger.rolledBack(index);
+        throw refused;
+      }
     }
-  }
-
-  /** `down` of a migration that has no down: refused before anything runs; its history row stays. */
-  private refuseMissingDown(index: number, file: MigrationFile, module: MigrationModule): void {
-    const sql = file.extension === '.sql';
-    const none = sql ? module.sqlText?.down === undefined || module.sqlFacts?.down?.blank === true : module.down === false;
-    if (!none) return;
-    this.ledger.rolledBack(index);
-    const what = !sql
-      ? `${file.name} has no down migration (${file.fileName} exports down = false)`
-      : module.sqlText?.down === undefined
-        ? `${file.name} has no down migration (add a "-- Down Migration" section)`
-        : `${file.name} has an empty down migration (its "-- Down Migration" section holds no statement)`;
-    throw new MigrationFailedError(file.name, 'down', null, {
-      detail: `${what}; nothing was reverted and its history row stays`,
-      hint: sql ? 'write the down SQL under "-- Down Migration" (SELECT 1; if reverting really needs nothing)' : 'write a down function',
-    });
   }
 
   private async segmentWithRetries(start: number): Promise<number> {
@@ -367,16 +259,9 @@ class BatchRun {
   private async segment(start: number): Promise<number> {
     const { options } = this;
     const { db } = options;
-    let pending: BuiltPart[] = [];
-    let pendingChars = 0;
     const records: AppliedRecord[] = [];
-    const flush = async () => {
-      if (!pending.length) return;
-      const group = pending;
-      pending = [];
-      pendingChars = 0;
-      await this.sendGroup(group, records);
-    };
+    const pending = new RoundTripGroup<BuiltPart>((group) => this.sendGroup(group, records), { oneEach: this.timeoutMs > 0 });
+    const flush = () => pending.flush();
     await this.runnerStatement('starting the transaction', () => db.query('BEGIN'));
     try {
       if (options.ddlLockTimeoutMs > 0) {
@@ -390,21 +275,16 @@ class BatchRun {
       for (; index < this.batch.length; index++) {
         this.stopper.throwIfStopped();
         const part = await this.build(index, flush);
-        if (!part.built.transactional) {
+        const boundary = boundaryOf(part.built);
+        if (boundary === 'alone') {
           // What came before commits; it runs alone, outside any transaction.
           await flush();
           await this.commit(records);
           await this.runAlone(part);
           return index + 1;
         }
-        // SQL that may end the transaction where no check could see it goes alone: nothing after it runs with it.
-        if (part.built.opaque) await flush();
-        pending.push(part);
-        pendingChars += part.built.sql.reduce((n, statement) => n + statement.length, 0);
-        // With a migration timeout, each migration is its own round trip, so the time is its own.
-        if (this.timeoutMs > 0 || part.built.opaque || pending.length >= MAX_GROUP || pendingChars >= MAX_GROUP_CHARS) await flush();
-        if (part.built.addsEnumValue) {
-          // A new enum value cannot be used before its transaction commits ("unsafe use of new value").
+        await pending.add(part, part.built.sql, part.built.opaque === true);
+        if (boundary === 'commit-after') {
           index++;
           break;
         }
@@ -424,7 +304,7 @@ class BatchRun {
   private async build(index: number, flush: () => Promise<void>): Promise<BuiltPart> {
     const { db, logger } = this.options;
     const file = this.batch[index]!;
-    const module = this.modules.get(file.name)!;
+    const module = this.loaded.modules.get(file.name)!;
     const started = performance.now();
     const deadline = this.timeoutMs > 0 ? Date.now() + this.timeoutMs : null;
     this.running = index;
@@ -434,7 +314,7 @@ class BatchRun {
     let flushError: unknown;
     let enumValue = false;
     const open = { now: true };
-    const reversing = this.direction === 'down' && module.down === undefined && file.extension !== '.sql';
+    const reversing = revertsItsUp(file, module, this.direction);
     const migrationDb = {
       query: async (textOrConfig: unknown, values?: unknown[]) => {
         if (!open.now) throw new Error(`${file.name} queried the database after the runner had finished with it`);
@@ -455,25 +335,10 @@ class BatchRun {
     } as Queryable;
     try {
       const builderDb = file.extension === '.sql' ? db : migrationDb;
-      const built = await this.stopper.guard(
-        buildMigration(file, module, this.direction, builderDb, this.shorthandsBefore(file), logger),
-        deadline,
-      );
+      const built = await this.stopper.guard(buildChecked(file, module, this.direction, builderDb, this.loaded, logger), deadline);
       if (flushError) throw flushError;
-      if (file.extension === '.sql') return { index, built, buildMs: performance.now() - started, deadline };
-      if (reversing && !built.sql.length) {
-        throw new MigrationFailedError(file.name, 'down', null, {
-          detail: `${file.name} has no down migration, and its up reverses to nothing (${file.fileName}); nothing was reverted and its history row stays`,
-          hint: 'write a down function',
-        });
-      }
-      const facts = await checkBuiltSql(file, built.sql);
-      enumValue ||= facts.addsEnumValue;
-      const checked: BuiltMigration = {
-        ...built,
-        ...(enumValue && { addsEnumValue: true as const }),
-        ...(facts.opaque && { opaque: true as const }),
-      };
+      // SQL sent through pgm.db that added an enum value ends the transaction after it too.
+      const checked: BuiltMigration = enumValue && !built.addsEnumValue ? { ...built, addsEnumValue: true } : built;
       return { index, built: checked, buildMs: performance.now() - started, deadline };
     } catch (error) {
       throw flushError ?? error;
@@ -621,7 +486,7 @@ class BatchRun {
     this.ledger.ran(part.index, durationMs);
     const records = [{ name: file.name, checksum: file.checksum, durationMs: Math.round(durationMs) }];
     try {
-      await this.inRunnerTransaction(async () => {
+      await inTransaction(db, async () => {
         this.running = null;
         await this.restoreRunnerSettings();
         await this.options.assertLock?.();
@@ -640,18 +505,6 @@ class BatchRun {
     }
     this.ledger.committed();
     this.logCommitted(records);
-  }
-
-  private async inRunnerTransaction(work: () => Promise<void>): Promise<void> {
-    const { db } = this.options;
-    await db.query('BEGIN');
-    try {
-      await work();
-      await db.query('COMMIT');
-    } catch (error) {
-      await this.rollback();
-      throw error;
-    }
   }
 
   private async rollback(): Promise<void> {
@@ -689,12 +542,12 @@ class BatchRun {
   private async describe(failure: SegmentFailure, attempts: number): Promise<Error> {
     const { error, index } = failure;
     const file = index === null ? null : this.batch[index]!;
-    const stopped = this.stopOf(error, file, failure.outside);
+    const stopped = describeStop(error, { file, direction: this.direction, committed: this.ledger.committedNames(), outside: failure.outside });
     if (stopped) return stopped;
     if (!file || error instanceof RunnerError) {
       return error as Error;
     }
-    const module = this.modules.get(file.name);
+    const module = this.loaded.modules.get(file.name);
     const lockTimeout = isLockTimeout(error) ? await this.lockTimeoutFacts(failure, module, attempts) : null;
     return describeMigrationFailure(
       {
@@ -708,27 +561,6 @@ class BatchRun {
       },
       this.options.logger,
     );
-  }
-
-  /** A stop (signal, escaped code, timeout), said for the migration it stopped and what became of the batch. */
-  private stopOf(error: unknown, file: MigrationFile | null, outside: OutsideTransactionFacts | null): Error | null {
-    const committed = this.ledger.committedNames();
-    const before = committed.length ? `; ${committed.length} migration${committed.length === 1 ? '' : 's'} before it committed` : '';
-    const what = outside ? describeOutsideTransaction(outside).detail : `its transaction was rolled back${before}`;
-    if (error instanceof InterruptedError) {
-      const between = committed.length
-        ? `stopped between transactions: ${committed.length} migration${committed.length === 1 ? '' : 's'} committed, the rest did not run`
-        : 'the batch was rolled back';
-      return error.describing(file ? `${file.name} (${this.direction}) was cancelled; ${what}` : between);
-    }
-    if ((error instanceof MigrationEscapeError || error instanceof MigrationTimeoutError) && file) {
-      return new MigrationFailedError(file.name, this.direction, null, {
-        cause: error,
-        detail: `${error.message} (${file.fileName}); ${what}`,
-        ...(error.hint !== undefined && { hint: error.hint }),
-      });
-    }
-    return null;
   }
 
   private async lockTimeoutFacts(failure: SegmentFailure, module: MigrationModule | undefined, attempts: number): Promise<LockTimeoutFacts | null> {

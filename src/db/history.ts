@@ -64,8 +64,7 @@ export async function ensureHistoryTables(db: Queryable, location: RunnerLocatio
     if (rows[0]?.tables !== 2) {
       if (!schemaExists) await db.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(where.schema)}`);
       await db.query(
-        `CREATE TABLE IF NOT EXISTS ${history} ` +
-          '(id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL); ' +
+        `${historyTableDdl(where)}; ` +
           `CREATE TABLE IF NOT EXISTS ${qualify(where.schema, meta)} (` +
           'name varchar(255) PRIMARY KEY, checksum text, duration_ms integer, applied_by text, ' +
           'recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(), ran_at timestamptz)',
@@ -88,6 +87,11 @@ export async function ensureHistoryTables(db: Queryable, location: RunnerLocatio
         : `create schema ${pg.escapeIdentifier(where.schema)} for it, or grant the role CREATE on the database`,
     });
   }
+}
+
+/** node-pg-migrate's history table, as its runner.ts:287 creates it (and `sql` prints it). */
+export function historyTableDdl(where: HistoryLocation): string {
+  return `CREATE TABLE IF NOT EXISTS ${qualify(where.schema, where.table)} (id SERIAL PRIMARY KEY, name varchar(255) NOT NULL, run_on timestamp NOT NULL)`;
 }
 
 /**

@@ -8,7 +8,7 @@
  * rolls back and reports the migration. A hung promise is left behind, and
  * its pgm.db is closed (src/db/execute.ts), so nothing it does later runs.
  */
-import { closeQuietly, connect } from './connection.js';
+import { connect, withClient } from './connection.js';
 import { MigrationTimeoutError, type StopReason } from '../core/errors.js';
 import type { ConnectionTarget } from '../config/settings.js';
 
@@ -80,10 +80,8 @@ export function createStopper({ signal, timeoutSeconds, cancel }: StopperOptions
  */
 export async function cancelBackend(target: ConnectionTarget, pid: number | null | undefined): Promise<void> {
   if (!pid) return;
-  const client = await connect(target, { waitTimeoutSeconds: 0, applicationName: 'migrate cancel', idlesLong: false });
-  try {
-    await client.query('SELECT pg_catalog.pg_cancel_backend($1)', [pid]);
-  } finally {
-    await closeQuietly(client);
-  }
+  await withClient(
+    () => connect(target, { waitTimeoutSeconds: 0, applicationName: 'migrate cancel', idlesLong: false }),
+    (client) => client.query('SELECT pg_catalog.pg_cancel_backend($1)', [pid]),
+  );
 }

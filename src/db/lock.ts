@@ -129,16 +129,24 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
   };
 }
 
-/** Connects the lock's own session and waits for the lock, exclusively. */
-export async function acquireMigrationLock(target: ConnectionTarget, options: LockOptions): Promise<MigrationLock> {
-  const lock = createMigrationLock(target, null, options);
+/**
+ * Runs `work` with the lock (createMigrationLock: nothing held yet), and lets
+ * go of whatever it holds when `work` settles, however it settles; the
+ * reader stays open. Ending the lock's session releases the lock even where
+ * the unlock fails, so that failure is not the run's.
+ */
+export async function withLock<T>(
+  target: ConnectionTarget,
+  reader: Client | null,
+  options: LockOptions,
+  work: (lock: MigrationLockSession) => Promise<T>,
+): Promise<T> {
+  const lock = createMigrationLock(target, reader, options);
   try {
-    await lock.take();
-  } catch (error) {
-    await lock.release();
-    throw error;
+    return await work(lock);
+  } finally {
+    await lock.release().catch(() => undefined);
   }
-  return lock;
 }
 
 const MODES = {

@@ -7,7 +7,7 @@
  * or a statement the line cut short): a statement is not printed twice.
  */
 import pg from 'pg';
-import { CONNECTION_LOSS_HINT, MigrationFailedError, describeCause, isConnectionLoss } from '../core/errors.js';
+import { CONNECTION_LOSS_HINT, InterruptedError, MigrationEscapeError, MigrationFailedError, MigrationTimeoutError, describeCause, isConnectionLoss } from '../core/errors.js';
 import type { Queryable } from '../core/types.js';
 import type { Logger } from '../config/logger.js';
 import type { StatementLocation } from './roundTrips.js';
@@ -115,6 +115,41 @@ export function describeOutsideTransaction(facts: OutsideTransactionFacts): { de
     detail: `it ran outside a transaction: ${took}, the migrations after it did not run, ${before}${index}`,
     hint: 'it is not recorded as applied; make it safe to run again (IF NOT EXISTS), then run again',
   };
+}
+
+/** Where a stop found the batch. */
+export interface StopFacts {
+  /** The migration it stopped; null between migrations (or in the runner's own statements). */
+  readonly file: MigrationFile | null;
+  readonly direction: 'up' | 'down';
+  /** Migrations of this run committed before it. */
+  readonly committed: readonly string[];
+  /** For a migration that ran outside a transaction: what took effect before the stop. */
+  readonly outside: OutsideTransactionFacts | null;
+}
+
+/**
+ * A stop (a signal, migration code that escaped, a migration timeout), said
+ * for the migration it stopped and what became of the batch; null when
+ * `error` is no stop.
+ */
+export function describeStop(error: unknown, { file, direction, committed, outside }: StopFacts): Error | null {
+  const before = committed.length ? `; ${committed.length} migration${committed.length === 1 ? '' : 's'} before it committed` : '';
+  const what = outside ? describeOutsideTransaction(outside).detail : `its transaction was rolled back${before}`;
+  if (error instanceof InterruptedError) {
+    const between = committed.length
+      ? `stopped between transactions: ${committed.length} migration${committed.length === 1 ? '' : 's'} committed, the rest did not run`
+      : 'the batch was rolled back';
+    return error.describing(file ? `${file.name} (${direction}) was cancelled; ${what}` : between);
+  }
+  if ((error instanceof MigrationEscapeError || error instanceof MigrationTimeoutError) && file) {
+    return new MigrationFailedError(file.name, direction, null, {
+      cause: error,
+      detail: `${error.message} (${file.fileName}); ${what}`,
+      ...(error.hint !== undefined && { hint: error.hint }),
+    });
+  }
+  return null;
 }
 
 /** Reads which lock_timeout tripped and who holds a lock on the table, after the rollback. */

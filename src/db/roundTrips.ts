@@ -17,6 +17,46 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Queryable } from '../core/types.js';
 
+/**
+ * At most this many migrations share a round trip: fewer round trips on a
+ * large batch (bench/RESULTS.md, "Apply"), progress still every few.
+ */
+export const MAX_GROUP = 50;
+export const MAX_GROUP_CHARS = 1_000_000;
+
+/**
+ * Migrations waiting for their round trip, in batch order, sent by `send`
+ * when the group is full. SQL that may end the transaction where no check
+ * could see it (`opaque`) goes alone, so nothing after it runs with it; with
+ * `oneEach` (a migration timeout) every migration is a round trip of its own,
+ * so the time measured is its own.
+ */
+export class RoundTripGroup<T> {
+  private parts: T[] = [];
+  private chars = 0;
+
+  constructor(
+    private readonly send: (parts: readonly T[]) => Promise<void>,
+    private readonly options: { readonly oneEach: boolean },
+  ) {}
+
+  async add(part: T, statements: readonly string[], opaque: boolean): Promise<void> {
+    if (opaque) await this.flush();
+    this.parts.push(part);
+    this.chars += statements.reduce((n, statement) => n + statement.length, 0);
+    if (this.options.oneEach || opaque || this.parts.length >= MAX_GROUP || this.chars >= MAX_GROUP_CHARS) await this.flush();
+  }
+
+  /** Sends what waits (nothing: resolves at once). */
+  async flush(): Promise<void> {
+    if (!this.parts.length) return;
+    const group = this.parts;
+    this.parts = [];
+    this.chars = 0;
+    await this.send(group);
+  }
+}
+
 /** One migration's statements, to run in a round trip with others. */
 export interface RoundTripPart {
   readonly statements: readonly string[];

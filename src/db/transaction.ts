@@ -39,3 +39,16 @@ export async function inTransaction<T>(db: Queryable, work: () => Promise<T>): P
     throw error;
   }
 }
+
+/**
+ * BEGIN READ ONLY … ROLLBACK: `work` reads and can change nothing, and what
+ * it SET goes with the rollback.
+ */
+export async function inReadOnlyTransaction<T>(db: Queryable, work: () => Promise<T>): Promise<T> {
+  await db.query('BEGIN READ ONLY');
+  try {
+    return await work();
+  } finally {
+    await db.query('ROLLBACK').catch(() => undefined);
+  }
+}

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { closeQuietly, connect, serverMajorOf, type Client } from '../db/connection.js';
+import { closeQuietly, connect, serverMajorOf, withClient, type Client } from '../db/connection.js';
 import { ReplayFailedError, RunnerError, ScratchDatabaseError, describeCause, EXIT } from '../core/errors.js';
 import { executeBatch } from '../db/execute.js';
 import { runnerTablesIn } from '../db/facts.js';
@@ -71,48 +71,48 @@ export async function withScratchDatabase<T>(
     const server = await openScratchServer(context);
     const closeServer = cleanUp.add(() => server.close());
     try {
-      const admin = await connect(server.target, { waitTimeoutSeconds: context.settings.waitTimeoutSeconds });
-      const opened: (() => Promise<void>)[] = [];
-      const createDatabase = async (): Promise<Client> => {
-        const name = scratchDatabaseName();
-        try {
-          await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-        } catch (error) {
-          throw scratchCreateError(error, server.target.config.user ?? 'this role', server.description);
-        }
-        const drop = cleanUp.add(() =>
-          admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`).catch((error: unknown) => {
-            context.logger.warn(`could not drop scratch database ${name}: ${describeCause(error)}`);
-          }),
-        );
-        context.logger.info(`created scratch database ${name} on ${server.description}; it is dropped when done`);
-        let scratch: Client;
-        try {
-          scratch = await connect({ ...server.target, config: { ...server.target.config, database: name } }, { waitTimeoutSeconds: 5 });
-        } catch (error) {
-          await drop();
-          throw error;
-        }
-        opened.push(async () => {
-          await closeQuietly(scratch);
-          await drop();
-        });
-        return scratch;
-      };
-      try {
-        await dropStaleScratchDatabases(admin, context.logger);
-        const scratch = await createDatabase();
-        const major = serverMajorOf(scratch);
-        if (context.targetMajor !== undefined && major !== context.targetMajor) {
-          context.logger.warn(
-            `the scratch server runs PostgreSQL ${major} and the target ${context.targetMajor}: fingerprints from another major may differ where it deparses expressions differently`,
+      return await withClient(() => connect(server.target, { waitTimeoutSeconds: context.settings.waitTimeoutSeconds }), async (admin) => {
+        const opened: (() => Promise<void>)[] = [];
+        const createDatabase = async (): Promise<Client> => {
+          const name = scratchDatabaseName();
+          try {
+            await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+          } catch (error) {
+            throw scratchCreateError(error, server.target.config.user ?? 'this role', server.description);
+          }
+          const drop = cleanUp.add(() =>
+            admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`).catch((error: unknown) => {
+              context.logger.warn(`could not drop scratch database ${name}: ${describeCause(error)}`);
+            }),
           );
+          context.logger.info(`created scratch database ${name} on ${server.description}; it is dropped when done`);
+          let scratch: Client;
+          try {
+            scratch = await connect({ ...server.target, config: { ...server.target.config, database: name } }, { waitTimeoutSeconds: 5 });
+          } catch (error) {
+            await drop();
+            throw error;
+          }
+          opened.push(async () => {
+            await closeQuietly(scratch);
+            await drop();
+          });
+          return scratch;
+        };
+        try {
+          await dropStaleScratchDatabases(admin, context.logger);
+          const scratch = await createDatabase();
+          const major = serverMajorOf(scratch);
+          if (context.targetMajor !== undefined && major !== context.targetMajor) {
+            context.logger.warn(
+              `the scratch server runs PostgreSQL ${major} and the target ${context.targetMajor}: fingerprints from another major may differ where it deparses expressions differently`,
+            );
+          }
+          return await work(scratch, major, createDatabase);
+        } finally {
+          for (const close of opened.reverse()) await close();
         }
-        return await work(scratch, major, createDatabase);
-      } finally {
-        for (const close of opened.reverse()) await close();
-        await closeQuietly(admin);
-      }
+      });
     } finally {
       await closeServer();
     }

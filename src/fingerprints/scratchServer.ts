@@ -15,7 +15,7 @@
  * - `url`: a server kept for throwaway databases.
  * - `target`: a scratch database on the target's own server.
  */
-import { closeQuietly, connect, serverMajorOf } from '../db/connection.js';
+import { closeQuietly, connect, serverMajorOf, withClient } from '../db/connection.js';
 import { ScratchUnavailableError, describeCause } from '../core/errors.js';
 import type { Logger } from '../config/logger.js';
 import { requireConnection, type ConnectionTarget, type Settings } from '../config/settings.js';
@@ -102,10 +102,8 @@ async function openEmbedded(request: ScratchRequest): Promise<ScratchServer> {
 
 /** The target's major, from the ParameterStatus of one short connection: no statement runs there. */
 async function readTargetMajor(request: ScratchRequest): Promise<number> {
-  const client = await connect(requireConnection(request.settings), { waitTimeoutSeconds: request.settings.waitTimeoutSeconds, idlesLong: false });
-  try {
-    return serverMajorOf(client);
-  } finally {
-    await closeQuietly(client);
-  }
+  return withClient(
+    () => connect(requireConnection(request.settings), { waitTimeoutSeconds: request.settings.waitTimeoutSeconds, idlesLong: false }),
+    async (client) => serverMajorOf(client),
+  );
 }

@@ -11,7 +11,8 @@ import { MigrationFileError, UsageError } from '../core/errors.js';
 import type { RunnerOptions } from '../observe.js';
 import { createSilentLogger, type Logger } from '../config/logger.js';
 import { checksumOf, MIGRATION_EXTENSIONS } from '../files/migrationFiles.js';
-import { loadMigrationModule, type BuiltMigration, type MigrationModule } from '../files/migrationModules.js';
+import type { BuiltMigration, MigrationModule } from '../files/migrationModules.js';
+import { loadBatch } from '../files/migrationBatch.js';
 import { buildOffline } from '../offlineSql.js';
 import { buildPreview } from '../sqlPreview.js';
 import type { MigrationFile } from '../core/types.js';
@@ -41,8 +42,9 @@ export async function lintFiles(paths: readonly string[], rules: LintRules & Pic
   const inputs: LintInput[] = [];
   const files = paths.map(fileAt);
   for (const file of files) {
-    const module = await loadMigrationModule(file);
-    const built = await buildOffline(file, 'up', [file], logger, module);
+    const loaded = await loadBatch([file], [file]);
+    const module = loaded.modules.get(file.name)!;
+    const built = await buildOffline(file, 'up', [file], logger, loaded);
     if (!built.built) {
       throw new UsageError(`lint --file: ${file.fileName} cannot be built without a database: ${built.reason}`, {
         hint: built.needsDatabase ? 'lint it among the pending migrations instead: migrate lint (against the database)' : 'fix the migration',

@@ -277,6 +277,34 @@ describe('upgrade --sql, sql --down, sql --offline', () => {
     expect((await offline('upgrade', '--sql', '--offline')).stdout).toBe(r.stdout);
   });
 
+  // sql cuts the batch into transactions where up does: a new enum value can be used only once it committed.
+  test('sql and sql --offline commit after a migration that adds an enum value, as up does', async () => {
+    await folder.write('0004_mood.sql', sqlMigration("CREATE TYPE mood AS ENUM ('sad');\nALTER TYPE mood ADD VALUE 'happy';", 'DROP TYPE mood;'));
+    await folder.write('0005_e.sql', sqlMigration("CREATE TABLE e (m mood DEFAULT 'happy');", 'DROP TABLE e;'));
+    const commitsBetween = /ADD VALUE 'happy';[\s;]*INSERT INTO "public"\."pgmigrations" \(name, run_on\) VALUES \('0004_mood', NOW\(\)\);\nCOMMIT;\nBEGIN;\n-- 0005_e\.sql/;
+    expect((await migrate('sql')).stdout).toMatch(commitsBetween);
+    expect((await offline('sql', '--offline')).stdout).toMatch(commitsBetween);
+    expect((await migrate('up')).code).toBe(0);
+  });
+
+  test('sql --down refuses a migration without a down as down does (exit 1), nothing reverted', async () => {
+    await folder.write('0004_keep.js', 'export const up = (pgm) => { pgm.sql("SELECT 1"); };\nexport const down = false;\n');
+    expect((await migrate('up')).code).toBe(0);
+    const sql = await migrate('sql', '--down');
+    const down = await migrate('down');
+    expect([sql.code, down.code]).toEqual([1, 1]);
+    expect(errorLine(sql.stderr)).toEqual([expect.stringMatching(/0004_keep has no down migration \(0004_keep\.js exports down = false\); nothing was reverted/)]);
+    expect(errorLine(sql.stderr)).toEqual(errorLine(down.stderr));
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c', '0004_keep']);
+  });
+
+  test('sql --offline writes the history where up does: in --migrations-schema', async () => {
+    const r = await offline('sql', '--offline', '--migrations-schema', 'ops');
+    expect(r.stdout).toMatch(/CREATE TABLE IF NOT EXISTS "ops"\."pgmigrations" /);
+    expect(r.stdout).toMatch(/INSERT INTO "ops"\."pgmigrations" \(name, run_on\) VALUES \('0003_c', NOW\(\)\);/);
+    expect(r.stdout).not.toMatch(/"public"\."pgmigrations"/);
+  });
+
   test('sql --offline refuses (exit 2), naming the file, a migration that needs a live database', async () => {
     await folder.write('0004_q.js', 'export async function up(pgm) { const r = await pgm.db.query("SELECT 1"); pgm.sql("SELECT " + r.rows.length); }\n');
     const r = await offline('sql', '--offline');

@@ -618,6 +618,25 @@ describe('sql', () => {
     expect(await tables()).toEqual(['a']);
   });
 
+  // node-pg-migrate's shorthands accumulate over every file in order, applied or not: a pending
+  // migration may use a column shorthand an applied one exports, and sql must build it as up does.
+  test('sql and up agree on a column shorthand exported by an applied migration', async () => {
+    await folder.write('0004_shorthands.js',
+      `export const shorthands = { note: { type: 'integer', notNull: true, default: 0 } };\nexport async function up(pgm) { pgm.sql('SELECT 1'); }\n`);
+    expect((await migrate('up')).code).toBe(0);
+    await folder.write('0005_memo.js', `export async function up(pgm) { pgm.addColumn('a', { memo: 'note' }); }\n`);
+    const sql = await migrate('sql');
+    expect(sql.code).toBe(0);
+    expect(sql.stdout).toMatch(/ADD "memo" integer DEFAULT 0 NOT NULL;/);
+    expect((await migrate('up')).code).toBe(0);
+    expect(await db.query(
+      `SELECT data_type, is_nullable, column_default FROM information_schema.columns WHERE table_name = 'a' AND column_name = 'memo'`,
+    )).toEqual([{ data_type: 'integer', is_nullable: 'NO', column_default: '0' }]);
+    // Offline, sql builds it the same way.
+    const offline = await migrate('sql', '--offline', '0004_shorthands:0005_memo');
+    expect(offline.stdout).toMatch(/ADD "memo" integer DEFAULT 0 NOT NULL;/);
+  });
+
   test('sql up to a target', async () => {
     const r = await migrate('sql', '0001_a');
     expect(r.stdout).toMatch(/CREATE TABLE a/);

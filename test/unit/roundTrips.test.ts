@@ -2,7 +2,7 @@
  * src/db/roundTrips.ts: how several migrations share a round trip, and how an
  * error position is traced back to the migration and statement it is in.
  */
-import { layoutRoundTrip, locateInRoundTrip, locateStatement } from '../../src/db/roundTrips.js';
+import { layoutRoundTrip, locateInRoundTrip, locateStatement, MAX_GROUP, MAX_GROUP_CHARS, RoundTripGroup } from '../../src/db/roundTrips.js';
 
 const parts = [{ statements: ['CREATE TABLE a (id int);'] }, { statements: ['CREATE TABLE b (id int);', 'SELECT nope;'] }];
 
@@ -38,4 +38,30 @@ test.each([
   [9, null],
 ])('locateStatement(position %d)', (position, expected) => {
   expect(locateStatement(['A;', 'BB;'], position)).toEqual(expected);
+});
+
+describe('RoundTripGroup: which migrations go together', () => {
+  /** Adds parts (name, statement length, opaque), then flushes; returns the groups sent. */
+  const groupsOf = async (parts: readonly [string, number, boolean][], oneEach = false) => {
+    const sent: string[][] = [];
+    const group = new RoundTripGroup<string>(async (names) => void sent.push([...names]), { oneEach });
+    for (const [name, length, opaque] of parts) await group.add(name, ['x'.repeat(length)], opaque);
+    await group.flush();
+    return sent;
+  };
+
+  test.each<[string, [string, number, boolean][], boolean, string[][]]>([
+    ['consecutive migrations share one', [['a', 1, false], ['b', 1, false], ['c', 1, false]], false, [['a', 'b', 'c']]],
+    ['SQL the parser cannot read goes alone', [['a', 1, false], ['b', 1, true], ['c', 1, false]], false, [['a'], ['b'], ['c']]],
+    ['with a migration timeout each goes alone', [['a', 1, false], ['b', 1, false]], true, [['a'], ['b']]],
+    ['a group that reaches the size limit goes', [['a', MAX_GROUP_CHARS - 1, false], ['b', 1, false], ['c', 1, false]], false, [['a', 'b'], ['c']]],
+    ['nothing added, nothing sent', [], false, []],
+  ])('%s', async (_title, parts, oneEach, expected) => {
+    expect(await groupsOf(parts, oneEach)).toEqual(expected);
+  });
+
+  test(`at most ${MAX_GROUP} migrations share one`, async () => {
+    const parts = Array.from({ length: MAX_GROUP + 1 }, (_, i): [string, number, boolean] => [`m${i}`, 1, false]);
+    expect((await groupsOf(parts)).map((g) => g.length)).toEqual([MAX_GROUP, 1]);
+  });
 });
