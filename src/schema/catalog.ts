@@ -155,15 +155,22 @@ export function partsContextOf(options: ReadSchemaModelOptions): PartsContext {
  * Runs `read` with the settings pinned for deparsing: in a REPEATABLE READ
  * transaction of its own (retried when concurrent DDL dropped an object
  * being read), or inside the caller's, putting the settings back after.
+ * `also`: more settings for the read (name, value), set in the same round trip.
  */
-export async function withPinnedCatalog<T>(db: Queryable, options: ReadSchemaModelOptions, read: () => Promise<T>): Promise<T> {
+export async function withPinnedCatalog<T>(
+  db: Queryable,
+  options: ReadSchemaModelOptions,
+  read: () => Promise<T>,
+  also: readonly (readonly [string, string])[] = [],
+): Promise<T> {
   const schema = options.schema ?? 'public';
   const ownTransaction = (options.transaction ?? 'own') === 'own';
+  const settings = [...PINNED_SETTINGS, ...also];
   if (!ownTransaction) {
-    const previous = await readSettings(db);
-    await pinSettings(db, schema);
+    const previous = await readSettings(db, settings);
+    await pinSettings(db, schema, settings);
     const result = await read();
-    await restoreSettings(db, previous);
+    await restoreSettings(db, settings, previous);
     return result;
   }
   for (let attempt = 1; ; attempt++) {
@@ -171,7 +178,7 @@ export async function withPinnedCatalog<T>(db: Queryable, options: ReadSchemaMod
     await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     let result: T;
     try {
-      await pinSettings(db, schema);
+      await pinSettings(db, schema, settings);
       result = await read();
     } catch (error) {
       // Keep the catalog error, not a failure of the clean-up.
@@ -204,8 +211,8 @@ function isConcurrentDdl(error: unknown): boolean {
 
 // These three run with whatever search_path the caller left (in an existing
 // transaction, a migration's): pg_catalog's functions are named outright.
-async function readSettings(db: Queryable): Promise<string[]> {
-  const names = ['search_path', ...PINNED_SETTINGS.map(([name]) => name)];
+async function readSettings(db: Queryable, settings: readonly (readonly [string, string])[]): Promise<string[]> {
+  const names = ['search_path', ...settings.map(([name]) => name)];
   const { rows } = await db.query<{ values: string[] }>(
     `SELECT pg_catalog.array_agg(pg_catalog.current_setting(name) ORDER BY ord) AS values
      FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY AS s(name, ord)`,
@@ -214,8 +221,8 @@ async function readSettings(db: Queryable): Promise<string[]> {
   return rows[0]?.values ?? [];
 }
 
-async function restoreSettings(db: Queryable, values: readonly string[]): Promise<void> {
-  const names = ['search_path', ...PINNED_SETTINGS.map(([name]) => name)];
+async function restoreSettings(db: Queryable, settings: readonly (readonly [string, string])[], values: readonly string[]): Promise<void> {
+  const names = ['search_path', ...settings.map(([name]) => name)];
   await db.query(
     'SELECT pg_catalog.set_config(name, value, true) FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) AS s(name, value)',
     [names, values],
@@ -228,9 +235,9 @@ async function restoreSettings(db: Queryable, values: readonly string[]): Promis
  * names print as before), and pg_temp, named last, can no longer shadow a
  * catalog table with a temporary table of a migration's.
  */
-async function pinSettings(db: Queryable, schema: string): Promise<void> {
-  const names = PINNED_SETTINGS.map(([name]) => name);
-  const values = PINNED_SETTINGS.map(([, value]) => value);
+async function pinSettings(db: Queryable, schema: string, settings: readonly (readonly [string, string])[]): Promise<void> {
+  const names = settings.map(([name]) => name);
+  const values = settings.map(([, value]) => value);
   await db.query(
     `SELECT pg_catalog.set_config('search_path', pg_catalog.format('pg_catalog, %I, pg_temp', $1::pg_catalog.text), true),
             (SELECT pg_catalog.count(pg_catalog.set_config(name, value, true))
