@@ -160,8 +160,9 @@ export function partsContextOf(options: ReadSchemaModelOptions): PartsContext {
 export async function withPinnedCatalog<T>(
   db: Queryable,
   options: ReadSchemaModelOptions,
-  read: () => Promise<T>,
+  read: (pin: PinRequest | null) => Promise<T>,
   also: readonly (readonly [string, string])[] = [],
+  readPins = false,
 ): Promise<T> {
   const schema = options.schema ?? 'public';
   const ownTransaction = (options.transaction ?? 'own') === 'own';
@@ -169,7 +170,7 @@ export async function withPinnedCatalog<T>(
   if (!ownTransaction) {
     const previous = await readSettings(db, settings);
     await pinSettings(db, schema, settings);
-    const result = await read();
+    const result = await read(null);
     await restoreSettings(db, settings, previous);
     return result;
   }
@@ -178,8 +179,8 @@ export async function withPinnedCatalog<T>(
     await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     let result: T;
     try {
-      await pinSettings(db, schema, settings);
-      result = await read();
+      if (!readPins) await pinSettings(db, schema, settings);
+      result = await read(readPins ? pinRequestOf(settings) : null);
     } catch (error) {
       // Keep the catalog error, not a failure of the clean-up.
       await db.query('ROLLBACK').catch(() => undefined);
@@ -190,6 +191,27 @@ export async function withPinnedCatalog<T>(
     await db.query('ROLLBACK');
     return result;
   }
+}
+
+/**
+ * With `readPins`, the settings are left to the read's first query, to save
+ * a round trip (the incremental reader's scan, whose own output no setting
+ * changes): PINNED_SQL with the schema as `$schema`, these names and values.
+ */
+export interface PinRequest {
+  readonly names: readonly string[];
+  readonly values: readonly string[];
+}
+
+function pinRequestOf(settings: readonly (readonly [string, string])[]): PinRequest {
+  return { names: settings.map(([name]) => name), values: settings.map(([, value]) => value) };
+}
+
+/** What pinSettings runs, as one expression: `$s` the schema, `$n` and `$v` the names and values (parameter numbers). */
+export function pinnedSettingsSql(s: number, n: number, v: number): string {
+  return `pg_catalog.set_config('search_path', pg_catalog.format('pg_catalog, %I, pg_temp', $${s}::pg_catalog.text), true),
+            (SELECT pg_catalog.count(pg_catalog.set_config(name, value, true))
+             FROM ROWS FROM (pg_catalog.unnest($${n}::pg_catalog.text[]), pg_catalog.unnest($${v}::pg_catalog.text[])) AS s(name, value))`;
 }
 
 /** Reads of a schema that someone else is changing, before the one that gives up. */
@@ -238,12 +260,7 @@ async function restoreSettings(db: Queryable, settings: readonly (readonly [stri
 async function pinSettings(db: Queryable, schema: string, settings: readonly (readonly [string, string])[]): Promise<void> {
   const names = settings.map(([name]) => name);
   const values = settings.map(([, value]) => value);
-  await db.query(
-    `SELECT pg_catalog.set_config('search_path', pg_catalog.format('pg_catalog, %I, pg_temp', $1::pg_catalog.text), true),
-            (SELECT pg_catalog.count(pg_catalog.set_config(name, value, true))
-             FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) AS s(name, value))`,
-    [schema, names, values],
-  );
+  await db.query(`SELECT ${pinnedSettingsSql(1, 2, 3)}`, [schema, names, values]);
 }
 
 /** Runs one catalog query, naming the step in the error if it fails; `prepared`: as a named statement. */

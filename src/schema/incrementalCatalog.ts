@@ -36,8 +36,10 @@ import {
   PART_KIND_OF_LIST,
   partsContextOf,
   readCatalogParts,
+  pinnedSettingsSql,
   withPinnedCatalog,
   type CatalogParts,
+  type PinRequest,
   type PartKind,
   type Queryable,
   type ReadSchemaModelOptions,
@@ -248,16 +250,26 @@ const MARKER = `CASE WHEN EXISTS (SELECT 1 FROM pg_stat_activity a
 /**
  * One scan of every tracked catalog: each one's user rows changed since the
  * marker `$1` (an xid; `all` lists every row instead), its row count, and
- * the next marker (MARKER).
+ * the next marker (MARKER). It also pins the read's settings ($2 the schema,
+ * $3 and $4 the names and values: withPinnedCatalog's `readPins`), which
+ * nothing it returns depends on, for the queries after it; so it names
+ * every relation and type with its schema, being parsed before they are set.
  */
 function scanSql(all: boolean): string {
   const parts = TRACKED.map((t) => `SELECT '${t.name}' AS catalog, pg_catalog.count(*) AS rows,
        pg_catalog.json_agg(pg_catalog.json_build_array(${t.key}, ${t.owners}, ${t.seeds}, ${t.shadows ?? 'false'}, ${t.kinds ?? 'NULL::pg_catalog.text[]'}))
          FILTER (WHERE ${all ? '$1::pg_catalog.xid IS NOT NULL' : `pg_catalog.age(x.xmin) ${LE} pg_catalog.age($1::pg_catalog.xid)`}) AS changed
      FROM ${t.from} WHERE ${t.where}`);
-  return `${parts.join('\n UNION ALL ')}
+  const sql = `${parts.join('\n UNION ALL ')}
    UNION ALL SELECT 'marker', 0, pg_catalog.json_build_array(${asText(MARKER)},
-     (SELECT ${asText('n.oid')} FROM pg_namespace n WHERE n.nspname ${EQ} $2::pg_catalog.text))`;
+     (SELECT ${asText('n.oid')} FROM pg_namespace n WHERE n.nspname ${EQ} $2::pg_catalog.text))
+   UNION ALL SELECT 'settings', 0, pg_catalog.json_build_array(${pinnedSettingsSql(2, 3, 4)})`;
+  return qualifyCatalogs(sql);
+}
+
+/** `FROM pg_class` as `FROM pg_catalog.pg_class`, and "char" as pg_catalog."char". */
+function qualifyCatalogs(sql: string): string {
+  return sql.replace(/\b(FROM|JOIN) (pg_[a-z_]+)\b(?!\.)/g, '$1 pg_catalog.$2').replace(/::"char"/g, '::pg_catalog."char"');
 }
 
 /**
@@ -416,20 +428,22 @@ export class IncrementalSchemaReader {
     this.parts = await withPinnedCatalog(
       this.db,
       this.options,
-      async () => {
-        const next = this.parts === null ? null : await this.readChanges(context, this.parts);
-        return next ?? this.readFully(context);
+      async (pin) => {
+        const next = this.parts === null ? null : await this.readChanges(context, this.parts, pin);
+        // A full read after an incremental one's scan: the settings are pinned already.
+        return next ?? this.readFully(context, this.parts === null ? pin : null);
       },
       // The same statements run after every migration: one plan each, kept for the session (namedQuery).
       [['plan_cache_mode', 'force_generic_plan']],
+      true,
     );
     return assembleSchemaModel(this.parts);
   }
 
   /** Reads everything, and takes note of every tracked row and of the marker. */
-  private async readFully(context: PartsContext): Promise<CatalogParts> {
+  private async readFully(context: PartsContext, pin: PinRequest | null): Promise<CatalogParts> {
     this.stats.full += 1;
-    const scan = await this.scan(true);
+    const scan = await this.scan(true, pin);
     this.tracked = new Map();
     this.shadowing = new Set();
     for (const row of scan.catalogs) {
@@ -446,8 +460,8 @@ export class IncrementalSchemaReader {
   }
 
   /** The parts after what changed since the last read, or null when only a full read is sure to be right. */
-  private async readChanges(context: PartsContext, previous: CatalogParts): Promise<CatalogParts | null> {
-    const scan = await this.scan(false);
+  private async readChanges(context: PartsContext, previous: CatalogParts, pin: PinRequest | null): Promise<CatalogParts | null> {
+    const scan = await this.scan(false, pin);
     // The schema itself was created, dropped or made anew: everything in it is new.
     if (scan.namespaceOid !== previous.namespaceOid) return null;
     const owners = new Set<string>();
@@ -566,12 +580,16 @@ export class IncrementalSchemaReader {
     return deleted;
   }
 
-  private async scan(all: boolean): Promise<Scan> {
-    const { rows } = await this.db.query<ScanRow>(namedQuery(scanSql(all), [this.marker, this.options.schema ?? 'public']));
+  /** The scan (scanSql); with `pin`, it pins the read's settings too (else they are already, or the caller's). */
+  private async scan(all: boolean, pin: PinRequest | null): Promise<Scan> {
+    const schema = this.options.schema ?? 'public';
+    const settings = pin ?? { names: [], values: [] };
+    const { rows } = await this.db.query<ScanRow>(namedQuery(scanSql(all), [this.marker, schema, settings.names, settings.values]));
     let marker = this.marker;
     let namespaceOid: string | null = null;
     const catalogs: ScanRow[] = [];
     for (const row of rows) {
+      if (row.catalog === 'settings') continue;
       if (row.catalog !== 'marker') {
         catalogs.push(row);
         continue;
