@@ -1025,7 +1025,8 @@ export const PART_KIND_OF_LIST: Readonly<Record<TopLevelList, PartKind>> = {
 
 /**
  * Reads the parts of the top-level objects whose OIDs are in `only` (all of
- * them when null), running only the queries of `kinds` (all when absent).
+ * them when null), running only the queries of `kinds` (all when absent) and
+ * none of the steps named in `skip` (which the caller knows find nothing).
  * Runs in the pinned transaction (`withPinnedCatalog`).
  */
 export async function readCatalogParts(
@@ -1034,6 +1035,7 @@ export async function readCatalogParts(
   only: readonly string[] | null,
   kinds?: ReadonlySet<PartKind>,
   known?: KnownParts,
+  skip?: ReadonlySet<string>,
 ): Promise<CatalogParts> {
   const { schema, privileges } = context;
   const namespace = known?.namespace ?? (await readNamespace(db, schema));
@@ -1046,7 +1048,7 @@ export async function readCatalogParts(
   // Sequential on purpose: a Queryable is one connection, which runs one query at a time anyway.
   const some = only !== null;
   const step = async <R>(kind: PartKind, name: string, sql: string): Promise<R[]> =>
-    kinds === undefined || kinds.has(kind) ? queryStep<R>(db, name, schema, some ? onlySelected(sql) : sql, params, some) : [];
+    (kinds === undefined || kinds.has(kind)) && !skip?.has(name) ? queryStep<R>(db, name, schema, some ? onlySelected(sql) : sql, params, some) : [];
   const extensions = await step<{ oid: string; name: string; version: string; comment: string | null }>('extensions', 'extensions', EXTENSIONS_SQL);
   const relations = await step<RelationRow>('relations', 'relations', relationsSql(privileges));
   const tableOids = relations.length > 0;

@@ -479,6 +479,7 @@ export class IncrementalSchemaReader {
       if (Number(row.rows) !== keys.size + added) lost.set(t, Math.max(keys.size + added - Number(row.rows), 0) || Infinity);
     }
     const shrunk = [...lost.keys()];
+    const touched = new Set([...shrunk.map((t) => t.name), ...scan.catalogs.filter((c) => (c.changed ?? []).length > 0).map((c) => c.catalog)]);
     let vanishedSchemaComment = false;
     for (const [catalog, gone] of await this.deletedKeys(lost)) {
       const keys = this.tracked.get(catalog.name)!;
@@ -543,7 +544,11 @@ export class IncrementalSchemaReader {
       const list = previous.objects.get(oid)?.[0]?.list;
       if (list !== undefined) kinds.add(PART_KIND_OF_LIST[list]);
     }
-    const fresh = await readCatalogParts(this.db, context, [...reread], kinds, knownParts);
+    // None of them existed before: their columns, constraints, indexes, ... are all new rows, so a query
+    // of a catalog without any changed row would find nothing of theirs.
+    const allNew = [...reread].every((oid) => !previous.objects.has(oid));
+    const skip = allNew ? new Set(CHILD_STEPS.filter(([catalog]) => !touched.has(catalog)).map(([, step]) => step)) : undefined;
+    const fresh = await readCatalogParts(this.db, context, [...reread], kinds, knownParts, skip);
     this.stats.reread += fresh.objects.size;
     return mergeCatalogParts(previous, reread, fresh);
   }
@@ -646,6 +651,16 @@ const KINDS_OF_CATALOG: Readonly<Record<string, readonly PartKind[]>> = {
 
 /** Catalogs keyed by the rows' own OIDs: their keys are the objects that exist. */
 const OID_KEYED = TRACKED.filter((t) => t.counted && t.key === asText('x.oid')).map((t) => t.name);
+
+/** readCatalogParts' steps of a table's children, each with the catalog their rows are in. */
+const CHILD_STEPS: readonly (readonly [string, string])[] = [
+  ['pg_attribute', 'columns'],
+  ['pg_constraint', 'constraints'],
+  ['pg_index', 'indexes'],
+  ['pg_trigger', 'triggers'],
+  ['pg_policy', 'policies'],
+  ['pg_rewrite', 'rules'],
+];
 
 /** Catalogs whose rows are the managed schema's own fields. */
 const OWN_CATALOGS = new Set(['pg_namespace', 'pg_default_acl']);

@@ -148,6 +148,11 @@ const RENAMES_AND_ALTERS = [
   `ALTER FUNCTION touch() RENAME TO touched`,
   `ALTER TABLE d ENABLE ROW LEVEL SECURITY`,
   `CREATE POLICY d_positive ON d USING (id > 0)`,
+  // A new table with every kind of child at once: each is a new row of its catalog, which must be read.
+  `CREATE TABLE guarded (id int PRIMARY KEY CHECK (id > 0), v text); CREATE INDEX guarded_v ON guarded (v);
+   CREATE POLICY guarded_own ON guarded USING (id > 0);
+   CREATE TRIGGER guarded_touch BEFORE UPDATE ON guarded FOR EACH ROW EXECUTE FUNCTION touched();
+   CREATE RULE guarded_keep AS ON DELETE TO guarded DO INSTEAD NOTHING`,
   `ALTER TABLE d RENAME COLUMN id TO ident`,
   `CREATE SEQUENCE s`,
   `ALTER TABLE c ADD COLUMN k int DEFAULT nextval('s')`,
