@@ -481,14 +481,17 @@ export class IncrementalSchemaReader {
     const shrunk = [...lost.keys()];
     const touched = new Set([...shrunk.map((t) => t.name), ...scan.catalogs.filter((c) => (c.changed ?? []).length > 0).map((c) => c.catalog)]);
     let vanishedSchemaComment = false;
-    for (const [catalog, gone] of await this.deletedKeys(lost)) {
+    /** OIDs whose object's own row was deleted. */
+    const gone = new Set<string>();
+    for (const [catalog, deleted] of await this.deletedKeys(lost)) {
       const keys = this.tracked.get(catalog.name)!;
-      for (const key of gone) {
+      for (const key of deleted) {
         const id = `${catalog.name}:${key}`;
         if (this.shadowing.has(id)) return null;
         if (catalog.name === 'pg_description' && key.startsWith(NAMESPACE_DESCRIPTION)) vanishedSchemaComment = true;
         for (const owner of keys.owners.get(key) ?? []) owners.add(owner);
         keys.delete(key);
+        if (OID_KEYED.includes(catalog.name)) gone.add(key);
       }
     }
 
@@ -544,6 +547,9 @@ export class IncrementalSchemaReader {
       const list = previous.objects.get(oid)?.[0]?.list;
       if (list !== undefined) kinds.add(PART_KIND_OF_LIST[list]);
     }
+    // All of them are gone (their own rows were deleted, and no catalog has their OID now, new rows included):
+    // reading them again would find nothing, and merging nothing drops them.
+    if ([...reread].every((oid) => gone.has(oid) && !known(oid))) kinds.clear();
     // None of them existed before: their columns, constraints, indexes, ... are all new rows, so a query
     // of a catalog without any changed row would find nothing of theirs.
     const allNew = [...reread].every((oid) => !previous.objects.has(oid));
