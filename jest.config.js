@@ -1,18 +1,39 @@
 // ESM + TypeScript through ts-jest; node-pg-migrate 9 is ESM only, so jest runs
 // with --experimental-vm-modules (see package.json "test").
+//
+// Two tiers (README "Tests"): `unit` is the pure code from literals, no
+// database and no global setup, so `npm run test:unit` takes seconds;
+// `integration` is everything that needs PostgreSQL (its global setup finds or
+// starts one). `npm test` runs both. The reliability suite is its own run
+// (`npm run test:reliability` names test/reliability and lifts the ignore).
 import { createDefaultEsmPreset } from 'ts-jest';
 
 const preset = createDefaultEsmPreset({ tsconfig: 'tsconfig.json' });
 
-/** @type {import('jest').Config} */
-export default {
+const shared = {
   ...preset,
+  rootDir: '.',
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/test/containers/', '/test/reliability/'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+};
+
+/** @type {import('jest').Config} */
+export default {
   testTimeout: 60_000,
-  globalSetup: '<rootDir>/test/helpers/globalSetup.mjs',
-  globalTeardown: '<rootDir>/test/helpers/globalTeardown.mjs',
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      roots: ['<rootDir>/test/unit'],
+    },
+    {
+      ...shared,
+      displayName: 'integration',
+      testPathIgnorePatterns: ['/node_modules/', '/test/unit/', '/test/containers/', '/test/reliability/'],
+      globalSetup: '<rootDir>/test/helpers/globalSetup.mjs',
+      globalTeardown: '<rootDir>/test/helpers/globalTeardown.mjs',
+    },
+  ],
 };

@@ -420,7 +420,7 @@ async function memoryScenario(report) {
     unit: 'MiB',
     results,
     note:
-      'The runner loads .ts files through jiti with sucrase (src/migrationLoader.ts) and writes no loader cache, so every ' +
+      'The runner loads .ts files through jiti with sucrase (src/files/migrationLoader.ts) and writes no loader cache, so every ' +
       "start compiles them; .js/.mjs load natively. With jiti's default Babel transform the .ts/.js row was ~167 MiB.",
   });
   const worst = Math.max(results[1].median, results[2].median);

@@ -42,7 +42,7 @@ async function readiness(): Promise<{ status: number; body: Record<string, unkno
     // Ready means migrated: the state is enough. Skipping the drift check keeps
     // a probe that runs every few seconds from reading the whole schema each time.
     const detection = await inspectDatabase({ checkDrift: false });
-    // Current, or no migration files at all and nothing applied (src/stateDetector.ts isUpToDate).
+    // Current, or no migration files at all and nothing applied (src/core/stateDetector.ts isUpToDate).
     const ready = isUpToDate(detection);
     return {
       status: ready ? 200 : 503,

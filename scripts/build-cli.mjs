@@ -15,7 +15,7 @@
  * at once ran 0.2 s faster with it bundled (issue 6). So the command carries
  * the pg that was installed when it was built (the Docker image builds it from
  * the lockfile). Migration files that import pg get the installed one;
- * `pgm.db` results use its type parsers (src/migrationModules.ts).
+ * `pgm.db` results use its type parsers (src/files/migrationModules.ts).
  *
  * Every other dependency stays a package: node-pg-migrate (loaded only when a
  * JS/TS migration runs; the instance migration files import), jiti and
@@ -72,7 +72,7 @@ export async function buildCli() {
   });
   // CommonJS, run by src/cli.ts inside a function that supplies require,
   // import.meta.url and import() (code from V8's code cache cannot import()
-  // on Node 20: src/importPackage.ts).
+  // on Node 20: src/files/importPackage.ts).
   await build({
     ...bundleOptions,
     absWorkingDir: root,
@@ -116,11 +116,11 @@ function writeCodeCache() {
   }
 }
 
-/** src/importPackage.ts in the bundle: the entry's import(), passed in as __importPackage. */
+/** src/files/importPackage.ts in the bundle: the entry's import(), passed in as __importPackage. */
 const lendImportPackage = {
   name: 'lend-import-package',
   setup(build) {
-    build.onLoad({ filter: /[\\/]src[\\/]importPackage\.ts$/ }, () => ({
+    build.onLoad({ filter: /[\\/]src[\\/]files[\\/]importPackage\.ts$/ }, () => ({
       contents: 'export const importPackage = (specifier) => __importPackage(specifier);',
       loader: 'js',
     }));

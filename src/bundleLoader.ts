@@ -43,7 +43,7 @@ export function loadBundle(filename: string, options: { readonly ignoreCache?: b
   );
   const module = { exports: {} as { main: Main } };
   const run = script.runInThisContext() as (...args: unknown[]) => void;
-  // Code compiled from the cache cannot import() on Node 20: it borrows this module's (src/importPackage.ts).
+  // Code compiled from the cache cannot import() on Node 20: it borrows this module's (src/files/importPackage.ts).
   const importPackage = (specifier: string): Promise<unknown> => import(specifier);
   run(module.exports, createRequire(filename), module, filename, dirname(filename), pathToFileURL(filename).href, importPackage);
   return {

@@ -6,12 +6,13 @@
  * builds is named and refused instead of being given made-up answers.
  */
 import pg from 'pg';
-import { planOfflineRange } from './commandPlanner.js';
-import { MigrationFileError, UsageError, describeCause } from './errors.js';
-import { metaTableOf, qualify, type Queryable } from './introspect.js';
-import type { Logger } from './logger.js';
-import { buildMigration, loadMigrationModule, mayExportShorthands, type MigrationModule } from './migrationModules.js';
-import type { MigrationFile } from './types.js';
+import { planOfflineRange } from './core/commandPlanner.js';
+import { MigrationFileError, UsageError, describeCause } from './core/errors.js';
+import { metaTableOf, qualify } from './db/facts.js';
+import type { Queryable } from './core/types.js';
+import type { Logger } from './config/logger.js';
+import { buildMigration, loadMigrationModule, mayExportShorthands, type MigrationModule } from './files/migrationModules.js';
+import type { MigrationFile } from './core/types.js';
 
 export type OfflineBuild =
   | { readonly built: true; readonly sql: readonly string[]; readonly transactional: boolean }
@@ -57,7 +58,7 @@ export async function buildOffline(
 
 /**
  * node-pg-migrate's column shorthands are cumulative over the files in order;
- * only files that may export them are imported (src/migrationModules.ts).
+ * only files that may export them are imported (src/files/migrationModules.ts).
  */
 async function shorthandsBefore(file: MigrationFile, allFiles: readonly MigrationFile[]): Promise<Record<string, unknown>> {
   let shorthands: Record<string, unknown> = {};

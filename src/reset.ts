@@ -3,14 +3,14 @@
  * history, under the migration lock, in one transaction. The schema itself
  * stays (its owner and grants are not ours to lose). Extensions stay.
  */
-import { closeQuietly, prepareToWrite } from './connection.js';
-import { RefusedError, UsageError } from './errors.js';
-import { inTransaction } from './transaction.js';
-import { historyLocationOf, qualify, runnerTablesOf } from './introspect.js';
-import { connectFor, settingsOf, type RunnerOptions } from './inspect.js';
-import { acquireMigrationLock } from './lock.js';
-import { createSilentLogger } from './logger.js';
-import { requireConnection } from './settings.js';
+import { closeQuietly, prepareToWrite } from './db/connection.js';
+import { RefusedError, UsageError } from './core/errors.js';
+import { inTransaction } from './db/transaction.js';
+import { historyLocationOf, qualify, runnerTablesOf } from './db/facts.js';
+import { connectFor, settingsOf, type RunnerOptions } from './observe.js';
+import { acquireMigrationLock } from './db/lock.js';
+import { createSilentLogger } from './config/logger.js';
+import { requireConnection } from './config/settings.js';
 
 export interface ResetOptions extends RunnerOptions {
   readonly confirm?: boolean;

@@ -4,24 +4,27 @@
  * have finished meanwhile), execute, report. Every run resolves with a
  * report; a failure rejects with an error that carries the partial report.
  */
-import { planCommand, type RunCommand } from './commandPlanner.js';
-import { closeQuietly, prepareToWrite, serverMajorOf, type Client } from './connection.js';
-import { InterruptedError, RefusedError, RunnerError } from './errors.js';
-import { runBatch, type BatchOutcome } from './execute.js';
-import { cancelBackend } from './interruption.js';
-import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './history.js';
-import { computeManifestIfAllowed, connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './inspect.js';
+import { planCommand, type RunCommand } from './core/commandPlanner.js';
+import { migrationsOf } from './core/plans.js';
+import { closeQuietly, prepareToWrite, serverMajorOf, type Client } from './db/connection.js';
+import { InterruptedError, RefusedError, RunnerError } from './core/errors.js';
+import { runBatch, type BatchOutcome } from './db/execute.js';
+import { cancelBackend } from './db/interruption.js';
+import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './db/history.js';
+import { connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './observe.js';
+import { replayFingerprintsFor } from './replayFingerprints.js';
 import type { Manifest } from './fingerprints/manifest.js';
-import { readDatabaseFacts, type Queryable } from './introspect.js';
+import { readDatabaseFacts } from './db/facts.js';
+import type { Queryable } from './core/types.js';
 import { checkSchemaAt, manifestForSchemaCheck } from './fingerprints/schemaCheck.js';
-import { createMigrationLock, type MigrationLockSession } from './lock.js';
-import { createSilentLogger, type Logger } from './logger.js';
-import { readMigrationFiles } from './migrationFiles.js';
-import { describeFinding } from './findings.js';
-import { requireConnection, type Settings } from './settings.js';
-import type { Detection, MigrationFile, MigrationRun, Plan, RunReport } from './types.js';
+import { createMigrationLock, type MigrationLockSession } from './db/lock.js';
+import { createSilentLogger, type Logger } from './config/logger.js';
+import { readMigrationFiles } from './files/migrationFiles.js';
+import { describeFinding } from './core/findings.js';
+import { requireConnection, type Settings } from './config/settings.js';
+import type { Detection, MigrationFile, MigrationRun, Plan, RunReport } from './core/types.js';
 
-export type { RunCommand } from './commandPlanner.js';
+export type { RunCommand } from './core/commandPlanner.js';
 
 export interface RunMigrationsOptions extends RunnerOptions {
   /** What to do. Default: `{ kind: 'auto' }`. */
@@ -62,17 +65,14 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     // rest of the start (issue 6); `status` and `check` always look.
     // Invalid indexes are status's to report: a start does not read them. Only auto runs JS/TS probes
     // (code of the migration files): it alone acts on a legacy match (below).
-    const drift = {
-      checkDrift: settings.refuseOnDrift,
-      invalidIndexes: false,
-      probeCode: command.kind === 'auto',
-      ...(options.signal && { signal: options.signal }),
-    };
+    const look = { client, settings, files, logger, checkDrift: settings.refuseOnDrift, invalidIndexes: false, probeCode: command.kind === 'auto' };
+    // SIGINT/SIGTERM stop a replay too: its scratch database goes.
+    const replay = replayFingerprintsFor(settings, logger, options.signal);
     // Only auto acts on the revision a legacy database matches: up and down refuse a legacy
     // database and stamp is told its revision, so none of them replays the migrations to find it.
     const reconcile = command.kind === 'auto' ? 'replay' : 'none';
     const names = files.map((f) => f.name);
-    before = await untilStopped(observe(client, settings, files, { ...drift, reconcile }, logger), options.signal);
+    before = await untilStopped(observe({ ...look, reconcile, replay }), options.signal);
     plan = planCommand(command, before.detection, names);
     logger.info(`state: ${before.detection.state}; plan: ${plan.action} (${plan.reason})`, {
       state: before.detection.state,
@@ -90,8 +90,8 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
       logger,
     });
     before = await untilStopped(lookUnderLock(lock, before.manifest, logger, {
-      look: (how, computed) => observe(client, settings, files, { ...drift, reconcile: reconcile === 'none' ? 'none' : how }, logger, computed),
-      replay: (staleness) => computeManifestIfAllowed(settings, files, logger, staleness, serverMajorOf(client), options.signal),
+      look: (how, computed) => observe({ ...look, reconcile: reconcile === 'none' ? 'none' : how, replay, computed }),
+      replay: async (staleness) => (await replay({ files, staleness, targetMajor: serverMajorOf(client) })).manifest,
       needsLock: (look) => {
         const next = planCommand(command, look.detection, names);
         return next.action !== 'refuse' && !hasNothingToDo(next, look, files);
@@ -116,7 +116,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     }
     const runs = outcome.runs;
     // What the run left, as read: not worth a replay or a schema read under the lock.
-    const after = await observe(client, settings, files, { checkDrift: false, reconcile: 'none', invalidIndexes: false }, logger, before.manifest);
+    const after = await observe({ client, settings, files, logger, checkDrift: false, reconcile: 'none', invalidIndexes: false, computed: before.manifest });
     const report = freeze(reportOf(runs, after.detection, plan.stampTo));
     logger.info(`done: ${after.detection.state} at ${after.detection.current ?? 'base'}`, {
       migrations: runs.length,
@@ -204,7 +204,7 @@ async function executePlan(
       await adoptChecksums(db, where, unrecorded);
       logger.info(`recorded checksums of ${unrecorded.length} migrations applied without them`);
     }
-    if (plan.repair?.length) {
+    if (plan.action === 'repair') {
       const recorded = new Map(observed.facts.applied.map((row) => [row.name, row.checksum]));
       await recordChecksums(db, where, plan.repair.map((name) => ({ name, recorded: recorded.get(name)!, checksum: byName.get(name)!.checksum })));
       for (const name of plan.repair) logger.info(`recorded the checksum of ${name} as the file is now (it was edited after it ran)`);
@@ -247,7 +247,7 @@ async function executePlan(
     case 'stamp-then-apply':
       return runBatch('up', plan.apply.map((n) => byName.get(n)!), files, batchOptions);
     case 'revert':
-      return runBatch('down', (plan.revert ?? []).map((n) => byName.get(n)!), files, batchOptions);
+      return runBatch('down', plan.revert.map((n) => byName.get(n)!), files, batchOptions);
     case 'stamp':
     case 'repair':
     case 'none':
@@ -279,7 +279,7 @@ function untilStopped<T>(work: Promise<T>, signal: AbortSignal | undefined): Pro
 
 /** Whether the plan runs migrations (applies or reverts), which checkSchema then checks. */
 function runsMigrations(plan: Plan): boolean {
-  return plan.action === 'revert' ? (plan.revert ?? []).length > 0 : plan.apply.length > 0;
+  return migrationsOf(plan).length > 0;
 }
 
 /** The last file, in file order, that the history (as this transaction sees it) records: the revision reached. */
@@ -303,7 +303,7 @@ function unrecordedChecksums(observed: Observation, files: readonly MigrationFil
 
 function refuseIf(plan: Plan, report: RunReport): void {
   if (plan.action !== 'refuse') return;
-  throw new RefusedError(plan.reason, report, plan.settleCommand ? { hint: `to settle it: ${plan.settleCommand}` } : {});
+  throw new RefusedError(plan.reason, report, { hint: `to settle it: ${plan.settleCommand}` });
 }
 
 function freeze<T extends object>(value: T): T {

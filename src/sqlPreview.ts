@@ -4,15 +4,17 @@
  * node-pg-migrate's dryRun is not dry: reference §6).
  */
 import pg from 'pg';
-import { planCommand, type RunCommand } from './commandPlanner.js';
-import { closeQuietly, serverMajorOf, useMigrationSearchPath } from './connection.js';
-import { RefusedError, SqlPreviewError, describeCause } from './errors.js';
-import { connectFor, observe, settingsOf, type RunnerOptions } from './inspect.js';
-import { historyLocationOf, metaTableOf, qualify, type Queryable } from './introspect.js';
-import { createSilentLogger } from './logger.js';
-import { buildMigration, checkBuiltSql, loadMigrationModule, type BuiltMigration, type MigrationModule } from './migrationModules.js';
-import { readMigrationFiles } from './migrationFiles.js';
-import type { MigrationFile } from './types.js';
+import { planCommand, type RunCommand } from './core/commandPlanner.js';
+import { migrationsOf } from './core/plans.js';
+import { closeQuietly, serverMajorOf, useMigrationSearchPath } from './db/connection.js';
+import { RefusedError, SqlPreviewError, describeCause } from './core/errors.js';
+import { connectFor, observe, settingsOf, type RunnerOptions } from './observe.js';
+import { historyLocationOf, metaTableOf, qualify } from './db/facts.js';
+import type { Queryable } from './core/types.js';
+import { createSilentLogger } from './config/logger.js';
+import { buildMigration, checkBuiltSql, loadMigrationModule, type BuiltMigration, type MigrationModule } from './files/migrationModules.js';
+import { readMigrationFiles } from './files/migrationFiles.js';
+import type { MigrationFile } from './core/types.js';
 
 /** One migration of a preview: its file, how it was loaded, and what it built. */
 export interface PreviewedMigration {
@@ -43,12 +45,12 @@ export async function buildPreview(options: RunnerOptions & { readonly target?: 
   try {
     // `up` refuses a legacy database whatever revision it matches, so the match is not looked
     // for: no scratch database to replay in (CONTRACT.md: sql touches nothing).
-    const { detection, facts } = await observe(client, settings, files, { reconcile: 'none', invalidIndexes: false }, logger);
+    const { detection, facts } = await observe({ client, settings, files, logger, reconcile: 'none', invalidIndexes: false });
     const plan = planCommand(options.command ?? { kind: 'up', target: options.target ?? 'head' }, detection, files.map((f) => f.name));
     const direction = plan.action === 'revert' ? 'down' : 'up';
-    const names = direction === 'down' ? (plan.revert ?? []) : plan.apply;
+    const names = migrationsOf(plan);
     if (plan.action === 'refuse') {
-      throw new RefusedError(plan.reason, null, plan.settleCommand ? { hint: `to settle it: ${plan.settleCommand}` } : {});
+      throw new RefusedError(plan.reason, null, { hint: `to settle it: ${plan.settleCommand}` });
     }
     const migrations: PreviewedMigration[] = [];
     const preview = { direction, current: detection.current, historyExists: facts.historyTableExists, serverMajor: serverMajorOf(client), migrations } as const;

@@ -8,14 +8,15 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import pg from 'pg';
-import { closeQuietly, connect, pinSearchPath, serverMajorOf, useMigrationSearchPath, type Client } from '../connection.js';
-import type { ConnectionTarget } from '../connectionTarget.js';
-import { ConfigError, describeCause } from '../errors.js';
-import { runnerTablesIn } from '../introspect.js';
-import { lineAt } from '../sqlStatements.js';
+import { closeQuietly, connect, pinSearchPath, serverMajorOf, useMigrationSearchPath, type Client } from '../db/connection.js';
+import type { ConnectionTarget } from '../config/connectionTarget.js';
+import { ConfigError, describeCause } from '../core/errors.js';
+import { runnerTablesIn } from '../db/facts.js';
+import { lineAt } from '../files/sqlStatements.js';
 import { readSchemaModel } from '../schema/catalog.js';
 import type { SchemaModel } from '../schema/model.js';
-import type { Settings } from '../settings.js';
+import type { Settings } from '../config/settings.js';
+import { compareCodeUnits } from '../core/lists.js';
 
 export interface DesiredFile {
   /** As given or found, for messages. */
@@ -42,7 +43,7 @@ export async function readDesiredFiles(path: string): Promise<DesiredFile[]> {
         .filter((e) => e.isFile() && e.name.endsWith('.sql'))
         .map((e) => e.name)
         // Name order by code units: the same on every machine, whatever its locale.
-        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+        .sort(compareCodeUnits)
         .map((name) => join(path, name))
     : [path];
   if (paths.length === 0) {

@@ -16,7 +16,7 @@
  *   `-- lock: …`, `-- rewrite: …`); the header names the message, the schema
  *   fingerprints before and after, the decisions and the planner's notes.
  */
-import { RefusedError } from '../errors.js';
+import { RefusedError } from '../core/errors.js';
 import { formatMarker, type PlannedStatement, type SchemaChangePlan } from '../schema/planner.js';
 
 export interface MigrationTextInput {

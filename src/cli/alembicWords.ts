@@ -8,7 +8,7 @@
  * flag that a command gains later simply works.
  */
 import type { Command, Option } from 'commander';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
 
 const NO_BRANCHES = 'migrations are one line of files in name order: no branches, one head';
 

@@ -7,7 +7,8 @@
 import type { Command } from 'commander';
 import { readManifest, writeManifest, type Manifest } from '../fingerprints/manifest.js';
 import { computeManifest, verifyMigrations, VerifyFailedError, type ReplayContext } from '../fingerprints/replay.js';
-import { readMigrationFiles } from '../migrationFiles.js';
+import { readMigrationFiles } from '../files/migrationFiles.js';
+import { listDifferences } from '../core/lists.js';
 import { action, type CommandContext } from './main.js';
 
 export function registerFingerprintCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
@@ -68,6 +69,5 @@ function replayContext(ctx: CommandContext, committed: Manifest | null): ReplayC
 /** A revision's changes on one readable line: a migration that adds 100 tables lists 5 and counts the rest (--json has them all). */
 function summariseChanges(changes: readonly string[], shown = 5): string {
   if (!changes.length) return '(no schema change)';
-  const rest = changes.length - shown;
-  return changes.slice(0, shown).join('; ') + (rest > 0 ? `; and ${rest} more` : '');
+  return listDifferences(changes, shown);
 }

@@ -1,7 +1,8 @@
 /** Text and JSON renderings of detections, histories and reports for the CLI. */
-import type { Detection, MigrationFile, AppliedMigration, RunReport } from '../types.js';
-import { describeFinding } from '../findings.js';
-import { LISTED } from '../stateDetector.js';
+import type { Detection, MigrationFile, AppliedMigration, RunReport } from '../core/types.js';
+import { describeFinding } from '../core/findings.js';
+import { LISTED } from '../core/lists.js';
+import { settleCommandOf } from '../core/plans.js';
 
 export { describeFinding };
 
@@ -19,7 +20,7 @@ export function statusDocument(d: Detection): object {
       stampTo: d.plan.stampTo,
       apply: d.plan.apply,
       reason: d.plan.reason,
-      ...(d.plan.settleCommand && { settleCommand: d.plan.settleCommand }),
+      ...(d.plan.action === 'refuse' && { settleCommand: d.plan.settleCommand }),
     },
     findings: d.findings,
   };
@@ -36,7 +37,8 @@ export function formatStatus(d: Detection): string {
   if (d.unknown.length) lines.push(`unknown:  ${d.unknown.join(', ')} (applied, not on disk)`);
   if (d.outOfOrder.length) lines.push(`gap:      ${d.outOfOrder.join(', ')} (on disk, not applied, before applied ones)`);
   lines.push(`plan:     ${d.plan.action}: ${d.plan.reason}`);
-  if (d.plan.settleCommand) lines.push(`settle:   ${d.plan.settleCommand}`);
+  const settle = settleCommandOf(d.plan);
+  if (settle) lines.push(`settle:   ${settle}`);
   for (const f of d.findings) lines.push(`finding:  ${describeFinding(f)}`);
   return lines.join('\n');
 }
@@ -154,7 +156,7 @@ function describeChecksum(checksum: HistoryEntry['checksum']): string {
 export function formatReport(r: RunReport): string {
   const lines = [`${r.command}: ${r.before.state} → ${r.after?.state ?? '?'} (${r.plan.action}: ${r.plan.reason})`];
   if (r.stamped) lines.push(`stamped ${r.stamped}`);
-  if (r.after) for (const name of r.plan.repair ?? []) lines.push(`repaired ${name} (its checksum recorded as the file is now)`);
+  if (r.after && r.plan.action === 'repair') for (const name of r.plan.repair) lines.push(`repaired ${name} (its checksum recorded as the file is now)`);
   for (const m of r.migrations) lines.push(`${m.status.padEnd(8)} ${m.name} (${m.direction}, ${m.durationMs} ms)`);
   return lines.join('\n');
 }

@@ -5,17 +5,17 @@
  * from a timer, process.exit()) stop the run here too (watchProcess).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { CONNECTION_LOSS_HINT, isConnectionLoss } from '../connection.js';
-import { EXIT, InterruptedError, MigrationEscapeError, RunnerError, describeCause, type ExitCode } from '../errors.js';
-import { createLogger, preloadWinston, type FlushableLogger, type Logger } from '../logger.js';
-import { redact } from '../redact.js';
-import { resolveSettings, type Settings, type SettingsInput } from '../settings.js';
+import { CONNECTION_LOSS_HINT, isConnectionLoss } from '../db/connection.js';
+import { EXIT, InterruptedError, MigrationEscapeError, RunnerError, describeCause, type ExitCode } from '../core/errors.js';
+import { createLogger, preloadWinston, type FlushableLogger, type Logger } from '../config/logger.js';
+import { redact } from '../config/redact.js';
+import { resolveSettings, type Settings, type SettingsInput } from '../config/settings.js';
 import { registerReadCommands } from './readCommands.js';
 import { registerWriteCommands } from './writeCommands.js';
 import { registerFingerprintCommands } from './fingerprintCommands.js';
 import { registerSchemaCommands } from './schemaCommands.js';
 import { rejectAlembicWords } from './alembicWords.js';
-import { RUNNER_VERSION } from '../history.js';
+import { RUNNER_VERSION } from '../db/history.js';
 
 /** What every command handler gets. */
 export interface CommandContext {

@@ -1,14 +1,14 @@
 /** Commands that change nothing: status, current, pending, history, heads, show, check, info, wait. */
 import type { Command } from 'commander';
-import { resolveRevision } from '../commandPlanner.js';
-import { closeQuietly, waitForDatabase } from '../connection.js';
-import { EXIT } from '../errors.js';
-import { connectFor, observe } from '../inspect.js';
-import { readMigrationFiles } from '../migrationFiles.js';
+import { resolveRevision } from '../core/commandPlanner.js';
+import { closeQuietly, waitForDatabase } from '../db/connection.js';
+import { EXIT } from '../core/errors.js';
+import { connectFor, observe } from '../observe.js';
+import { readMigrationFiles } from '../files/migrationFiles.js';
 import { buildOffline, type OfflineBuild } from '../offlineSql.js';
-import { requireConnection } from '../settings.js';
-import { isUpToDate } from '../stateDetector.js';
-import type { AppliedMigration, MigrationFile } from '../types.js';
+import { requireConnection } from '../config/settings.js';
+import { isUpToDate } from '../core/stateDetector.js';
+import type { AppliedMigration, MigrationFile } from '../core/types.js';
 import { action, parseSeconds, type CommandContext } from './main.js';
 import {
   describeFinding,
@@ -19,7 +19,8 @@ import {
   statusDocument,
   type HistoryEntry,
 } from './format.js';
-import type { Observation, ObserveOptions } from '../inspect.js';
+import type { LookChoices, Observation } from '../observe.js';
+import { replayFingerprintsFor } from '../replayFingerprints.js';
 
 export function registerReadCommands(program: Command, contextFor: (c: Command) => CommandContext): void {
   program
@@ -157,19 +158,20 @@ export function registerReadCommands(program: Command, contextFor: (c: Command) 
  * current, pending and history need the history, not the revision a legacy
  * database matches nor drift: no replay, no read of the live schema.
  */
-const NAMES_ONLY: ObserveOptions = { reconcile: 'none', checkDrift: false };
+const NAMES_ONLY: LookChoices = { reconcile: 'none', checkDrift: false };
 
 
 /** One look at the database, as `status` takes it: read only, on a connection of its own. */
 export async function observeOnce(
   ctx: CommandContext,
-  options: ObserveOptions = {},
+  options: LookChoices = {},
   read?: readonly MigrationFile[],
 ): Promise<Observation> {
   const files = read ?? (await readMigrationFiles(ctx.settings.dir));
   const client = await connectFor(ctx.settings, ctx.logger);
   try {
-    return await observe(client, ctx.settings, files, options, ctx.logger);
+    const replay = replayFingerprintsFor(ctx.settings, ctx.logger);
+    return await observe({ client, settings: ctx.settings, files, logger: ctx.logger, replay, ...options });
   } finally {
     await closeQuietly(client);
   }

@@ -6,7 +6,7 @@
  */
 import { Option, type Command } from 'commander';
 import { autogenerateMigration, GenerateRefusedError, ProofFailedError, type AutogenerateReport } from '../autogenerate/generate.js';
-import { CheckFailedError, EXIT, UsageError } from '../errors.js';
+import { CheckFailedError, EXIT, UsageError } from '../core/errors.js';
 import { lintFiles, lintPending, type LintReport } from '../lint/lintMigrations.js';
 import { formatFinding } from '../lint/squawk.js';
 import { action, type CommandContext } from './main.js';

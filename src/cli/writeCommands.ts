@@ -1,14 +1,14 @@
 /** Commands that act: auto, up, down, stamp, sql, create/generate, reset. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { createMigration } from '../createMigration.js';
-import { RunnerError, UsageError } from '../errors.js';
-import { readMigrationFiles } from '../migrationFiles.js';
+import { createMigration } from '../files/createMigration.js';
+import { RunnerError, UsageError } from '../core/errors.js';
+import { readMigrationFiles } from '../files/migrationFiles.js';
 import { offlineScript } from '../offlineSql.js';
 import { resetDatabase } from '../reset.js';
 import { runMigrations, type RunCommand } from '../runMigrations.js';
-import type { LogLevel } from '../settings.js';
+import type { LogLevel } from '../config/settings.js';
 import { previewSql } from '../sqlPreview.js';
-import type { RunReport } from '../types.js';
+import type { RunReport } from '../core/types.js';
 import { formatReport } from './format.js';
 import { generateFromSchema, type AutogenerateFlags } from './schemaCommands.js';
 import { action, parseSeconds, type CommandContext } from './main.js';

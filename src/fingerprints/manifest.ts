@@ -10,7 +10,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 import {
   modelOfTopLevelObjects,
   SCHEMA_MODEL_FORMAT,
@@ -19,8 +19,8 @@ import {
 } from '../schema/model.js';
 import { describeDifference, diffSchemas } from '../schema/diff.js';
 import { fingerprintSchema, hashTopLevelObject, serializeCanonicalJson } from '../schema/fingerprint.js';
-import type { FingerprintManifest } from '../stateDetector.js';
-import type { MigrationFile } from '../types.js';
+import type { FingerprintManifest } from '../core/types.js';
+import type { MigrationFile } from '../core/types.js';
 
 export const MANIFEST_FILE_NAME = '.schema-fingerprints.json';
 /**

@@ -17,7 +17,7 @@ import { IncrementalSchemaReader } from '../schema/incrementalCatalog.js';
 import { fingerprintSchema } from '../schema/fingerprint.js';
 import type { ReadSchemaModelOptions } from '../schema/catalog.js';
 import type { SchemaModel } from '../schema/model.js';
-import type { MigrationFile } from '../types.js';
+import type { MigrationFile } from '../core/types.js';
 import { assembleManifest, buildRevision, isCurrentManifest, type Manifest, type ManifestOptions, type ManifestRevision } from './manifest.js';
 
 /** What a replay needs from its caller: a connection to the scratch database, and a way to apply migrations in it. */

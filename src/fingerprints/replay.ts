@@ -8,22 +8,24 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { closeQuietly, connect, serverMajorOf, type Client } from '../connection.js';
-import { ConfigError, RunnerError, describeCause, EXIT } from '../errors.js';
-import { executeBatch } from '../execute.js';
-import { runnerTablesIn } from '../introspect.js';
-import { createSilentLogger, type Logger } from '../logger.js';
+import { closeQuietly, connect, serverMajorOf, type Client } from '../db/connection.js';
+import { ConfigError, RunnerError, describeCause, EXIT } from '../core/errors.js';
+import { executeBatch } from '../db/execute.js';
+import { runnerTablesIn } from '../db/facts.js';
+import { createSilentLogger, type Logger } from '../config/logger.js';
 import { readSchemaModel } from '../schema/catalog.js';
 import { fingerprintSchema } from '../schema/fingerprint.js';
 import type { SchemaModel } from '../schema/model.js';
-import type { Settings } from '../settings.js';
-import type { MigrationFile } from '../types.js';
+import type { Settings } from '../config/settings.js';
+import type { MigrationFile } from '../core/types.js';
 import { findStaleness, readManifest, type Manifest } from './manifest.js';
 import { replayManifest } from './manifestBuilder.js';
 import { replayVerify, type VerifyStep } from './verifyReplay.js';
 import { openScratchServer, ReplayFailedError, type ScratchRequest } from './scratchServer.js';
 
 export { ReplayFailedError, ScratchUnavailableError } from './scratchServer.js';
+export { readModel, readOptionsOf } from './liveSchema.js';
+import { readOptionsOf } from './liveSchema.js';
 
 /** The role may not create the scratch database. */
 export class ScratchDatabaseError extends ConfigError {}
@@ -206,14 +208,6 @@ function cleanUpOnSignal(signal?: AbortSignal) {
     },
     stop,
   };
-}
-
-export function readModel(client: Client, settings: Settings): Promise<SchemaModel> {
-  return readSchemaModel(client, readOptionsOf(settings));
-}
-
-export function readOptionsOf(settings: Settings) {
-  return { schema: settings.schema, excludeTables: runnerTablesIn(settings), privileges: settings.fingerprintPrivileges };
 }
 
 export function batchOptions(client: Client, context: ReplayContext) {

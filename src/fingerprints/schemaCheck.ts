@@ -6,13 +6,13 @@
  * that describes the files, so a run that asks for it without one is refused
  * before it changes anything.
  */
-import { ConfigError, SchemaCheckError } from '../errors.js';
-import type { Client } from '../connection.js';
+import { ConfigError, SchemaCheckError } from '../core/errors.js';
+import type { Client } from '../db/connection.js';
 import { readSchemaModel } from '../schema/catalog.js';
 import { describeDifference, diffSchemas } from '../schema/diff.js';
 import { fingerprintSchema } from '../schema/fingerprint.js';
-import type { Settings } from '../settings.js';
-import type { MigrationFile } from '../types.js';
+import type { Settings } from '../config/settings.js';
+import type { MigrationFile } from '../core/types.js';
 import { findStaleness, manifestPath, modelAt, readManifest, type Manifest } from './manifest.js';
 import { readOptionsOf } from './replay.js';
 

@@ -15,10 +15,10 @@
  * - `url`: a server kept for throwaway databases.
  * - `target`: a scratch database on the target's own server.
  */
-import { closeQuietly, connect, serverMajorOf } from '../connection.js';
-import { ConfigError, RunnerError, describeCause, EXIT } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { requireConnection, type ConnectionTarget, type Settings } from '../settings.js';
+import { closeQuietly, connect, serverMajorOf } from '../db/connection.js';
+import { ConfigError, RunnerError, describeCause, EXIT } from '../core/errors.js';
+import type { Logger } from '../config/logger.js';
+import { requireConnection, type ConnectionTarget, type Settings } from '../config/settings.js';
 import { loadEmbedded } from './loadEmbedded.js';
 
 export interface ScratchServer {

@@ -11,13 +11,13 @@
  * are the migrations taken down and up again one by one, to name the first
  * that differs.
  */
-import { describeCause } from '../errors.js';
+import { describeCause } from '../core/errors.js';
 import { describeDifference, diffSchemas } from '../schema/diff.js';
 import { fingerprintSchema } from '../schema/fingerprint.js';
 import { IncrementalSchemaReader } from '../schema/incrementalCatalog.js';
 import type { ReadSchemaModelOptions } from '../schema/catalog.js';
 import type { SchemaModel } from '../schema/model.js';
-import type { MigrationFile } from '../types.js';
+import type { MigrationFile } from '../core/types.js';
 import { prepareScratchSession, type ReplayTarget } from './manifestBuilder.js';
 
 export interface VerifyStep {

@@ -7,14 +7,14 @@
  */
 import { basename, extname, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { MigrationFileError, UsageError } from '../errors.js';
-import type { RunnerOptions } from '../inspect.js';
-import { createSilentLogger, type Logger } from '../logger.js';
-import { checksumOf, MIGRATION_EXTENSIONS } from '../migrationFiles.js';
-import { loadMigrationModule, type BuiltMigration, type MigrationModule } from '../migrationModules.js';
+import { MigrationFileError, UsageError } from '../core/errors.js';
+import type { RunnerOptions } from '../observe.js';
+import { createSilentLogger, type Logger } from '../config/logger.js';
+import { checksumOf, MIGRATION_EXTENSIONS } from '../files/migrationFiles.js';
+import { loadMigrationModule, type BuiltMigration, type MigrationModule } from '../files/migrationModules.js';
 import { buildOffline } from '../offlineSql.js';
 import { buildPreview } from '../sqlPreview.js';
-import type { MigrationFile } from '../types.js';
+import type { MigrationFile } from '../core/types.js';
 import { lintSql, type LintFinding, type LintInput, type LintRuleOptions } from './squawk.js';
 
 export interface LintReport {

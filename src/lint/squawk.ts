@@ -17,7 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, describeCause } from '../errors.js';
+import { ConfigError, describeCause } from '../core/errors.js';
 
 /** The version this runner was tested with (package.json devDependencies). */
 export const SQUAWK_VERSION = '2.66.0';

@@ -61,21 +61,7 @@ import { loadVersionNeutral, type VersionNeutral } from './versionNeutral.js';
 import { createHash } from 'node:crypto';
 import { isGeneratedName } from './generatedNames.js';
 
-/** What `readSchemaModel` needs from a connection; `pg.Client` and `pg.PoolClient` fit. */
-export interface Queryable {
-  query<R = any>(text: string | NamedQuery, params?: unknown[]): Promise<{ rows: R[] }>;
-}
-
-/**
- * A query the server keeps prepared under `name` for the session (pg's
- * QueryConfig): the incremental reader runs the same few queries after
- * every migration, and parsing and planning them was most of their cost.
- */
-export interface NamedQuery {
-  readonly name: string;
-  readonly text: string;
-  readonly values: unknown[];
-}
+import type { NamedQuery, Queryable } from '../core/types.js';
 
 /** `text` as a statement prepared once per session under a name derived from it. */
 export function namedQuery(text: string, values: unknown[]): NamedQuery {

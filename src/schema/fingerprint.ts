@@ -13,9 +13,9 @@
  * objects it did not touch again: an object's hash is kept as long as the
  * object itself (a WeakMap), and unchanged objects are the same objects.
  */
+import { compareCodeUnits } from '../core/lists.js';
 import { createHash } from 'node:crypto';
 import {
-  compareStrings,
   SCHEMA_OBJECT_KEY,
   sortTopLevelObject,
   TOP_LEVEL_LISTS,
@@ -28,7 +28,7 @@ import {
 export function fingerprintSchema(model: SchemaModel): string {
   const lines: string[] = [];
   for (const [key, value] of topLevelObjectsOf(model)) lines.push(`${key}\t${hashTopLevelObject(key, value)}`);
-  lines.sort(compareStrings);
+  lines.sort(compareCodeUnits);
   return sha256(`format ${String(model.format)}\n${lines.join('\n')}`);
 }
 
@@ -74,7 +74,7 @@ const INDEX_LIKE_KEY = Symbol('an object key that looks like an array index');
 function withSortedKeys(_key: string, member: unknown): unknown {
   if (member === null || typeof member !== 'object' || Array.isArray(member)) return member;
   const sorted: Record<string, unknown> = {};
-  for (const key of Object.keys(member).sort(compareStrings)) {
+  for (const key of Object.keys(member).sort(compareCodeUnits)) {
     if (/^(0|[1-9][0-9]*)$/.test(key)) throw INDEX_LIKE_KEY;
     sorted[key] = (member as Record<string, unknown>)[key];
   }
@@ -89,7 +89,7 @@ function serializeByHand(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(serializeByHand).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>)
     .filter(([, member]) => member !== undefined)
-    .sort(([a], [b]) => compareStrings(a, b))
+    .sort(([a], [b]) => compareCodeUnits(a, b))
     .map(([key, member]) => `${JSON.stringify(key)}:${serializeByHand(member)}`);
   return `{${entries.join(',')}}`;
 }

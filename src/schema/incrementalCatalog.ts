@@ -41,9 +41,9 @@ import {
   type CatalogParts,
   type PinRequest,
   type PartKind,
-  type Queryable,
   type ReadSchemaModelOptions,
 } from './catalog.js';
+import type { Queryable } from '../core/types.js';
 import type { SchemaModel } from './model.js';
 
 const EQ = 'OPERATOR(pg_catalog.=)';

@@ -1,3 +1,5 @@
+import { compareCodeUnits } from '../core/lists.js';
+
 /**
  * The canonical schema model: what one managed schema looks like, as plain
  * JSON-serialisable data with no OIDs, no creation order and no names that
@@ -418,18 +420,10 @@ export function createEmptySchemaModel(): SchemaModel {
   };
 }
 
-/**
- * Compares strings by UTF-16 code units. `localeCompare` is not used on
- * purpose: its order depends on the ICU version and locale of the machine,
- * and the model is compared across machines.
- */
-export function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /** Sorts by one string key, without mutating the input. */
 export function sortByKey<T>(items: readonly T[], keyOf: (item: T) => string): T[] {
-  return [...items].sort((a, b) => compareStrings(keyOf(a), keyOf(b)));
+  return [...items].sort((a, b) => compareCodeUnits(keyOf(a), keyOf(b)));
 }
 
 /**

@@ -3,7 +3,7 @@
  * schema wanted), ordered DDL out, up and down, with the decisions a person
  * must take (renames, data loss) and what it cannot plan, by name.
  *
- * Pure, like src/stateDetector.ts: it imports neither `pg` nor `fs`, so
+ * Pure, like src/core/stateDetector.ts: it imports neither `pg` nor `fs`, so
  * every plan is unit-testable from literals (test/unit/schemaPlanner.test.ts)
  * and proven against PostgreSQL separately (test/integration/schemaPlanner.test.ts).
  *
@@ -19,7 +19,8 @@
  *    (dependencies.ts); statementOrder.ts orders them.
  * The down plan is the same planning from the wanted schema back.
  */
-import { UsageError } from '../errors.js';
+import { UsageError } from '../core/errors.js';
+import { compareCodeUnits } from '../core/lists.js';
 import {
   constraintNameParts,
   constraintTypeOf,
@@ -802,7 +803,7 @@ function renameOwnedSequences(model: SchemaModel, to: SchemaModel): RenameResult
 }
 
 function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => compareCodeUnits(a, b)));
 }
 
 // --- Inheritance -----------------------------------------------------------------------

@@ -9,8 +9,8 @@
  * constraints and indexes by explicit name else definition
  * (`keyOfNamedDefinition`), the other top-level kinds by `TOP_LEVEL_KEYS`.
  */
+import { compareCodeUnits } from '../core/lists.js';
 import {
-  compareStrings,
   formatFunctionSignature,
   keyOfNamedDefinition,
   schemaFieldsOf,
@@ -219,7 +219,7 @@ export function matchByKey<T, C>(
     else common.push([item, match]);
   }
   const added = [...remaining.values()].flat();
-  const byKey = (a: T, b: T): number => compareStrings(keyOf(a), keyOf(b));
+  const byKey = (a: T, b: T): number => compareCodeUnits(keyOf(a), keyOf(b));
   const changed: C[] = [];
   for (const [a, b] of common.sort(([a], [b]) => byKey(a, b))) {
     const change = compare(a, b);
@@ -235,7 +235,7 @@ export function changedFields(from: object, to: object, children: readonly strin
   return [...new Set([...Object.keys(a), ...Object.keys(b)])]
     .filter((key) => !children.includes(key))
     .filter((key) => serializeCanonicalJson(a[key]) !== serializeCanonicalJson(b[key]))
-    .sort(compareStrings);
+    .sort(compareCodeUnits);
 }
 
 function columnOrderChange(

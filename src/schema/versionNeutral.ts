@@ -28,7 +28,7 @@
  * read meets such a text or a view. A text either cannot parse or print is
  * kept as PostgreSQL printed it.
  */
-import { importPackage } from '../importPackage.js';
+import { importPackage } from '../files/importPackage.js';
 
 export interface VersionNeutral {
   /** A column default, generated expression, policy or domain default (`pg_get_expr`). */

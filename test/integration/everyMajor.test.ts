@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { readManifest, findStaleness, modelAt, isCurrentManifest } from '../../src/fingerprints/manifest.js';
-import { readMigrationFiles } from '../../src/migrationFiles.js';
+import { readMigrationFiles } from '../../src/files/migrationFiles.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { PROJECT_ROOT, cleanEnv, runCli } from '../helpers/processes.js';
 

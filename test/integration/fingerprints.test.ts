@@ -7,7 +7,7 @@ import { cp, mkdtemp, readFile, readdir, rm, unlink, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { inspectDatabase } from '../../src/inspect.js';
+import { inspectDatabase } from '../../src/inspectDatabase.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createMigrationsFolder, sqlMigration, type MigrationsFolder } from '../helpers/migrationsFolder.js';
 import { schemaSnapshot } from '../helpers/pgDump.js';

@@ -1,7 +1,7 @@
 /**
  * JS and TS migration files of every form node-pg-migrate loads still load
  * and run now that TypeScript is compiled with sucrase instead of jiti's
- * Babel (issue 6, src/migrationLoader.ts), and build the same schema as
+ * Babel (issue 6, src/files/migrationLoader.ts), and build the same schema as
  * plain node-pg-migrate from the same folder.
  */
 import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';

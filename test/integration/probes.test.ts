@@ -6,11 +6,11 @@
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect, closeQuietly } from '../../src/connection.js';
-import { createSilentLogger } from '../../src/logger.js';
-import { readMigrationFiles } from '../../src/migrationFiles.js';
-import { askProbes, ProbeError } from '../../src/probes.js';
-import { resolveConnection } from '../../src/settings.js';
+import { connect, closeQuietly } from '../../src/db/connection.js';
+import { createSilentLogger } from '../../src/config/logger.js';
+import { readMigrationFiles } from '../../src/files/migrationFiles.js';
+import { askProbes, ProbeError } from '../../src/db/probes.js';
+import { resolveConnection } from '../../src/config/settings.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createMigrationsFolder, sqlMigration, type MigrationsFolder } from '../helpers/migrationsFolder.js';
 import { cleanEnv, runCli } from '../helpers/processes.js';

@@ -200,29 +200,8 @@ describe('settings', () => {
     expect((await wait({ LOG_LEVEL: 'warn', LOG_FORMAT: 'json' })).stderr).toBe('');
   });
 
-  // CONTRACT.md "Settings, highest first", one pair at a time: the winner names the database, the loser a bogus one.
-  test.each([
-    ['DB_* over POSTGRES_*', 'DB_*', { POSTGRES_HOST: 'nowhere.invalid', POSTGRES_DB: 'nothing' }],
-    ['POSTGRES_* over PG*', 'POSTGRES_*', { PGHOST: 'nowhere.invalid', PGDATABASE: 'nothing' }],
-    ['the environment over the config file', 'DB_*', { CONFIG: 'postgres://nobody@nowhere.invalid/nothing' }],
-  ])('%s', async (_title, winner, loser) => {
-    const p = dbParts();
-    const winning = winner === 'DB_*'
-      ? { DB_HOST: p.host, DB_PORT: p.port, DB_NAME: p.name, DB_USER: p.user }
-      : { POSTGRES_HOST: p.host, POSTGRES_PORT: p.port, POSTGRES_DB: p.name, POSTGRES_USER: p.user };
-    const cwd = await mkdtemp(join(tmpdir(), 'cfg-'));
-    try {
-      const { CONFIG, ...losingEnv } = loser as Record<string, string>;
-      if (CONFIG) await writeFile(join(cwd, 'migrate.config.json'), JSON.stringify({ databaseUrl: CONFIG }));
-      const r = await runCli(['info', '--json', '--dir', folder.dir], { cwd, env: cleanEnv({ ...winning, ...losingEnv }) });
-      expect(r.code).toBe(0);
-      expect(JSON.parse(r.stdout)).toMatchObject({ databaseSource: winner });
-      expect((await runCli(['current', '--dir', folder.dir], { cwd, env: cleanEnv({ ...winning, ...losingEnv }) })).stdout).toBe('0001_a\n');
-    } finally {
-      await rm(cwd, { recursive: true, force: true });
-    }
-  });
-
+  // Every pair of layers, one setting at a time, is decided from literals in test/unit/settings.test.ts;
+  // these few cases show the CLI hands its flags, environment and config file to that resolver.
   test('migrate.config.json in the working folder is read; flags override it', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'cfg-'));
     try {

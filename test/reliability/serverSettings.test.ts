@@ -33,7 +33,7 @@ import {
   until,
   urlFor,
 } from './support.js';
-import { MIGRATION_LOCK_KEY } from '../../src/lock.js';
+import { MIGRATION_LOCK_KEY } from '../../src/db/lock.js';
 
 jest.setTimeout(120_000);
 

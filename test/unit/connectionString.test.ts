@@ -4,7 +4,7 @@
  * host it tries, the role and database it names); the refused ones are
  * those libpq would read as another host or database than meant, or refuses itself.
  */
-import { displayUri, foreignSpelling, percentDecode, readConnectionUri } from '../../src/connectionString.js';
+import { displayUri, foreignSpelling, percentDecode, readConnectionUri } from '../../src/config/connectionString.js';
 
 const accepted: [string, Record<string, string>][] = [
   ['postgres://app:secret@db:5432/app', { user: 'app', password: 'secret', host: 'db', port: '5432', dbname: 'app' }],

@@ -6,8 +6,8 @@
 import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readConnectionUri } from '../../src/connectionString.js';
-import { resolveConnection } from '../../src/settings.js';
+import { readConnectionUri } from '../../src/config/connectionString.js';
+import { resolveConnection } from '../../src/config/settings.js';
 
 const PASSWORDS = [
   'a', 'ab', '1234', 'p@ss/Word-42', 'pa:ss', '100%sure', 'pa%20ss', 'pa#ss', 'what?now', 'a&b=c', 'pass word',

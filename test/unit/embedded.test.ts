@@ -9,9 +9,9 @@ import { decideStale, findUnprivilegedUser, isBindRace, parsePasswd, type Cluste
 import { aliasesIn, majorOfVersion, platformPackageName } from '../../src/embedded/installations.js';
 import { EMBEDDED_VERSIONS, installCommandFor } from '../../src/embedded/versions.js';
 import { scratchDatabaseName, staleScratchDatabases } from '../../src/fingerprints/replay.js';
-import { resolveSettings, type ScratchSetting } from '../../src/settings.js';
-import { UsageError } from '../../src/errors.js';
-import { detectState } from '../../src/stateDetector.js';
+import { resolveSettings, type ScratchSetting } from '../../src/config/settings.js';
+import { UsageError } from '../../src/core/errors.js';
+import { detectState } from '../../src/core/stateDetector.js';
 
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/bash',

@@ -1,6 +1,6 @@
 /** `history` reads as the history happened (src/cli/format.ts historyEntries), table-driven, no database. */
 import { historyEntries } from '../../src/cli/format.js';
-import type { AppliedMigration, MigrationFile } from '../../src/types.js';
+import type { AppliedMigration, MigrationFile } from '../../src/core/types.js';
 
 const file = (name: string): MigrationFile => ({ name, fileName: `${name}.sql`, path: `/m/${name}.sql`, extension: '.sql', checksum: name });
 const row = (name: string): AppliedMigration => ({ name, checksum: name, runOn: null, durationMs: null, appliedBy: null });

@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareMigrationNames, checksumOf, readMigrationFiles } from '../../src/migrationFiles.js';
-import { MigrationFileError } from '../../src/errors.js';
-import { nextPrefix } from '../../src/createMigration.js';
+import { compareMigrationNames, checksumOf, readMigrationFiles } from '../../src/files/migrationFiles.js';
+import { MigrationFileError } from '../../src/core/errors.js';
+import { nextPrefix } from '../../src/files/createMigration.js';
 
 let dir: string;
 beforeEach(async () => {

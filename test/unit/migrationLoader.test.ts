@@ -1,7 +1,7 @@
-/** The TypeScript transform jiti runs for migration files (src/migrationLoader.ts). */
+/** The TypeScript transform jiti runs for migration files (src/files/migrationLoader.ts). */
 import * as sucrase from 'sucrase';
 import * as lexer from 'es-module-lexer';
-import { transformForJiti } from '../../src/migrationLoader.js';
+import { transformForJiti } from '../../src/files/migrationLoader.js';
 
 beforeAll(() => lexer.init());
 

@@ -1,13 +1,13 @@
 /**
  * A .sql migration builds to its section without node-pg-migrate
- * (src/migrationModules.ts): the SQL must be exactly what node-pg-migrate's
+ * (src/files/migrationModules.ts): the SQL must be exactly what node-pg-migrate's
  * MigrationBuilder makes of the same file (its sqlMigration.ts: `pgm.sql(section)`).
  */
 import { MigrationBuilder } from 'node-pg-migrate';
-import { buildMigration, parseSqlMigration } from '../../src/migrationModules.js';
-import { createSilentLogger } from '../../src/logger.js';
-import type { Queryable } from '../../src/introspect.js';
-import type { MigrationFile } from '../../src/types.js';
+import { buildMigration, parseSqlMigration } from '../../src/files/migrationModules.js';
+import { createSilentLogger } from '../../src/config/logger.js';
+import type { Queryable } from '../../src/core/types.js';
+import type { MigrationFile } from '../../src/core/types.js';
 
 const file: MigrationFile = { name: '0001_x', fileName: '0001_x.sql', extension: '.sql', path: '/m/0001_x.sql', checksum: 'c' };
 const noDatabase = {

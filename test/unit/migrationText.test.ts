@@ -4,9 +4,9 @@
  * markers above their statements, the noTransaction split, SQL kept exact in
  * a JS template literal, and what cannot be written refused by name.
  */
-import { RefusedError } from '../../src/errors.js';
+import { RefusedError } from '../../src/core/errors.js';
 import { migrationTexts, type MigrationTextInput } from '../../src/autogenerate/migrationText.js';
-import { parseSqlMigration } from '../../src/migrationModules.js';
+import { parseSqlMigration } from '../../src/files/migrationModules.js';
 import type { PlannedStatement, SchemaChangePlan } from '../../src/schema/planner.js';
 
 const statement = (sql: string, extra: Partial<PlannedStatement> = {}): PlannedStatement => ({ sql, subject: 'table "t"', markers: [], transactional: true, ...extra });

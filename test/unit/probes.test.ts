@@ -1,5 +1,5 @@
-/** The `-- migrate:probe` directive of .sql migrations (src/probes.ts), table-driven, no database. */
-import { parseSqlProbe, ProbeError } from '../../src/probes.js';
+/** The `-- migrate:probe` directive of .sql migrations (src/db/probes.ts), table-driven, no database. */
+import { parseSqlProbe, ProbeError } from '../../src/db/probes.js';
 
 const file = { fileName: '0002_x.sql', path: '/m/0002_x.sql' };
 const up = "-- Up Migration\nINSERT INTO settings VALUES ('x', 1);\n-- Down Migration\nDELETE FROM settings WHERE key = 'x';\n";

@@ -3,7 +3,7 @@
  * masked, a registered password is masked wherever it is printed, and the
  * runner's own wording stays readable whatever the password is.
  */
-import { redact, registerSecret, wording } from '../../src/redact.js';
+import { redact, registerSecret, wording } from '../../src/config/redact.js';
 
 describe('structurally, with no password registered', () => {
   test.each([

@@ -1,8 +1,8 @@
 /**
- * src/roundTrips.ts: how several migrations share a round trip, and how an
+ * src/db/roundTrips.ts: how several migrations share a round trip, and how an
  * error position is traced back to the migration and statement it is in.
  */
-import { layoutRoundTrip, locateInRoundTrip, locateStatement } from '../../src/roundTrips.js';
+import { layoutRoundTrip, locateInRoundTrip, locateStatement } from '../../src/db/roundTrips.js';
 
 const parts = [{ statements: ['CREATE TABLE a (id int);'] }, { statements: ['CREATE TABLE b (id int);', 'SELECT nope;'] }];
 

@@ -1,4 +1,4 @@
-/** The runner's table names and the shapes it needs them in (src/introspect.ts), table-driven. */
+/** The runner's table names and the shapes it needs them in (src/db/facts.ts), table-driven. */
 import {
   HISTORY_SHAPE,
   META_SHAPE,
@@ -7,7 +7,7 @@ import {
   runnerTablesIn,
   shapeProblem,
   type TableShape,
-} from '../../src/introspect.js';
+} from '../../src/db/facts.js';
 
 describe('metaTableOf', () => {
   test.each([

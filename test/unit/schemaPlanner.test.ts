@@ -4,7 +4,7 @@
  * data-loss decisions, markers and refusals. test/integration/schemaPlanner.test.ts
  * runs representative plans against PostgreSQL.
  */
-import { UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/core/errors.js';
 import { objectsOf } from '../../src/fingerprints/manifest.js';
 import { classifyTypeChange } from '../../src/schema/typeChanges.js';
 import { generatedConstraintName, generatedIndexName } from '../../src/schema/definitionParts.js';

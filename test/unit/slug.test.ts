@@ -1,5 +1,5 @@
-/** Migration file names from messages: letters kept, transliterated (src/createMigration.ts slugOf). */
-import { slugOf } from '../../src/createMigration.js';
+/** Migration file names from messages: letters kept, transliterated (src/files/createMigration.ts slugOf). */
+import { slugOf } from '../../src/files/createMigration.js';
 
 test.each([
   ['add users', 'add_users'],

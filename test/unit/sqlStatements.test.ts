@@ -1,13 +1,13 @@
 /**
- * src/sqlStatements.ts and the .sql checks built on it (src/migrationModules.ts):
+ * src/files/sqlStatements.ts and the .sql checks built on it (src/files/migrationModules.ts):
  * what PostgreSQL's grammar says a migration's text holds. Pure: no database.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isBlankSql, loadMigrationModule } from '../../src/migrationModules.js';
-import { blankStatement, mayControlTransactions, parseStatements } from '../../src/sqlStatements.js';
-import type { MigrationFile } from '../../src/types.js';
+import { isBlankSql, loadMigrationModule } from '../../src/files/migrationModules.js';
+import { blankStatement, mayControlTransactions, parseStatements } from '../../src/files/sqlStatements.js';
+import type { MigrationFile } from '../../src/core/types.js';
 
 describe('the keyword prefilter is a superset: every text with transaction control or ADD VALUE matches it', () => {
   test.each([

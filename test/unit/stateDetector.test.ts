@@ -2,9 +2,11 @@
  * Table-driven tests of the pure detector: every state, edge and finding
  * (CONTRACT.md "The states"), built from literals, no database.
  */
-import { detectState, probesWanted, type DetectOptions, type FingerprintManifest } from '../../src/stateDetector.js';
-import { UnknownRevisionError } from '../../src/errors.js';
-import type { DatabaseFacts, MigrationFile, ProbeAnswer, StateName, PlanAction } from '../../src/types.js';
+import { detectState, probesWanted, type DetectOptions } from '../../src/core/stateDetector.js';
+import type { FingerprintManifest } from '../../src/core/types.js';
+import { UnknownRevisionError } from '../../src/core/errors.js';
+import type { DatabaseFacts, MigrationFile, ProbeAnswer, StateName, PlanAction } from '../../src/core/types.js';
+import { settleCommandOf } from '../../src/core/plans.js';
 
 const file = (name: string, checksum = `sum-${name}`): MigrationFile => ({
   name,
@@ -101,7 +103,7 @@ describe('detectState', () => {
     if (c.apply) expect(d.plan.apply).toEqual(c.apply);
     if (c.stampTo !== undefined) expect(d.plan.stampTo).toBe(c.stampTo);
     if (c.findings) expect(d.findings.map((f) => f.kind)).toEqual(c.findings);
-    if (c.settle) expect(d.plan.settleCommand).toMatch(c.settle);
+    if (c.settle) expect(settleCommandOf(d.plan)).toMatch(c.settle);
     if (c.reason) expect(d.plan.reason).toMatch(c.reason);
     expect(d.head).toBe(c.files.at(-1)?.name ?? null);
   });
@@ -163,10 +165,10 @@ describe('advice never stamps over a gap', () => {
     ['a gap and a file gone', ['0001_a', '0003_c', '0009_gone'], ['0001_a', '0002_b', '0003_c']],
   ];
   test.each(histories)('%s', async (_title, applied, names) => {
-    const { planCommand } = await import('../../src/commandPlanner.js');
+    const { planCommand } = await import('../../src/core/commandPlanner.js');
     const d = detectState(facts(applied), files(...names));
     expect(d.state).toBe('diverged');
-    const advice = [d.plan.settleCommand, ...(['up', 'down'] as const).map((kind) => planCommand({ kind }, d, names).settleCommand)];
+    const advice = [settleCommandOf(d.plan), ...(['up', 'down'] as const).map((kind) => settleCommandOf(planCommand({ kind }, d, names)))];
     for (const text of advice) {
       expect(text).toBeDefined();
       expect(text).not.toMatch(/stamp/);

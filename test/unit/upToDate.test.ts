@@ -1,6 +1,6 @@
 /** isUpToDate: what `check` and the example backend's /readyz call ready (pure, from literals). */
-import { detectState, isUpToDate } from '../../src/stateDetector.js';
-import type { DatabaseFacts, MigrationFile } from '../../src/types.js';
+import { detectState, isUpToDate } from '../../src/core/stateDetector.js';
+import type { DatabaseFacts, MigrationFile } from '../../src/core/types.js';
 
 const file = (name: string): MigrationFile => ({ name, fileName: `${name}.sql`, path: `/m/${name}.sql`, extension: '.sql', checksum: name });
 const facts = (applied: string[], objects: string[] = []): DatabaseFacts => ({

@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { Queryable } from './introspect.js';
+import type { Queryable } from '../core/types.js';
 
 /** One migration's statements, to run in a round trip with others. */
 export interface RoundTripPart {

@@ -8,10 +8,10 @@
 import { readFileSync } from 'node:fs';
 import type { MigrationBuilder } from 'node-pg-migrate';
 import type pg from 'pg';
-import { MigrationFileError, describeCause } from './errors.js';
+import { MigrationFileError, describeCause } from '../core/errors.js';
 import { importPackage } from './importPackage.js';
-import type { Queryable } from './introspect.js';
-import type { Logger } from './logger.js';
+import type { Queryable } from '../core/types.js';
+import type { Logger } from '../config/logger.js';
 import {
   blankStatement,
   lineAt,
@@ -20,7 +20,7 @@ import {
   statementText,
   type ParsedStatement,
 } from './sqlStatements.js';
-import type { MigrationFile } from './types.js';
+import type { MigrationFile } from '../core/types.js';
 
 type MigrationAction = ((pgm: MigrationBuilder, run?: () => void) => unknown) | false | undefined;
 
@@ -175,7 +175,7 @@ export class SqlMigrationError extends MigrationLoadError {}
 
 /**
  * A .sql migration as the runner runs it: its sections (node-pg-migrate's
- * format), checked with PostgreSQL's grammar (src/sqlStatements.ts) before
+ * format), checked with PostgreSQL's grammar (src/files/sqlStatements.ts) before
  * any migration of the batch runs:
  * - a file whose up would run down SQL (a Down section and no Up marker, or
  *   an Up section that is empty while the Down is not) is refused;

@@ -6,7 +6,7 @@
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { UsageError } from './errors.js';
+import { UsageError } from '../core/errors.js';
 import { importPackage } from './importPackage.js';
 import { readMigrationFiles } from './migrationFiles.js';
 

@@ -8,11 +8,11 @@
  */
 import pg from 'pg';
 import { CONNECTION_LOSS_HINT, isConnectionLoss } from './connection.js';
-import { MigrationFailedError, describeCause } from './errors.js';
-import type { Queryable } from './introspect.js';
-import type { Logger } from './logger.js';
+import { MigrationFailedError, describeCause } from '../core/errors.js';
+import type { Queryable } from '../core/types.js';
+import type { Logger } from '../config/logger.js';
 import type { StatementLocation } from './roundTrips.js';
-import type { MigrationFile } from './types.js';
+import type { MigrationFile } from '../core/types.js';
 
 export const LOCK_NOT_AVAILABLE = '55P03';
 

@@ -6,15 +6,17 @@
  *
  * These statements follow migration SQL on its connection, so functions and
  * operators are named with their schema (pg_catalog.now(),
- * OPERATOR(pg_catalog.=)), as in introspect.ts. A name is never written twice:
+ * OPERATOR(pg_catalog.=)), as in facts.ts. A name is never written twice:
  * every insert skips names the table holds, and a write that would have
  * repeated one records nothing and fails (HistoryConflictError).
  */
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { ConfigError, EXIT, HistoryConflictError, RunnerError, describeCause } from './errors.js';
-import { historyLocationOf, metaTableOf, qualify, type HistoryLocation, type Queryable, type RunnerLocation } from './introspect.js';
+import { ConfigError, EXIT, HistoryConflictError, RunnerError, describeCause } from '../core/errors.js';
+import { historyLocationOf, metaTableOf, qualify, type HistoryLocation, type RunnerLocation } from './facts.js';
+import type { Queryable } from '../core/types.js';
+import { packageFileUrl } from '../packageFiles.js';
 
 export interface AppliedRecord {
   readonly name: string;
@@ -23,7 +25,7 @@ export interface AppliedRecord {
 }
 
 export const RUNNER_VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(packageFileUrl('package.json'), 'utf8')) as { version: string }
 ).version;
 
 export function appliedBy(how = 'migrate'): string {
@@ -40,7 +42,7 @@ export function appliedBy(how = 'migrate'): string {
  *
  * A side table made before `ran_at` existed gets the column here, under the
  * migration lock, in the batch's transaction; until then it is read as it is
- * (introspect.ts reads both shapes).
+ * (facts.ts reads both shapes).
  */
 export async function ensureHistoryTables(db: Queryable, location: RunnerLocation): Promise<void> {
   const where = historyLocationOf(location);

@@ -2,8 +2,9 @@
  * Small error classes that carry data; the CLI turns each into one line and
  * an exit code in one place (src/cli/main.ts). Messages never copy a stack.
  */
-import { wording } from './redact.js';
+import { wording } from '../config/redact.js';
 import type { MigrationRun, RunReport } from './types.js';
+import { listDifferences } from './lists.js';
 
 export const EXIT = {
   ok: 0,
@@ -298,7 +299,7 @@ export class SchemaCheckError extends RunnerError {
     /** What became of the run; default: the batch was rolled back. */
     detail = 'the batch was rolled back',
   ) {
-    const shown = differences.slice(0, 5).join('; ') + (differences.length > 5 ? `; and ${differences.length - 5} more` : '');
+    const shown = listDifferences(differences, 5);
     super(
       `the schema after ${revision ?? 'base'} is not the one the manifest recorded (${shown || 'the fingerprints differ'}); ${detail}`,
       { hint: 'the database had drifted before the run (migrate status shows it), or a migration does something else here than in the snapshot; fix that, or run migrate snapshot if the manifest is wrong' },

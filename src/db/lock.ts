@@ -19,9 +19,9 @@
  */
 import { hostname } from 'node:os';
 import { closeQuietly, connect, sleep, type Client } from './connection.js';
-import { LockLostError, LockTimeoutError } from './errors.js';
-import type { Logger } from './logger.js';
-import type { ConnectionTarget } from './settings.js';
+import { LockLostError, LockTimeoutError } from '../core/errors.js';
+import type { Logger } from '../config/logger.js';
+import type { ConnectionTarget } from '../config/settings.js';
 
 /** node-pg-migrate's PG_MIGRATE_LOCK_ID (runner.ts). */
 export const MIGRATION_LOCK_KEY = '7241865325823964';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import type { ClientConfig } from 'pg';
 import { displayUri, type ConninfoKeywords } from './connectionString.js';
-import { ConfigError, ConnectionConfigError } from './errors.js';
+import { ConfigError, ConnectionConfigError } from '../core/errors.js';
 import { registerSecret, wording } from './redact.js';
 
 export interface ConnectionTarget {

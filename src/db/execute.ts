@@ -27,11 +27,12 @@ import {
   MigrationTimeoutError,
   RunnerError,
   SchemaCheckError,
-} from './errors.js';
+} from '../core/errors.js';
 import { ensureHistoryTables, recordApplied, recordReverted, type AppliedRecord } from './history.js';
-import { qualify, type HistoryLocation, type Queryable } from './introspect.js';
+import { qualify, type HistoryLocation } from './facts.js';
+import type { Queryable } from '../core/types.js';
 import { createStopper, type Stopper } from './interruption.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../config/logger.js';
 import {
   describeMigrationFailure,
   describeOutsideTransaction,
@@ -47,10 +48,10 @@ import {
   mayExportShorthands,
   type BuiltMigration,
   type MigrationModule,
-} from './migrationModules.js';
+} from '../files/migrationModules.js';
 import { RoundTripError, sendRoundTrip, type StatementLocation } from './roundTrips.js';
 import { transactionStatusOf } from './transaction.js';
-import type { MigrationFile, MigrationRun } from './types.js';
+import type { MigrationFile, MigrationRun } from '../core/types.js';
 
 export interface BatchOptions {
   readonly db: Queryable;

@@ -2,7 +2,7 @@
  * Transactions on one connection: BEGIN … COMMIT with ROLLBACK on failure,
  * and the server's own word on whether a transaction is open.
  */
-import type { Queryable } from './introspect.js';
+import type { Queryable } from '../core/types.js';
 
 /**
  * The transaction status the server sent with its last ReadyForQuery

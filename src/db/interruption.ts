@@ -6,11 +6,11 @@
  * the statement running on the server is cancelled first (from another
  * session: a cancel request, as psql's Ctrl-C sends one), then the executor
  * rolls back and reports the migration. A hung promise is left behind, and
- * its pgm.db is closed (src/execute.ts), so nothing it does later runs.
+ * its pgm.db is closed (src/db/execute.ts), so nothing it does later runs.
  */
 import { closeQuietly, connect } from './connection.js';
-import { MigrationTimeoutError, type StopReason } from './errors.js';
-import type { ConnectionTarget } from './settings.js';
+import { MigrationTimeoutError, type StopReason } from '../core/errors.js';
+import type { ConnectionTarget } from '../config/settings.js';
 
 export interface Stopper {
   /**

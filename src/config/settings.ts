@@ -8,8 +8,9 @@ import { createRequire } from 'node:module';
 import type { Ajv, ErrorObject } from 'ajv';
 import { foreignSpelling, isConnectionUri, readConnectionUri } from './connectionString.js';
 import { buildConnectionTarget, type ConnectionTarget } from './connectionTarget.js';
-import { ConfigError, NoDatabaseError, UsageError } from './errors.js';
+import { ConfigError, NoDatabaseError, UsageError } from '../core/errors.js';
 import { registerSecret, wording } from './redact.js';
+import { packageFileUrl } from '../packageFiles.js';
 
 export type { ConnectionTarget } from './connectionTarget.js';
 
@@ -119,10 +120,30 @@ export function resolveSettings(
   cwd: string = process.cwd(),
   isTerminal: boolean = Boolean(process.stderr.isTTY),
 ): Settings {
-  // An empty variable counts as unset, as DB_* already did: compose files pass `LOG_LEVEL: ${LOG_LEVEL}`
-  // through and get "" when the shell has none.
-  const envOf = (name: string): string | undefined => env[name] || undefined;
-  const { file: configFile, values: fromFile } = readConfigFile(flags.config ?? envOf('MIGRATE_CONFIG'), cwd);
+  const config = readConfigFile(flags.config ?? envValue(env, 'MIGRATE_CONFIG'), cwd);
+  return settingsFrom({ flags, env, config, cwd, isTerminal });
+}
+
+/** Every layer settings come from, as read: what `settingsFrom` decides from. */
+export interface SettingsSources {
+  readonly flags: SettingsInput;
+  readonly env: NodeJS.ProcessEnv;
+  /** The config file read (null: none) and its values, validated against schema/config.schema.json. */
+  readonly config: { readonly file: string | null; readonly values: SettingsInput };
+  /** Folder relative paths resolve from. */
+  readonly cwd: string;
+  /** Whether stderr is a terminal (the log format's default). */
+  readonly isTerminal: boolean;
+}
+
+/**
+ * The settings, from layers already read: flags over the environment over
+ * the config file over defaults. Reads no file (test/unit/settings.test.ts
+ * gives it literals); `resolveSettings` reads the config file first.
+ */
+export function settingsFrom({ flags, env, config, cwd, isTerminal }: SettingsSources): Settings {
+  const envOf = (name: string): string | undefined => envValue(env, name);
+  const { file: configFile, values: fromFile } = config;
   const pick = <K extends keyof SettingsInput>(key: K, envValue?: string): SettingsInput[K] | string | undefined =>
     flags[key] ?? envValue ?? fromFile[key];
 
@@ -165,6 +186,14 @@ export function resolveSettings(
     desired: (flags.desired ?? fromFile.desired) !== undefined ? resolve(cwd, String(flags.desired ?? fromFile.desired)) : null,
     lint: { exclude: [...(flags.lint?.exclude ?? fromFile.lint?.exclude ?? [])], include: [...(flags.lint?.include ?? fromFile.lint?.include ?? [])] },
   };
+}
+
+/**
+ * An environment variable, empty counting as unset, as DB_* already did: compose files pass
+ * `LOG_LEVEL: ${LOG_LEVEL}` through and get "" when the shell has none.
+ */
+function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  return env[name] || undefined;
 }
 
 /** A boolean setting from a flag or config (a boolean) or the environment (`true`, `1`, `yes`, `on`). */
@@ -246,7 +275,7 @@ function readConfigFile(named: string | undefined, cwd: string): { file: string 
 let validator: ReturnType<Ajv['compile']> | undefined;
 function compileConfigValidator(): ReturnType<Ajv['compile']> {
   if (!validator) {
-    const schemaPath = new URL('../schema/config.schema.json', import.meta.url);
+    const schemaPath = packageFileUrl('schema/config.schema.json');
     const schema = JSON.parse(readFileSync(schemaPath, 'utf8')) as object;
     // Loaded here, not at the top: only a run with a config file pays for ajv (bench/RESULTS.md).
     const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof import('ajv');

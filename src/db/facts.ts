@@ -10,13 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { ConfigError } from './errors.js';
-import type { AppliedMigration, DatabaseFacts, InvalidIndex } from './types.js';
+import { ConfigError } from '../core/errors.js';
+import type { AppliedMigration, DatabaseFacts, InvalidIndex, Queryable } from '../core/types.js';
 
-/** Anything with pg's `query(text, values)`: a Client or a PoolClient. */
-export interface Queryable {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
-}
 
 /** Where a history table lives. */
 export interface HistoryLocation {

@@ -3,6 +3,26 @@
  * the end. Everything here is plain, frozen data (CONTRACT.md "The states").
  */
 
+/**
+ * What the runner needs from a connection: pg's `query(text, values)`, also
+ * with a named query (pg's QueryConfig). `pg.Client` and `pg.PoolClient` fit,
+ * and so do the wrappers the executor hands migration code.
+ */
+export interface Queryable {
+  query<R = any>(text: string | NamedQuery, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/**
+ * A query the server keeps prepared under `name` for the session (pg's
+ * QueryConfig): the incremental reader runs the same few queries after
+ * every migration, and parsing and planning them was most of their cost.
+ */
+export interface NamedQuery {
+  readonly name: string;
+  readonly text: string;
+  readonly values: unknown[];
+}
+
 /** A migration file on disk, read without importing it. */
 export interface MigrationFile {
   /** node-pg-migrate's name: the file name without its last extension. */
@@ -46,7 +66,7 @@ export interface DatabaseFacts {
   /** Invalid indexes of the managed schema (a failed CREATE INDEX CONCURRENTLY leaves one), when they were read. */
   readonly invalidIndexes?: readonly InvalidIndex[];
   /**
-   * What the probes of migrations said (src/probes.ts), when a legacy schema
+   * What the probes of migrations said (src/db/probes.ts), when a legacy schema
    * matched a run of revisions and they were asked. A migration without a
    * probe has no entry.
    */
@@ -70,28 +90,89 @@ export interface ProbeAnswer {
   readonly unanswered?: string;
 }
 
+/**
+ * Recorded schema fingerprints, one per revision: what the detector matches
+ * a legacy schema against and checks drift with. The manifest file
+ * (src/fingerprints/manifest.ts, written by `migrate snapshot`) holds more.
+ */
+export interface FingerprintManifest {
+  /** Fingerprint of the empty schema, before any migration. */
+  readonly base: string;
+  readonly revisions: readonly { readonly name: string; readonly fingerprint: string }[];
+}
+
 export const STATES = ['fresh', 'legacy', 'behind', 'current', 'diverged'] as const;
 export type StateName = (typeof STATES)[number];
 
 /** `revert` (for `down`) and `repair` (for `repair`) are ours, added beside the contract's five. */
-export const PLAN_ACTIONS = ['apply', 'stamp-then-apply', 'stamp', 'none', 'refuse', 'revert', 'repair'] as const;
-export type PlanAction = (typeof PLAN_ACTIONS)[number];
+export const PLAN_ACTIONS = ['apply', 'stamp-then-apply', 'stamp', 'none', 'refuse', 'revert', 'repair'] as const satisfies readonly Plan['action'][];
+export type PlanAction = Plan['action'];
 
-/** What `auto` would do. */
-export interface Plan {
-  readonly action: PlanAction;
-  /** The revision the history is stamped to before anything is applied. */
-  readonly stampTo: string | null;
-  /** Migrations to apply, in order. */
-  readonly apply: readonly string[];
-  /** Migrations to revert, in the order they are reverted (`down` only). */
-  readonly revert?: readonly string[];
-  /** Applied migrations whose checksum is recorded again, as their files are now (`repair` only). */
-  readonly repair?: readonly string[];
+/**
+ * What `auto` (or `up`, `down`, `stamp`, `repair`) would do: one variant per
+ * action, each with only what that action needs (src/core/plans.ts builds
+ * them). Every variant keeps `stampTo` and `apply`, which
+ * `status --json` prints for every plan (README "Run it").
+ */
+export type Plan = ApplyPlan | StampThenApplyPlan | StampPlan | RevertPlan | RepairPlan | NonePlan | RefusePlan;
+
+interface PlanBase {
   /** One line for humans. */
   readonly reason: string;
-  /** For `refuse`: the command a human may run to settle it. */
-  readonly settleCommand?: string;
+}
+
+/** Apply migrations, in order. */
+export interface ApplyPlan extends PlanBase {
+  readonly action: 'apply';
+  readonly stampTo: null;
+  readonly apply: readonly string[];
+}
+
+/** Stamp the history to a revision (a legacy database's match, or a baseline), then apply what follows it. */
+export interface StampThenApplyPlan extends PlanBase {
+  readonly action: 'stamp-then-apply';
+  /** The revision the history is stamped to before anything is applied. */
+  readonly stampTo: string;
+  readonly apply: readonly string[];
+}
+
+/** Stamp the history to a revision (`base`: an empty history); nothing runs. */
+export interface StampPlan extends PlanBase {
+  readonly action: 'stamp';
+  readonly stampTo: string;
+  readonly apply: readonly [];
+}
+
+/** `down`: revert migrations, in the order they are reverted. */
+export interface RevertPlan extends PlanBase {
+  readonly action: 'revert';
+  readonly stampTo: null;
+  readonly apply: readonly [];
+  readonly revert: readonly string[];
+}
+
+/** `repair`: record again the checksums of applied migrations, as their files are now. */
+export interface RepairPlan extends PlanBase {
+  readonly action: 'repair';
+  readonly stampTo: null;
+  readonly apply: readonly [];
+  readonly repair: readonly string[];
+}
+
+/** Nothing to do. */
+export interface NonePlan extends PlanBase {
+  readonly action: 'none';
+  readonly stampTo: null;
+  readonly apply: readonly [];
+}
+
+/** Do nothing, and say so: a human decides. */
+export interface RefusePlan extends PlanBase {
+  readonly action: 'refuse';
+  readonly stampTo: null;
+  readonly apply: readonly [];
+  /** The command a human may run to settle it. */
+  readonly settleCommand: string;
 }
 
 export type Finding =

@@ -8,6 +8,8 @@
  */
 import { UnknownRevisionError, UsageError } from './errors.js';
 import { countOf, listNames } from './stateDetector.js';
+import { listFirst } from './lists.js';
+import { applyPlan, nonePlan, refusePlan, repairPlan, revertPlan, settleCommandOf, stampPlan } from './plans.js';
 import type { Detection, Plan } from './types.js';
 
 export type RunCommand =
@@ -42,14 +44,8 @@ export function planCommand(command: RunCommand, detection: Detection, fileNames
  */
 function planRepair(d: Detection): Plan {
   const edited = d.findings.flatMap((f) => (f.kind === 'checksum-mismatch' ? [f.name] : []));
-  if (!edited.length) return plan('none', [], 'no applied migration was edited since it ran');
-  return {
-    action: 'repair',
-    stampTo: null,
-    apply: [],
-    repair: edited,
-    reason: `record the checksum of ${countOf(edited)} edited since ${edited.length === 1 ? 'it' : 'they'} ran, as the file is now: ${listNames(edited)}`,
-  };
+  if (!edited.length) return nonePlan('no applied migration was edited since it ran');
+  return repairPlan(edited, `record the checksum of ${countOf(edited)} edited since ${edited.length === 1 ? 'it' : 'they'} ran, as the file is now: ${listNames(edited)}`);
 }
 
 function planUp(d: Detection, target: string): Plan {
@@ -64,12 +60,12 @@ function planUp(d: Detection, target: string): Plan {
     target = resolveRevision(target, [...d.applied, ...d.pending]);
     const index = d.pending.indexOf(target);
     if (index < 0) {
-      if (d.applied.includes(target)) return plan('none', [], `${target} is already applied`);
+      if (d.applied.includes(target)) return nonePlan(`${target} is already applied`);
       throw new UnknownRevisionError(target);
     }
     apply = d.pending.slice(0, index + 1);
   }
-  return apply.length ? plan('apply', apply, `apply ${countOf(apply)}`) : plan('none', [], 'up to date');
+  return apply.length ? applyPlan(apply, `apply ${countOf(apply)}`) : nonePlan('up to date');
 }
 
 function planDown(d: Detection, fileNames: readonly string[], command: { target?: string; steps?: number }): Plan {
@@ -91,7 +87,7 @@ function planDown(d: Detection, fileNames: readonly string[], command: { target?
     else {
       const target = resolveRevision(command.target, fileNames);
       const index = applied.indexOf(target);
-      if (index < 0) return plan('none', [], `${target} is not applied`);
+      if (index < 0) return nonePlan(`${target} is not applied`);
       revert = applied.slice(index + 1);
     }
   } else {
@@ -100,14 +96,14 @@ function planDown(d: Detection, fileNames: readonly string[], command: { target?
     revert = applied.slice(Math.max(0, applied.length - steps));
   }
   revert.reverse();
-  if (!revert.length) return plan('none', [], 'nothing to revert');
-  return { action: 'revert', stampTo: null, apply: [], revert, reason: `revert ${countOf(revert)}` };
+  if (!revert.length) return nonePlan('nothing to revert');
+  return revertPlan(revert, `revert ${countOf(revert)}`);
 }
 
 function planStamp(fileNames: readonly string[], revision: string): Plan {
   if (revision !== 'head' && revision !== 'base') revision = resolveRevision(revision, fileNames);
   const stampTo = revision === 'head' ? (fileNames.at(-1) ?? 'base') : revision;
-  return { action: 'stamp', stampTo, apply: [], reason: `stamp the history at ${stampTo}` };
+  return stampPlan(stampTo, [], `stamp the history at ${stampTo}`);
 }
 
 /**
@@ -117,22 +113,14 @@ function planStamp(fileNames: readonly string[], revision: string): Plan {
  */
 function refuseIrregular(d: Detection, verb: 'up' | 'down'): Plan | null {
   if (d.state === 'legacy') {
-    return refuse(`${verb} refused: legacy database (objects but no history)`, 'migrate auto (reconciles it), or migrate stamp REV');
+    return refusePlan(`${verb} refused: legacy database (objects but no history)`, 'migrate auto (reconciles it), or migrate stamp REV');
   }
   if (d.state === 'diverged' && (verb === 'down' || d.plan.action === 'refuse')) {
     // With outOfOrder set the detector's plan applies the gaps: that is what settles a down.
-    return refuse(`${verb} refused: ${d.plan.reason}`, d.plan.settleCommand ?? 'migrate up (outOfOrder is set: it applies the gaps)');
+    return refusePlan(`${verb} refused: ${d.plan.reason}`, settleCommandOf(d.plan) ?? 'migrate up (outOfOrder is set: it applies the gaps)');
   }
   if (d.plan.action === 'refuse') return d.plan;
   return null;
-}
-
-function plan(action: 'apply' | 'none', apply: readonly string[], reason: string): Plan {
-  return { action, stampTo: null, apply: [...apply], reason };
-}
-
-function refuse(reason: string, settleCommand: string): Plan {
-  return { action: 'refuse', stampTo: null, apply: [], reason, settleCommand };
 }
 
 
@@ -155,7 +143,7 @@ export function resolveRevision(target: string, names: readonly string[]): strin
   if (target.length >= MIN_REVISION_PREFIX) {
     if (matches.length === 1) return matches[0]!;
     if (matches.length > 1) {
-      throw new UsageError(`revision prefix ${JSON.stringify(target)} is ambiguous: it starts ${listOf(matches)}`, {
+      throw new UsageError(`revision prefix ${JSON.stringify(target)} is ambiguous: it starts ${listFirst(matches)}`, {
         hint: 'give more of the name',
       });
     }
@@ -228,8 +216,4 @@ function splitRange(range: string | undefined, defaults: readonly [string, strin
     throw new UsageError(`${verb} ${range}: expected TO or FROM:TO`);
   }
   return parts.length === 2 ? [parts[0]!, parts[1]!] : [defaults[0], parts[0]!];
-}
-
-function listOf(names: readonly string[], shown = 10): string {
-  return names.length <= shown ? names.join(', ') : `${names.slice(0, shown).join(', ')} and ${names.length - shown} more`;
 }

@@ -11,9 +11,9 @@ import {
   RunnerError,
   ServerReadOnlyError,
   TooManyConnectionsError,
-} from './errors.js';
-import { wording } from './redact.js';
-import type { ConnectionTarget } from './settings.js';
+} from '../core/errors.js';
+import { wording } from '../config/redact.js';
+import type { ConnectionTarget } from '../config/settings.js';
 
 export type Client = pg.Client;
 

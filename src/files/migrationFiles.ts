@@ -7,8 +7,9 @@ import { hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import { MigrationFileError } from './errors.js';
-import type { MigrationFile } from './types.js';
+import { MigrationFileError } from '../core/errors.js';
+import { compareCodeUnits } from '../core/lists.js';
+import type { MigrationFile } from '../core/types.js';
 
 /** Extensions node-pg-migrate 9 loads by default (migrationLoader.ts getDefaultStrategies). */
 export const MIGRATION_EXTENSIONS = ['.sql', '.js', '.ts', '.cjs', '.mjs', '.cts', '.mts'] as const;
@@ -152,17 +153,13 @@ export function compareMigrationNames(a: string, b: string): number {
   return compareByPrefixThenName(numericPrefixOf(a), a, numericPrefixOf(b), b);
 }
 
-function compareByPrefixThenName(prefixA: number, a: string, prefixB: number, b: string): number {
-  return prefixA - prefixB || localeCompareNumerically(a, b) || compareCodeUnits(a, b);
-}
-
 /**
  * The last tie-break is ours: names the collator holds equal (`2_a` and `2-a`)
  * come in whatever order the folder lists them for node-pg-migrate; here, in
  * code-unit order, the same on every machine.
  */
-function compareCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+function compareByPrefixThenName(prefixA: number, a: string, prefixB: number, b: string): number {
+  return prefixA - prefixB || localeCompareNumerically(a, b) || compareCodeUnits(a, b);
 }
 
 function numericPrefixOf(fileName: string): number {

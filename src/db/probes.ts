@@ -26,10 +26,10 @@
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { MigrationFileError, describeCause } from './errors.js';
-import type { Queryable } from './introspect.js';
-import type { Logger } from './logger.js';
-import type { MigrationFile, ProbeAnswer } from './types.js';
+import { MigrationFileError, describeCause } from '../core/errors.js';
+import type { Queryable } from '../core/types.js';
+import type { Logger } from '../config/logger.js';
+import type { MigrationFile, ProbeAnswer } from '../core/types.js';
 
 /** How long one probe's statement may run. */
 export const PROBE_TIMEOUT_MS = 10_000;
@@ -160,7 +160,7 @@ export async function askProbes(
 type ProbeFunction = (db: { query: Queryable['query'] }) => unknown;
 
 async function probeFunctionOf(file: MigrationFile): Promise<ProbeFunction | null> {
-  const { importMigration } = await import('./migrationLoader.js');
+  const { importMigration } = await import('../files/migrationLoader.js');
   let module: Record<string, unknown>;
   try {
     module = ((await importMigration(file.path)) ?? {}) as Record<string, unknown>;
@@ -210,7 +210,8 @@ const QUERY_CANCELED = '57014';
  * against mistakes, not against a file that means harm.
  */
 function oneStatement(db: Queryable, text: string, values?: unknown[]): Promise<pg.QueryResult> {
-  return db.query({ text, values, queryMode: 'extended' } as unknown as string);
+  // A pg connection answers with pg's whole QueryResult: its fields tell one boolean column from others.
+  return db.query({ text, values, queryMode: 'extended' } as unknown as string) as Promise<unknown> as Promise<pg.QueryResult>;
 }
 
 function booleanOf(result: pg.QueryResult, file: MigrationFile): boolean {
