@@ -181,9 +181,13 @@ function sessionSetup(client: Client, idlesLong: boolean): string {
 /** The runner's own statements are never cancelled by a statement_timeout from the server, role or database. */
 const RUNNER_STATEMENT_TIMEOUT = 'SET statement_timeout TO 0';
 
-/** Pins the runner's search_path (and its statement_timeout) again, after migrations ran with theirs. */
-export async function pinSearchPath(db: { query(text: string): Promise<unknown> }): Promise<void> {
-  await db.query(`SET search_path TO ${RUNNER_SEARCH_PATH}; ${RUNNER_STATEMENT_TIMEOUT}`);
+/**
+ * Pins the runner's search_path (and its statement_timeout) again, after
+ * migrations ran with theirs; `then`: one more statement of the runner's own
+ * (no values), in the same round trip.
+ */
+export async function pinSearchPath(db: { query(text: string): Promise<unknown> }, then?: 'RESET ROLE'): Promise<void> {
+  await db.query(`SET search_path TO ${RUNNER_SEARCH_PATH}; ${RUNNER_STATEMENT_TIMEOUT}${then === undefined ? '' : `; ${then}`}`);
 }
 
 /**

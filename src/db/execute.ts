@@ -410,10 +410,8 @@ class BatchRun {
    * history write fail, nor be blamed for it.
    */
   private async restoreRunnerSettings(): Promise<void> {
-    await this.runnerStatement('restoring the runner\'s session settings', async () => {
-      await pinSearchPath(this.options.db);
-      await this.options.db.query('RESET ROLE');
-    });
+    // One round trip: a replay runs this after every migration.
+    await this.runnerStatement('restoring the runner\'s session settings', () => pinSearchPath(this.options.db, 'RESET ROLE'));
   }
 
   /** Records what ran in the open transaction, checks the lock, commits. */

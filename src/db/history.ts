@@ -133,8 +133,12 @@ export async function recordApplied(
 export async function recordReverted(db: Queryable, location: RunnerLocation, names: readonly string[]): Promise<void> {
   const where = historyLocationOf(location);
   if (!names.length) return;
-  await db.query(`DELETE FROM ${qualify(where.schema, where.table)} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[])`, [names]);
-  await db.query(`DELETE FROM ${qualify(where.schema, metaTableOf(where.table))} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[])`, [names]);
+  // One round trip: a replay (`verify`) reverts migrations one batch each.
+  await db.query(
+    `WITH history AS (DELETE FROM ${qualify(where.schema, where.table)} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[]))
+     DELETE FROM ${qualify(where.schema, metaTableOf(where.table))} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[])`,
+    [names],
+  );
 }
 
 /** `names`, refusing a repeat: a caller that asks to record a name twice has a bug. */

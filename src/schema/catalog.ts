@@ -128,15 +128,23 @@ export function partsContextOf(options: ReadSchemaModelOptions): PartsContext {
  * Runs `read` with the settings pinned for deparsing: in a REPEATABLE READ
  * transaction of its own (retried when concurrent DDL dropped an object
  * being read), or inside the caller's, putting the settings back after.
+ * `also`: more settings for the read (name, value), set in the same round trip.
  */
-export async function withPinnedCatalog<T>(db: Queryable, options: ReadSchemaModelOptions, read: () => Promise<T>): Promise<T> {
+export async function withPinnedCatalog<T>(
+  db: Queryable,
+  options: ReadSchemaModelOptions,
+  read: (pin: PinRequest | null) => Promise<T>,
+  also: readonly (readonly [string, string])[] = [],
+  readPins = false,
+): Promise<T> {
   const schema = options.schema ?? 'public';
   const ownTransaction = (options.transaction ?? 'own') === 'own';
+  const settings = [...PINNED_SETTINGS, ...also];
   if (!ownTransaction) {
-    const previous = await readSettings(db);
-    await pinSettings(db, schema);
-    const result = await read();
-    await restoreSettings(db, previous);
+    const previous = await readSettings(db, settings);
+    await pinSettings(db, schema, settings);
+    const result = await read(null);
+    await restoreSettings(db, settings, previous);
     return result;
   }
   for (let attempt = 1; ; attempt++) {
@@ -144,8 +152,8 @@ export async function withPinnedCatalog<T>(db: Queryable, options: ReadSchemaMod
     await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     let result: T;
     try {
-      await pinSettings(db, schema);
-      result = await read();
+      if (!readPins) await pinSettings(db, schema, settings);
+      result = await read(readPins ? pinRequestOf(settings) : null);
     } catch (error) {
       // Keep the catalog error, not a failure of the clean-up.
       await db.query('ROLLBACK').catch(() => undefined);
@@ -156,6 +164,27 @@ export async function withPinnedCatalog<T>(db: Queryable, options: ReadSchemaMod
     await db.query('ROLLBACK');
     return result;
   }
+}
+
+/**
+ * With `readPins`, the settings are left to the read's first query, to save
+ * a round trip (the incremental reader's scan, whose own output no setting
+ * changes): PINNED_SQL with the schema as `$schema`, these names and values.
+ */
+export interface PinRequest {
+  readonly names: readonly string[];
+  readonly values: readonly string[];
+}
+
+function pinRequestOf(settings: readonly (readonly [string, string])[]): PinRequest {
+  return { names: settings.map(([name]) => name), values: settings.map(([, value]) => value) };
+}
+
+/** What pinSettings runs, as one expression: `$s` the schema, `$n` and `$v` the names and values (parameter numbers). */
+export function pinnedSettingsSql(s: number, n: number, v: number): string {
+  return `pg_catalog.set_config('search_path', pg_catalog.format('pg_catalog, %I, pg_temp', $${s}::pg_catalog.text), true),
+            (SELECT pg_catalog.count(pg_catalog.set_config(name, value, true))
+             FROM ROWS FROM (pg_catalog.unnest($${n}::pg_catalog.text[]), pg_catalog.unnest($${v}::pg_catalog.text[])) AS s(name, value))`;
 }
 
 /** Reads of a schema that someone else is changing, before the one that gives up. */
@@ -177,8 +206,8 @@ function isConcurrentDdl(error: unknown): boolean {
 
 // These three run with whatever search_path the caller left (in an existing
 // transaction, a migration's): pg_catalog's functions are named outright.
-async function readSettings(db: Queryable): Promise<string[]> {
-  const names = ['search_path', ...PINNED_SETTINGS.map(([name]) => name)];
+async function readSettings(db: Queryable, settings: readonly (readonly [string, string])[]): Promise<string[]> {
+  const names = ['search_path', ...settings.map(([name]) => name)];
   const { rows } = await db.query<{ values: string[] }>(
     `SELECT pg_catalog.array_agg(pg_catalog.current_setting(name) ORDER BY ord) AS values
      FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY AS s(name, ord)`,
@@ -187,8 +216,8 @@ async function readSettings(db: Queryable): Promise<string[]> {
   return rows[0]?.values ?? [];
 }
 
-async function restoreSettings(db: Queryable, values: readonly string[]): Promise<void> {
-  const names = ['search_path', ...PINNED_SETTINGS.map(([name]) => name)];
+async function restoreSettings(db: Queryable, settings: readonly (readonly [string, string])[], values: readonly string[]): Promise<void> {
+  const names = ['search_path', ...settings.map(([name]) => name)];
   await db.query(
     'SELECT pg_catalog.set_config(name, value, true) FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) AS s(name, value)',
     [names, values],
@@ -201,15 +230,10 @@ async function restoreSettings(db: Queryable, values: readonly string[]): Promis
  * names print as before), and pg_temp, named last, can no longer shadow a
  * catalog table with a temporary table of a migration's.
  */
-async function pinSettings(db: Queryable, schema: string): Promise<void> {
-  const names = PINNED_SETTINGS.map(([name]) => name);
-  const values = PINNED_SETTINGS.map(([, value]) => value);
-  await db.query(
-    `SELECT pg_catalog.set_config('search_path', pg_catalog.format('pg_catalog, %I, pg_temp', $1::pg_catalog.text), true),
-            (SELECT pg_catalog.count(pg_catalog.set_config(name, value, true))
-             FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[])) AS s(name, value))`,
-    [schema, names, values],
-  );
+async function pinSettings(db: Queryable, schema: string, settings: readonly (readonly [string, string])[]): Promise<void> {
+  const names = settings.map(([name]) => name);
+  const values = settings.map(([, value]) => value);
+  await db.query(`SELECT ${pinnedSettingsSql(1, 2, 3)}`, [schema, names, values]);
 }
 
 /** Runs one catalog query, naming the step in the error if it fails; `prepared`: as a named statement. */
@@ -974,7 +998,8 @@ export const PART_KIND_OF_LIST: Readonly<Record<TopLevelList, PartKind>> = {
 
 /**
  * Reads the parts of the top-level objects whose OIDs are in `only` (all of
- * them when null), running only the queries of `kinds` (all when absent).
+ * them when null), running only the queries of `kinds` (all when absent) and
+ * none of the steps named in `skip` (which the caller knows find nothing).
  * Runs in the pinned transaction (`withPinnedCatalog`).
  */
 export async function readCatalogParts(
@@ -983,6 +1008,7 @@ export async function readCatalogParts(
   only: readonly string[] | null,
   kinds?: ReadonlySet<PartKind>,
   known?: KnownParts,
+  skip?: ReadonlySet<string>,
 ): Promise<CatalogParts> {
   const { schema, privileges } = context;
   const namespace = known?.namespace ?? (await readNamespace(db, schema));
@@ -995,7 +1021,7 @@ export async function readCatalogParts(
   // Sequential on purpose: a Queryable is one connection, which runs one query at a time anyway.
   const some = only !== null;
   const step = async <R>(kind: PartKind, name: string, sql: string): Promise<R[]> =>
-    kinds === undefined || kinds.has(kind) ? queryStep<R>(db, name, schema, some ? onlySelected(sql) : sql, params, some) : [];
+    (kinds === undefined || kinds.has(kind)) && !skip?.has(name) ? queryStep<R>(db, name, schema, some ? onlySelected(sql) : sql, params, some) : [];
   const extensions = await step<{ oid: string; name: string; version: string; comment: string | null }>('extensions', 'extensions', EXTENSIONS_SQL);
   const relations = await step<RelationRow>('relations', 'relations', relationsSql(privileges));
   const tableOids = relations.length > 0;

@@ -36,8 +36,10 @@ import {
   PART_KIND_OF_LIST,
   partsContextOf,
   readCatalogParts,
+  pinnedSettingsSql,
   withPinnedCatalog,
   type CatalogParts,
+  type PinRequest,
   type PartKind,
   type ReadSchemaModelOptions,
 } from './catalog.js';
@@ -77,6 +79,16 @@ interface TrackedCatalog {
   readonly counted: boolean;
   /** A change of this row can change how other objects print: read everything. */
   readonly shadows?: string;
+  /**
+   * text[] of the part kinds a change of this row needs read again, where the
+   * row can tell (a table's column is never a type's); NULL, or absent, for
+   * the catalog's own list (KINDS_OF_CATALOG).
+   */
+  readonly kinds?: string;
+  /** The OID column the key starts with (its `leadPart`-th dot-separated part), by which rows are looked up. */
+  readonly lead: string;
+  /** Which part of the key `lead` is (default 0). */
+  readonly leadPart?: number;
 }
 
 const arr = (...items: string[]): string => `ARRAY[${items.map(asText).join(', ')}]::pg_catalog.text[]`;
@@ -86,44 +98,71 @@ const seeds = (...items: string[]): string => `ARRAY[${items.join(', ')}]::pg_ca
 /** A function or operator named like one of pg_catalog's: its overloads change which calls print qualified. */
 const SHADOWS_PROC = `EXISTS (SELECT 1 FROM pg_proc b WHERE b.proname ${EQ} x.proname AND b.pronamespace ${EQ} 'pg_catalog'::pg_catalog.regnamespace)`;
 
+/**
+ * The table a TOAST table belongs to: through its internal dependency on the
+ * table (indexed; src/backend/catalog/toasting.c records it), else by
+ * looking for the table that names it.
+ */
+const TOAST_OWNER = `CASE WHEN x.relkind ${EQ} 't' THEN COALESCE(
+    (SELECT t.oid FROM pg_depend d JOIN pg_class t ON t.oid ${EQ} d.refobjid
+     WHERE d.classid ${EQ} 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid ${EQ} x.oid AND d.objsubid ${EQ} 0
+       AND d.refclassid ${EQ} 'pg_catalog.pg_class'::pg_catalog.regclass AND t.reltoastrelid ${EQ} x.oid),
+    (SELECT t.oid FROM pg_class t WHERE t.reltoastrelid ${EQ} x.oid)) END`;
+
+/**
+ * A table's row type, and the array type of a table's row type, are parts of
+ * the table alone; every other type may be one of the model's types.
+ */
+const TYPE_KINDS = `CASE
+    WHEN x.typtype ${EQ} 'c' AND EXISTS (SELECT 1 FROM pg_class r WHERE r.oid ${EQ} x.typrelid AND r.relkind ${NE} 'c') THEN '{relations}'::pg_catalog.text[]
+    WHEN x.typelem ${NE} 0::pg_catalog.oid AND EXISTS (SELECT 1 FROM pg_type e JOIN pg_class r ON r.oid ${EQ} e.typrelid
+                                                  WHERE e.oid ${EQ} x.typelem AND e.typarray ${EQ} x.oid AND r.relkind ${NE} 'c') THEN '{}'::pg_catalog.text[] END`;
+
 const TRACKED: readonly TrackedCatalog[] = [
   {
+    // Who owns an index or a TOAST table is looked up for changed rows only (indexed): joining every row was most of the scan.
     name: 'pg_class',
-    from: `pg_class x LEFT JOIN pg_index ix ON ix.indexrelid ${EQ} x.oid LEFT JOIN pg_class toast_of ON toast_of.reltoastrelid ${EQ} x.oid AND x.relkind ${EQ} 't'`,
+    from: 'pg_class x',
     where: `x.oid ${GE} ${USER_OID}`,
     key: asText('x.oid'),
-    owners: arr('x.oid', 'x.reltype', 'ix.indrelid', 'toast_of.oid'),
+    owners: arr('x.oid', 'x.reltype', `(SELECT ix.indrelid FROM pg_index ix WHERE ix.indexrelid ${EQ} x.oid)`, TOAST_OWNER),
     seeds: seeds(seed('pg_class', 'x.oid')),
     counted: true,
+    kinds: `CASE WHEN x.relkind ${EQ} ANY ('{r,p,v,m,i,I,t}'::"char"[]) THEN '{relations}'::pg_catalog.text[]
+                 WHEN x.relkind ${EQ} 'S' THEN '{sequences}'::pg_catalog.text[]
+                 WHEN x.relkind ${EQ} 'c' THEN '{types}'::pg_catalog.text[] END`,
+    lead: 'x.oid',
   },
   {
     name: 'pg_attribute',
-    from: 'pg_attribute x JOIN pg_class c ON c.oid OPERATOR(pg_catalog.=) x.attrelid',
+    from: 'pg_attribute x',
     where: `x.attrelid ${GE} ${USER_OID} AND x.attnum OPERATOR(pg_catalog.>) 0`,
     key: `pg_catalog.format('%s.%s', x.attrelid, x.attnum)`,
-    owners: arr('x.attrelid', 'c.reltype'),
+    owners: arr('x.attrelid', `(SELECT c.reltype FROM pg_class c WHERE c.oid ${EQ} x.attrelid)`),
     seeds: seeds(seed('pg_class', 'x.attrelid')),
     counted: false,
+    kinds: `CASE (SELECT c.relkind FROM pg_class c WHERE c.oid ${EQ} x.attrelid) WHEN 'c' THEN '{types}'::pg_catalog.text[] ELSE '{relations}'::pg_catalog.text[] END`,
+    lead: 'x.attrelid',
   },
-  { name: 'pg_attrdef', from: 'pg_attrdef x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.adrelid'), seeds: seeds(seed('pg_attrdef', 'x.oid')), counted: true },
-  { name: 'pg_constraint', from: 'pg_constraint x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.conrelid', 'x.contypid'), seeds: seeds(seed('pg_constraint', 'x.oid')), counted: true },
-  { name: 'pg_index', from: 'pg_index x', where: `x.indexrelid ${GE} ${USER_OID}`, key: asText('x.indexrelid'), owners: arr('x.indrelid'), seeds: seeds(seed('pg_class', 'x.indexrelid')), counted: false },
-  { name: 'pg_trigger', from: 'pg_trigger x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.tgrelid'), seeds: seeds(seed('pg_trigger', 'x.oid')), counted: true },
-  { name: 'pg_policy', from: 'pg_policy x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.polrelid'), seeds: seeds(seed('pg_policy', 'x.oid')), counted: true },
-  { name: 'pg_rewrite', from: 'pg_rewrite x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.ev_class'), seeds: seeds(seed('pg_rewrite', 'x.oid')), counted: true },
-  { name: 'pg_type', from: 'pg_type x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid', 'x.typrelid'), seeds: seeds(seed('pg_type', 'x.oid')), counted: true },
-  { name: 'pg_enum', from: 'pg_enum x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.enumtypid'), seeds: seeds(seed('pg_type', 'x.enumtypid')), counted: false },
-  { name: 'pg_range', from: 'pg_range x', where: `x.rngtypid ${GE} ${USER_OID}`, key: asText('x.rngtypid'), owners: arr('x.rngtypid'), seeds: seeds(seed('pg_type', 'x.rngtypid')), counted: false },
-  { name: 'pg_proc', from: 'pg_proc x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_proc', 'x.oid')), counted: true, shadows: SHADOWS_PROC },
-  { name: 'pg_aggregate', from: 'pg_aggregate x', where: `x.aggfnoid ${GE} ${USER_OID}`, key: asText('x.aggfnoid::pg_catalog.oid'), owners: arr('x.aggfnoid::pg_catalog.oid'), seeds: seeds(seed('pg_proc', 'x.aggfnoid::pg_catalog.oid')), counted: false },
-  { name: 'pg_operator', from: 'pg_operator x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_operator', 'x.oid')), counted: true, shadows: 'true' },
-  { name: 'pg_cast', from: 'pg_cast x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: true, shadows: 'true' },
-  { name: 'pg_opclass', from: 'pg_opclass x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_opclass', 'x.oid')), counted: true },
-  { name: 'pg_opfamily', from: 'pg_opfamily x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_opfamily', 'x.oid')), counted: true },
-  { name: 'pg_amop', from: 'pg_amop x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.amopfamily'), seeds: seeds(seed('pg_opfamily', 'x.amopfamily')), counted: true },
-  { name: 'pg_amproc', from: 'pg_amproc x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.amprocfamily'), seeds: seeds(seed('pg_opfamily', 'x.amprocfamily')), counted: true },
-  { name: 'pg_collation', from: 'pg_collation x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_collation', 'x.oid')), counted: true },
-  { name: 'pg_ts_config', from: 'pg_ts_config x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_ts_config', 'x.oid')), counted: true },
+  { name: 'pg_attrdef', from: 'pg_attrdef x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.adrelid'), seeds: seeds(seed('pg_attrdef', 'x.oid')), counted: true, lead: 'x.oid' },
+  { name: 'pg_constraint', from: 'pg_constraint x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.conrelid', 'x.contypid'), seeds: seeds(seed('pg_constraint', 'x.oid')), counted: true, lead: 'x.oid', kinds: `CASE WHEN x.contypid OPERATOR(pg_catalog.<>) 0::pg_catalog.oid THEN '{types}'::pg_catalog.text[] ELSE '{relations}'::pg_catalog.text[] END` },
+  { name: 'pg_index', from: 'pg_index x', where: `x.indexrelid ${GE} ${USER_OID}`, key: asText('x.indexrelid'), owners: arr('x.indrelid'), seeds: seeds(seed('pg_class', 'x.indexrelid')), counted: false, lead: 'x.indexrelid' },
+  { name: 'pg_trigger', from: 'pg_trigger x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.tgrelid'), seeds: seeds(seed('pg_trigger', 'x.oid')), counted: true, lead: 'x.oid' },
+  { name: 'pg_policy', from: 'pg_policy x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.polrelid'), seeds: seeds(seed('pg_policy', 'x.oid')), counted: true, lead: 'x.oid' },
+  { name: 'pg_rewrite', from: 'pg_rewrite x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.ev_class'), seeds: seeds(seed('pg_rewrite', 'x.oid')), counted: true, lead: 'x.oid' },
+  { name: 'pg_type', from: 'pg_type x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid', 'x.typrelid'), seeds: seeds(seed('pg_type', 'x.oid')), counted: true, lead: 'x.oid', kinds: TYPE_KINDS },
+  { name: 'pg_enum', from: 'pg_enum x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.enumtypid'), seeds: seeds(seed('pg_type', 'x.enumtypid')), counted: false, lead: 'x.oid' },
+  { name: 'pg_range', from: 'pg_range x', where: `x.rngtypid ${GE} ${USER_OID}`, key: asText('x.rngtypid'), owners: arr('x.rngtypid'), seeds: seeds(seed('pg_type', 'x.rngtypid')), counted: false, lead: 'x.rngtypid' },
+  { name: 'pg_proc', from: 'pg_proc x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_proc', 'x.oid')), counted: true, shadows: SHADOWS_PROC, lead: 'x.oid' },
+  { name: 'pg_aggregate', from: 'pg_aggregate x', where: `x.aggfnoid ${GE} ${USER_OID}`, key: asText('x.aggfnoid::pg_catalog.oid'), owners: arr('x.aggfnoid::pg_catalog.oid'), seeds: seeds(seed('pg_proc', 'x.aggfnoid::pg_catalog.oid')), counted: false, lead: 'x.aggfnoid::pg_catalog.oid' },
+  { name: 'pg_operator', from: 'pg_operator x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_operator', 'x.oid')), counted: true, shadows: 'true', lead: 'x.oid' },
+  { name: 'pg_cast', from: 'pg_cast x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: true, shadows: 'true', lead: 'x.oid' },
+  { name: 'pg_opclass', from: 'pg_opclass x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_opclass', 'x.oid')), counted: true, lead: 'x.oid' },
+  { name: 'pg_opfamily', from: 'pg_opfamily x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_opfamily', 'x.oid')), counted: true, lead: 'x.oid' },
+  { name: 'pg_amop', from: 'pg_amop x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.amopfamily'), seeds: seeds(seed('pg_opfamily', 'x.amopfamily')), counted: true, lead: 'x.oid' },
+  { name: 'pg_amproc', from: 'pg_amproc x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.amprocfamily'), seeds: seeds(seed('pg_opfamily', 'x.amprocfamily')), counted: true, lead: 'x.oid' },
+  { name: 'pg_collation', from: 'pg_collation x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_collation', 'x.oid')), counted: true, lead: 'x.oid' },
+  { name: 'pg_ts_config', from: 'pg_ts_config x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_ts_config', 'x.oid')), counted: true, lead: 'x.oid' },
   {
     name: 'pg_ts_config_map',
     from: 'pg_ts_config_map x',
@@ -132,12 +171,13 @@ const TRACKED: readonly TrackedCatalog[] = [
     owners: arr('x.mapcfg'),
     seeds: seeds(seed('pg_ts_config', 'x.mapcfg')),
     counted: true,
+    lead: 'x.mapcfg',
   },
-  { name: 'pg_ts_dict', from: 'pg_ts_dict x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_ts_dict', 'x.oid')), counted: true },
-  { name: 'pg_ts_parser', from: 'pg_ts_parser x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_ts_parser', 'x.oid')), counted: true },
-  { name: 'pg_ts_template', from: 'pg_ts_template x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_ts_template', 'x.oid')), counted: true },
-  { name: 'pg_statistic_ext', from: 'pg_statistic_ext x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_statistic_ext', 'x.oid')), counted: true },
-  { name: 'pg_extension', from: 'pg_extension x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_extension', 'x.oid')), counted: true },
+  { name: 'pg_ts_dict', from: 'pg_ts_dict x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_ts_dict', 'x.oid')), counted: true, lead: 'x.oid' },
+  { name: 'pg_ts_parser', from: 'pg_ts_parser x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_ts_parser', 'x.oid')), counted: true, lead: 'x.oid' },
+  { name: 'pg_ts_template', from: 'pg_ts_template x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_ts_template', 'x.oid')), counted: true, lead: 'x.oid' },
+  { name: 'pg_statistic_ext', from: 'pg_statistic_ext x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_statistic_ext', 'x.oid')), counted: true, lead: 'x.oid' },
+  { name: 'pg_extension', from: 'pg_extension x', where: `x.oid ${GE} ${USER_OID}`, key: asText('x.oid'), owners: arr('x.oid'), seeds: seeds(seed('pg_extension', 'x.oid')), counted: true, lead: 'x.oid' },
   {
     name: 'pg_inherits',
     from: 'pg_inherits x',
@@ -146,8 +186,9 @@ const TRACKED: readonly TrackedCatalog[] = [
     owners: arr('x.inhrelid'),
     seeds: seeds(seed('pg_class', 'x.inhrelid')),
     counted: true,
+    lead: 'x.inhrelid',
   },
-  { name: 'pg_sequence', from: 'pg_sequence x', where: `x.seqrelid ${GE} ${USER_OID}`, key: asText('x.seqrelid'), owners: arr('x.seqrelid'), seeds: seeds(seed('pg_class', 'x.seqrelid')), counted: false },
+  { name: 'pg_sequence', from: 'pg_sequence x', where: `x.seqrelid ${GE} ${USER_OID}`, key: asText('x.seqrelid'), owners: arr('x.seqrelid'), seeds: seeds(seed('pg_class', 'x.seqrelid')), counted: false, lead: 'x.seqrelid' },
   {
     name: 'pg_description',
     from: 'pg_description x',
@@ -157,6 +198,8 @@ const TRACKED: readonly TrackedCatalog[] = [
     owners: arr('x.objoid'),
     seeds: seeds(`pg_catalog.format('%s/%s', x.classoid, x.objoid)`),
     counted: true,
+    lead: 'x.objoid',
+    leadPart: 1,
   },
   {
     // Sequence ownership (OWNED BY) lives only here; by the depender index.
@@ -167,6 +210,9 @@ const TRACKED: readonly TrackedCatalog[] = [
     owners: arr('x.objid', 'x.refobjid'),
     seeds: seeds(seed('pg_class', 'x.objid')),
     counted: true,
+    // An index's or TOAST table's tie to its table changes only the table; a sequence's ownership, the sequence too.
+    kinds: `CASE WHEN (SELECT c.relkind FROM pg_class c WHERE c.oid ${EQ} x.objid) ${NE} 'S' THEN '{relations}'::pg_catalog.text[] END`,
+    lead: 'x.objid',
   },
   {
     // Extension membership (ALTER EXTENSION ADD and DROP) lives only here; by the referenced index.
@@ -177,10 +223,12 @@ const TRACKED: readonly TrackedCatalog[] = [
     owners: arr('x.objid', 'x.refobjid'),
     seeds: seeds(`pg_catalog.format('%s/%s', x.classid, x.objid)`),
     counted: true,
+    lead: 'x.objid',
+    leadPart: 1,
   },
   // The managed schema's own fields (comment, ACL, default privileges): re-read when one of these changes.
-  { name: 'pg_namespace', from: 'pg_namespace x', where: `x.nspname ${EQ} $2::pg_catalog.text`, key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: false },
-  { name: 'pg_default_acl', from: 'pg_default_acl x', where: 'true', key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: true },
+  { name: 'pg_namespace', from: 'pg_namespace x', where: `x.nspname ${EQ} $2::pg_catalog.text`, key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: false, lead: 'x.oid' },
+  { name: 'pg_default_acl', from: 'pg_default_acl x', where: 'true', key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: true, lead: 'x.oid' },
 ];
 
 /**
@@ -202,21 +250,36 @@ const MARKER = `CASE WHEN EXISTS (SELECT 1 FROM pg_stat_activity a
 /**
  * One scan of every tracked catalog: each one's user rows changed since the
  * marker `$1` (an xid; `all` lists every row instead), its row count, and
- * the next marker (MARKER).
+ * the next marker (MARKER). It also pins the read's settings ($2 the schema,
+ * $3 and $4 the names and values: withPinnedCatalog's `readPins`), which
+ * nothing it returns depends on, for the queries after it; so it names
+ * every relation and type with its schema, being parsed before they are set.
  */
 function scanSql(all: boolean): string {
   const parts = TRACKED.map((t) => `SELECT '${t.name}' AS catalog, pg_catalog.count(*) AS rows,
-       pg_catalog.json_agg(pg_catalog.json_build_array(${t.key}, ${t.owners}, ${t.seeds}, ${t.shadows ?? 'false'}))
+       pg_catalog.json_agg(pg_catalog.json_build_array(${t.key}, ${t.owners}, ${t.seeds}, ${t.shadows ?? 'false'}, ${t.kinds ?? 'NULL::pg_catalog.text[]'}))
          FILTER (WHERE ${all ? '$1::pg_catalog.xid IS NOT NULL' : `pg_catalog.age(x.xmin) ${LE} pg_catalog.age($1::pg_catalog.xid)`}) AS changed
      FROM ${t.from} WHERE ${t.where}`);
-  return `${parts.join('\n UNION ALL ')}
+  const sql = `${parts.join('\n UNION ALL ')}
    UNION ALL SELECT 'marker', 0, pg_catalog.json_build_array(${asText(MARKER)},
-     (SELECT ${asText('n.oid')} FROM pg_namespace n WHERE n.nspname ${EQ} $2::pg_catalog.text))`;
+     (SELECT ${asText('n.oid')} FROM pg_namespace n WHERE n.nspname ${EQ} $2::pg_catalog.text))
+   UNION ALL SELECT 'settings', 0, pg_catalog.json_build_array(${pinnedSettingsSql(2, 3, 4)})`;
+  return qualifyCatalogs(sql);
 }
 
-/** Every key of the catalogs in `$1` (the ones that lost rows). */
-function keysSql(catalogs: readonly TrackedCatalog[]): string {
-  return catalogs.map((t) => `SELECT '${t.name}' AS catalog, ${t.key} AS key FROM ${t.from} WHERE ${t.where}`).join('\n UNION ALL ');
+/** `FROM pg_class` as `FROM pg_catalog.pg_class`, and "char" as pg_catalog."char". */
+function qualifyCatalogs(sql: string): string {
+  return sql.replace(/\b(FROM|JOIN) (pg_[a-z_]+)\b(?!\.)/g, '$1 pg_catalog.$2').replace(/::"char"/g, '::pg_catalog."char"');
+}
+
+/**
+ * The keys of the catalogs that lost rows: of every row (`leads` null), or of
+ * the rows whose lead OID is in the catalog's `leads` ($1, $2, ...).
+ */
+function keysSql(catalogs: readonly TrackedCatalog[], leads: boolean): string {
+  return catalogs
+    .map((t, i) => `SELECT '${t.name}' AS catalog, ${t.key} AS key FROM ${t.from} WHERE ${t.where}${leads ? ` AND ${t.lead} ${EQ} ANY ($${i + 1}::pg_catalog.oid[])` : ''}`)
+    .join('\n UNION ALL ');
 }
 
 /**
@@ -283,8 +346,50 @@ interface ScanRow {
   changed: ChangedRow[] | null;
 }
 
-/** Key, top-level owners, pg_depend seeds (`classid/objid`), whether a change of it needs a full read. */
-type ChangedRow = [string, (string | null)[], string[], boolean];
+/** Key, top-level owners, pg_depend seeds (`classid/objid`), whether a change of it needs a full read, its part kinds (null: the catalog's). */
+type ChangedRow = [string, (string | null)[], string[], boolean, PartKind[] | null];
+
+/** A counted catalog's user rows as last seen: each key with the top-level objects it belongs to, and in the order they appeared. */
+class TrackedKeys {
+  readonly owners = new Map<string, readonly string[]>();
+  /** Keys as they appeared, newest last; deleted ones are skipped (and dropped now and then). */
+  private order: string[] = [];
+
+  get size(): number {
+    return this.owners.size;
+  }
+
+  has(key: string): boolean {
+    return this.owners.has(key);
+  }
+
+  set(key: string, owners: readonly string[]): void {
+    if (!this.owners.has(key)) this.order.push(key);
+    this.owners.set(key, owners);
+  }
+
+  delete(key: string): void {
+    this.owners.delete(key);
+    if (this.order.length > 64 && this.order.length > 2 * this.owners.size) this.order = this.order.filter((k) => this.owners.has(k));
+  }
+
+  /** The `count` newest keys (fewer when there are fewer), newest first. */
+  newest(count: number): string[] {
+    const keys = new Set<string>();
+    for (let i = this.order.length - 1; i >= 0 && keys.size < count; i--) {
+      const key = this.order[i]!;
+      if (this.owners.has(key)) keys.add(key);
+    }
+    return [...keys];
+  }
+}
+
+/**
+ * Rows a migration deletes are most often the newest (a down drops what its
+ * up made): the newest keys are looked up first, as many as these, before
+ * the whole catalog is listed.
+ */
+const DELETED_LOOKUPS = [64, 1024];
 
 interface Scan {
   readonly catalogs: readonly ScanRow[];
@@ -308,7 +413,7 @@ export class IncrementalSchemaReader {
   private parts: CatalogParts | null = null;
   private marker = '0';
   /** Keys of the counted catalogs' user rows, each with the top-level objects it belongs to. */
-  private tracked = new Map<string, Map<string, readonly string[]>>();
+  private tracked = new Map<string, TrackedKeys>();
   /** `catalog:key` of rows whose change or deletion needs a full read (functions named like pg_catalog's). */
   private shadowing = new Set<string>();
 
@@ -320,24 +425,30 @@ export class IncrementalSchemaReader {
   /** The schema now: a full read the first time (and when a change needs one), else what changed since the last read. */
   async read(): Promise<SchemaModel> {
     const context = partsContextOf(this.options);
-    this.parts = await withPinnedCatalog(this.db, this.options, async () => {
+    this.parts = await withPinnedCatalog(
+      this.db,
+      this.options,
+      async (pin) => {
+        const next = this.parts === null ? null : await this.readChanges(context, this.parts, pin);
+        // A full read after an incremental one's scan: the settings are pinned already.
+        return next ?? this.readFully(context, this.parts === null ? pin : null);
+      },
       // The same statements run after every migration: one plan each, kept for the session (namedQuery).
-      await this.db.query(`SELECT pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)`);
-      const next = this.parts === null ? null : await this.readChanges(context, this.parts);
-      return next ?? this.readFully(context);
-    });
+      [['plan_cache_mode', 'force_generic_plan']],
+      true,
+    );
     return assembleSchemaModel(this.parts);
   }
 
   /** Reads everything, and takes note of every tracked row and of the marker. */
-  private async readFully(context: PartsContext): Promise<CatalogParts> {
+  private async readFully(context: PartsContext, pin: PinRequest | null): Promise<CatalogParts> {
     this.stats.full += 1;
-    const scan = await this.scan(true);
+    const scan = await this.scan(true, pin);
     this.tracked = new Map();
     this.shadowing = new Set();
     for (const row of scan.catalogs) {
       if (!TRACKED.find((t) => t.name === row.catalog)!.counted) continue;
-      const keys = new Map<string, readonly string[]>();
+      const keys = new TrackedKeys();
       for (const [key, owners, , shadows] of row.changed ?? []) {
         keys.set(key, presentOwners(owners));
         if (shadows) this.shadowing.add(`${row.catalog}:${key}`);
@@ -349,61 +460,66 @@ export class IncrementalSchemaReader {
   }
 
   /** The parts after what changed since the last read, or null when only a full read is sure to be right. */
-  private async readChanges(context: PartsContext, previous: CatalogParts): Promise<CatalogParts | null> {
-    const scan = await this.scan(false);
+  private async readChanges(context: PartsContext, previous: CatalogParts, pin: PinRequest | null): Promise<CatalogParts | null> {
+    const scan = await this.scan(false, pin);
     // The schema itself was created, dropped or made anew: everything in it is new.
     if (scan.namespaceOid !== previous.namespaceOid) return null;
     const owners = new Set<string>();
     const seedClasses: string[] = [];
     const seedObjects: string[] = [];
 
-    // Catalogs with fewer rows than the known ones plus the new ones lost some: list their keys to see which.
-    const shrunk = TRACKED.filter((t) => {
+    // Catalogs with fewer rows than the known ones plus the new ones lost some: find which (deletedKeys).
+    const lost = new Map<TrackedCatalog, number>();
+    for (const t of TRACKED) {
       const keys = this.tracked.get(t.name);
       const row = scan.catalogs.find((c) => c.catalog === t.name);
-      if (keys === undefined || row === undefined) return false;
+      if (keys === undefined || row === undefined) continue;
       const added = (row.changed ?? []).filter(([key]) => !keys.has(key)).length;
-      return Number(row.rows) !== keys.size + added;
-    });
+      // More rows than known and new ones is not expected: listing them all settles it (Infinity).
+      if (Number(row.rows) !== keys.size + added) lost.set(t, Math.max(keys.size + added - Number(row.rows), 0) || Infinity);
+    }
+    const shrunk = [...lost.keys()];
+    const touched = new Set([...shrunk.map((t) => t.name), ...scan.catalogs.filter((c) => (c.changed ?? []).length > 0).map((c) => c.catalog)]);
     let vanishedSchemaComment = false;
-    if (shrunk.length > 0) {
-      const present = new Set((await this.db.query<{ catalog: string; key: string }>(keysSql(shrunk))).rows.map((r) => `${r.catalog}:${r.key}`));
-      for (const catalog of shrunk) {
-        const keys = this.tracked.get(catalog.name)!;
-        for (const [key, keyOwners] of keys) {
-          const id = `${catalog.name}:${key}`;
-          if (present.has(id)) continue;
-          if (this.shadowing.has(id)) return null;
-          if (catalog.name === 'pg_description' && key.startsWith(NAMESPACE_DESCRIPTION)) vanishedSchemaComment = true;
-          for (const owner of keyOwners) owners.add(owner);
-          keys.delete(key);
-        }
+    /** OIDs whose object's own row was deleted. */
+    const gone = new Set<string>();
+    for (const [catalog, deleted] of await this.deletedKeys(lost)) {
+      const keys = this.tracked.get(catalog.name)!;
+      for (const key of deleted) {
+        const id = `${catalog.name}:${key}`;
+        if (this.shadowing.has(id)) return null;
+        if (catalog.name === 'pg_description' && key.startsWith(NAMESPACE_DESCRIPTION)) vanishedSchemaComment = true;
+        for (const owner of keys.owners.get(key) ?? []) owners.add(owner);
+        keys.delete(key);
+        if (OID_KEYED.includes(catalog.name)) gone.add(key);
       }
     }
 
     // Objects that existed before this scan: only their changes can change others (a new object has new dependents only).
-    const known = new Set<string>();
-    for (const catalog of OID_KEYED) for (const key of this.tracked.get(catalog)?.keys() ?? []) known.add(key);
+    const known = (oid: string) => OID_KEYED.some((catalog) => this.tracked.get(catalog)?.has(oid) === true);
     let ownChanged = shrunk.some((t) => t.name === 'pg_default_acl') || vanishedSchemaComment;
     const kinds = new Set<PartKind>();
 
     for (const row of scan.catalogs) {
-      const keys = this.tracked.get(row.catalog);
-      for (const [key, rowOwners, rowSeeds, shadows] of row.changed ?? []) {
+      for (const [key, rowOwners, rowSeeds, shadows, rowKinds] of row.changed ?? []) {
         if (shadows || this.shadowing.has(`${row.catalog}:${key}`)) return null;
         if (OWN_CATALOGS.has(row.catalog) || (row.catalog === 'pg_description' && key.startsWith(NAMESPACE_DESCRIPTION))) ownChanged = true;
-        const present = presentOwners(rowOwners);
-        for (const owner of present) owners.add(owner);
-        for (const kind of KINDS_OF_CATALOG[row.catalog] ?? []) kinds.add(kind);
+        for (const owner of presentOwners(rowOwners)) owners.add(owner);
+        for (const kind of rowKinds ?? KINDS_OF_CATALOG[row.catalog] ?? []) kinds.add(kind);
         for (const pair of rowSeeds) {
           const slash = pair.indexOf('/');
           const objid = pair.slice(slash + 1);
-          if (!known.has(objid)) continue;
+          if (!known(objid)) continue;
           seedClasses.push(pair.slice(0, slash));
           seedObjects.push(objid);
         }
-        keys?.set(key, present);
       }
+    }
+    // Only now the new keys become known: the seeds above are of objects that existed before this scan.
+    for (const row of scan.catalogs) {
+      const keys = this.tracked.get(row.catalog);
+      if (keys === undefined) continue;
+      for (const [key, rowOwners] of row.changed ?? []) keys.set(key, presentOwners(rowOwners));
     }
     this.marker = scan.marker;
     this.stats.incremental += 1;
@@ -431,17 +547,60 @@ export class IncrementalSchemaReader {
       const list = previous.objects.get(oid)?.[0]?.list;
       if (list !== undefined) kinds.add(PART_KIND_OF_LIST[list]);
     }
-    const fresh = await readCatalogParts(this.db, context, [...reread], kinds, knownParts);
+    // All of them are gone (their own rows were deleted, and no catalog has their OID now, new rows included):
+    // reading them again would find nothing, and merging nothing drops them.
+    if ([...reread].every((oid) => gone.has(oid) && !known(oid))) kinds.clear();
+    // None of them existed before: their columns, constraints, indexes, ... are all new rows, so a query
+    // of a catalog without any changed row would find nothing of theirs.
+    const allNew = [...reread].every((oid) => !previous.objects.has(oid));
+    const skip = allNew ? new Set(CHILD_STEPS.filter(([catalog]) => !touched.has(catalog)).map(([, step]) => step)) : undefined;
+    const fresh = await readCatalogParts(this.db, context, [...reread], kinds, knownParts, skip);
     this.stats.reread += fresh.objects.size;
     return mergeCatalogParts(previous, reread, fresh);
   }
 
-  private async scan(all: boolean): Promise<Scan> {
-    const { rows } = await this.db.query<ScanRow>(namedQuery(scanSql(all), [this.marker, this.options.schema ?? 'public']));
+  /**
+   * The keys each catalog of `lost` no longer has, `lost` giving how many it
+   * lost (Infinity: unknown). The newest known keys are looked up first, by
+   * their lead OID (indexed), in growing numbers (DELETED_LOOKUPS); a catalog
+   * is settled once as many are missing as it lost, else all its keys are
+   * listed. Exact either way: the count says how many to find.
+   */
+  private async deletedKeys(lost: ReadonlyMap<TrackedCatalog, number>): Promise<Map<TrackedCatalog, string[]>> {
+    const deleted = new Map<TrackedCatalog, string[]>();
+    let pending = [...lost.keys()];
+    for (const limit of [...DELETED_LOOKUPS, Infinity]) {
+      if (pending.length === 0) break;
+      const candidates = pending.map((t) => {
+        const keys = this.tracked.get(t.name)!;
+        return limit >= keys.size ? [...keys.owners.keys()] : keys.newest(limit);
+      });
+      const all = limit === Infinity;
+      const params = all ? [] : pending.map((t, i) => [...new Set(candidates[i]!.map((key) => key.split('.')[t.leadPart ?? 0]!))]);
+      const { rows } = await this.db.query<{ catalog: string; key: string }>(namedQuery(keysSql(pending, !all), params));
+      const present = new Set(rows.map((r) => `${r.catalog}:${r.key}`));
+      const unsettled: TrackedCatalog[] = [];
+      pending.forEach((t, i) => {
+        const keys = this.tracked.get(t.name)!;
+        const gone = candidates[i]!.filter((key) => !present.has(`${t.name}:${key}`));
+        if (all || gone.length >= lost.get(t)! || candidates[i]!.length >= keys.size) deleted.set(t, gone);
+        else unsettled.push(t);
+      });
+      pending = unsettled;
+    }
+    return deleted;
+  }
+
+  /** The scan (scanSql); with `pin`, it pins the read's settings too (else they are already, or the caller's). */
+  private async scan(all: boolean, pin: PinRequest | null): Promise<Scan> {
+    const schema = this.options.schema ?? 'public';
+    const settings = pin ?? { names: [], values: [] };
+    const { rows } = await this.db.query<ScanRow>(namedQuery(scanSql(all), [this.marker, schema, settings.names, settings.values]));
     let marker = this.marker;
     let namespaceOid: string | null = null;
     const catalogs: ScanRow[] = [];
     for (const row of rows) {
+      if (row.catalog === 'settings') continue;
       if (row.catalog !== 'marker') {
         catalogs.push(row);
         continue;
@@ -498,6 +657,16 @@ const KINDS_OF_CATALOG: Readonly<Record<string, readonly PartKind[]>> = {
 
 /** Catalogs keyed by the rows' own OIDs: their keys are the objects that exist. */
 const OID_KEYED = TRACKED.filter((t) => t.counted && t.key === asText('x.oid')).map((t) => t.name);
+
+/** readCatalogParts' steps of a table's children, each with the catalog their rows are in. */
+const CHILD_STEPS: readonly (readonly [string, string])[] = [
+  ['pg_attribute', 'columns'],
+  ['pg_constraint', 'constraints'],
+  ['pg_index', 'indexes'],
+  ['pg_trigger', 'triggers'],
+  ['pg_policy', 'policies'],
+  ['pg_rewrite', 'rules'],
+];
 
 /** Catalogs whose rows are the managed schema's own fields. */
 const OWN_CATALOGS = new Set(['pg_namespace', 'pg_default_acl']);

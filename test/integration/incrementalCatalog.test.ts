@@ -148,6 +148,11 @@ const RENAMES_AND_ALTERS = [
   `ALTER FUNCTION touch() RENAME TO touched`,
   `ALTER TABLE d ENABLE ROW LEVEL SECURITY`,
   `CREATE POLICY d_positive ON d USING (id > 0)`,
+  // A new table with every kind of child at once: each is a new row of its catalog, which must be read.
+  `CREATE TABLE guarded (id int PRIMARY KEY CHECK (id > 0), v text); CREATE INDEX guarded_v ON guarded (v);
+   CREATE POLICY guarded_own ON guarded USING (id > 0);
+   CREATE TRIGGER guarded_touch BEFORE UPDATE ON guarded FOR EACH ROW EXECUTE FUNCTION touched();
+   CREATE RULE guarded_keep AS ON DELETE TO guarded DO INSTEAD NOTHING`,
   `ALTER TABLE d RENAME COLUMN id TO ident`,
   `CREATE SEQUENCE s`,
   `ALTER TABLE c ADD COLUMN k int DEFAULT nextval('s')`,
@@ -236,6 +241,30 @@ describe('incremental and full reads give the same model after each rename and a
         'DROP FUNCTION lower(varchar)',
         'CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq)',
       ]);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe('incremental and full reads give the same model after drops in a large schema', () => {
+  // Deleted rows are looked for among the newest first (64, then 1,024, then all): drops of the newest,
+  // of one in the middle and of the oldest of some 1,500 catalog rows each settle at another stage.
+  test('300 tables, then drops of the newest, a middle and the oldest', async () => {
+    const { client } = await connected('incremental_drops');
+    try {
+      await client.query('CREATE SCHEMA app');
+      const create = Array.from({ length: 300 }, (_, i) => `CREATE TABLE app.t${i} (id int PRIMARY KEY, v text); COMMENT ON TABLE app.t${i} IS 'table ${i}';`).join('\n');
+      const steps = [
+        { label: 'create 300 tables', run: () => client.query(create) },
+        { label: 'drop the newest', run: () => client.query('DROP TABLE app.t299') },
+        { label: 'drop one in the middle', run: () => client.query('DROP TABLE app.t150') },
+        { label: 'drop the oldest', run: () => client.query('DROP TABLE app.t0') },
+        { label: 'drop the oldest and the newest', run: () => client.query('DROP TABLE app.t1, app.t298') },
+        { label: 'drop a comment of an old one', run: () => client.query('COMMENT ON TABLE app.t2 IS NULL') },
+      ];
+      const stats = await compareAfterEachStep(client, 'app', steps);
+      expect(stats.fullReads).toEqual(['base']);
     } finally {
       await client.end();
     }
