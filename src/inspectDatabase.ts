@@ -4,6 +4,7 @@
  * is matched by a replay in a scratch database, src/replayFingerprints.ts).
  */
 import { withClient } from './db/connection.js';
+import { rejectAsRunnerError } from './core/errors.js';
 import { createSilentLogger } from './config/logger.js';
 import { readMigrationFiles } from './files/migrationFiles.js';
 import type { Detection } from './core/types.js';
@@ -31,5 +32,5 @@ export async function inspectDatabase(options: InspectOptions = {}): Promise<Det
   return withClient(
     () => connectFor(settings, logger),
     async (client) => (await observe({ client, settings, files, logger, replay, checkDrift: options.checkDrift ?? true })).detection,
-  );
+  ).catch(rejectAsRunnerError);
 }

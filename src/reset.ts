@@ -4,7 +4,7 @@
  * stays (its owner and grants are not ours to lose). Extensions stay.
  */
 import { prepareToWrite, withClient } from './db/connection.js';
-import { RefusedError, UsageError } from './core/errors.js';
+import { RefusedError, UsageError, rejectAsRunnerError } from './core/errors.js';
 import { inTransaction } from './db/transaction.js';
 import { historyLocationOf, qualify, runnerTablesOf } from './db/facts.js';
 import { connectFor, settingsOf, type RunnerOptions } from './observe.js';
@@ -126,5 +126,5 @@ export async function resetDatabase(options: ResetOptions): Promise<{ dropped: n
         return { dropped: rows.length };
       });
     });
-  });
+  }).catch(rejectAsRunnerError);
 }

@@ -7,7 +7,7 @@
 import { planCommand, refusalOf, type RunCommand } from './core/commandPlanner.js';
 import { migrationsOf } from './core/plans.js';
 import { prepareToWrite, serverMajorOf, withClient, type Client } from './db/connection.js';
-import { InterruptedError, RunnerError } from './core/errors.js';
+import { InterruptedError, RunnerError, rejectAsRunnerError } from './core/errors.js';
 import { runBatch, type BatchOutcome } from './db/execute.js';
 import { cancelBackend } from './db/interruption.js';
 import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './db/history.js';
@@ -132,7 +132,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
       }
       throw error;
     }
-  });
+  }).catch(rejectAsRunnerError);
 }
 
 interface LockedLook {

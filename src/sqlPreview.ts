@@ -11,7 +11,7 @@ import { planCommand, refusalOf, type RunCommand } from './core/commandPlanner.j
 import { migrationsOf } from './core/plans.js';
 import { serverMajorOf, useMigrationSearchPath, withClient } from './db/connection.js';
 import { inReadOnlyTransaction } from './db/transaction.js';
-import { SqlPreviewError, describeCause } from './core/errors.js';
+import { SqlPreviewError, describeCause, rejectAsRunnerError } from './core/errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './observe.js';
 import { historyLocationOf } from './db/facts.js';
 import type { Queryable } from './core/types.js';
@@ -78,7 +78,7 @@ export async function buildPreview(options: RunnerOptions & { readonly target?: 
       }
     });
     return preview;
-  });
+  }).catch(rejectAsRunnerError);
 }
 
 /** `command`: what to print the SQL of, `up` (default, to `target`) or `down` (`sql --down`). */

@@ -489,6 +489,15 @@ export function asRunnerError(error: unknown): RunnerError | null {
   return ServerStatementError.from(error);
 }
 
+/**
+ * For the library's entry points (`.catch(rejectAsRunnerError)`): what the
+ * CLI would print as one line, a library caller meets as the same RunnerError
+ * rather than the driver's raw error. Anything else (a bug) goes on as it is.
+ */
+export function rejectAsRunnerError(error: unknown): never {
+  throw asRunnerError(error) ?? error;
+}
+
 export function describeCause(cause: unknown): string {
   if (cause instanceof Error) return cause.message.split('\n')[0] ?? cause.name;
   return String(cause);

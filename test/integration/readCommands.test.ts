@@ -7,6 +7,7 @@ import pg from 'pg';
 import { createTestDatabase, databaseUrl, serverUrl, type TestDatabase } from '../helpers/database.js';
 import { ABC, createMigrationsFolder, type MigrationsFolder } from '../helpers/migrationsFolder.js';
 import { cleanEnv, runCli, runNodePgMigrate } from '../helpers/processes.js';
+import { RunnerError, inspectDatabase, runMigrations } from '../../src/index.js';
 
 const PASSWORD = 'Sup3r-s3cret-pw';
 /** A URL of the test server (wherever globalSetup found it) carrying a password: its own, else PASSWORD, which trust auth ignores. */
@@ -358,6 +359,17 @@ describe('a role that may not read what the runner reads', () => {
       2,
       [expect.stringMatching(/^migrate: error: the database refused one of the runner's own statements: permission denied for table pgmigrations \(the role the runner connects as lacks a privilege/)],
     ]);
+  });
+
+  test('the library meets the same RunnerError, not the raw driver error: inspectDatabase and runMigrations reject with exit 2 and the hint', async () => {
+    // As in the test above: the role may read neither the history nor pg_trigger.
+    await denied.query(`REVOKE SELECT ON ALL TABLES IN SCHEMA public FROM ${role}`);
+    const options = { databaseUrl: asRole(), dir: own.dir, env: {} };
+    for (const call of [() => inspectDatabase(options), () => runMigrations({ ...options, command: { kind: 'auto' } })]) {
+      const error = await call().then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(RunnerError);
+      expect(error).toMatchObject({ exitCode: 2, message: expect.stringMatching(/permission denied for table pgmigrations/), hint: expect.stringMatching(/lacks a privilege/) });
+    }
   });
 });
 
