@@ -197,7 +197,12 @@ export async function pinSearchPath(db: { query(text: string): Promise<unknown> 
  * (RESET goes back to it), as plain node-pg-migrate would run them.
  */
 export async function useMigrationSearchPath(db: { query(text: string): Promise<unknown> }, schema: string): Promise<void> {
-  await db.query(`SET search_path TO ${pg.escapeIdentifier(schema)}; RESET statement_timeout`);
+  await db.query(migrationSearchPathSql(schema));
+}
+
+/** What useMigrationSearchPath sends, for a caller that sends it in a round trip it makes anyway. */
+export function migrationSearchPathSql(schema: string): string {
+  return `SET search_path TO ${pg.escapeIdentifier(schema)}; RESET statement_timeout`;
 }
 
 /** server_version_num of the client's server (0 when the server did not report it). */

@@ -16,7 +16,7 @@
  * batch starts `not-run` and moves to `applied`/`reverted`, `failed` or
  * `rolled-back`, so the run's report is this ledger, whatever stopped it.
  */
-import { pinSearchPath, sleep, useMigrationSearchPath } from './connection.js';
+import { migrationSearchPathSql, pinSearchPath, sleep, useMigrationSearchPath } from './connection.js';
 import {
   HistoryWriteError,
   InterruptedError,
@@ -55,6 +55,15 @@ export interface BatchOptions {
   /** How many times a batch whose lock_timeout tripped is retried. */
   readonly ddlLockRetries: number;
   readonly appliedBy: string;
+  /**
+   * `none`: neither look for, create nor write the history tables. For the
+   * batches of a scratch replay (src/fingerprints/replay.ts) after its first,
+   * which made the tables (and their schema, which migrations may rely on,
+   * as they would in a run): the replay's history goes with its database,
+   * and writing it cost two round trips a migration.
+   * @default 'record'
+   */
+  readonly history?: 'record' | 'none';
   /** Runs inside the first transaction, before any migration (a stamp, checksum adoption). */
   readonly prelude?: (db: Queryable) => Promise<void>;
   /**
@@ -150,6 +159,8 @@ class BatchRun {
   private runningIndex: number | null = null;
   private runningSince = 0;
   private readonly timeoutMs: number;
+  /** Whether the history table is written (BatchOptions.history). */
+  private readonly records: boolean;
 
   constructor(
     private readonly direction: 'up' | 'down',
@@ -158,6 +169,7 @@ class BatchRun {
   ) {
     this.ledger = new RunLedger(batch, direction, options.onMigration);
     this.timeoutMs = (options.migrationTimeoutSeconds ?? 0) * 1000;
+    this.records = (options.history ?? 'record') === 'record';
     this.stopper = createStopper({
       signal: options.signal,
       timeoutSeconds: options.migrationTimeoutSeconds ?? 0,
@@ -262,15 +274,22 @@ class BatchRun {
     const records: AppliedRecord[] = [];
     const pending = new RoundTripGroup<BuiltPart>((group) => this.sendGroup(group, records), { oneEach: this.timeoutMs > 0 });
     const flush = () => pending.flush();
-    await this.runnerStatement('starting the transaction', () => db.query('BEGIN'));
+    // Where nothing of the runner's runs between BEGIN and the migrations' search_path (a scratch
+    // replay: no history, no lock_timeout), both go in one round trip: a replay starts one per migration.
+    const setUpAlone = options.ddlLockTimeoutMs > 0 || this.records || (start === 0 && options.prelude !== undefined);
+    const begin = setUpAlone ? 'BEGIN' : `BEGIN; ${migrationSearchPathSql(options.where.schema)}`;
+    await this.runnerStatement('starting the transaction', () => db.query(begin)).catch(async (error: unknown) => {
+      if (!setUpAlone) await this.rollback();
+      throw error;
+    });
     try {
       if (options.ddlLockTimeoutMs > 0) {
         await db.query(`SELECT pg_catalog.set_config('lock_timeout', $1, true)`, [`${options.ddlLockTimeoutMs}ms`]);
       }
-      await this.runnerStatement('creating the history table', () => ensureHistoryTables(db, options.where));
+      if (this.records) await this.runnerStatement('creating the history table', () => ensureHistoryTables(db, options.where));
       if (start === 0 && options.prelude) await this.runnerStatement('writing the history', () => options.prelude!(db));
       // node-pg-migrate sets search_path to the managed schema (runner.ts:453), so unqualified names land there.
-      await useMigrationSearchPath(db, options.where.schema);
+      if (setUpAlone) await useMigrationSearchPath(db, options.where.schema);
       let index = start;
       for (; index < this.batch.length; index++) {
         this.stopper.throwIfStopped();
@@ -420,7 +439,7 @@ class BatchRun {
     const { db } = options;
     this.running = null;
     await this.restoreRunnerSettings();
-    if (records.length) await this.runnerStatement('writing the history', () => this.record(records));
+    if (records.length && this.records) await this.runnerStatement('writing the history', () => this.record(records));
     await options.beforeCommit?.();
     // Stopped while the last migration finished: nothing commits.
     this.stopper.throwIfStopped();
@@ -488,7 +507,7 @@ class BatchRun {
         this.running = null;
         await this.restoreRunnerSettings();
         await this.options.assertLock?.();
-        await this.runnerStatement('writing the history', () => this.record(records));
+        if (this.records) await this.runnerStatement('writing the history', () => this.record(records));
         await this.options.beforeCommit?.();
       });
     } catch (error) {

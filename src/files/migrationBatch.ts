@@ -42,7 +42,7 @@ export async function loadBatch(batch: readonly MigrationFile[], allFiles: reado
   const cumulative = new Map<string, Record<string, unknown>>();
   let shorthands: Record<string, unknown> = {};
   for (const file of allFiles) {
-    if (wanted.has(file.name) || (await mayExportShorthands(file))) {
+    if (wanted.has(file.name) || mayExportShorthands(file)) {
       const module = await loadMigrationModule(file);
       modules.set(file.name, module);
       if (module.shorthands) shorthands = { ...shorthands, ...module.shorthands };

@@ -361,10 +361,17 @@ function sqlStepOf(text: string): string {
  * `shorthands` across every file in order; since we import only what runs,
  * files that mention the word are imported too, so the set stays the same.
  */
-export async function mayExportShorthands(file: MigrationFile): Promise<boolean> {
+export function mayExportShorthands(file: MigrationFile): boolean {
   if (file.extension === '.sql') return false;
-  return readFileSync(file.path, 'utf8').includes('shorthands');
+  // Asked for every file before each batch: a replay runs a batch per migration, so a history of
+  // JS/TS files was read n² times. The checksum is of the content, so an answer for it stays right.
+  const key = `${file.path}\0${file.checksum}`;
+  let answer = exportsShorthands.get(key);
+  if (answer === undefined) exportsShorthands.set(key, (answer = readFileSync(file.path, 'utf8').includes('shorthands')));
+  return answer;
 }
+
+const exportsShorthands = new Map<string, boolean>();
 
 /**
  * Runs a migration's `up` or `down` against a MigrationBuilder and returns its

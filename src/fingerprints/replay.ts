@@ -206,9 +206,15 @@ function cleanUpOnSignal(signal?: AbortSignal) {
   };
 }
 
-export function batchOptions(client: Client, context: ReplayContext) {
+/**
+ * How a replay runs its batches. `later`: a batch after the first, which
+ * made the history tables as a run does (BatchOptions.history).
+ */
+export function batchOptions(client: Client, context: ReplayContext, beforeCommit?: () => Promise<void>, later = false) {
   return {
     db: client,
+    history: later ? ('none' as const) : ('record' as const),
+    ...(beforeCommit && { beforeCommit }),
     where: { schema: context.settings.schema, migrationsSchema: context.settings.migrationsSchema, table: context.settings.table },
     // Progress of a replay is noise; failures come back as errors.
     logger: createSilentLogger(),
@@ -226,18 +232,20 @@ export function batchOptions(client: Client, context: ReplayContext) {
 export async function computeManifest(context: ReplayContext, files: readonly MigrationFile[]): Promise<Manifest> {
   const previous = await readManifest(context.settings.dir).catch(() => null);
   const options = { schema: context.settings.schema, privileges: context.settings.fingerprintPrivileges };
-  const apply = async (client: Client, batch: readonly MigrationFile[]) => {
-    try {
-      await executeBatch('up', batch, files, batchOptions(client, context));
-    } catch (error) {
-      // Not a failed migration of the target: the replay of one, elsewhere. A bad file stays what it is.
-      throw error instanceof RunnerError && error.exitCode !== EXIT.failed ? error : new ReplayFailedError(error);
-    }
-  };
   const replay = (reuse: Manifest | null) =>
-    withScratchDatabase(context, (client) =>
-      replayManifest({ db: client, apply: (batch) => apply(client, batch) }, files, readOptionsOf(context.settings), options, reuse),
-    );
+    withScratchDatabase(context, (client) => {
+      let applied = false;
+      const apply = async (batch: readonly MigrationFile[], beforeCommit: () => Promise<void>) => {
+        try {
+          await executeBatch('up', batch, files, batchOptions(client, context, beforeCommit, applied));
+          applied = true;
+        } catch (error) {
+          // Not a failed migration of the target: the replay of one, elsewhere. A bad file stays what it is.
+          throw error instanceof RunnerError && error.exitCode !== EXIT.failed ? error : new ReplayFailedError(error);
+        }
+      };
+      return replayManifest({ db: client, apply }, files, readOptionsOf(context.settings), options, reuse);
+    });
   return (previous !== null ? await replay(previous) : null) ?? (await replay(null))!;
 }
 
@@ -257,9 +265,14 @@ export async function verifyMigrations(
   manifest: Manifest | null,
 ): Promise<VerifyResult> {
   // verifyReplay.ts: each schema read incrementally, the second up as one batch.
-  const { steps, models } = await withScratchDatabase(context, (client) =>
-    replayVerify({ db: client, apply: (direction, batch) => executeBatch(direction, batch, files, batchOptions(client, context)) }, files, readOptionsOf(context.settings)),
-  );
+  const { steps, models } = await withScratchDatabase(context, (client) => {
+    let applied = false;
+    const apply = async (direction: 'up' | 'down', batch: readonly MigrationFile[], beforeCommit: () => Promise<void>) => {
+      await executeBatch(direction, batch, files, batchOptions(client, context, beforeCommit, applied));
+      applied = true;
+    };
+    return replayVerify({ db: client, apply }, files, readOptionsOf(context.settings));
+  });
   let stale = manifest ? findStaleness(manifest, files, context.settings.schema, context.settings.fingerprintPrivileges) : 'missing';
   if (manifest && stale === null && models.length === files.length + 1) {
     const recorded = new Map(manifest.revisions.map((r) => [r.name, r.fingerprint]));

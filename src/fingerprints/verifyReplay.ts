@@ -18,7 +18,8 @@ import { IncrementalSchemaReader } from '../schema/incrementalCatalog.js';
 import type { ReadSchemaModelOptions } from '../schema/catalog.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { MigrationFile } from '../core/types.js';
-import { prepareScratchSession, type ReplayTarget } from './manifestBuilder.js';
+import { applyAndRead, prepareScratchSession, type ReplayTarget } from './manifestBuilder.js';
+import { SchemaCatalogError } from '../core/errors.js';
 
 export interface VerifyStep {
   readonly phase: 'up' | 'down' | 'up again';
@@ -30,8 +31,8 @@ export interface VerifyStep {
 
 export interface VerifyTarget {
   readonly db: ReplayTarget['db'];
-  /** Runs `files` in `direction`, as one batch. */
-  apply(direction: 'up' | 'down', files: readonly MigrationFile[]): Promise<unknown>;
+  /** Runs `files` in `direction`, as one batch, calling `beforeCommit` before each of its COMMITs (ReplayTarget.apply). */
+  apply(direction: 'up' | 'down', files: readonly MigrationFile[], beforeCommit: () => Promise<void>): Promise<unknown>;
 }
 
 /** The steps of the replay, and the schema before any migration and after each first up (for the manifest check). */
@@ -44,22 +45,24 @@ export async function replayVerify(
   const reader = new IncrementalSchemaReader(target.db, read);
   const steps: VerifyStep[] = [];
   const models: SchemaModel[] = [await reader.read()];
+  /** Runs the batch and reads the schema it leaves (null: it failed, and the step says so). */
   const attempt = async (phase: VerifyStep['phase'], batch: readonly MigrationFile[], direction: 'up' | 'down', name = batch[0]!.name) => {
     try {
-      await target.apply(direction, batch);
-      return true;
+      return await applyAndRead((files, beforeCommit) => target.apply(direction, files, beforeCommit), reader, batch);
     } catch (error) {
+      // A failure of the read itself is not the migration's: it stops the replay.
+      if (error instanceof SchemaCatalogError) throw error;
       steps.push({ phase, migration: (error as { migration?: string }).migration ?? name, ok: false, problem: describeCause(error) });
-      return false;
+      return null;
     }
   };
   /** Every down, last first; with `compare`, each must give the schema before its first up. */
   const downAll = async (compare: boolean): Promise<boolean> => {
     for (let i = files.length - 1; i >= 0; i--) {
       const file = files[i]!;
-      if (!(await attempt('down', [file], 'down'))) return false;
+      const model = await attempt('down', [file], 'down');
+      if (model === null) return false;
       if (!compare) continue;
-      const model = await reader.read();
       const differences = fingerprintSchema(model) === fingerprintSchema(models[i]!) ? [] : diffSchemas(models[i]!, model).map(describeDifference);
       steps.push({
         phase: 'down',
@@ -74,26 +77,27 @@ export async function replayVerify(
   };
 
   for (const file of files) {
-    if (!(await attempt('up', [file], 'up'))) return { steps, models };
-    models.push(await reader.read());
+    const model = await attempt('up', [file], 'up');
+    if (model === null) return { steps, models };
+    models.push(model);
     steps.push({ phase: 'up', migration: file.name, ok: true });
   }
   if (!(await downAll(true))) return { steps, models };
   if (files.length === 0) return { steps, models };
 
   // Up again in one batch; the first up's schema at the end means each one matched.
-  if (!(await attempt('up again', files, 'up', files.at(-1)!.name))) return { steps, models };
-  if (fingerprintSchema(await reader.read()) === fingerprintSchema(models[files.length]!)) {
+  const again = await attempt('up again', files, 'up', files.at(-1)!.name);
+  if (again === null) return { steps, models };
+  if (fingerprintSchema(again) === fingerprintSchema(models[files.length]!)) {
     for (const file of files) steps.push({ phase: 'up again', migration: file.name, ok: true });
     return { steps, models };
   }
   // Some up after its down gives another schema: down again (each down was checked above; from the second
   // up's schema they need not restore the first up's), then up one by one to name it.
   if (!(await downAll(false))) return { steps, models };
-  await reader.read();
   for (const [i, file] of files.entries()) {
-    if (!(await attempt('up again', [file], 'up'))) return { steps, models };
-    const model = await reader.read();
+    const model = await attempt('up again', [file], 'up');
+    if (model === null) return { steps, models };
     const same = fingerprintSchema(model) === fingerprintSchema(models[i + 1]!);
     steps.push({
       phase: 'up again',

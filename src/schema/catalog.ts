@@ -86,10 +86,13 @@ export interface ReadSchemaModelOptions {
    * queries see one snapshot; the connection must not be inside a
    * transaction. `existing`: the caller already opened a transaction (e.g. to
    * check a migration before committing it); the settings changed for the
-   * read are put back afterwards.
+   * read are put back afterwards. `ending`: the caller's transaction, which
+   * it ends right after the read (a scratch replay reads each migration's
+   * schema before its COMMIT): the settings stay pinned (SET LOCAL) until
+   * then, without the two round trips of reading and putting them back.
    * @default 'own'
    */
-  readonly transaction?: 'own' | 'existing';
+  readonly transaction?: 'own' | 'existing' | 'ending';
   /**
    * Read owners and privileges (ACLs, default privileges) too: the
    * `fingerprintPrivileges` setting. Off by default, since roles usually
@@ -140,6 +143,10 @@ export async function withPinnedCatalog<T>(
   const schema = options.schema ?? 'public';
   const ownTransaction = (options.transaction ?? 'own') === 'own';
   const settings = [...PINNED_SETTINGS, ...also];
+  if (options.transaction === 'ending') {
+    if (!readPins) await pinSettings(db, schema, settings);
+    return read(readPins ? pinRequestOf(settings) : null);
+  }
   if (!ownTransaction) {
     const previous = await readSettings(db, settings);
     await pinSettings(db, schema, settings);
@@ -1002,6 +1009,30 @@ export const PART_KIND_OF_LIST: Readonly<Record<TopLevelList, PartKind>> = {
  * none of the steps named in `skip` (which the caller knows find nothing).
  * Runs in the pinned transaction (`withPinnedCatalog`).
  */
+/** The steps that read relations and their parts, by the names readCatalogParts gives them. */
+function relationStepsOf(privileges: boolean, major: number): [string, string][] {
+  return [
+    ['relations', relationsSql(privileges)],
+    ['columns', columnsSql(privileges, major)],
+    ['constraints', CONSTRAINTS_SQL],
+    ['indexes', INDEXES_SQL],
+    ['triggers', TRIGGERS_SQL],
+    ['policies', POLICIES_SQL],
+    ['rules', RULES_SQL],
+  ];
+}
+
+/**
+ * Several steps with the same parameters as one statement: a row with a
+ * column per step, the JSON array of its rows (NULL for none). Every step's
+ * columns are text, boolean, text[] or json, which JSON gives back as the
+ * driver would; json_agg keeps each step's own ORDER BY (the columns' attnum
+ * order), as an aggregate over a sorted subquery does.
+ */
+function combinedStepsSql(steps: readonly (readonly [string, string])[]): string {
+  return `SELECT ${steps.map(([name, sql]) => `(SELECT pg_catalog.json_agg(q) FROM (${sql}) q) AS "${name}"`).join(',\n       ')}`;
+}
+
 export async function readCatalogParts(
   db: Queryable,
   context: PartsContext,
@@ -1020,8 +1051,17 @@ export async function readCatalogParts(
     : (await queryStep<PrivilegeColumns & { comment: string | null; defaultPrivileges: string[] | null }>(db, 'schema', schema, schemaSql(privileges), [namespace.oid], known !== undefined))[0];
   // Sequential on purpose: a Queryable is one connection, which runs one query at a time anyway.
   const some = only !== null;
-  const step = async <R>(kind: PartKind, name: string, sql: string): Promise<R[]> =>
-    (kinds === undefined || kinds.has(kind)) && !skip?.has(name) ? queryStep<R>(db, name, schema, some ? onlySelected(sql) : sql, params, some) : [];
+  const wanted = (kind: PartKind, name: string) => (kinds === undefined || kinds.has(kind)) && !skip?.has(name);
+  // A read of some relations (an incremental read, after each migration of a replay) asks for all of their
+  // steps in one round trip (combinedStepsSql); a full read asks step by step, skipping what it can tell is empty.
+  const relationSteps = some && wanted('relations', 'relations') ? relationStepsOf(privileges, major).filter(([name]) => wanted('relations', name)) : [];
+  const combined = relationSteps.length > 0
+    ? (await queryStep<Record<string, unknown[] | null>>(db, 'relations', schema, onlySelected(combinedStepsSql(relationSteps)), params, true))[0]
+    : undefined;
+  const step = async <R>(kind: PartKind, name: string, sql: string): Promise<R[]> => {
+    if (combined !== undefined && kind === 'relations') return (combined[name] ?? []) as R[];
+    return wanted(kind, name) ? queryStep<R>(db, name, schema, some ? onlySelected(sql) : sql, params, some) : [];
+  };
   const extensions = await step<{ oid: string; name: string; version: string; comment: string | null }>('extensions', 'extensions', EXTENSIONS_SQL);
   const relations = await step<RelationRow>('relations', 'relations', relationsSql(privileges));
   const tableOids = relations.length > 0;

@@ -238,14 +238,17 @@ const TRACKED: readonly TrackedCatalog[] = [
  * to be assigned; with others, the oldest transaction still running
  * anywhere, which is older still. Other databases' transactions, which on
  * a shared server are always running, then do not make every read see old
- * changes again.
+ * changes again. A scan inside the transaction that made the changes (a
+ * replayed migration's, read before its COMMIT) counts its own xid as
+ * seen: the snapshot's xmax is only past the transactions that ended.
  */
 const MARKER = `CASE WHEN EXISTS (SELECT 1 FROM pg_stat_activity a
                     WHERE a.datname ${EQ} pg_catalog.current_database() AND a.pid ${NE} pg_catalog.pg_backend_pid()
                       AND a.backend_type ${EQ} 'client backend')
               OR EXISTS (SELECT 1 FROM pg_prepared_xacts p WHERE p.database ${EQ} pg_catalog.current_database())
          THEN pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())
-         ELSE pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot()) END`;
+         ELSE GREATEST(pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot()),
+                       pg_catalog.txid_current_if_assigned() OPERATOR(pg_catalog.+) 1) END`;
 
 /**
  * One scan of every tracked catalog: each one's user rows changed since the
@@ -422,12 +425,17 @@ export class IncrementalSchemaReader {
     private readonly options: ReadSchemaModelOptions,
   ) {}
 
-  /** The schema now: a full read the first time (and when a change needs one), else what changed since the last read. */
-  async read(): Promise<SchemaModel> {
+  /**
+   * The schema now: a full read the first time (and when a change needs one),
+   * else what changed since the last read. `ending`: inside the caller's
+   * transaction, which it ends right after (ReadSchemaModelOptions.transaction),
+   * e.g. a replayed migration's, before its COMMIT.
+   */
+  async read(transaction: 'own' | 'ending' = 'own'): Promise<SchemaModel> {
     const context = partsContextOf(this.options);
     this.parts = await withPinnedCatalog(
       this.db,
-      this.options,
+      transaction === 'own' ? this.options : { ...this.options, transaction },
       async (pin) => {
         const next = this.parts === null ? null : await this.readChanges(context, this.parts, pin);
         // A full read after an incremental one's scan: the settings are pinned already.

@@ -45,15 +45,34 @@ function fullRead(client: pg.Client, schema: string): Promise<SchemaModel> {
   return readSchemaModel(client, { schema, excludeTables: RUNNER_TABLES });
 }
 
-/** After each step, the incremental model must equal a full read's; returns the reader's counts. */
-async function compareAfterEachStep(client: pg.Client, schema: string, steps: readonly { label: string; run: () => Promise<unknown> }[]) {
+/**
+ * A step of a comparison. `run` is given `beforeCommit` where the step is a
+ * batch of migrations (it reads inside the batch's transaction, as a replay
+ * does: BatchOptions.beforeCommit); other steps are plain SQL.
+ */
+interface Step {
+  readonly label: string;
+  readonly run: (beforeCommit: () => Promise<void>) => Promise<unknown>;
+  readonly batch?: true;
+}
+
+/**
+ * After each step, the incremental model must equal a full read's; returns
+ * the reader's counts. `inside`: the incremental read runs in the step's own
+ * transaction before its COMMIT (how snapshot and verify read:
+ * IncrementalSchemaReader.read('ending')), plain SQL steps being wrapped in
+ * BEGIN … COMMIT for it; else after it, in a transaction of its own.
+ */
+async function compareAfterEachStep(client: pg.Client, schema: string, steps: readonly Step[], inside = false) {
   const reader = new IncrementalSchemaReader(client, { schema, excludeTables: RUNNER_TABLES });
   const mismatches: { step: string; differences: string[] }[] = [];
   const fullReads: string[] = [];
-  const check = async (label: string) => {
+  let reads = 0;
+  /** `inside`: the model read inside the step's transaction, and whether that read was a full one. */
+  const check = async (label: string, readInside?: { model: SchemaModel; full: boolean }) => {
     const before = reader.stats.full;
-    const incremental = await reader.read();
-    if (reader.stats.full > before) fullReads.push(label);
+    const incremental = readInside?.model ?? (reads++, await reader.read());
+    if (readInside ? readInside.full : reader.stats.full > before) fullReads.push(label);
     const full = await fullRead(client, schema);
     if (fingerprintSchema(incremental) !== fingerprintSchema(full) || JSON.stringify(incremental) !== JSON.stringify(full)) {
       mismatches.push({ step: label, differences: diffSchemas(full, incremental).map(describeDifference) });
@@ -61,14 +80,35 @@ async function compareAfterEachStep(client: pg.Client, schema: string, steps: re
   };
   await check('base');
   for (const step of steps) {
-    await step.run();
-    await check(step.label);
+    if (!inside) {
+      await step.run(async () => undefined);
+      await check(step.label);
+      continue;
+    }
+    let model: SchemaModel | null = null;
+    let full = false;
+    const readInside = async () => {
+      const before = reader.stats.full;
+      reads++;
+      model = await reader.read('ending');
+      full ||= reader.stats.full > before;
+    };
+    if (step.batch) await step.run(readInside);
+    else {
+      await client.query('BEGIN');
+      await step.run(async () => undefined);
+      await readInside();
+      await client.query('COMMIT');
+    }
+    // A batch reads before each of its COMMITs: one that never committed would leave nothing read.
+    expect(model).not.toBeNull();
+    await check(step.label, { model: model!, full });
   }
   expect(mismatches).toEqual([]);
-  return { ...reader.stats, fullReads };
+  return { ...reader.stats, fullReads, reads };
 }
 
-function migrationSteps(client: pg.Client, files: readonly MigrationFile[], schema: string, direction: 'up' | 'down' = 'up') {
+function migrationSteps(client: pg.Client, files: readonly MigrationFile[], schema: string, direction: 'up' | 'down' = 'up'): Step[] {
   const options = {
     db: client,
     where: { schema, migrationsSchema: schema, table: 'pgmigrations' },
@@ -78,7 +118,11 @@ function migrationSteps(client: pg.Client, files: readonly MigrationFile[], sche
     appliedBy: 'test',
   };
   const ordered = direction === 'up' ? files : [...files].reverse();
-  return ordered.map((file) => ({ label: `${direction} ${file.name}`, run: () => executeBatch(direction, [file], files, options) }));
+  return ordered.map((file) => ({
+    label: `${direction} ${file.name}`,
+    run: (beforeCommit: () => Promise<void>) => executeBatch(direction, [file], files, { ...options, beforeCommit }),
+    batch: true as const,
+  }));
 }
 
 const FOLDERS = [
@@ -100,8 +144,10 @@ describe('incremental and full reads give the same model after every migration',
       await client.query(`CREATE SCHEMA traps; CREATE TABLE traps.hits (trap text, application_name text, query text); CREATE SEQUENCE traps.fired`);
       const files = await readMigrationFiles(dir);
       const steps = [...migrationSteps(client, files, schema), ...(down ? migrationSteps(client, files, schema, 'down') : [])];
-      const stats = await compareAfterEachStep(client, schema, steps);
-      expect(stats.full + stats.incremental).toBe(steps.length + 1);
+      const stats = await compareAfterEachStep(client, schema, steps, true);
+      // Every read was one or the other; a batch that commits more than once (a migration that runs alone) reads at each commit.
+      expect(stats.full + stats.incremental).toBe(stats.reads);
+      expect(stats.reads).toBeGreaterThanOrEqual(steps.length + 1);
     } finally {
       const roles = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)', [`${prefix}_`]);
       for (const { rolname } of roles.rows) await client.query(`DROP OWNED BY ${pg.escapeIdentifier(rolname)}`);
@@ -218,7 +264,10 @@ const RENAMES_AND_ALTERS = [
 ];
 
 describe('incremental and full reads give the same model after each rename and alter', () => {
-  test('a corpus of statements, one at a time', async () => {
+  test.each([
+    ['read after each commit', false],
+    ['read inside each transaction, before its commit', true],
+  ])('a corpus of statements, one at a time: %s', async (_how, inside) => {
     const { client } = await connected('incremental_corpus');
     try {
       await client.query('CREATE SCHEMA app');
@@ -233,7 +282,7 @@ describe('incremental and full reads give the same model after each rename and a
           }
         },
       }));
-      const stats = await compareAfterEachStep(client, 'app', steps);
+      const stats = await compareAfterEachStep(client, 'app', steps, inside);
       // The shortcut is taken: full reads only first, where the schema appears and where a pg_catalog name is overloaded.
       expect(stats.fullReads).toEqual([
         'base',
@@ -263,8 +312,34 @@ describe('incremental and full reads give the same model after drops in a large 
         { label: 'drop the oldest and the newest', run: () => client.query('DROP TABLE app.t1, app.t298') },
         { label: 'drop a comment of an old one', run: () => client.query('COMMENT ON TABLE app.t2 IS NULL') },
       ];
-      const stats = await compareAfterEachStep(client, 'app', steps);
+      const stats = await compareAfterEachStep(client, 'app', steps, true);
       expect(stats.fullReads).toEqual(['base']);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe('a read inside the transaction that made the changes', () => {
+  test('counts them as seen: the next read, after a step that changes nothing, reads nothing again', async () => {
+    const { client } = await connected('incremental_inside');
+    try {
+      await client.query('CREATE SCHEMA app');
+      const reader = new IncrementalSchemaReader(client, { schema: 'app', excludeTables: RUNNER_TABLES });
+      await reader.read();
+      const inTransaction = async (sql: string) => {
+        await client.query('BEGIN');
+        await client.query(sql);
+        const model = await reader.read('ending');
+        await client.query('COMMIT');
+        return model;
+      };
+      const created = await inTransaction('CREATE TABLE app.t (id int PRIMARY KEY, v text)');
+      expect(created.tables.map((t) => t.name)).toEqual(['t']);
+      const reread = reader.stats.reread;
+      const unchanged = await inTransaction('SELECT 1');
+      expect(reader.stats.reread).toBe(reread);
+      expect(fingerprintSchema(unchanged)).toBe(fingerprintSchema(created));
     } finally {
       await client.end();
     }
@@ -295,7 +370,7 @@ describe('snapshot: full and incremental give the same manifest', () => {
       const base = await fullRead(client, 'public');
       const after: { file: MigrationFile; model: SchemaModel }[] = [];
       for (const step of migrationSteps(client, files, 'public')) {
-        await step.run();
+        await step.run(async () => undefined);
         after.push({ file: files[after.length]!, model: await fullRead(client, 'public') });
       }
       expect(written).toEqual(buildManifest({ schema: 'public' }, base, after));
