@@ -8,9 +8,10 @@
  *   BENCH_RUNS          runs per contender (default 5); the median is reported
  *   BENCH_QUICK_RUNS    runs in the no-op and replicas scenarios (default 15): their runs are short,
  *                       so a noisy neighbour moves a median of five by several percent
- *   BENCH_ONLY          comma list of scenarios: noop,apply,replicas,memory,legacy,scratch,demo,autogenerate,scale
+ *   BENCH_ONLY          comma list of scenarios: noop,noop-large,apply,replicas,memory,legacy,scratch,demo,autogenerate,scale
  *   BENCH_SCRATCH_RUNS  runs in the scratch scenario (default 3: each replays BENCH_FILES migrations)
  *   BENCH_FILES         migrations in the no-op, apply and memory workloads (default 1000)
+ *   BENCH_LARGE_FILES   SQL migrations in the long-history no-op (default 10000)
  *   BENCH_REPLICAS      processes in the replicas scenario (default 16)
  *   BENCH_TABLES        tables in the legacy schema (default 2000)
  *   BENCH_MEMORY_RUNS   runs in the memory scenario (default 3, at most BENCH_RUNS)
@@ -48,6 +49,7 @@ const TIME_BIN = '/usr/bin/time';
 const RUNS = positive(process.env.BENCH_RUNS, 5);
 const QUICK_RUNS = positive(process.env.BENCH_QUICK_RUNS, 15);
 const FILES = positive(process.env.BENCH_FILES, 1000);
+const LARGE_FILES = positive(process.env.BENCH_LARGE_FILES, 10000);
 const REPLICAS = positive(process.env.BENCH_REPLICAS, 16);
 const TABLES = positive(process.env.BENCH_TABLES, 2000);
 const REPLICA_MIGRATIONS = 50;
@@ -137,6 +139,46 @@ async function measure(scenario, contenders, runs = RUNS) {
 }
 
 // ---------------------------------------------------------------- scenarios
+
+/**
+ * No-op start with a long history: 10,000 SQL files, all applied. Each
+ * creates a function: 10,000 tables built in one transaction would exceed the
+ * default max_locks_per_transaction, and the start reads and hashes the
+ * files whatever they hold.
+ */
+async function noopLargeScenario(report) {
+  const count = LARGE_FILES;
+  const home = join(WORK, 'noop-large');
+  const dir = join(home, 'migrations');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const pad = (i) => String(i).padStart(5, '0');
+  for (let i = 1; i <= count; i++) {
+    writeFileSync(join(dir, `${pad(i)}_f${pad(i)}.sql`), `-- Up Migration\nCREATE FUNCTION f${pad(i)}() RETURNS int LANGUAGE sql AS 'SELECT ${i}';\n\n-- Down Migration\nDROP FUNCTION f${pad(i)}();\n`);
+  }
+  const db = 'bench_noop_large';
+  const url = await freshDatabase(db);
+  try {
+    log(`noop-large: applying ${count} migrations once (untimed)`);
+    await mustRun(...migrate(['auto'], dir, url), { cwd: home });
+    const results = await measure('noop-large', [
+      { label: 'floor: node + pg, read history once', baseline: true, cwd: home, command: () => [NODE, [join(BENCH, 'floor.mjs'), url]] },
+      {
+        label: '`migrate auto`',
+        cwd: home,
+        command: () => migrate(['auto'], dir, url),
+        check: async (r) => {
+          if (!/"state":"current"|state: current/.test(r.stderr)) throw new Error(`migrate auto did not see a current database:\n${r.stderr.slice(-500)}`);
+        },
+      },
+    ], QUICK_RUNS);
+    report.sections.push({ title: `No-op start: ${count} SQL migrations, database current`, results });
+    const [floor, auto] = results.map((r) => r.median);
+    report.goals.push(goal('No-op start, long history', `\`migrate auto\` ÷ floor, ${count} files`, auto / floor, 1.25));
+  } finally {
+    await dropDatabase(db);
+  }
+}
 
 /** No-op start: 1,000 TS/JS migrations, all applied, no warm jiti cache. */
 async function noopScenario(report) {
@@ -722,7 +764,7 @@ async function main() {
 
   const report = { sections: [], goals: [], checks: [] };
   const scenarios = {
-    noop: noopScenario, apply: applyScenario, replicas: replicasScenario, memory: memoryScenario, legacy: legacyScenario,
+    noop: noopScenario, 'noop-large': noopLargeScenario, apply: applyScenario, replicas: replicasScenario, memory: memoryScenario, legacy: legacyScenario,
     scratch: scratchScenario, demo: demoScenario, autogenerate: autogenerateScenario, scale: scaleScenario,
   };
   for (const [name, scenario] of Object.entries(scenarios)) {

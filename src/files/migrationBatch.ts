@@ -42,12 +42,14 @@ export async function loadBatch(batch: readonly MigrationFile[], allFiles: reado
   const cumulative = new Map<string, Record<string, unknown>>();
   let shorthands: Record<string, unknown> = {};
   for (const file of allFiles) {
-    if (wanted.has(file.name) || mayExportShorthands(file)) {
+    const inBatch = wanted.has(file.name);
+    if (inBatch || mayExportShorthands(file)) {
       const module = await loadMigrationModule(file);
       modules.set(file.name, module);
       if (module.shorthands) shorthands = { ...shorthands, ...module.shorthands };
     }
-    cumulative.set(file.name, shorthands);
+    // Only the batch's files are asked for (a replay loads a batch per migration: n² entries otherwise).
+    if (inBatch) cumulative.set(file.name, shorthands);
   }
   const all = shorthands;
   return { modules, shorthandsFor: (file) => cumulative.get(file.name) ?? all };
