@@ -359,7 +359,15 @@ function scanTail(counts: string): string {
  * every relation and type with its schema, being parsed before they are set.
  */
 function scanSql(all: boolean): string {
-  return qualifyCatalogs(`${TRACKED.map((t) => fullPart(t, all)).join('\n UNION ALL ')}${scanTail(COUNTS)}`);
+  return memo(`scan:${all}`, () => qualifyCatalogs(`${TRACKED.map((t) => fullPart(t, all)).join('\n UNION ALL ')}${scanTail(COUNTS)}`));
+}
+
+/** The scans' texts, built once each: a replay scans after every migration. */
+const texts = new Map<string, string>();
+function memo(key: string, build: () => string): string {
+  let text = texts.get(key);
+  if (text === undefined) texts.set(key, (text = build()));
+  return text;
 }
 
 /** scanSql's rows of `catalogs` alone (a ranged scan's that did not add up); $2 is referenced whatever they are. */
@@ -386,8 +394,11 @@ const COUNTS_NOW_SQL = qualifyCatalogs(`SELECT ${COUNTS} AS counts,
 /**
  * scanSql where the transaction it runs in changed only some catalogs
  * (COUNTS_NOW_SQL): `modes` gives each one read and how,
- * - `full`: as scanSql (it updated or deleted rows there);
- * - `range`: it only inserted rows: only rows whose lead OID is above $5
+ * - `full`: as scanSql (it updated rows there, or deleted rows of a
+ *   counted catalog, whose count tells which rows are gone);
+ * - `range`: it inserted rows, and updated only rows it inserted
+ *   (TrackedCatalog.updatedSinceInsert), deleting none where rows are
+ *   counted (elsewhere a deleted row is no change to look for): only rows whose lead OID is above $5
  *   (LARGEST_OID of the previous scan; $6 the largest OID, so that the
  *   planner takes the range as narrow: clauselist_selectivity,
  *   src/backend/optimizer/path/clausesel.c) are read, through the lead's
@@ -398,6 +409,10 @@ const COUNTS_NOW_SQL = qualifyCatalogs(`SELECT ${COUNTS} AS counts,
  *   can be in where pg_depend is looked up by objid (rangeWith).
  */
 function changedScanSql(modes: readonly (readonly [TrackedCatalog, 'full' | 'range'])[]): string {
+  return memo(`changed:${modes.map(([t, mode]) => `${t.name}:${mode}`).join(',')}`, () => changedScanText(modes));
+}
+
+function changedScanText(modes: readonly (readonly [TrackedCatalog, 'full' | 'range'])[]): string {
   const parts = modes.map(([t, mode]) =>
     mode === 'full'
       ? fullPart(t, false)
@@ -821,9 +836,12 @@ export class IncrementalSchemaReader {
           const change = (['inserted', 'updated', 'deleted'] as const).map((kind) => counts![kind][k]! - baseline[kind][k]!);
           changes.set(t, change);
           if (change[0] !== 0) classes.add(now.relations[k]!);
+          const [inserted, updated, deleted] = change as [number, number, number];
           // Updates can be of old rows, anywhere: unless the catalog can tell they were of its new ones.
-          if (change[2] !== 0 || (change[1] !== 0 && (t.updatedSinceInsert === undefined || change[0] === 0))) modes.set(t, 'full');
-          else if (change[0] !== 0) modes.set(t, 'range');
+          // Deletes matter where rows are counted (readChanges' lost rows): elsewhere they are not looked for.
+          if (inserted < 0 || updated < 0 || deleted < 0 || (t.counted && deleted !== 0) || (updated !== 0 && (t.updatedSinceInsert === undefined || inserted === 0))) {
+            modes.set(t, 'full');
+          } else if (inserted !== 0) modes.set(t, 'range');
         }
         this.stats.ranged += 1;
         query = namedQuery(changedScanSql([...modes]), [...params, this.largestOid, '4294967295', [...classes]]);
