@@ -102,6 +102,12 @@ interface TrackedCatalog {
    * the catalog can be read by range still (changedScanSql).
    */
   readonly updatedSinceInsert?: string;
+  /**
+   * Deletes from the relation are, as a rule, also of rows that are not the
+   * catalog's (pg_depend: every dependency of a dropped object): their count
+   * would not tell how many of the catalog's rows are gone.
+   */
+  readonly deletesOthers?: true;
 }
 
 const arr = (...items: string[]): string => `ARRAY[${items.map(asText).join(', ')}]::pg_catalog.text[]`;
@@ -241,6 +247,7 @@ const TRACKED: readonly TrackedCatalog[] = [
     kinds: `CASE WHEN (SELECT c.relkind FROM pg_class c WHERE c.oid ${EQ} x.objid) ${NE} 'S' THEN '{relations}'::pg_catalog.text[] END`,
     lead: 'x.objid',
     rangeWith: CATALOG_CLASSES,
+    deletesOthers: true,
   },
   {
     // Extension membership (ALTER EXTENSION ADD and DROP) lives only here; by the referenced index.
@@ -254,6 +261,7 @@ const TRACKED: readonly TrackedCatalog[] = [
     lead: 'x.objid',
     leadPart: 1,
     rangeWith: CATALOG_CLASSES,
+    deletesOthers: true,
   },
   // The managed schema's own fields (comment, ACL, default privileges): re-read when one of these changes.
   { name: 'pg_namespace', from: 'pg_namespace x', where: `x.nspname ${EQ} $2::pg_catalog.text`, key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: false, lead: 'x.oid' },
@@ -394,11 +402,11 @@ const COUNTS_NOW_SQL = qualifyCatalogs(`SELECT ${COUNTS} AS counts,
 /**
  * scanSql where the transaction it runs in changed only some catalogs
  * (COUNTS_NOW_SQL): `modes` gives each one read and how,
- * - `full`: as scanSql (it updated rows there, or deleted rows of a
- *   counted catalog, whose count tells which rows are gone);
- * - `range`: it inserted rows, and updated only rows it inserted
- *   (TrackedCatalog.updatedSinceInsert), deleting none where rows are
- *   counted (elsewhere a deleted row is no change to look for): only rows whose lead OID is above $5
+ * - `full`: as scanSql (it updated rows there, or deleted rows of
+ *   pg_depend, whose deletes are mostly of rows it does not count);
+ * - `range`: it inserted or deleted rows, and updated only rows it inserted
+ *   (TrackedCatalog.updatedSinceInsert); the count of deletes stands for
+ *   the rows lost (readChanges), which it is never below: only rows whose lead OID is above $5
  *   (LARGEST_OID of the previous scan; $6 the largest OID, so that the
  *   planner takes the range as narrow: clauselist_selectivity,
  *   src/backend/optimizer/path/clausesel.c) are read, through the lead's
@@ -507,9 +515,11 @@ interface ScanRow {
   mode: 'full' | 'range' | 'info';
   /** Of a range read, how many of the rows the transaction surely updated (TrackedCatalog.updatedSinceInsert). */
   updated: string | number;
-  /** The user rows' count; null where it was not counted (a ranged read: no row was deleted). */
+  /** The user rows' count; null where it was not counted (a ranged read). */
   rows: string | null;
   changed: ChangedRow[] | null;
+  /** Of a ranged read, how many of the catalog's rows the transaction deleted at most (its count of deletes). */
+  lost?: number;
 }
 
 /** COUNTS, parsed; `ok` (COUNTS_NOW_SQL) whether they were taken as this transaction's. */
@@ -691,7 +701,11 @@ export class IncrementalSchemaReader {
     for (const t of TRACKED) {
       const keys = this.tracked.get(t.name);
       const row = scan.catalogs.find((c) => c.catalog === t.name);
-      if (keys === undefined || row === undefined || row.rows === null) continue;
+      if (keys === undefined || row === undefined) continue;
+      if (row.rows === null) {
+        if (row.lost) lost.set(t, row.lost);
+        continue;
+      }
       const added = (row.changed ?? []).filter(([key]) => !keys.has(key)).length;
       // More rows than known and new ones is not expected: listing them all settles it (Infinity).
       if (Number(row.rows) !== keys.size + added) lost.set(t, Math.max(keys.size + added - Number(row.rows), 0) || Infinity);
@@ -838,10 +852,12 @@ export class IncrementalSchemaReader {
           if (change[0] !== 0) classes.add(now.relations[k]!);
           const [inserted, updated, deleted] = change as [number, number, number];
           // Updates can be of old rows, anywhere: unless the catalog can tell they were of its new ones.
-          // Deletes matter where rows are counted (readChanges' lost rows): elsewhere they are not looked for.
-          if (inserted < 0 || updated < 0 || deleted < 0 || (t.counted && deleted !== 0) || (updated !== 0 && (t.updatedSinceInsert === undefined || inserted === 0))) {
+          // Deletes matter where rows are counted (readChanges' lost rows, which their number can stand
+          // for: never fewer than the catalog's rows deleted); elsewhere they are not looked for.
+          const lost = t.counted && deleted !== 0;
+          if (inserted < 0 || updated < 0 || deleted < 0 || (lost && t.deletesOthers) || (updated !== 0 && (t.updatedSinceInsert === undefined || inserted === 0))) {
             modes.set(t, 'full');
-          } else if (inserted !== 0) modes.set(t, 'range');
+          } else if (inserted !== 0 || lost) modes.set(t, 'range');
         }
         this.stats.ranged += 1;
         query = namedQuery(changedScanSql([...modes]), [...params, this.largestOid, '4294967295', [...classes]]);
@@ -870,7 +886,7 @@ export class IncrementalSchemaReader {
         const t = TRACKED.find((c) => c.name === row.catalog)!;
         const [inserted, updated] = changes.get(t)!;
         // Every row inserted is there, and every update was of one of them.
-        if (Number(row.rows) === inserted && Number(row.updated) >= updated!) catalogs.push({ ...row, rows: null });
+        if (Number(row.rows) === inserted && Number(row.updated) >= updated!) catalogs.push({ ...row, rows: null, lost: t.counted ? changes.get(t)![2]! : 0 });
         else again.push(t);
       }
     }
