@@ -13,7 +13,11 @@
  *    compared by age, which wraps as they do), and counts those rows: a count below the
  *    previous rows plus the new ones means rows were deleted, and the keys
  *    of that catalog are listed again to find which (each key remembers the
- *    top-level objects it belongs to);
+ *    top-level objects it belongs to). A read before the COMMIT of the
+ *    transaction that made the changes, given the backend's row counts at
+ *    its BEGIN (baselineSql), reads only the catalogs the transaction
+ *    changed, and where it only inserted, only the rows of new OIDs, as
+ *    many as it inserted (changedScanSql);
  * 2. adds every object that depends on a changed one that existed before
  *    (pg_depend, to a fixpoint): a renamed table changes the text of the
  *    views, foreign keys, triggers and policies that name it (a new object
