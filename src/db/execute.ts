@@ -73,6 +73,13 @@ export interface BatchOptions {
    */
   readonly beforeCommit?: () => Promise<void>;
   /**
+   * A statement (no parameters, naming only pg_catalog's objects, changing
+   * nothing) sent right after each BEGIN of the batch's transactions, in the
+   * same round trip, and what takes its rows. A replay takes the counts its
+   * schema reader compares with before COMMIT (IncrementalSchemaReader.baselineSql).
+   */
+  readonly onBegin?: { readonly sql: string; take(rows: readonly any[]): void };
+  /**
    * Throws LockLostError unless the run still holds the migration lock. Asked
    * before the history write of a migration that ran outside a transaction:
    * with the lock gone, another runner may have run and recorded it meanwhile.
@@ -277,12 +284,14 @@ class BatchRun {
     // Where nothing of the runner's runs between BEGIN and the migrations' search_path (a scratch
     // replay: no history, no lock_timeout), both go in one round trip: a replay starts one per migration.
     const setUpAlone = options.ddlLockTimeoutMs > 0 || this.records || (start === 0 && options.prelude !== undefined);
-    const begin = setUpAlone ? 'BEGIN' : `BEGIN; ${migrationSearchPathSql(options.where.schema)}`;
-    await this.runnerStatement('starting the transaction', () => db.query(begin)).catch(async (error: unknown) => {
-      if (!setUpAlone) await this.rollback();
+    const statements = ['BEGIN', ...(options.onBegin ? [options.onBegin.sql] : []), ...(setUpAlone ? [] : [migrationSearchPathSql(options.where.schema)])];
+    const started = await this.runnerStatement('starting the transaction', () => db.query(statements.join('; '))).catch(async (error: unknown) => {
+      if (statements.length > 1) await this.rollback();
       throw error;
     });
     try {
+      // A query of several statements gives pg's result of each, in order.
+      if (options.onBegin) options.onBegin.take((started as unknown as { rows: unknown[] }[])[1]!.rows);
       if (options.ddlLockTimeoutMs > 0) {
         await db.query(`SELECT pg_catalog.set_config('lock_timeout', $1, true)`, [`${options.ddlLockTimeoutMs}ms`]);
       }

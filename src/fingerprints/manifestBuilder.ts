@@ -18,6 +18,7 @@ import { fingerprintSchema } from '../schema/fingerprint.js';
 import type { ReadSchemaModelOptions } from '../schema/catalog.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { MigrationFile } from '../core/types.js';
+import type { BatchOptions } from '../db/execute.js';
 import { assembleManifest, buildRevision, isCurrentManifest, type Manifest, type ManifestOptions, type ManifestRevision } from './manifest.js';
 
 /** What a replay needs from its caller: a connection to the scratch database, and a way to apply migrations in it. */
@@ -27,24 +28,33 @@ export interface ReplayTarget {
    * Applies `files` (in order, as one batch) to the scratch database, calling
    * `beforeCommit` inside each of the batch's transactions right before it
    * commits (BatchOptions.beforeCommit): the replay reads the schema there,
-   * which saves the round trips of a transaction of its own.
+   * which saves the round trips of a transaction of its own. `onBegin` goes
+   * with each BEGIN (BatchOptions.onBegin): the reader's baseline, by which
+   * it reads only the catalogs the transaction changed.
    */
-  apply(files: readonly MigrationFile[], beforeCommit: () => Promise<void>): Promise<unknown>;
+  apply(files: readonly MigrationFile[], beforeCommit: () => Promise<void>, onBegin: OnBegin): Promise<unknown>;
 }
+
+export type OnBegin = NonNullable<BatchOptions['onBegin']>;
 
 /**
  * Applies `files` and reads the schema they leave, inside the transaction
  * that commits them (the last one, where the batch has several).
  */
 export async function applyAndRead(
-  apply: (files: readonly MigrationFile[], beforeCommit: () => Promise<void>) => Promise<unknown>,
+  apply: ReplayTarget['apply'],
   reader: IncrementalSchemaReader,
   files: readonly MigrationFile[],
 ): Promise<SchemaModel> {
   let model: SchemaModel | null = null;
-  await apply(files, async () => {
-    model = await reader.read('ending');
-  });
+  const onBegin: OnBegin = { sql: reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) };
+  await apply(
+    files,
+    async () => {
+      model = await reader.read('ending');
+    },
+    onBegin,
+  );
   return model ?? (await reader.read());
 }
 

@@ -13,7 +13,11 @@
  *    compared by age, which wraps as they do), and counts those rows: a count below the
  *    previous rows plus the new ones means rows were deleted, and the keys
  *    of that catalog are listed again to find which (each key remembers the
- *    top-level objects it belongs to);
+ *    top-level objects it belongs to). A read before the COMMIT of the
+ *    transaction that made the changes, given the backend's row counts at
+ *    its BEGIN (baselineSql), reads only the catalogs the transaction
+ *    changed, and where it only inserted, only the rows of new OIDs, as
+ *    many as it inserted (changedScanSql);
  * 2. adds every object that depends on a changed one that existed before
  *    (pg_depend, to a fixpoint): a renamed table changes the text of the
  *    views, foreign keys, triggers and policies that name it (a new object
@@ -89,6 +93,25 @@ interface TrackedCatalog {
   readonly lead: string;
   /** Which part of the key `lead` is (default 0). */
   readonly leadPart?: number;
+  /**
+   * What else fixes the index's leading columns when rows are looked up by
+   * `lead` > an OID (a range: changedScanSql), where `lead` is not the index's
+   * first column.
+   */
+  readonly rangeWith?: string;
+  /**
+   * A condition that holds only for a row the transaction that inserted it
+   * has updated since (at least once): where as many new rows meet it as the
+   * transaction updated rows, none of its updates was of an old row, and
+   * the catalog can be read by range still (changedScanSql).
+   */
+  readonly updatedSinceInsert?: string;
+  /**
+   * Deletes from the relation are, as a rule, also of rows that are not the
+   * catalog's (pg_depend: every dependency of a dropped object): their count
+   * would not tell how many of the catalog's rows are gone.
+   */
+  readonly deletesOthers?: true;
 }
 
 const arr = (...items: string[]): string => `ARRAY[${items.map(asText).join(', ')}]::pg_catalog.text[]`;
@@ -118,6 +141,16 @@ const TYPE_KINDS = `CASE
     WHEN x.typelem ${NE} 0::pg_catalog.oid AND EXISTS (SELECT 1 FROM pg_type e JOIN pg_class r ON r.oid ${EQ} e.typrelid
                                                   WHERE e.oid ${EQ} x.typelem AND e.typarray ${EQ} x.oid AND r.relkind ${NE} 'c') THEN '{}'::pg_catalog.text[] END`;
 
+/**
+ * The catalogs a new object's dependencies are looked for in (pg_depend.classid;
+ * changedScanSql's $7: those the transaction inserted into): the depender
+ * index (classid, objid, objsubid) is searched for each, so that rows by
+ * objid alone are found through it. Another catalog's new object (a
+ * conversion, say) leaves rows there that are not found, and so are
+ * fewer than were inserted: pg_depend is then read in full.
+ */
+const CATALOG_CLASSES = `x.classid ${EQ} ANY ($7::pg_catalog.oid[])`;
+
 const TRACKED: readonly TrackedCatalog[] = [
   {
     // Who owns an index or a TOAST table is looked up for changed rows only (indexed): joining every row was most of the scan.
@@ -132,6 +165,10 @@ const TRACKED: readonly TrackedCatalog[] = [
                  WHEN x.relkind ${EQ} 'S' THEN '{sequences}'::pg_catalog.text[]
                  WHEN x.relkind ${EQ} 'c' THEN '{types}'::pg_catalog.text[] END`,
     lead: 'x.oid',
+    // A relation is inserted without its TOAST table (RelationBuildLocalRelation zeroes reltoastrelid,
+    // src/backend/utils/cache/relcache.c), which create_toast_table then stores by an update of the
+    // row (src/backend/catalog/toasting.c): a table with a TOAST table made in this transaction.
+    updatedSinceInsert: `x.reltoastrelid ${NE} 0::pg_catalog.oid`,
   },
   {
     name: 'pg_attribute',
@@ -213,6 +250,8 @@ const TRACKED: readonly TrackedCatalog[] = [
     // An index's or TOAST table's tie to its table changes only the table; a sequence's ownership, the sequence too.
     kinds: `CASE WHEN (SELECT c.relkind FROM pg_class c WHERE c.oid ${EQ} x.objid) ${NE} 'S' THEN '{relations}'::pg_catalog.text[] END`,
     lead: 'x.objid',
+    rangeWith: CATALOG_CLASSES,
+    deletesOthers: true,
   },
   {
     // Extension membership (ALTER EXTENSION ADD and DROP) lives only here; by the referenced index.
@@ -225,6 +264,8 @@ const TRACKED: readonly TrackedCatalog[] = [
     counted: true,
     lead: 'x.objid',
     leadPart: 1,
+    rangeWith: CATALOG_CLASSES,
+    deletesOthers: true,
   },
   // The managed schema's own fields (comment, ACL, default privileges): re-read when one of these changes.
   { name: 'pg_namespace', from: 'pg_namespace x', where: `x.nspname ${EQ} $2::pg_catalog.text`, key: asText('x.oid'), owners: 'ARRAY[]::pg_catalog.text[]', seeds: 'ARRAY[]::pg_catalog.text[]', counted: false, lead: 'x.oid' },
@@ -242,13 +283,84 @@ const TRACKED: readonly TrackedCatalog[] = [
  * replayed migration's, read before its COMMIT) counts its own xid as
  * seen: the snapshot's xmax is only past the transactions that ended.
  */
-const MARKER = `CASE WHEN EXISTS (SELECT 1 FROM pg_stat_activity a
+const OTHERS_IN_DATABASE = `EXISTS (SELECT 1 FROM pg_stat_activity a
                     WHERE a.datname ${EQ} pg_catalog.current_database() AND a.pid ${NE} pg_catalog.pg_backend_pid()
                       AND a.backend_type ${EQ} 'client backend')
-              OR EXISTS (SELECT 1 FROM pg_prepared_xacts p WHERE p.database ${EQ} pg_catalog.current_database())
+              OR EXISTS (SELECT 1 FROM pg_prepared_xacts p WHERE p.database ${EQ} pg_catalog.current_database())`;
+const MARKER = `CASE WHEN ${OTHERS_IN_DATABASE}
          THEN pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())
          ELSE GREATEST(pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot()),
                        pg_catalog.txid_current_if_assigned() OPERATOR(pg_catalog.+) 1) END`;
+
+/** The relations of the tracked catalogs (pg_depend is two of them), in the order of COUNTS' arrays. */
+const RELATIONS = [...new Set(TRACKED.map((t) => t.from.split(' ')[0]!))];
+const relationOf = (t: TrackedCatalog): number => RELATIONS.indexOf(t.from.split(' ')[0]!);
+
+/**
+ * This backend's counts of rows inserted, updated and deleted in each of
+ * RELATIONS, as json [transaction start, inserted[], updated[], deleted[]].
+ * They are the current transaction's (its live subtransactions' included)
+ * plus what earlier transactions of the backend counted and the backend has
+ * not yet sent to the shared statistics, which it does only while idle
+ * outside a transaction (pg_stat_get_xact_tuples_inserted and friends:
+ * src/backend/utils/activity/pgstat_relation.c, pgstat.c before 15). Every
+ * catalog row is written by heap_insert, heap_update or heap_delete, which
+ * count it (src/backend/access/heap/heapam.c); an in-place update does not,
+ * and neither does it change xmin, so the scan does not see it either.
+ */
+/** The transaction's start, as text whatever the session's settings (DateStyle, TimeZone). */
+const TRANSACTION_START = asText(`(pg_catalog.date_part('epoch', pg_catalog.transaction_timestamp()) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8`);
+
+/** COUNTS' columns, of the relations whose OIDs are the expressions `oids` (RELATIONS' order). */
+function countColumns(oids: readonly string[]): string {
+  return `${TRANSACTION_START}, ${(['inserted', 'updated', 'deleted'] as const)
+    .map((kind) => `ARRAY[${oids.map((oid) => `pg_catalog.pg_stat_get_xact_tuples_${kind}(${oid})`).join(', ')}]`)
+    .join(', ')}`;
+}
+
+const RELATION_OIDS = RELATIONS.map((r) => `'pg_catalog.${r}'::pg_catalog.regclass::pg_catalog.oid`);
+const COUNT_COLUMNS = countColumns(RELATION_OIDS);
+const COUNTS = `pg_catalog.json_build_array(${COUNT_COLUMNS})`;
+
+/**
+ * What IncrementalSchemaReader.baselineSql sends right after BEGIN: the
+ * counts before the transaction changes anything. It goes as a simple query,
+ * parsed each time: the relations are OID literals (`oids`, learned from a
+ * scan), not names to look up.
+ */
+function baselineSql(oids: readonly string[]): string {
+  return `SELECT pg_catalog.json_build_array(${countColumns(oids.map((oid) => `'${Number(oid)}'::pg_catalog.oid`))}) AS counts`;
+}
+
+/**
+ * An OID every object made after this scan has a larger one than (unless
+ * OIDs wrapped around): OIDs come from one counter of the cluster, which
+ * only grows (GetNewObjectId, src/backend/access/transam/varsup.c), so the
+ * largest OID in use of some catalogs is below it. Each max() is an
+ * index's last entry.
+ */
+const LARGEST_OID = `GREATEST(${['pg_class', 'pg_type', 'pg_proc', 'pg_constraint', 'pg_attrdef', 'pg_trigger', 'pg_rewrite', 'pg_policy', 'pg_operator', 'pg_namespace']
+  .map((c) => `(SELECT pg_catalog.max(y.oid) FROM ${c} y)`)
+  .join(', ')})`;
+
+/** A catalog's row of the scan: its user rows' count, and those changed since the marker `$1` (`all`: every row). */
+function fullPart(t: TrackedCatalog, all: boolean): string {
+  return `SELECT '${t.name}' AS catalog, 'full' AS mode, 0 AS updated, pg_catalog.count(*) AS rows,
+       pg_catalog.json_agg(pg_catalog.json_build_array(${t.key}, ${t.owners}, ${t.seeds}, ${t.shadows ?? 'false'}, ${t.kinds ?? 'NULL::pg_catalog.text[]'}))
+         FILTER (WHERE ${all ? '$1::pg_catalog.xid IS NOT NULL' : `pg_catalog.age(x.xmin) ${LE} pg_catalog.age($1::pg_catalog.xid)`}) AS changed
+     FROM ${t.from} WHERE ${t.where}`;
+}
+
+/** The rows of every scan after the catalogs': the next marker (MARKER), the settings pinned, the counts (COUNTS) and LARGEST_OID. */
+function scanTail(counts: string): string {
+  return `
+   UNION ALL SELECT 'marker', 'info', 0, 0, pg_catalog.json_build_array(${asText(MARKER)},
+     (SELECT ${asText('n.oid')} FROM pg_namespace n WHERE n.nspname ${EQ} $2::pg_catalog.text))
+   UNION ALL SELECT 'settings', 'info', 0, 0, pg_catalog.json_build_array(${pinnedSettingsSql(2, 3, 4)})
+   UNION ALL SELECT 'counts', 'info', 0, 0, ${counts}
+   UNION ALL SELECT 'oid', 'info', 0, 0, pg_catalog.json_build_array(${asText(LARGEST_OID)})
+   UNION ALL SELECT 'relations', 'info', 0, 0, pg_catalog.to_json(ARRAY[${RELATION_OIDS.join(', ')}]::pg_catalog.text[])`;
+}
 
 /**
  * One scan of every tracked catalog: each one's user rows changed since the
@@ -259,15 +371,73 @@ const MARKER = `CASE WHEN EXISTS (SELECT 1 FROM pg_stat_activity a
  * every relation and type with its schema, being parsed before they are set.
  */
 function scanSql(all: boolean): string {
-  const parts = TRACKED.map((t) => `SELECT '${t.name}' AS catalog, pg_catalog.count(*) AS rows,
+  return memo(`scan:${all}`, () => qualifyCatalogs(`${TRACKED.map((t) => fullPart(t, all)).join('\n UNION ALL ')}${scanTail(COUNTS)}`));
+}
+
+/** The scans' texts, built once each: a replay scans after every migration. */
+const texts = new Map<string, string>();
+function memo(key: string, build: () => string): string {
+  let text = texts.get(key);
+  if (text === undefined) texts.set(key, (text = build()));
+  return text;
+}
+
+/** scanSql's rows of `catalogs` alone (a ranged scan's that did not add up); $2 is referenced whatever they are. */
+function partsSql(catalogs: readonly TrackedCatalog[]): string {
+  return qualifyCatalogs(`${catalogs.map((t) => fullPart(t, false)).join('\n UNION ALL ')}
+   UNION ALL SELECT 'params', 'info', 0, 0, NULL::pg_catalog.json WHERE $2::pg_catalog.text IS NULL`);
+}
+
+/**
+ * COUNTS now, and whether they tell what this transaction changed since
+ * they were taken at its start ($1: TRANSACTION_START then): track_counts is
+ * on, this is the same transaction, and no other session is in the database
+ * (whose changes they would not count). Also the OIDs of RELATIONS. It
+ * sets plan_cache_mode for the rest of the transaction (the read's, the
+ * migration's statements ran): a statement's setting takes effect after it
+ * is planned, and the scan after it, planned for the OIDs it is given,
+ * would be planned anew each time.
+ */
+const COUNTS_NOW_SQL = qualifyCatalogs(`SELECT ${COUNTS} AS counts,
+    ARRAY[${RELATION_OIDS.join(', ')}]::pg_catalog.text[] AS relations,
+    pg_catalog.current_setting('track_counts') ${EQ} 'on' AND ${TRANSACTION_START} ${EQ} $1::pg_catalog.text AND NOT (${OTHERS_IN_DATABASE}) AS ok,
+    pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true) AS plans`);
+
+/**
+ * scanSql where the transaction it runs in changed only some catalogs
+ * (COUNTS_NOW_SQL): `modes` gives each one read and how,
+ * - `full`: as scanSql (it updated rows there, or deleted rows of
+ *   pg_depend, whose deletes are mostly of rows it does not count);
+ * - `range`: it inserted or deleted rows, and updated only rows it inserted
+ *   (TrackedCatalog.updatedSinceInsert); the count of deletes stands for
+ *   the rows lost (readChanges), which it is never below: only rows whose lead OID is above $5
+ *   (LARGEST_OID of the previous scan; $6 the largest OID, so that the
+ *   planner takes the range as narrow: clauselist_selectivity,
+ *   src/backend/optimizer/path/clausesel.c) are read, through the lead's
+ *   index, with `rows` counting every row there (not only the user's): the
+ *   caller checks they are as many as were inserted. An insert of an old
+ *   object's row (a column added to an old table) is not there, and so
+ *   the catalog is then read in full. $7: the catalogs a depending object
+ *   can be in where pg_depend is looked up by objid (rangeWith).
+ */
+function changedScanSql(modes: readonly (readonly [TrackedCatalog, 'full' | 'range'])[]): string {
+  return memo(`changed:${modes.map(([t, mode]) => `${t.name}:${mode}`).join(',')}`, () => changedScanText(modes));
+}
+
+function changedScanText(modes: readonly (readonly [TrackedCatalog, 'full' | 'range'])[]): string {
+  const parts = modes.map(([t, mode]) =>
+    mode === 'full'
+      ? fullPart(t, false)
+      : `SELECT '${t.name}' AS catalog, 'range' AS mode, ${t.updatedSinceInsert === undefined ? '0' : `pg_catalog.count(*) FILTER (WHERE ${t.updatedSinceInsert})`} AS updated, pg_catalog.count(*) AS rows,
        pg_catalog.json_agg(pg_catalog.json_build_array(${t.key}, ${t.owners}, ${t.seeds}, ${t.shadows ?? 'false'}, ${t.kinds ?? 'NULL::pg_catalog.text[]'}))
-         FILTER (WHERE ${all ? '$1::pg_catalog.xid IS NOT NULL' : `pg_catalog.age(x.xmin) ${LE} pg_catalog.age($1::pg_catalog.xid)`}) AS changed
-     FROM ${t.from} WHERE ${t.where}`);
-  const sql = `${parts.join('\n UNION ALL ')}
-   UNION ALL SELECT 'marker', 0, pg_catalog.json_build_array(${asText(MARKER)},
-     (SELECT ${asText('n.oid')} FROM pg_namespace n WHERE n.nspname ${EQ} $2::pg_catalog.text))
-   UNION ALL SELECT 'settings', 0, pg_catalog.json_build_array(${pinnedSettingsSql(2, 3, 4)})`;
-  return qualifyCatalogs(sql);
+         FILTER (WHERE ${t.where}) AS changed
+     FROM ${t.from} WHERE ${t.rangeWith ?? 'true'} AND ${t.lead} OPERATOR(pg_catalog.>) $5::pg_catalog.oid AND ${t.lead} ${LE} $6::pg_catalog.oid
+       AND pg_catalog.age(x.xmin) ${LE} pg_catalog.age($1::pg_catalog.xid)`,
+  );
+  // Every parameter is referenced, whatever the catalogs read.
+  const params = `SELECT 'params' AS catalog, 'info' AS mode, 0 AS updated, 0 AS rows, NULL::pg_catalog.json AS changed
+     WHERE $1::pg_catalog.xid IS NULL AND $5::pg_catalog.oid IS NULL AND $6::pg_catalog.oid IS NULL AND $7::pg_catalog.oid[] IS NULL`;
+  return qualifyCatalogs(`${[...parts, params].join('\n UNION ALL ')}${scanTail(`NULL::pg_catalog.json`)}`);
 }
 
 /** `FROM pg_class` as `FROM pg_catalog.pg_class`, and "char" as pg_catalog."char". */
@@ -345,9 +515,33 @@ const AFFECTED_SQL = `
 
 interface ScanRow {
   catalog: string;
-  rows: string;
+  /** How the catalog was read (changedScanSql), or 'info' for the rows after the catalogs'. */
+  mode: 'full' | 'range' | 'info';
+  /** Of a range read, how many of the rows the transaction surely updated (TrackedCatalog.updatedSinceInsert). */
+  updated: string | number;
+  /** The user rows' count; null where it was not counted (a ranged read). */
+  rows: string | null;
   changed: ChangedRow[] | null;
+  /** Of a ranged read, how many of the catalog's rows the transaction deleted at most (its count of deletes). */
+  lost?: number;
 }
+
+/** COUNTS, parsed; `ok` (COUNTS_NOW_SQL) whether they were taken as this transaction's. */
+interface Counts {
+  readonly at: string;
+  readonly inserted: readonly number[];
+  readonly updated: readonly number[];
+  readonly deleted: readonly number[];
+  readonly ok?: boolean;
+}
+
+function countsOf(json: unknown): Counts {
+  const [at, inserted, updated, deleted, ok] = json as [string, number[], number[], number[], boolean | undefined];
+  return { at, inserted: inserted.map(Number), updated: updated.map(Number), deleted: deleted.map(Number), ...(ok !== undefined && { ok }) };
+}
+
+const sameCounts = (a: Counts, b: Counts): boolean =>
+  (['inserted', 'updated', 'deleted'] as const).every((kind) => a[kind].length === b[kind].length && a[kind].every((n, i) => n === b[kind][i]));
 
 /** Key, top-level owners, pg_depend seeds (`classid/objid`), whether a change of it needs a full read, its part kinds (null: the catalog's). */
 type ChangedRow = [string, (string | null)[], string[], boolean, PartKind[] | null];
@@ -407,18 +601,28 @@ export interface IncrementalReadStats {
   incremental: number;
   /** Top-level objects re-read by incremental reads, in all. */
   reread: number;
+  /** Scans that read only what their transaction changed (changedScanSql), and catalogs of those read again in full. */
+  ranged: number;
+  rangedAgain: number;
 }
 
 type PartsContext = ReturnType<typeof partsContextOf>;
 
 export class IncrementalSchemaReader {
-  readonly stats: IncrementalReadStats = { full: 0, incremental: 0, reread: 0 };
+  readonly stats: IncrementalReadStats = { full: 0, incremental: 0, reread: 0, ranged: 0, rangedAgain: 0 };
   private parts: CatalogParts | null = null;
   private marker = '0';
   /** Keys of the counted catalogs' user rows, each with the top-level objects it belongs to. */
   private tracked = new Map<string, TrackedKeys>();
   /** `catalog:key` of rows whose change or deletion needs a full read (functions named like pg_catalog's). */
   private shadowing = new Set<string>();
+  /** COUNTS as the last scan saw them, and its LARGEST_OID. */
+  private counts: Counts | null = null;
+  private largestOid: string | null = null;
+  /** The OIDs of RELATIONS, as a scan gave them. */
+  private relationOids: string[] | null = null;
+  /** COUNTS at the start of the transaction the next read('ending') reads in (takeBaseline). */
+  private baseline: Counts | null = null;
 
   constructor(
     private readonly db: Queryable,
@@ -433,11 +637,14 @@ export class IncrementalSchemaReader {
    */
   async read(transaction: 'own' | 'ending' = 'own'): Promise<SchemaModel> {
     const context = partsContextOf(this.options);
+    // A baseline is of one transaction, the one this read ends.
+    const baseline = transaction === 'ending' ? this.baseline : null;
+    this.baseline = null;
     this.parts = await withPinnedCatalog(
       this.db,
       transaction === 'own' ? this.options : { ...this.options, transaction },
       async (pin) => {
-        const next = this.parts === null ? null : await this.readChanges(context, this.parts, pin);
+        const next = this.parts === null ? null : await this.readChanges(context, this.parts, pin, baseline);
         // A full read after an incremental one's scan: the settings are pinned already.
         return next ?? this.readFully(context, this.parts === null ? pin : null);
       },
@@ -446,6 +653,23 @@ export class IncrementalSchemaReader {
       true,
     );
     return assembleSchemaModel(this.parts);
+  }
+
+  /**
+   * SQL (no parameters) to send right after the BEGIN of a transaction that
+   * the next read('ending') reads in, in the same round trip; its rows go to
+   * takeBaseline. With them, that read's scan reads only the catalogs the
+   * transaction changed, and of those that it only inserted into, only the
+   * rows of objects newer than the last scan (changedScanSql).
+   */
+  baselineSql(): string {
+    // Before the first scan, nothing to compare with: no baseline.
+    return this.relationOids === null ? 'SELECT NULL::pg_catalog.json AS counts' : baselineSql(this.relationOids);
+  }
+
+  /** The rows of baselineSql, for the next read('ending') alone. */
+  takeBaseline(rows: readonly { counts: unknown }[]): void {
+    this.baseline = rows.length === 1 && rows[0]!.counts !== null ? countsOf(rows[0]!.counts) : null;
   }
 
   /** Reads everything, and takes note of every tracked row and of the marker. */
@@ -468,8 +692,8 @@ export class IncrementalSchemaReader {
   }
 
   /** The parts after what changed since the last read, or null when only a full read is sure to be right. */
-  private async readChanges(context: PartsContext, previous: CatalogParts, pin: PinRequest | null): Promise<CatalogParts | null> {
-    const scan = await this.scan(false, pin);
+  private async readChanges(context: PartsContext, previous: CatalogParts, pin: PinRequest | null, baseline: Counts | null): Promise<CatalogParts | null> {
+    const scan = await this.scan(false, pin, baseline);
     // The schema itself was created, dropped or made anew: everything in it is new.
     if (scan.namespaceOid !== previous.namespaceOid) return null;
     const owners = new Set<string>();
@@ -482,6 +706,10 @@ export class IncrementalSchemaReader {
       const keys = this.tracked.get(t.name);
       const row = scan.catalogs.find((c) => c.catalog === t.name);
       if (keys === undefined || row === undefined) continue;
+      if (row.rows === null) {
+        if (row.lost) lost.set(t, row.lost);
+        continue;
+      }
       const added = (row.changed ?? []).filter(([key]) => !keys.has(key)).length;
       // More rows than known and new ones is not expected: listing them all settles it (Infinity).
       if (Number(row.rows) !== keys.size + added) lost.set(t, Math.max(keys.size + added - Number(row.rows), 0) || Infinity);
@@ -599,25 +827,77 @@ export class IncrementalSchemaReader {
     return deleted;
   }
 
-  /** The scan (scanSql); with `pin`, it pins the read's settings too (else they are already, or the caller's). */
-  private async scan(all: boolean, pin: PinRequest | null): Promise<Scan> {
+  /**
+   * The scan (scanSql); with `pin`, it pins the read's settings too (else
+   * they are already, or the caller's). With `baseline`, the counts at the
+   * start of the transaction it runs in, only the catalogs the transaction
+   * changed are read (changedScanSql), where the baseline is what the last
+   * scan counted (else the backend changed catalogs in between, or sent its
+   * counts to the shared statistics: they start again from 0).
+   */
+  private async scan(all: boolean, pin: PinRequest | null, baseline: Counts | null = null): Promise<Scan> {
     const schema = this.options.schema ?? 'public';
     const settings = pin ?? { names: [], values: [] };
-    const { rows } = await this.db.query<ScanRow>(namedQuery(scanSql(all), [this.marker, schema, settings.names, settings.values]));
+    const params: unknown[] = [this.marker, schema, settings.names, settings.values];
+    let query = namedQuery(scanSql(all), params);
+    let counts: Counts | null = null;
+    const modes = new Map<TrackedCatalog, 'full' | 'range'>();
+    /** What each catalog's counts say it changed by: [inserted, updated, deleted]. */
+    const changes = new Map<TrackedCatalog, number[]>();
+    if (!all && baseline !== null && this.counts !== null && this.largestOid !== null && sameCounts(baseline, this.counts)) {
+      const now = (await this.db.query<{ counts: unknown; relations: string[]; ok: boolean }>(namedQuery(COUNTS_NOW_SQL, [baseline.at]))).rows[0]!;
+      if (now.ok) {
+        counts = countsOf(now.counts);
+        const classes = new Set<string>();
+        for (const t of TRACKED) {
+          const k = relationOf(t);
+          const change = (['inserted', 'updated', 'deleted'] as const).map((kind) => counts![kind][k]! - baseline[kind][k]!);
+          changes.set(t, change);
+          if (change[0] !== 0) classes.add(now.relations[k]!);
+          const [inserted, updated, deleted] = change as [number, number, number];
+          // Updates can be of old rows, anywhere: unless the catalog can tell they were of its new ones.
+          // Deletes matter where rows are counted (readChanges' lost rows, which their number can stand
+          // for: never fewer than the catalog's rows deleted); elsewhere they are not looked for.
+          const lost = t.counted && deleted !== 0;
+          if (inserted < 0 || updated < 0 || deleted < 0 || (lost && t.deletesOthers) || (updated !== 0 && (t.updatedSinceInsert === undefined || inserted === 0))) {
+            modes.set(t, 'full');
+          } else if (inserted !== 0 || lost) modes.set(t, 'range');
+        }
+        this.stats.ranged += 1;
+        query = namedQuery(changedScanSql([...modes]), [...params, this.largestOid, '4294967295', [...classes]]);
+      }
+    }
+    const { rows } = await this.db.query<ScanRow>(query);
     let marker = this.marker;
     let namespaceOid: string | null = null;
+    let largestOid: string | null = null;
     const catalogs: ScanRow[] = [];
+    /** Catalogs where a ranged read found fewer (or more) rows than were inserted: read again as scanSql does. */
+    const again: TrackedCatalog[] = [];
     for (const row of rows) {
-      if (row.catalog === 'settings') continue;
-      if (row.catalog !== 'marker') {
-        catalogs.push(row);
-        continue;
+      if (row.catalog === 'settings' || row.catalog === 'params') continue;
+      if (row.catalog === 'counts') {
+        if (row.changed !== null) counts = countsOf(row.changed);
+      } else if (row.catalog === 'oid') largestOid = (row.changed as unknown as [string])[0];
+      else if (row.catalog === 'relations') this.relationOids = row.changed as unknown as string[];
+      else if (row.catalog === 'marker') {
+        // A 64-bit txid (epoch and xid); the xid is its low 32 bits.
+        const [next, namespace] = row.changed as unknown as [string, string | null];
+        marker = (BigInt(next) % 4294967296n).toString();
+        namespaceOid = namespace;
+      } else if (row.mode !== 'range') catalogs.push(row);
+      else {
+        const t = TRACKED.find((c) => c.name === row.catalog)!;
+        const [inserted, updated] = changes.get(t)!;
+        // Every row inserted is there, and every update was of one of them.
+        if (Number(row.rows) === inserted && Number(row.updated) >= updated!) catalogs.push({ ...row, rows: null, lost: t.counted ? changes.get(t)![2]! : 0 });
+        else again.push(t);
       }
-      // A 64-bit txid (epoch and xid); the xid is its low 32 bits.
-      const [next, namespace] = row.changed as unknown as [string, string | null];
-      marker = (BigInt(next) % 4294967296n).toString();
-      namespaceOid = namespace;
     }
+    this.stats.rangedAgain += again.length;
+    if (again.length > 0) catalogs.push(...(await this.db.query<ScanRow>(namedQuery(partsSql(again), [this.marker, schema]))).rows.filter((r) => r.mode === 'full'));
+    this.counts = counts;
+    this.largestOid = largestOid;
     return { catalogs, marker, namespaceOid };
   }
 }

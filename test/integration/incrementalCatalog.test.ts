@@ -45,14 +45,18 @@ function fullRead(client: pg.Client, schema: string): Promise<SchemaModel> {
   return readSchemaModel(client, { schema, excludeTables: RUNNER_TABLES });
 }
 
+/** What a batch sends with each BEGIN (BatchOptions.onBegin). */
+type OnBegin = { readonly sql: string; take(rows: readonly any[]): void };
+
 /**
  * A step of a comparison. `run` is given `beforeCommit` where the step is a
  * batch of migrations (it reads inside the batch's transaction, as a replay
- * does: BatchOptions.beforeCommit); other steps are plain SQL.
+ * does: BatchOptions.beforeCommit), and `onBegin` where the reader takes a
+ * baseline at each BEGIN (BatchOptions.onBegin); other steps are plain SQL.
  */
 interface Step {
   readonly label: string;
-  readonly run: (beforeCommit: () => Promise<void>) => Promise<unknown>;
+  readonly run: (beforeCommit: () => Promise<void>, onBegin?: OnBegin) => Promise<unknown>;
   readonly batch?: true;
 }
 
@@ -62,8 +66,11 @@ interface Step {
  * transaction before its COMMIT (how snapshot and verify read:
  * IncrementalSchemaReader.read('ending')), plain SQL steps being wrapped in
  * BEGIN … COMMIT for it; else after it, in a transaction of its own.
+ * `baseline` (with `inside`): each BEGIN also takes the reader's baseline
+ * (IncrementalSchemaReader.baselineSql), so that the read before COMMIT
+ * reads only the catalogs the transaction changed.
  */
-async function compareAfterEachStep(client: pg.Client, schema: string, steps: readonly Step[], inside = false) {
+async function compareAfterEachStep(client: pg.Client, schema: string, steps: readonly Step[], inside = false, baseline = false) {
   const reader = new IncrementalSchemaReader(client, { schema, excludeTables: RUNNER_TABLES });
   const mismatches: { step: string; differences: string[] }[] = [];
   const fullReads: string[] = [];
@@ -93,8 +100,15 @@ async function compareAfterEachStep(client: pg.Client, schema: string, steps: re
       model = await reader.read('ending');
       full ||= reader.stats.full > before;
     };
-    if (step.batch) await step.run(readInside);
-    else {
+    const onBegin: OnBegin | undefined = baseline ? { sql: reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) } : undefined;
+    if (step.batch) await step.run(readInside, onBegin);
+    else if (onBegin) {
+      const begun = (await client.query(`BEGIN; ${onBegin.sql}`)) as unknown as pg.QueryResult[];
+      onBegin.take(begun[1]!.rows);
+      await step.run(async () => undefined);
+      await readInside();
+      await client.query('COMMIT');
+    } else {
       await client.query('BEGIN');
       await step.run(async () => undefined);
       await readInside();
@@ -120,7 +134,7 @@ function migrationSteps(client: pg.Client, files: readonly MigrationFile[], sche
   const ordered = direction === 'up' ? files : [...files].reverse();
   return ordered.map((file) => ({
     label: `${direction} ${file.name}`,
-    run: (beforeCommit: () => Promise<void>) => executeBatch(direction, [file], files, { ...options, beforeCommit }),
+    run: (beforeCommit: () => Promise<void>, onBegin?: OnBegin) => executeBatch(direction, [file], files, { ...options, beforeCommit, ...(onBegin && { onBegin }) }),
     batch: true as const,
   }));
 }
@@ -144,7 +158,9 @@ describe('incremental and full reads give the same model after every migration',
       await client.query(`CREATE SCHEMA traps; CREATE TABLE traps.hits (trap text, application_name text, query text); CREATE SEQUENCE traps.fired`);
       const files = await readMigrationFiles(dir);
       const steps = [...migrationSteps(client, files, schema), ...(down ? migrationSteps(client, files, schema, 'down') : [])];
-      const stats = await compareAfterEachStep(client, schema, steps, true);
+      const stats = await compareAfterEachStep(client, schema, steps, true, true);
+      // The baseline is taken and used (a few scans read everything: the counts were sent meanwhile, or a read is full).
+      expect(stats.ranged).toBeGreaterThan(steps.length / 2);
       // Every read was one or the other; a batch that commits more than once (a migration that runs alone) reads at each commit.
       expect(stats.full + stats.incremental).toBe(stats.reads);
       expect(stats.reads).toBeGreaterThanOrEqual(steps.length + 1);
@@ -265,9 +281,10 @@ const RENAMES_AND_ALTERS = [
 
 describe('incremental and full reads give the same model after each rename and alter', () => {
   test.each([
-    ['read after each commit', false],
-    ['read inside each transaction, before its commit', true],
-  ])('a corpus of statements, one at a time: %s', async (_how, inside) => {
+    ['read after each commit', false, false],
+    ['read inside each transaction, before its commit', true, false],
+    ['read inside each transaction, before its commit, with the counts taken at its BEGIN', true, true],
+  ])('a corpus of statements, one at a time: %s', async (_how, inside, baseline) => {
     const { client } = await connected('incremental_corpus');
     try {
       await client.query('CREATE SCHEMA app');
@@ -282,7 +299,12 @@ describe('incremental and full reads give the same model after each rename and a
           }
         },
       }));
-      const stats = await compareAfterEachStep(client, 'app', steps, inside);
+      const stats = await compareAfterEachStep(client, 'app', steps, inside, baseline);
+      if (baseline) {
+        expect(stats.ranged).toBeGreaterThan(steps.length / 2);
+        // Rows inserted for old objects (a column added to an old table) are not in the range of new OIDs: read again in full.
+        expect(stats.rangedAgain).toBeGreaterThan(0);
+      }
       // The shortcut is taken: full reads only first, where the schema appears and where a pg_catalog name is overloaded.
       expect(stats.fullReads).toEqual([
         'base',
@@ -312,8 +334,39 @@ describe('incremental and full reads give the same model after drops in a large 
         { label: 'drop the oldest and the newest', run: () => client.query('DROP TABLE app.t1, app.t298') },
         { label: 'drop a comment of an old one', run: () => client.query('COMMENT ON TABLE app.t2 IS NULL') },
       ];
-      const stats = await compareAfterEachStep(client, 'app', steps, true);
+      const stats = await compareAfterEachStep(client, 'app', steps, true, true);
       expect(stats.fullReads).toEqual(['base']);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe('a read with the counts taken at BEGIN', () => {
+  // Each step changes only rows of objects older than the last scan: a read that took the counts for
+  // "nothing but new objects" would miss them. Updates read the catalog in full; inserts of an old
+  // object's rows are outside the range of new OIDs, fewer than were inserted, and read again in full.
+  test('sees rows of old objects: updated, inserted, deleted', async () => {
+    const { client } = await connected('incremental_counts');
+    try {
+      await client.query('CREATE SCHEMA app; CREATE TABLE app.old (id int PRIMARY KEY, v text); CREATE TABLE app.other (id int)');
+      const step = (sql: string) => ({ label: sql, run: () => client.query(sql) });
+      const steps = [
+        step('ALTER TABLE app.old RENAME COLUMN v TO w'),
+        step('ALTER TABLE app.old ADD COLUMN extra int'),
+        step(`COMMENT ON COLUMN app.old.extra IS 'added'`),
+        step(`COMMENT ON COLUMN app.old.extra IS 'changed'`),
+        step('ALTER TABLE app.old ALTER COLUMN extra SET DEFAULT 7'),
+        step('ALTER TABLE app.other ADD CONSTRAINT other_id CHECK (id > 0)'),
+        step('CREATE TABLE app.fresh (id int PRIMARY KEY REFERENCES app.old (id), v text)'),
+        step('ALTER TABLE app.old ALTER COLUMN extra DROP DEFAULT'),
+        step('ALTER TABLE app.old DROP COLUMN extra'),
+        step('SELECT 1'),
+      ];
+      const stats = await compareAfterEachStep(client, 'app', steps, true, true);
+      expect(stats.fullReads).toEqual(['base']);
+      expect(stats.ranged).toBe(steps.length);
+      expect(stats.rangedAgain).toBeGreaterThan(0);
     } finally {
       await client.end();
     }
