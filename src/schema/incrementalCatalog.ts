@@ -319,6 +319,8 @@ function countColumns(oids: readonly string[]): string {
 }
 
 const RELATION_OIDS = RELATIONS.map((r) => `'pg_catalog.${r}'::pg_catalog.regclass::pg_catalog.oid`);
+/** As text[] by format(), not a cast: a cast from oid to text is one a schema may define (test/fixtures/hostile-schema). */
+const RELATION_OIDS_AS_TEXT = `ARRAY[${RELATION_OIDS.map(asText).join(', ')}]::pg_catalog.text[]`;
 const COUNT_COLUMNS = countColumns(RELATION_OIDS);
 const COUNTS = `pg_catalog.json_build_array(${COUNT_COLUMNS})`;
 
@@ -359,7 +361,7 @@ function scanTail(counts: string): string {
    UNION ALL SELECT 'settings', 'info', 0, 0, pg_catalog.json_build_array(${pinnedSettingsSql(2, 3, 4)})
    UNION ALL SELECT 'counts', 'info', 0, 0, ${counts}
    UNION ALL SELECT 'oid', 'info', 0, 0, pg_catalog.json_build_array(${asText(LARGEST_OID)})
-   UNION ALL SELECT 'relations', 'info', 0, 0, pg_catalog.to_json(ARRAY[${RELATION_OIDS.join(', ')}]::pg_catalog.text[])`;
+   UNION ALL SELECT 'relations', 'info', 0, 0, pg_catalog.to_json(${RELATION_OIDS_AS_TEXT})`;
 }
 
 /**
@@ -399,7 +401,7 @@ function partsSql(catalogs: readonly TrackedCatalog[]): string {
  * would be planned anew each time.
  */
 const COUNTS_NOW_SQL = qualifyCatalogs(`SELECT ${COUNTS} AS counts,
-    ARRAY[${RELATION_OIDS.join(', ')}]::pg_catalog.text[] AS relations,
+    ${RELATION_OIDS_AS_TEXT} AS relations,
     pg_catalog.current_setting('track_counts') ${EQ} 'on' AND ${TRANSACTION_START} ${EQ} $1::pg_catalog.text AND NOT (${OTHERS_IN_DATABASE}) AS ok,
     pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true) AS plans`);
 
