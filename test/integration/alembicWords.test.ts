@@ -287,6 +287,20 @@ describe('upgrade --sql, sql --down, sql --offline', () => {
     expect((await migrate('up')).code).toBe(0);
   });
 
+  // What a JS/TS migration builds is checked as up checks it: SQL that would end the batch's transaction is refused (exit 2).
+  test('sql --offline and sql refuse a JS migration whose SQL ends the transaction, as up does (exit 2), nothing applied', async () => {
+    await folder.write('0004_commits.js', 'export const up = (pgm) => { pgm.sql("CREATE TABLE d (id int)"); pgm.sql("COMMIT"); };\n');
+    const offlineSql = await offline('sql', '--offline');
+    const sql = await migrate('sql');
+    const up = await migrate('up');
+    expect([offlineSql.code, sql.code, up.code]).toEqual([2, 2, 2]);
+    expect(errorLine(offlineSql.stderr)).toEqual([expect.stringMatching(/migration file 0004_commits\.js builds COMMIT, which would end or change the batch's transaction/)]);
+    expect(errorLine(sql.stderr)).toEqual(errorLine(up.stderr));
+    expect(offlineSql.stdout).toBe('');
+    expect(await history()).toEqual(['0001_a']);
+    expect(await tables()).not.toContain('d');
+  });
+
   test('sql --down refuses a migration without a down as down does (exit 1), nothing reverted', async () => {
     await folder.write('0004_keep.js', 'export const up = (pgm) => { pgm.sql("SELECT 1"); };\nexport const down = false;\n');
     expect((await migrate('up')).code).toBe(0);
