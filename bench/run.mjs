@@ -140,6 +140,11 @@ async function measure(scenario, contenders, runs = RUNS) {
 
 // ---------------------------------------------------------------- scenarios
 
+/** A no-op `migrate auto` run's check: it saw a current database. */
+async function expectCurrent(r) {
+  if (!/"state":"current"|state: current/.test(r.stderr)) throw new Error(`migrate auto did not see a current database:\n${r.stderr.slice(-500)}`);
+}
+
 /**
  * No-op start with a long history: 10,000 SQL files, all applied. Each
  * creates a function: 10,000 tables built in one transaction would exceed the
@@ -167,9 +172,7 @@ async function noopLargeScenario(report) {
         label: '`migrate auto`',
         cwd: home,
         command: () => migrate(['auto'], dir, url),
-        check: async (r) => {
-          if (!/"state":"current"|state: current/.test(r.stderr)) throw new Error(`migrate auto did not see a current database:\n${r.stderr.slice(-500)}`);
-        },
+        check: expectCurrent,
       },
     ], QUICK_RUNS);
     report.sections.push({ title: `No-op start: ${count} SQL migrations, database current`, results });
@@ -233,9 +236,7 @@ async function noopScenario(report) {
         label: '`migrate auto`',
         cwd: home,
         command: () => migrate(['auto'], dir, url),
-        check: async (r) => {
-          if (!/"state":"current"|state: current/.test(r.stderr)) throw new Error(`migrate auto did not see a current database:\n${r.stderr.slice(-500)}`);
-        },
+        check: expectCurrent,
       },
       { label: '`node-pg-migrate up`', cwd: home, env: { DATABASE_URL: url }, command: () => nodePgMigrateUp(dir), check: expectNoop },
       { label: '`dbmate up` (its own SQL files, same DDL)', cwd: home, command: () => dbmateUp(dbmateDir, dbmateDb) },

@@ -1003,24 +1003,20 @@ export const PART_KIND_OF_LIST: Readonly<Record<TopLevelList, PartKind>> = {
   statistics: 'statistics',
 };
 
-/**
- * Reads the parts of the top-level objects whose OIDs are in `only` (all of
- * them when null), running only the queries of `kinds` (all when absent) and
- * none of the steps named in `skip` (which the caller knows find nothing).
- * Runs in the pinned transaction (`withPinnedCatalog`).
- */
 /** The steps that read relations and their parts, by the names readCatalogParts gives them. */
-function relationStepsOf(privileges: boolean, major: number): [string, string][] {
-  return [
-    ['relations', relationsSql(privileges)],
-    ['columns', columnsSql(privileges, major)],
-    ['constraints', CONSTRAINTS_SQL],
-    ['indexes', INDEXES_SQL],
-    ['triggers', TRIGGERS_SQL],
-    ['policies', POLICIES_SQL],
-    ['rules', RULES_SQL],
-  ];
+function relationStepsOf(privileges: boolean, major: number): Record<RelationStep, string> {
+  return {
+    relations: relationsSql(privileges),
+    columns: columnsSql(privileges, major),
+    constraints: CONSTRAINTS_SQL,
+    indexes: INDEXES_SQL,
+    triggers: TRIGGERS_SQL,
+    policies: POLICIES_SQL,
+    rules: RULES_SQL,
+  };
 }
+
+type RelationStep = 'relations' | 'columns' | 'constraints' | 'indexes' | 'triggers' | 'policies' | 'rules';
 
 /**
  * Several steps with the same parameters as one statement: a row with a
@@ -1033,6 +1029,12 @@ function combinedStepsSql(steps: readonly (readonly [string, string])[]): string
   return `SELECT ${steps.map(([name, sql]) => `(SELECT pg_catalog.json_agg(q) FROM (${sql}) q) AS "${name}"`).join(',\n       ')}`;
 }
 
+/**
+ * Reads the parts of the top-level objects whose OIDs are in `only` (all of
+ * them when null), running only the queries of `kinds` (all when absent) and
+ * none of the steps named in `skip` (which the caller knows find nothing).
+ * Runs in the pinned transaction (`withPinnedCatalog`).
+ */
 export async function readCatalogParts(
   db: Queryable,
   context: PartsContext,
@@ -1054,24 +1056,27 @@ export async function readCatalogParts(
   const wanted = (kind: PartKind, name: string) => (kinds === undefined || kinds.has(kind)) && !skip?.has(name);
   // A read of some relations (an incremental read, after each migration of a replay) asks for all of their
   // steps in one round trip (combinedStepsSql); a full read asks step by step, skipping what it can tell is empty.
-  const relationSteps = some && wanted('relations', 'relations') ? relationStepsOf(privileges, major).filter(([name]) => wanted('relations', name)) : [];
+  const relationSql = relationStepsOf(privileges, major);
+  const relationSteps = some && wanted('relations', 'relations')
+    ? (Object.entries(relationSql) as [RelationStep, string][]).filter(([name]) => wanted('relations', name))
+    : [];
   const combined = relationSteps.length > 0
     ? (await queryStep<Record<string, unknown[] | null>>(db, 'relations', schema, onlySelected(combinedStepsSql(relationSteps)), params, true))[0]
     : undefined;
-  const step = async <R>(kind: PartKind, name: string, sql: string): Promise<R[]> => {
-    if (combined !== undefined && kind === 'relations') return (combined[name] ?? []) as R[];
-    return wanted(kind, name) ? queryStep<R>(db, name, schema, some ? onlySelected(sql) : sql, params, some) : [];
-  };
+  const step = async <R>(kind: PartKind, name: string, sql: string): Promise<R[]> =>
+    wanted(kind, name) ? queryStep<R>(db, name, schema, some ? onlySelected(sql) : sql, params, some) : [];
+  const relationStep = async <R>(name: RelationStep): Promise<R[]> =>
+    combined !== undefined ? ((combined[name] ?? []) as R[]) : step<R>('relations', name, relationSql[name]);
   const extensions = await step<{ oid: string; name: string; version: string; comment: string | null }>('extensions', 'extensions', EXTENSIONS_SQL);
-  const relations = await step<RelationRow>('relations', 'relations', relationsSql(privileges));
+  const relations = await relationStep<RelationRow>('relations');
   const tableOids = relations.length > 0;
-  const columns = tableOids ? await step<ColumnRow>('relations', 'columns', columnsSql(privileges, major)) : [];
-  const constraints = tableOids ? await step<ConstraintRow>('relations', 'constraints', CONSTRAINTS_SQL) : [];
-  const indexes = tableOids ? await step<IndexRow>('relations', 'indexes', INDEXES_SQL) : [];
+  const columns = tableOids ? await relationStep<ColumnRow>('columns') : [];
+  const constraints = tableOids ? await relationStep<ConstraintRow>('constraints') : [];
+  const indexes = tableOids ? await relationStep<IndexRow>('indexes') : [];
   // relhastriggers and relhasrules stay true once set: no relation with them has none.
-  const triggers = relations.some((r) => r.hasTriggers) ? await step<TriggerRow>('relations', 'triggers', TRIGGERS_SQL) : [];
-  const policies = tableOids ? await step<PolicyRow>('relations', 'policies', POLICIES_SQL) : [];
-  const rules = relations.some((r) => r.hasRules) ? await step<RuleRow>('relations', 'rules', RULES_SQL) : [];
+  const triggers = relations.some((r) => r.hasTriggers) ? await relationStep<TriggerRow>('triggers') : [];
+  const policies = tableOids ? await relationStep<PolicyRow>('policies') : [];
+  const rules = relations.some((r) => r.hasRules) ? await relationStep<RuleRow>('rules') : [];
   const sequences = await step<SequenceRow>('sequences', 'sequences', sequencesSql(privileges));
   const types = await step<TypeRow>('types', 'types', typesSql(privileges));
   const functions = await step<FunctionRow>('functions', 'functions', functionsSql(privileges));

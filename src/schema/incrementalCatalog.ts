@@ -296,18 +296,6 @@ const MARKER = `CASE WHEN ${OTHERS_IN_DATABASE}
 const RELATIONS = [...new Set(TRACKED.map((t) => t.from.split(' ')[0]!))];
 const relationOf = (t: TrackedCatalog): number => RELATIONS.indexOf(t.from.split(' ')[0]!);
 
-/**
- * This backend's counts of rows inserted, updated and deleted in each of
- * RELATIONS, as json [transaction start, inserted[], updated[], deleted[]].
- * They are the current transaction's (its live subtransactions' included)
- * plus what earlier transactions of the backend counted and the backend has
- * not yet sent to the shared statistics, which it does only while idle
- * outside a transaction (pg_stat_get_xact_tuples_inserted and friends:
- * src/backend/utils/activity/pgstat_relation.c, pgstat.c before 15). Every
- * catalog row is written by heap_insert, heap_update or heap_delete, which
- * count it (src/backend/access/heap/heapam.c); an in-place update does not,
- * and neither does it change xmin, so the scan does not see it either.
- */
 /** The transaction's start, as text whatever the session's settings (DateStyle, TimeZone). */
 const TRANSACTION_START = asText(`(pg_catalog.date_part('epoch', pg_catalog.transaction_timestamp()) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8`);
 
@@ -321,8 +309,20 @@ function countColumns(oids: readonly string[]): string {
 const RELATION_OIDS = RELATIONS.map((r) => `'pg_catalog.${r}'::pg_catalog.regclass::pg_catalog.oid`);
 /** As text[] by format(), not a cast: a cast from oid to text is one a schema may define (test/fixtures/hostile-schema). */
 const RELATION_OIDS_AS_TEXT = `ARRAY[${RELATION_OIDS.map(asText).join(', ')}]::pg_catalog.text[]`;
-const COUNT_COLUMNS = countColumns(RELATION_OIDS);
-const COUNTS = `pg_catalog.json_build_array(${COUNT_COLUMNS})`;
+
+/**
+ * This backend's counts of rows inserted, updated and deleted in each of
+ * RELATIONS, as json [transaction start, inserted[], updated[], deleted[]].
+ * They are the current transaction's (its live subtransactions' included)
+ * plus what earlier transactions of the backend counted and the backend has
+ * not yet sent to the shared statistics, which it does only while idle
+ * outside a transaction (pg_stat_get_xact_tuples_inserted and friends:
+ * src/backend/utils/activity/pgstat_relation.c, pgstat.c before 15). Every
+ * catalog row is written by heap_insert, heap_update or heap_delete, which
+ * count it (src/backend/access/heap/heapam.c); an in-place update does not,
+ * and neither does it change xmin, so the scan does not see it either.
+ */
+const COUNTS = `pg_catalog.json_build_array(${countColumns(RELATION_OIDS)})`;
 
 /**
  * What IncrementalSchemaReader.baselineSql sends right after BEGIN: the
@@ -345,10 +345,15 @@ const LARGEST_OID = `GREATEST(${['pg_class', 'pg_type', 'pg_proc', 'pg_constrain
   .map((c) => `(SELECT pg_catalog.max(y.oid) FROM ${c} y)`)
   .join(', ')})`;
 
+/** A changed row as the scan gives it (ChangedRow): key, owners, seeds, whether it shadows, part kinds. */
+function changedRowJson(t: TrackedCatalog): string {
+  return `pg_catalog.json_build_array(${t.key}, ${t.owners}, ${t.seeds}, ${t.shadows ?? 'false'}, ${t.kinds ?? 'NULL::pg_catalog.text[]'})`;
+}
+
 /** A catalog's row of the scan: its user rows' count, and those changed since the marker `$1` (`all`: every row). */
 function fullPart(t: TrackedCatalog, all: boolean): string {
   return `SELECT '${t.name}' AS catalog, 'full' AS mode, 0 AS updated, pg_catalog.count(*) AS rows,
-       pg_catalog.json_agg(pg_catalog.json_build_array(${t.key}, ${t.owners}, ${t.seeds}, ${t.shadows ?? 'false'}, ${t.kinds ?? 'NULL::pg_catalog.text[]'}))
+       pg_catalog.json_agg(${changedRowJson(t)})
          FILTER (WHERE ${all ? '$1::pg_catalog.xid IS NOT NULL' : `pg_catalog.age(x.xmin) ${LE} pg_catalog.age($1::pg_catalog.xid)`}) AS changed
      FROM ${t.from} WHERE ${t.where}`;
 }
@@ -431,7 +436,7 @@ function changedScanText(modes: readonly (readonly [TrackedCatalog, 'full' | 'ra
     mode === 'full'
       ? fullPart(t, false)
       : `SELECT '${t.name}' AS catalog, 'range' AS mode, ${t.updatedSinceInsert === undefined ? '0' : `pg_catalog.count(*) FILTER (WHERE ${t.updatedSinceInsert})`} AS updated, pg_catalog.count(*) AS rows,
-       pg_catalog.json_agg(pg_catalog.json_build_array(${t.key}, ${t.owners}, ${t.seeds}, ${t.shadows ?? 'false'}, ${t.kinds ?? 'NULL::pg_catalog.text[]'}))
+       pg_catalog.json_agg(${changedRowJson(t)})
          FILTER (WHERE ${t.where}) AS changed
      FROM ${t.from} WHERE ${t.rangeWith ?? 'true'} AND ${t.lead} OPERATOR(pg_catalog.>) $5::pg_catalog.oid AND ${t.lead} ${LE} $6::pg_catalog.oid
        AND pg_catalog.age(x.xmin) ${LE} pg_catalog.age($1::pg_catalog.xid)`,
