@@ -69,6 +69,22 @@ export function namedQuery(text: string, values: unknown[]): NamedQuery {
   return { name: `migrate_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text, values };
 }
 
+/**
+ * `text` for catalogs of about `rows` user rows: one text, and so one named
+ * statement, for each doubling of them (from 512 on). A named statement
+ * keeps the generic plan it got when first run (the incremental reader sets
+ * plan_cache_mode), and for a small catalog the planner prefers reading it
+ * from end to end to looking rows up through an index: a replay, whose
+ * reads are planned after its first migrations, would read whole catalogs
+ * after every migration ever after, each read a little slower than the one
+ * before (at 1,000 tables, 2.8 ms for one table's parts instead of 0.6, and
+ * 1.3 ms for its scan instead of 0.5: bench/SCALE.md). A new text is
+ * planned anew, for the catalogs as they are then: a few plans in all.
+ */
+export function plannedFor(text: string, rows: number): string {
+  return `${text}\n-- planned for about 2^${Math.floor(Math.log2(Math.max(rows, 512)))} rows`;
+}
+
 export interface ReadSchemaModelOptions {
   /**
    * The managed schema.
@@ -954,6 +970,8 @@ export interface NamespaceInfo {
 /** What a read of some parts can take from an earlier read instead of reading again. */
 export interface KnownParts {
   readonly namespace: NamespaceInfo;
+  /** The user rows of the catalogs (about): a read of some objects is planned for them (plannedFor). */
+  readonly plannedFor?: number;
   /** The schema's own fields, when they did not change. */
   readonly own?: Pick<SchemaModel, SchemaField>;
 }
@@ -1053,6 +1071,7 @@ export async function readCatalogParts(
     : (await queryStep<PrivilegeColumns & { comment: string | null; defaultPrivileges: string[] | null }>(db, 'schema', schema, schemaSql(privileges), [namespace.oid], known !== undefined))[0];
   // Sequential on purpose: a Queryable is one connection, which runs one query at a time anyway.
   const some = only !== null;
+  const ofSome = (sql: string) => (known?.plannedFor === undefined ? onlySelected(sql) : plannedFor(onlySelected(sql), known.plannedFor));
   const wanted = (kind: PartKind, name: string) => (kinds === undefined || kinds.has(kind)) && !skip?.has(name);
   // A read of some relations (an incremental read, after each migration of a replay) asks for all of their
   // steps in one round trip (combinedStepsSql); a full read asks step by step, skipping what it can tell is empty.
@@ -1061,10 +1080,10 @@ export async function readCatalogParts(
     ? (Object.entries(relationSql) as [RelationStep, string][]).filter(([name]) => wanted('relations', name))
     : [];
   const combined = relationSteps.length > 0
-    ? (await queryStep<Record<string, unknown[] | null>>(db, 'relations', schema, onlySelected(combinedStepsSql(relationSteps)), params, true))[0]
+    ? (await queryStep<Record<string, unknown[] | null>>(db, 'relations', schema, ofSome(combinedStepsSql(relationSteps)), params, true))[0]
     : undefined;
   const step = async <R>(kind: PartKind, name: string, sql: string): Promise<R[]> =>
-    wanted(kind, name) ? queryStep<R>(db, name, schema, some ? onlySelected(sql) : sql, params, some) : [];
+    wanted(kind, name) ? queryStep<R>(db, name, schema, some ? ofSome(sql) : sql, params, some) : [];
   const relationStep = async <R>(name: RelationStep): Promise<R[]> =>
     combined !== undefined ? ((combined[name] ?? []) as R[]) : step<R>('relations', name, relationSql[name]);
   const extensions = await step<{ oid: string; name: string; version: string; comment: string | null }>('extensions', 'extensions', EXTENSIONS_SQL);

@@ -41,6 +41,7 @@ import {
   partsContextOf,
   readCatalogParts,
   pinnedSettingsSql,
+  plannedFor,
   withPinnedCatalog,
   type CatalogParts,
   type PinRequest,
@@ -389,6 +390,7 @@ function memo(key: string, build: () => string): string {
   return text;
 }
 
+
 /** scanSql's rows of `catalogs` alone (a ranged scan's that did not add up); $2 is referenced whatever they are. */
 function partsSql(catalogs: readonly TrackedCatalog[]): string {
   return qualifyCatalogs(`${catalogs.map((t) => fullPart(t, false)).join('\n UNION ALL ')}
@@ -698,6 +700,13 @@ export class IncrementalSchemaReader {
     return readCatalogParts(this.db, context, null);
   }
 
+  /** How many user rows of the counted catalogs there are (as of the last scan). */
+  private trackedRows(): number {
+    let rows = 0;
+    for (const keys of this.tracked.values()) rows += keys.size;
+    return rows;
+  }
+
   /** The parts after what changed since the last read, or null when only a full read is sure to be right. */
   private async readChanges(context: PartsContext, previous: CatalogParts, pin: PinRequest | null, baseline: Counts | null): Promise<CatalogParts | null> {
     const scan = await this.scan(false, pin, baseline);
@@ -766,7 +775,7 @@ export class IncrementalSchemaReader {
     }
     this.marker = scan.marker;
     this.stats.incremental += 1;
-    const knownParts = { namespace: previous.namespace!, ...(ownChanged ? {} : { own: previous.own }) };
+    const knownParts = { namespace: previous.namespace!, plannedFor: this.trackedRows(), ...(ownChanged ? {} : { own: previous.own }) };
     if (owners.size === 0 && seedObjects.length === 0) {
       // Nothing of the user's objects changed; the schema's own fields may have.
       if (!ownChanged) return previous;
@@ -846,7 +855,8 @@ export class IncrementalSchemaReader {
     const schema = this.options.schema ?? 'public';
     const settings = pin ?? { names: [], values: [] };
     const params: unknown[] = [this.marker, schema, settings.names, settings.values];
-    let query = namedQuery(scanSql(all), params);
+    const planned = (text: string) => (all ? text : plannedFor(text, this.trackedRows()));
+    let query = namedQuery(planned(scanSql(all)), params);
     let counts: Counts | null = null;
     const modes = new Map<TrackedCatalog, 'full' | 'range'>();
     /** What each catalog's counts say it changed by: [inserted, updated, deleted]. */
@@ -871,7 +881,7 @@ export class IncrementalSchemaReader {
           } else if (inserted !== 0 || lost) modes.set(t, 'range');
         }
         this.stats.ranged += 1;
-        query = namedQuery(changedScanSql([...modes]), [...params, this.largestOid, '4294967295', [...classes]]);
+        query = namedQuery(planned(changedScanSql([...modes])), [...params, this.largestOid, '4294967295', [...classes]]);
       }
     }
     const { rows } = await this.db.query<ScanRow>(query);
