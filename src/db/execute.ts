@@ -80,6 +80,13 @@ export interface BatchOptions {
    */
   readonly onBegin?: { readonly sql: string; take(rows: readonly any[]): void };
   /**
+   * The caller's own work (no queries) to run while the server runs
+   * migration SQL: called right after each round trip of it is sent, before
+   * its answer is awaited, so that the two run at once on two cores. A
+   * replay fingerprints the revision before there. It must not throw.
+   */
+  readonly whileRunning?: () => void;
+  /**
    * Throws LockLostError unless the run still holds the migration lock. Asked
    * before the history write of a migration that ran outside a transaction:
    * with the lock gone, another runner may have run and recorded it meanwhile.
@@ -394,13 +401,13 @@ class BatchRun {
     const sent = performance.now();
     let result: Awaited<ReturnType<typeof sendRoundTrip>>;
     try {
-      result = await this.stopper.guard(
-        sendRoundTrip(db, group.map((part) => ({ statements: part.built.sql })), (started, previousMs) => {
-          if (started > 0 && previousMs !== null) finished(group[started - 1]!, previousMs);
-          if (started < group.length) this.setRunning(group[started]!.index);
-        }),
-        group.at(-1)!.deadline,
-      );
+      // Sent by the time sendRoundTrip returns its promise (pg writes a query when it is the only one).
+      const sending = sendRoundTrip(db, group.map((part) => ({ statements: part.built.sql })), (started, previousMs) => {
+        if (started > 0 && previousMs !== null) finished(group[started - 1]!, previousMs);
+        if (started < group.length) this.setRunning(group[started]!.index);
+      });
+      this.options.whileRunning?.();
+      result = await this.stopper.guard(sending, group.at(-1)!.deadline);
     } catch (error) {
       if (!(error instanceof RoundTripError)) throw error;
       // The parts before the failed one ran (reported as the markers came); the rollback will undo them.

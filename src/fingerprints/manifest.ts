@@ -18,7 +18,7 @@ import {
   type SchemaModel,
 } from '../schema/model.js';
 import { describeDifference, diffSchemas } from '../schema/diff.js';
-import { fingerprintSchema, hashTopLevelObject, serializeCanonicalJson } from '../schema/fingerprint.js';
+import { fingerprintOfObjects, fingerprintSchema, hashTopLevelObject, serializeCanonicalJson } from '../schema/fingerprint.js';
 import type { FingerprintManifest } from '../core/types.js';
 import type { MigrationFile } from '../core/types.js';
 
@@ -115,9 +115,14 @@ export function serializeManifest(m: Manifest): string {
 }
 
 /** One revision's entry, from the model before it and the model after it. */
-export function buildRevision(file: MigrationFile, before: SchemaModel, after: SchemaModel): ManifestRevision {
-  const previous = topLevelObjectsOf(before);
-  const objects = topLevelObjectsOf(after);
+export function buildRevision(
+  file: MigrationFile,
+  before: SchemaModel,
+  after: SchemaModel,
+  /** `topLevelObjectsOf` of each, where the caller has them (a replay: the last revision's are this one's before). */
+  previous: ReadonlyMap<string, unknown> = topLevelObjectsOf(before),
+  objects: ReadonlyMap<string, unknown> = topLevelObjectsOf(after),
+): ManifestRevision {
   const set: ObjectMap = {};
   const changedKeys: string[] = [];
   for (const [key, value] of objects) {
@@ -130,10 +135,17 @@ export function buildRevision(file: MigrationFile, before: SchemaModel, after: S
   const drop = [...previous.keys()].filter((key) => !objects.has(key)).sort();
   // The diff of only what changed gives the same lines as the diff of the whole models, at the cost of the change.
   const touched = new Set([...changedKeys, ...drop]);
-  const beforePart = modelOfTopLevelObjects([...previous].filter(([key]) => touched.has(key)));
-  const afterPart = modelOfTopLevelObjects([...objects].filter(([key]) => touched.has(key)));
+  const beforePart = modelOfTopLevelObjects(entriesOf(previous, touched));
+  const afterPart = modelOfTopLevelObjects(entriesOf(objects, touched));
   const changes = diffSchemas(beforePart, afterPart).map(describeDifference).map(asChange);
-  return { name: file.name, checksum: file.checksum, fingerprint: fingerprintSchema(after), changes, set, drop };
+  return { name: file.name, checksum: file.checksum, fingerprint: fingerprintOfObjects(after, objects), changes, set, drop };
+}
+
+/** The entries of `objects` with the keys in `keys` (those it has). */
+function entriesOf(objects: ReadonlyMap<string, unknown>, keys: ReadonlySet<string>): [string, unknown][] {
+  const entries: [string, unknown][] = [];
+  for (const key of keys) if (objects.has(key)) entries.push([key, objects.get(key)]);
+  return entries;
 }
 
 export interface ManifestOptions {

@@ -16,7 +16,7 @@
 import { IncrementalSchemaReader } from '../schema/incrementalCatalog.js';
 import { fingerprintSchema } from '../schema/fingerprint.js';
 import type { ReadSchemaModelOptions } from '../schema/catalog.js';
-import type { SchemaModel } from '../schema/model.js';
+import { topLevelObjectsOf, type SchemaModel } from '../schema/model.js';
 import type { MigrationFile } from '../core/types.js';
 import type { BatchOptions } from '../db/execute.js';
 import { assembleManifest, buildRevision, isCurrentManifest, type Manifest, type ManifestOptions, type ManifestRevision } from './manifest.js';
@@ -24,37 +24,53 @@ import { assembleManifest, buildRevision, isCurrentManifest, type Manifest, type
 /** What a replay needs from its caller: a connection to the scratch database, and a way to apply migrations in it. */
 export interface ReplayTarget {
   readonly db: ConstructorParameters<typeof IncrementalSchemaReader>[0];
-  /**
-   * Applies `files` (in order, as one batch) to the scratch database, calling
-   * `beforeCommit` inside each of the batch's transactions right before it
-   * commits (BatchOptions.beforeCommit): the replay reads the schema there,
-   * which saves the round trips of a transaction of its own. `onBegin` goes
-   * with each BEGIN (BatchOptions.onBegin): the reader's baseline, by which
-   * it reads only the catalogs the transaction changed.
-   */
-  apply(files: readonly MigrationFile[], beforeCommit: () => Promise<void>, onBegin: OnBegin): Promise<unknown>;
+  /** Applies `files` (in order, as one batch) to the scratch database, with `hooks` (ReplayHooks). */
+  apply(files: readonly MigrationFile[], hooks: ReplayHooks): Promise<unknown>;
 }
 
-export type OnBegin = NonNullable<BatchOptions['onBegin']>;
+/**
+ * What a replay does inside each batch (BatchOptions): `beforeCommit` reads
+ * the schema inside each of its transactions right before it commits, which
+ * saves the round trips of a transaction of its own; `onBegin` goes with each
+ * BEGIN: the reader's baseline, by which it reads only the catalogs the
+ * transaction changed; `whileRunning`, where given, is the replay's own work
+ * to do while the server runs the migration.
+ */
+export type ReplayHooks = Required<Pick<BatchOptions, 'beforeCommit' | 'onBegin'>> & Pick<BatchOptions, 'whileRunning'>;
 
 /**
  * Applies `files` and reads the schema they leave, inside the transaction
- * that commits them (the last one, where the batch has several).
+ * that commits them (the last one, where the batch has several). `meanwhile`
+ * runs once: while the server runs the migrations' SQL, or else after; what
+ * it throws is thrown after the batch, not as the migration's failure.
  */
 export async function applyAndRead(
   apply: ReplayTarget['apply'],
   reader: IncrementalSchemaReader,
   files: readonly MigrationFile[],
+  meanwhile?: () => void,
 ): Promise<SchemaModel> {
   let model: SchemaModel | null = null;
-  const onBegin: OnBegin = { sql: reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) };
-  await apply(
-    files,
-    async () => {
+  let ran = meanwhile === undefined;
+  let failure: { error: unknown } | null = null;
+  const runMeanwhile = () => {
+    if (ran) return;
+    ran = true;
+    try {
+      meanwhile!();
+    } catch (error) {
+      failure = { error };
+    }
+  };
+  await apply(files, {
+    beforeCommit: async () => {
       model = await reader.read('ending');
     },
-    onBegin,
-  );
+    onBegin: { sql: reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) },
+    whileRunning: runMeanwhile,
+  });
+  runMeanwhile();
+  if (failure !== null) throw (failure as { error: unknown }).error;
   return model ?? (await reader.read());
 }
 
@@ -108,10 +124,20 @@ export async function replayManifest(
     if (fingerprintSchema(before) !== previous!.revisions[kept - 1]!.fingerprint) return null;
     revisions.push(...previous!.revisions.slice(0, kept));
   }
+  // Each revision's entry is built while the server runs the next migration (applyAndRead's
+  // `meanwhile`): the runner's share of a replay, on the other core.
+  let objectsBefore = topLevelObjectsOf(before);
+  let entry: (() => void) | undefined;
   for (const file of files.slice(kept)) {
-    const after = await applyAndRead(apply, reader, [file]);
-    revisions.push(buildRevision(file, before, after));
+    const after = await applyAndRead(apply, reader, [file], entry);
+    const previousModel = before;
+    entry = () => {
+      const objectsAfter = topLevelObjectsOf(after);
+      revisions.push(buildRevision(file, previousModel, after, objectsBefore, objectsAfter));
+      objectsBefore = objectsAfter;
+    };
     before = after;
   }
+  entry?.();
   return assembleManifest(options, base, revisions);
 }

@@ -19,7 +19,7 @@ import type { SchemaModel } from '../schema/model.js';
 import type { Settings } from '../config/settings.js';
 import type { MigrationFile } from '../core/types.js';
 import { findStaleness, readManifest, type Manifest } from './manifest.js';
-import { replayManifest, type OnBegin } from './manifestBuilder.js';
+import { replayManifest, type ReplayHooks } from './manifestBuilder.js';
 import { replayVerify, type VerifyStep } from './verifyReplay.js';
 import { openScratchServer, type ScratchRequest } from './scratchServer.js';
 
@@ -210,12 +210,11 @@ function cleanUpOnSignal(signal?: AbortSignal) {
  * How a replay runs its batches. `later`: a batch after the first, which
  * made the history tables as a run does (BatchOptions.history).
  */
-export function batchOptions(client: Client, context: ReplayContext, beforeCommit?: () => Promise<void>, later = false, onBegin?: OnBegin) {
+export function batchOptions(client: Client, context: ReplayContext, hooks?: ReplayHooks, later = false) {
   return {
     db: client,
     history: later ? ('none' as const) : ('record' as const),
-    ...(beforeCommit && { beforeCommit }),
-    ...(onBegin && { onBegin }),
+    ...hooks,
     where: { schema: context.settings.schema, migrationsSchema: context.settings.migrationsSchema, table: context.settings.table },
     // Progress of a replay is noise; failures come back as errors.
     logger: createSilentLogger(),
@@ -236,9 +235,9 @@ export async function computeManifest(context: ReplayContext, files: readonly Mi
   const replay = (reuse: Manifest | null) =>
     withScratchDatabase(context, (client) => {
       let applied = false;
-      const apply = async (batch: readonly MigrationFile[], beforeCommit: () => Promise<void>, onBegin: OnBegin) => {
+      const apply = async (batch: readonly MigrationFile[], hooks: ReplayHooks) => {
         try {
-          await executeBatch('up', batch, files, batchOptions(client, context, beforeCommit, applied, onBegin));
+          await executeBatch('up', batch, files, batchOptions(client, context, hooks, applied));
           applied = true;
         } catch (error) {
           // Not a failed migration of the target: the replay of one, elsewhere. A bad file stays what it is.
@@ -268,8 +267,8 @@ export async function verifyMigrations(
   // verifyReplay.ts: each schema read incrementally, the second up as one batch.
   const { steps, models } = await withScratchDatabase(context, (client) => {
     let applied = false;
-    const apply = async (direction: 'up' | 'down', batch: readonly MigrationFile[], beforeCommit: () => Promise<void>, onBegin: OnBegin) => {
-      await executeBatch(direction, batch, files, batchOptions(client, context, beforeCommit, applied, onBegin));
+    const apply = async (direction: 'up' | 'down', batch: readonly MigrationFile[], hooks: ReplayHooks) => {
+      await executeBatch(direction, batch, files, batchOptions(client, context, hooks, applied));
       applied = true;
     };
     return replayVerify({ db: client, apply }, files, readOptionsOf(context.settings));

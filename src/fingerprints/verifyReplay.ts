@@ -18,7 +18,7 @@ import { IncrementalSchemaReader } from '../schema/incrementalCatalog.js';
 import type { ReadSchemaModelOptions } from '../schema/catalog.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { MigrationFile } from '../core/types.js';
-import { applyAndRead, prepareScratchSession, type OnBegin, type ReplayTarget } from './manifestBuilder.js';
+import { applyAndRead, prepareScratchSession, type ReplayHooks, type ReplayTarget } from './manifestBuilder.js';
 import { SchemaCatalogError } from '../core/errors.js';
 
 export interface VerifyStep {
@@ -31,8 +31,8 @@ export interface VerifyStep {
 
 export interface VerifyTarget {
   readonly db: ReplayTarget['db'];
-  /** Runs `files` in `direction`, as one batch, calling `beforeCommit` before each of its COMMITs and sending `onBegin` with each BEGIN (ReplayTarget.apply). */
-  apply(direction: 'up' | 'down', files: readonly MigrationFile[], beforeCommit: () => Promise<void>, onBegin: OnBegin): Promise<unknown>;
+  /** Runs `files` in `direction`, as one batch, with `hooks` (ReplayTarget.apply). */
+  apply(direction: 'up' | 'down', files: readonly MigrationFile[], hooks: ReplayHooks): Promise<unknown>;
 }
 
 /** The steps of the replay, and the schema before any migration and after each first up (for the manifest check). */
@@ -48,7 +48,7 @@ export async function replayVerify(
   /** Runs the batch and reads the schema it leaves (null: it failed, and the step says so). */
   const attempt = async (phase: VerifyStep['phase'], batch: readonly MigrationFile[], direction: 'up' | 'down', name = batch[0]!.name) => {
     try {
-      return await applyAndRead((files, beforeCommit, onBegin) => target.apply(direction, files, beforeCommit, onBegin), reader, batch);
+      return await applyAndRead((files, hooks) => target.apply(direction, files, hooks), reader, batch);
     } catch (error) {
       // A failure of the read itself is not the migration's: it stops the replay.
       if (error instanceof SchemaCatalogError) throw error;

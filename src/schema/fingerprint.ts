@@ -26,8 +26,13 @@ import {
 } from './model.js';
 
 export function fingerprintSchema(model: SchemaModel): string {
+  return fingerprintOfObjects(model, topLevelObjectsOf(model));
+}
+
+/** fingerprintSchema, given the model's `topLevelObjectsOf` (a replay has it at hand already). */
+export function fingerprintOfObjects(model: Pick<SchemaModel, 'format'>, objects: ReadonlyMap<string, unknown>): string {
   const lines: string[] = [];
-  for (const [key, value] of topLevelObjectsOf(model)) lines.push(`${key}\t${hashTopLevelObject(key, value)}`);
+  for (const [key, value] of objects) lines.push(`${key}\t${hashTopLevelObject(key, value)}`);
   lines.sort(compareCodeUnits);
   return sha256(`format ${String(model.format)}\n${lines.join('\n')}`);
 }
