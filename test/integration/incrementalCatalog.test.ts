@@ -19,6 +19,7 @@ import { fingerprintSchema } from '../../src/schema/fingerprint.js';
 import { describeDifference, diffSchemas } from '../../src/schema/diff.js';
 import { IncrementalSchemaReader } from '../../src/schema/incrementalCatalog.js';
 import { buildManifest, readManifest } from '../../src/fingerprints/manifest.js';
+import { applyAndRead, type ReplayHooks } from '../../src/fingerprints/manifestBuilder.js';
 import type { SchemaModel } from '../../src/schema/model.js';
 import type { MigrationFile } from '../../src/core/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -427,6 +428,58 @@ describe('snapshot: full and incremental give the same manifest', () => {
         after.push({ file: files[after.length]!, model: await fullRead(client, 'public') });
       }
       expect(written).toEqual(buildManifest({ schema: 'public' }, base, after));
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe("a replay's work while the server runs a migration (applyAndRead's meanwhile)", () => {
+  const options = (client: pg.Client) => ({
+    db: client,
+    where: { schema: 'public', migrationsSchema: 'public', table: 'pgmigrations' },
+    logger: createSilentLogger(),
+    ddlLockTimeoutMs: 0,
+    ddlLockRetries: 0,
+    appliedBy: 'test',
+  });
+  const files = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meanwhile-'));
+    dirs.push(dir);
+    await writeFile(join(dir, '0001_t.sql'), '-- Up Migration\nCREATE TABLE t (id int);\n\n-- Down Migration\nDROP TABLE t;\n');
+    return readMigrationFiles(dir);
+  };
+
+  test('runs once, after the migration is sent and before the schema is read', async () => {
+    const { client } = await connected('meanwhile_order');
+    try {
+      const batch = await files();
+      const order: string[] = [];
+      const reader = new IncrementalSchemaReader(client, { excludeTables: RUNNER_TABLES });
+      await reader.read();
+      const apply = (list: readonly MigrationFile[], hooks: ReplayHooks) =>
+        executeBatch('up', list, batch, { ...options(client), ...hooks, beforeCommit: async () => (order.push('read'), hooks.beforeCommit()) });
+      const model = await applyAndRead(apply, reader, batch, () => order.push('meanwhile'));
+      expect(order).toEqual(['meanwhile', 'read']);
+      expect(model.tables.map((t) => t.name)).toEqual(['t']);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('a failure of it comes after the batch, which it does not stop, and is not the migration\'s', async () => {
+    const { client } = await connected('meanwhile_failure');
+    try {
+      const batch = await files();
+      const reader = new IncrementalSchemaReader(client, { excludeTables: RUNNER_TABLES });
+      await reader.read();
+      const apply = (list: readonly MigrationFile[], hooks: ReplayHooks) => executeBatch('up', list, batch, { ...options(client), ...hooks });
+      const failure = new Error('the work failed');
+      await expect(applyAndRead(apply, reader, batch, () => { throw failure; })).rejects.toBe(failure);
+      // The migration committed: the work's failure is the caller's, after the batch.
+      const { rows } = await client.query(`SELECT name FROM public.pgmigrations`);
+      expect(rows.map((r) => r.name)).toEqual(['0001_t']);
+      expect((await client.query(`SELECT pg_catalog.to_regclass('public.t') IS NOT NULL AS made`)).rows[0].made).toBe(true);
     } finally {
       await client.end();
     }
