@@ -256,27 +256,37 @@ async function readHistory(db: Queryable, where: HistoryLocation, metaColumns: r
   const history = qualify(where.schema, where.table);
   const meta = qualify(where.schema, metaTableOf(where.table));
   const hasMeta = metaColumns !== null;
-  const ranAt = metaColumns?.includes('ran_at') ? 'm.ran_at' : 'NULL';
-  const columns = details
-    ? `h.name, h.run_on, ${hasMeta ? `m.checksum, m.duration_ms, m.applied_by, ${ranAt} AS ran_at` : 'NULL AS checksum, NULL AS duration_ms, NULL AS applied_by, NULL AS ran_at'}`
-    : `h.name, ${hasMeta ? 'm.checksum' : 'NULL AS checksum'}`;
   // node-pg-migrate reads the applied list in this order (runner.ts:312).
   const join = hasMeta ? `LEFT JOIN ${meta} m ON m.name OPERATOR(pg_catalog.=) h.name ` : '';
-  const sql = `SELECT ${columns} FROM ${history} h ${join}ORDER BY h.run_on, h.id`;
+  const order = 'ORDER BY h.run_on, h.id';
+  if (!details) {
+    // What every start reads: one row, a JSON array of [name, checksum] pairs. On a
+    // long history, a row per migration costs the client three times the CPU
+    // (pg builds an object per row), and a no-op start is mostly that CPU
+    // (bench/RESULTS.md, the long-history no-op start).
+    const checksum = hasMeta ? 'm.checksum' : 'NULL';
+    const { rows } = await db.query<{ history: string | null }>(
+      `SELECT pg_catalog.json_agg(pg_catalog.json_build_array(h.name, ${checksum}) ${order})::pg_catalog.text AS history FROM ${history} h ${join}`,
+    );
+    const pairs = JSON.parse(rows[0]?.history ?? '[]') as [string, string | null][];
+    return pairs.map(([name, recorded]) => ({ name, checksum: recorded, runOn: null, durationMs: null, appliedBy: null }));
+  }
+  const ranAt = metaColumns?.includes('ran_at') ? 'm.ran_at' : 'NULL';
+  const columns = `h.name, h.run_on, ${hasMeta ? `m.checksum, m.duration_ms, m.applied_by, ${ranAt} AS ran_at` : 'NULL AS checksum, NULL AS duration_ms, NULL AS applied_by, NULL AS ran_at'}`;
   const { rows } = await db.query<{
     name: string;
     checksum: string | null;
-    run_on?: Date;
-    ran_at?: Date | null;
-    duration_ms?: number | null;
-    applied_by?: string | null;
-  }>(sql);
+    run_on: Date;
+    ran_at: Date | null;
+    duration_ms: number | null;
+    applied_by: string | null;
+  }>(`SELECT ${columns} FROM ${history} h ${join}${order}`);
   return rows.map((r) => ({
     name: r.name,
     checksum: r.checksum,
-    runOn: r.ran_at ?? r.run_on ?? null,
+    runOn: r.ran_at ?? r.run_on,
     durationMs: r.duration_ms == null ? null : Number(r.duration_ms),
-    appliedBy: r.applied_by ?? null,
+    appliedBy: r.applied_by,
   }));
 }
 
