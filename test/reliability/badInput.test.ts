@@ -339,8 +339,9 @@ describe('database URLs', () => {
   });
 });
 
-test('migration names with quotes, semicolons and unicode apply, record, stamp and revert exactly', async () => {
-  const odd = `0002_it's; "quoted" ünïcødé ☃`;
+test('migration names with quotes, backslashes, semicolons and unicode apply, record, stamp and revert exactly', async () => {
+  // The history is read as JSON (src/db/facts.ts): a quote, a backslash, a tab and a character outside the BMP must come back as they went in.
+  const odd = `0002_it's; "quoted" back\\slash\ttab ünïcødé ☃ 🐘`;
   const dir = await migrationsDir({
     ...BASE,
     [`${odd}.sql`]: `-- Up Migration\nCREATE TABLE t_odd (id int);\n-- Down Migration\nDROP TABLE t_odd;\n`,
