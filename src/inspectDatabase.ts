@@ -3,12 +3,10 @@
  * migration files, changing nothing (src/observe.ts looks; a legacy database
  * is matched by a replay in a scratch database, src/replayFingerprints.ts).
  */
-import { withClient } from './db/connection.js';
 import { rejectAsRunnerError } from './core/errors.js';
 import { createSilentLogger } from './config/logger.js';
-import { readMigrationFiles } from './files/migrationFiles.js';
 import type { Detection } from './core/types.js';
-import { connectFor, observe, settingsOf, type RunnerOptions } from './observe.js';
+import { observe, readWhileConnecting, settingsOf, type RunnerOptions } from './observe.js';
 import { replayFingerprintsFor } from './replayFingerprints.js';
 
 export interface InspectOptions extends RunnerOptions {
@@ -27,10 +25,10 @@ export interface InspectOptions extends RunnerOptions {
 export async function inspectDatabase(options: InspectOptions = {}): Promise<Detection> {
   const settings = settingsOf(options);
   const logger = options.logger ?? createSilentLogger();
-  const files = await readMigrationFiles(settings.dir);
   const replay = replayFingerprintsFor(settings, logger);
-  return withClient(
-    () => connectFor(settings, logger),
-    async (client) => (await observe({ client, settings, files, logger, replay, checkDrift: options.checkDrift ?? true })).detection,
+  return readWhileConnecting(
+    settings,
+    logger,
+    async (client, files) => (await observe({ client, settings, files, logger, replay, checkDrift: options.checkDrift ?? true })).detection,
   ).catch(rejectAsRunnerError);
 }

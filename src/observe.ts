@@ -6,7 +6,7 @@
 import { connect, serverMajorOf, withClient, type Client } from './db/connection.js';
 import { readDatabaseFacts } from './db/facts.js';
 import { createSilentLogger, type Logger } from './config/logger.js';
-import { readMigrationFiles } from './files/migrationFiles.js';
+import { listMigrationFiles, readListedFiles, readMigrationFiles } from './files/migrationFiles.js';
 import { requireConnection, resolveSettings, type Settings, type SettingsInput } from './config/settings.js';
 import { detectState, type DetectOptions } from './core/stateDetector.js';
 import { nextRead, type LookSoFar, type ManifestChoice, type Reconcile } from './core/nextRead.js';
@@ -71,8 +71,11 @@ export type ReplayFingerprints = (request: {
 export interface ObserveOptions {
   readonly client: Client;
   readonly settings: Settings;
-  /** The migration files, when already read; else read from settings.dir. */
-  readonly files?: readonly MigrationFile[];
+  /**
+   * The migration files, read or being read (readWhileConnecting); else read
+   * from settings.dir. The history is read while they are.
+   */
+  readonly files?: readonly MigrationFile[] | Promise<readonly MigrationFile[]>;
   readonly logger?: Logger;
   /**
    * Whether to read the live schema to look for drift when a manifest exists
@@ -119,8 +122,10 @@ export async function observe(options: ObserveOptions): Promise<Observation> {
   const logger = options.logger ?? createSilentLogger();
   const reconcile = options.reconcile ?? (replay ? 'replay' : 'manifest');
   if (reconcile === 'replay' && !replay) throw new TypeError("observe: reconcile 'replay' needs a replay");
-  const files = options.files ?? (await readMigrationFiles(settings.dir));
-  const facts = await readDatabaseFacts(client, settings, { details: historyDetails, invalidIndexes });
+  const [files, facts] = await bothOrFirstError(
+    options.files ?? readMigrationFiles(settings.dir),
+    readDatabaseFacts(client, settings, { details: historyDetails, invalidIndexes }),
+  );
   const detectOptions = detectOptionsOf(settings);
   const first = detectState(facts, files, detectOptions);
 
@@ -198,6 +203,47 @@ export async function observe(options: ObserveOptions): Promise<Observation> {
       }
     }
   }
+}
+
+/**
+ * Both values; when both fail, the first one's error, whichever failed first
+ * in time: a folder's problem is reported before the database's, as when
+ * the files were read before connecting.
+ */
+export async function bothOrFirstError<A, B>(first: A | Promise<A>, second: Promise<B>): Promise<[A, B]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return [a.value, b.value];
+}
+
+/**
+ * Lists the migration files (a refusal about the folder comes before any
+ * connection), then connects while they are read: the reading yields to the
+ * event loop (src/files/migrationFiles.ts), so the connection is made, and
+ * observe's history read goes out, while the files are still being read;
+ * on a long history that is most of a no-op start (bench/RESULTS.md, the
+ * long-history no-op start). `work` gets the files as they are being read,
+ * for observe. When the connection fails, a file that could not be read is
+ * reported rather than the connection.
+ */
+export async function readWhileConnecting<T>(
+  settings: Settings,
+  logger: Logger,
+  work: (client: Client, files: Promise<readonly MigrationFile[]>) => Promise<T>,
+): Promise<T> {
+  const reading = readListedFiles(await listMigrationFiles(settings.dir));
+  // Settled here or by work; a rejection is never left unhandled.
+  reading.catch(() => undefined);
+  const open = async () => {
+    try {
+      return await connectFor(settings, logger);
+    } catch (error) {
+      await reading;
+      throw error;
+    }
+  };
+  return withClient(open, (client) => work(client, reading));
 }
 
 export async function connectFor(settings: Settings, logger: Logger, waitTimeoutSeconds = settings.waitTimeoutSeconds): Promise<Client> {

@@ -11,7 +11,7 @@ import { InterruptedError, RunnerError, rejectAsRunnerError } from './core/error
 import { runBatch, type BatchOutcome } from './db/execute.js';
 import { cancelBackend } from './db/interruption.js';
 import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './db/history.js';
-import { connectFor, observe, settingsOf, type Observation, type RunnerOptions } from './observe.js';
+import { observe, readWhileConnecting, settingsOf, type Observation, type RunnerOptions } from './observe.js';
 import { replayFingerprintsFor } from './replayFingerprints.js';
 import type { Manifest } from './fingerprints/manifest.js';
 import { readDatabaseFacts } from './db/facts.js';
@@ -19,7 +19,6 @@ import type { Queryable } from './core/types.js';
 import { checkSchemaAt, manifestForSchemaCheck } from './fingerprints/schemaCheck.js';
 import { withLock, type MigrationLockSession } from './db/lock.js';
 import { createSilentLogger, type Logger } from './config/logger.js';
-import { readMigrationFiles } from './files/migrationFiles.js';
 import { describeFinding } from './core/findings.js';
 import { requireConnection, type Settings } from './config/settings.js';
 import type { Detection, MigrationFile, MigrationRun, Plan, RunReport } from './core/types.js';
@@ -44,8 +43,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
   const settings = settingsOf(options);
   const logger = options.logger ?? createSilentLogger();
   const command = options.command ?? { kind: 'auto' };
-  const files = await readMigrationFiles(settings.dir);
-  return withClient(() => connectFor(settings, logger), async (client) => {
+  return readWhileConnecting(settings, logger, async (client, reading) => {
     // What the run saw and decided, for the report of whatever ends it.
     const seen: { before: Observation | null; plan: Plan | null } = { before: null, plan: null };
     const reportOf = (runs: readonly MigrationRun[], after: Detection | null, stamped: string | null): RunReport => ({
@@ -62,15 +60,18 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     // rest of the start (bench/RESULTS.md, the legacy schema); `status` and `check` always look.
     // Invalid indexes are status's to report: a start does not read them. Only auto runs JS/TS probes
     // (code of the migration files): it alone acts on a legacy match (below).
-    const look = { client, settings, files, logger, checkDrift: settings.refuseOnDrift, invalidIndexes: false, probeCode: command.kind === 'auto' };
+    const choices = { client, settings, logger, checkDrift: settings.refuseOnDrift, invalidIndexes: false, probeCode: command.kind === 'auto' };
     // SIGINT/SIGTERM stop a replay too: its scratch database goes.
     const replay = replayFingerprintsFor(settings, logger, options.signal);
     // Only auto acts on the revision a legacy database matches: up and down refuse a legacy
     // database and stamp is told its revision, so none of them replays the migrations to find it.
     const reconcile = command.kind === 'auto' ? 'replay' : 'none';
-    const names = files.map((f) => f.name);
 
+    // The first look has the files as they are being read; the looks after it, as it read them.
     const underLock = async (lock: MigrationLockSession, first: Observation): Promise<RunReport> => {
+      const { files } = first;
+      const names = files.map((f) => f.name);
+      const look = { ...choices, files };
       const before = await untilStopped(lookUnderLock(lock, first.manifest, logger, {
         look: (how, computed) => observe({ ...look, reconcile: reconcile === 'none' ? 'none' : how, replay, computed }),
         replay: async (staleness) => (await replay({ files, staleness, targetMajor: serverMajorOf(client) })).manifest,
@@ -110,8 +111,8 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     };
 
     try {
-      const before = await untilStopped(observe({ ...look, reconcile, replay }), options.signal);
-      const plan = planCommand(command, before.detection, names);
+      const before = await untilStopped(observe({ ...choices, files: reading, reconcile, replay }), options.signal);
+      const plan = planCommand(command, before.detection, before.files.map((f) => f.name));
       seen.before = before;
       seen.plan = plan;
       logger.info(`state: ${before.detection.state}; plan: ${plan.action} (${plan.reason})`, {
@@ -121,7 +122,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
       });
       for (const finding of before.detection.findings) logger.warn(describeFinding(finding), { finding: finding.kind });
       refuseIf(plan, reportOf([], null, null));
-      if (hasNothingToDo(plan, before, files)) return freeze(reportOf([], before.detection, null));
+      if (hasNothingToDo(plan, before, before.files)) return freeze(reportOf([], before.detection, null));
 
       await prepareToWrite(client);
       const lockOptions = { timeoutSeconds: settings.lockTimeoutSeconds, waitTimeoutSeconds: settings.waitTimeoutSeconds, logger };

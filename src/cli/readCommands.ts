@@ -1,9 +1,9 @@
 /** Commands that change nothing: status, current, pending, history, heads, show, check, info, wait. */
 import type { Command } from 'commander';
 import { resolveRevision } from '../core/commandPlanner.js';
-import { waitForDatabase, withClient } from '../db/connection.js';
+import { waitForDatabase, withClient, type Client } from '../db/connection.js';
 import { EXIT } from '../core/errors.js';
-import { connectFor, observe } from '../observe.js';
+import { connectFor, observe, readWhileConnecting } from '../observe.js';
 import { readMigrationFiles } from '../files/migrationFiles.js';
 import { buildOffline, type OfflineBuild } from '../offlineSql.js';
 import { requireConnection } from '../config/settings.js';
@@ -167,9 +167,11 @@ export async function observeOnce(
   options: LookChoices = {},
   read?: readonly MigrationFile[],
 ): Promise<Observation> {
-  const files = read ?? (await readMigrationFiles(ctx.settings.dir));
   const replay = replayFingerprintsFor(ctx.settings, ctx.logger);
-  return withClient(() => connectFor(ctx.settings, ctx.logger), (client) => observe({ client, settings: ctx.settings, files, logger: ctx.logger, replay, ...options }));
+  const look = (client: Client, files: readonly MigrationFile[] | Promise<readonly MigrationFile[]>) =>
+    observe({ client, settings: ctx.settings, files, logger: ctx.logger, replay, ...options });
+  if (read) return withClient(() => connectFor(ctx.settings, ctx.logger), (client) => look(client, read));
+  return readWhileConnecting(ctx.settings, ctx.logger, look);
 }
 
 /** The history entry of one migration, on disk or only in the history. */

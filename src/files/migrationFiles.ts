@@ -9,6 +9,7 @@
 import { hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import { setImmediate } from 'node:timers/promises';
 import { resolve, sep } from 'node:path';
 import { MigrationFileError } from '../core/errors.js';
 import { compareCodeUnits } from '../core/lists.js';
@@ -21,6 +22,18 @@ export const MIGRATION_EXTENSIONS = ['.sql', '.js', '.ts', '.cjs', '.mjs', '.cts
 const IGNORED = /^\..*$/;
 
 export async function readMigrationFiles(dir: string): Promise<MigrationFile[]> {
+  return readListedFiles(await listMigrationFiles(dir));
+}
+
+/** A migration file as the folder names it, before it is read. */
+export type ListedFile = Omit<MigrationFile, 'checksum'>;
+
+/**
+ * The folder's migration files in node-pg-migrate's order, named and checked
+ * (numeric prefix, extension, no two with one name) but not read: every
+ * refusal about the folder comes from here, before a caller connects.
+ */
+export async function listMigrationFiles(dir: string): Promise<ListedFile[]> {
   const folder = resolve(dir);
   let entries;
   try {
@@ -33,11 +46,10 @@ export async function readMigrationFiles(dir: string): Promise<MigrationFile[]> 
       hint: 'pass --dir or set MIGRATIONS_DIR',
     });
   }
-  const fileNames = entries
-    .filter((e) => (e.isFile() || e.isSymbolicLink()) && !IGNORED.test(e.name))
-    .map((e) => e.name);
-
-  const named = fileNames.map((fileName) => {
+  const listed: ListedFile[] = [];
+  for (const entry of entries) {
+    if (!(entry.isFile() || entry.isSymbolicLink()) || IGNORED.test(entry.name)) continue;
+    const fileName = entry.name;
     // Not path.extname and path.join: on a thousand names they cost 5 ms of a
     // no-op start (bench/RESULTS.md), and a readdir name has neither a separator nor a
     // leading dot here (dot-files are ignored above).
@@ -53,29 +65,37 @@ export async function readMigrationFiles(dir: string): Promise<MigrationFile[]> 
         hint: `use one of ${MIGRATION_EXTENSIONS.join(' ')}`,
       });
     }
-    return { fileName, extension, path };
-  });
-  // Read one after the other, synchronously: for a thousand small files this is
-  // several times faster than a thousand fs/promises reads (bench/RESULTS.md).
-  const files = named.map(({ fileName, extension, path }): MigrationFile => {
+    listed.push({ name: fileName.slice(0, fileName.length - extension.length), fileName, path, extension });
+  }
+  rejectDuplicateNames(listed);
+  return sortMigrationFiles(listed);
+}
+
+/**
+ * Reads and checksums listed files, in their order. Read one after the other,
+ * synchronously: for a thousand small files this is several times faster than
+ * a thousand fs/promises reads (bench/RESULTS.md). Every READ_TURN files the
+ * loop lets the event loop run, so that a connection opened meanwhile
+ * (src/runMigrations.ts) connects and reads the history while the files are
+ * read, not after.
+ */
+export async function readListedFiles(listed: readonly ListedFile[]): Promise<MigrationFile[]> {
+  const files: MigrationFile[] = [];
+  for (const file of listed) {
+    if (files.length % READ_TURN === READ_TURN - 1) await setImmediate();
     let content: Buffer;
     try {
-      content = readIntoScratch(path);
+      content = readIntoScratch(file.path);
     } catch (error) {
-      throw new MigrationFileError(`migration file ${fileName} cannot be read`, path, { cause: error });
+      throw new MigrationFileError(`migration file ${file.fileName} cannot be read`, file.path, { cause: error });
     }
-    return {
-      name: fileName.slice(0, fileName.length - extension.length),
-      fileName,
-      path,
-      extension,
-      checksum: checksumOf(content),
-    };
-  });
-
-  rejectDuplicateNames(files);
-  return sortMigrationFiles(files);
+    files.push({ name: file.name, fileName: file.fileName, path: file.path, extension: file.extension, checksum: checksumOf(content) });
+  }
+  return files;
 }
+
+/** About a millisecond of reading on the bench machine (bench/RESULTS.md, the long-history no-op start). */
+const READ_TURN = 256;
 
 /**
  * One buffer for every file read here, grown when a file does not fit: a
@@ -111,7 +131,7 @@ function extensionOf(fileName: string): string {
 }
 
 /** compareMigrationNames, with each file's numeric prefix worked out once rather than once per comparison. */
-function sortMigrationFiles(files: MigrationFile[]): MigrationFile[] {
+function sortMigrationFiles<T extends { readonly fileName: string }>(files: readonly T[]): T[] {
   return files
     .map((file) => ({ file, prefix: numericPrefixOf(file.fileName) }))
     .sort((a, b) => compareByPrefixThenName(a.prefix, a.file.fileName, b.prefix, b.file.fileName))
@@ -129,9 +149,9 @@ export function checksumOf(content: Buffer | string): string {
 
 const CR = 0x0d;
 
-function rejectDuplicateNames(files: readonly MigrationFile[]): void {
-  const seen = new Map<string, MigrationFile>();
-  const clashes: [MigrationFile, MigrationFile][] = [];
+function rejectDuplicateNames(files: readonly ListedFile[]): void {
+  const seen = new Map<string, ListedFile>();
+  const clashes: [ListedFile, ListedFile][] = [];
   for (const file of files) {
     const other = seen.get(file.name);
     if (other) clashes.push(other.fileName < file.fileName ? [other, file] : [file, other]);

@@ -8,7 +8,7 @@
  * leave it as it found it, so a case that changed it also fails the next.
  */
 import { jest } from '@jest/globals';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort, startPasswordRejectingServer } from '../helpers/tcpProxy.js';
@@ -304,6 +304,29 @@ describe('database URLs', () => {
   test('a port nobody listens on: exit 4 (wait timeout 0), masked target named', async () => {
     const port = await freePort();
     await runCase({ args: ['auto', '--database-url', urlFor(db.name, { host: '127.0.0.1', port }), '--dir', baseDir], raw: true, code: 4, culprit: `127.0.0.1:${port}` });
+  });
+
+  // The files are read while the connection is made (src/observe.ts readWhileConnecting): what is wrong with them still comes first.
+  test('a migrations folder that does not exist and a port nobody listens on: exit 2 naming the folder, no connection tried', async () => {
+    const port = await freePort();
+    await runCase({
+      args: ['auto', '--database-url', urlFor(db.name, { host: '127.0.0.1', port }), '--dir', '/nonexistent/migrations', '--wait-timeout', '0'],
+      raw: true,
+      code: 2,
+      culprit: '/nonexistent/migrations',
+    });
+  });
+
+  test('a migration file that cannot be read (a dangling link) and a port nobody listens on: exit 2 naming the file', async () => {
+    const port = await freePort();
+    const dir = await migrationsDir(BASE);
+    await symlink(join(dir, 'gone.sql'), join(dir, '0002_dangling.sql'));
+    await runCase({
+      args: ['auto', '--database-url', urlFor(db.name, { host: '127.0.0.1', port }), '--dir', dir, '--wait-timeout', '0'],
+      raw: true,
+      code: 2,
+      culprit: /0002_dangling\.sql cannot be read/,
+    });
   });
 
   test('an unknown host: exit 4, masked target named', async () => {

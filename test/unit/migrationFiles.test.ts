@@ -1,9 +1,9 @@
 /** Discovery follows node-pg-migrate's rules without importing a file. */
 import { createHash } from 'node:crypto';
-import { mkdtemp, mkdir, rm, writeFile, chmod } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareMigrationNames, checksumOf, readMigrationFiles } from '../../src/files/migrationFiles.js';
+import { compareMigrationNames, checksumOf, listMigrationFiles, readListedFiles, readMigrationFiles } from '../../src/files/migrationFiles.js';
 import { MigrationFileError } from '../../src/core/errors.js';
 import { nextPrefix } from '../../src/files/createMigration.js';
 
@@ -80,6 +80,35 @@ describe('readMigrationFiles', () => {
     await write('0001_secret.sql');
     await chmod(join(dir, '0001_secret.sql'), 0o000);
     await expect(readMigrationFiles(dir)).rejects.toThrow(/0001_secret\.sql cannot be read/);
+  });
+
+  test('every refusal about the folder comes from listing it, before a file is read', async () => {
+    await write('0001_users.sql');
+    await write('0001_users.ts');
+    await symlink(join(dir, 'gone.sql'), join(dir, '0002_dangling.sql'));
+    await expect(listMigrationFiles(dir)).rejects.toThrow(/share the name 0001_users/);
+    await rm(join(dir, '0001_users.ts'));
+    const listed = await listMigrationFiles(dir);
+    expect(listed.map((f) => f.fileName)).toEqual(['0001_users.sql', '0002_dangling.sql']);
+    // A link to nothing is listed like a file and cannot be read; root reads everything else.
+    await expect(readListedFiles(listed)).rejects.toThrow(/0002_dangling\.sql cannot be read/);
+  });
+
+  test('reading a long folder lets the event loop run, so a connection made meanwhile gets on', async () => {
+    for (let i = 1; i <= 600; i++) await write(`${String(i).padStart(4, '0')}_m.sql`, `SELECT ${i};`);
+    const listed = await listMigrationFiles(dir);
+    let turns = 0;
+    let reading = true;
+    const turn = () => {
+      turns++;
+      if (reading) setImmediate(turn);
+    };
+    setImmediate(turn);
+    const files = await readListedFiles(listed);
+    reading = false;
+    expect(files).toHaveLength(600);
+    expect(turns).toBeGreaterThan(0);
+    expect(files.map((f) => f.checksum)).toEqual((await readMigrationFiles(dir)).map((f) => f.checksum));
   });
 
   test('checksums ignore line endings but see every other byte', async () => {
