@@ -297,9 +297,12 @@ function hasNothingToDo(plan: Plan, observed: Observation, files: readonly Migra
 
 /** Applied rows without a checksum (plain node-pg-migrate applied them), with their file's checksum. */
 function unrecordedChecksums(observed: Observation, files: readonly MigrationFile[]) {
+  const unrecorded = observed.facts.applied.filter((row) => row.checksum === null);
+  // Usually none: then no map of every file is made (a no-op start's cost, bench/RESULTS.md).
+  if (!unrecorded.length) return [];
   const byName = new Map(files.map((f) => [f.name, f]));
-  return observed.facts.applied
-    .filter((row) => row.checksum === null && byName.has(row.name))
+  return unrecorded
+    .filter((row) => byName.has(row.name))
     .map((row) => ({ name: row.name, checksum: byName.get(row.name)!.checksum, durationMs: null }));
 }
 

@@ -57,9 +57,11 @@ export function detectState(
   options: DetectOptions = {},
 ): Detection {
   const fileNames = files.map((f) => f.name);
-  const indexOnDisk = new Map(fileNames.map((name, index) => [name, index]));
-  const applied = uniqueInOrder(facts.applied.map((a) => a.name));
-  const appliedSet = new Set(applied);
+  const indexOnDisk = new Map<string, number>();
+  fileNames.forEach((name, index) => indexOnDisk.set(name, index));
+  // A Set keeps the order names were first added in: `applied` is the history's names, each once.
+  const appliedSet = new Set(facts.applied.map((a) => a.name));
+  const applied = [...appliedSet];
   const head = fileNames.at(-1) ?? null;
 
   const unknown = applied.filter((name) => !indexOnDisk.has(name));
@@ -69,7 +71,7 @@ export function detectState(
   const pending = fileNames.filter((name) => !appliedSet.has(name));
   const current = lastKnownIndex >= 0 ? fileNames[lastKnownIndex]! : (applied.at(-1) ?? null);
 
-  const findings: Finding[] = findModifiedFiles(facts.applied, files);
+  const findings: Finding[] = findModifiedFiles(facts.applied, files, indexOnDisk);
   const base = { current, head, applied, pending, unknown, outOfOrder };
 
   const state = classify(facts, applied.length, unknown.length + outOfOrder.length > 0, pending.length);
@@ -280,11 +282,11 @@ function planDiverged(
   return refusePlan(reason, `migrate stamp ${lastKnown}`);
 }
 
-function findModifiedFiles(applied: readonly AppliedMigration[], files: readonly MigrationFile[]): Finding[] {
-  const byName = new Map(files.map((f) => [f.name, f]));
+function findModifiedFiles(applied: readonly AppliedMigration[], files: readonly MigrationFile[], indexOnDisk: ReadonlyMap<string, number>): Finding[] {
   const findings: Finding[] = [];
   for (const row of applied) {
-    const file = byName.get(row.name);
+    const index = indexOnDisk.get(row.name);
+    const file = index === undefined ? undefined : files[index];
     if (file && row.checksum !== null && row.checksum !== file.checksum) {
       findings.push({ kind: 'checksum-mismatch', name: row.name, recorded: row.checksum, actual: file.checksum });
     }
@@ -325,14 +327,11 @@ function describeObjects(objects: readonly string[]): string {
   return objects.length > LISTED ? `${shown}, …` : shown;
 }
 
-function uniqueInOrder(names: readonly string[]): string[] {
-  return [...new Set(names)];
-}
-
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
+    // A history's name lists hold thousands of strings: only objects are walked into.
+    for (const child of Object.values(value)) if (child && typeof child === 'object') deepFreeze(child);
   }
   return value;
 }
