@@ -179,12 +179,13 @@ export async function readDatabaseFacts(db: Queryable, where: RunnerLocation, op
   // when it began: a run that committed between them (a fresh build, another replica's) shows its
   // objects without its history, a legacy database that is not. Its history rows committed with
   // its objects, so a second look at the history, after the objects, sees them.
+  // The second look is for the history only: objects are not read again.
   if (facts.applied.length || !facts.applicationObjects.length) return facts;
-  const again = await readFactsOnce(db, where, options);
+  const again = await readFactsOnce(db, where, options, false);
   return again.applied.length ? again : facts;
 }
 
-async function readFactsOnce(db: Queryable, where: RunnerLocation, options: ReadFactsOptions): Promise<DatabaseFacts> {
+async function readFactsOnce(db: Queryable, where: RunnerLocation, options: ReadFactsOptions, objectsToo = true): Promise<DatabaseFacts> {
   const history = historyLocationOf(where);
   const runnerTables = runnerTablesOf(where.table);
   const tables = await db.query<TableShape & { relname: string }>(HISTORY_TABLES_SQL, [history.schema, runnerTables]);
@@ -208,7 +209,7 @@ async function readFactsOnce(db: Queryable, where: RunnerLocation, options: Read
   // The detector looks at application objects only when the history is empty
   // (fresh or legacy); with history, skip the catalog scan: on a thousand tables
   // it costs more than the rest of a no-op start's queries together (bench/RESULTS.md).
-  const objects = applied.length
+  const objects = applied.length || !objectsToo
     ? []
     : (await db.query<{ label: string }>(APPLICATION_OBJECTS_SQL, [where.schema, runnerTables, history.schema])).rows.map((r) => r.label);
   const invalid = options.invalidIndexes ? (await db.query<InvalidIndex>(INVALID_INDEXES_SQL, [where.schema])).rows : null;
