@@ -17,6 +17,10 @@ const MAX_IDENTIFIER_BYTES = 63;
  * character, like `pg_mbcliplen` does for a UTF-8 database.
  */
 function clipToBytes(text: string, maxBytes: number): string {
+  // Most names fit, and most are ASCII (a byte per character): neither needs a look at each character.
+  const total = Buffer.byteLength(text, 'utf8');
+  if (total <= maxBytes) return text;
+  if (total === text.length) return text.slice(0, maxBytes);
   let bytes = 0;
   let result = '';
   for (const char of text) {

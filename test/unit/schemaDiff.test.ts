@@ -303,6 +303,8 @@ describe('generated names', () => {
     ],
     // 17 + 41 bytes + "_" + "_idx" = 63 bytes (observed on PostgreSQL 15, UTF-8).
     ['ünïcödé_table', 'x'.repeat(60), 'idx', `ünïcödé_table_${'x'.repeat(41)}_idx`],
+    // A 63-byte name of two-byte characters, cut to 58 bytes without splitting one (observed on PostgreSQL 15, UTF-8).
+    [`${'ü'.repeat(31)}x`, undefined, 'pkey', `${'ü'.repeat(29)}_pkey`],
   ])('makeObjectName(%s, %s, %s) = %s', (name1, name2, label, expected) => {
     const name = makeObjectName(name1, name2, label);
     expect(name).toBe(expected);
