@@ -58,7 +58,7 @@ import {
   SCHEMA_MODEL_FORMAT,
 } from './model.js';
 import { SchemaCatalogError } from '../core/errors.js';
-import { loadVersionNeutral, type VersionNeutral } from './versionNeutral.js';
+import { loadVersionNeutral, startLoadingParser, type VersionNeutral } from './versionNeutral.js';
 import { createHash } from 'node:crypto';
 import { isGeneratedName } from './generatedNames.js';
 
@@ -1088,6 +1088,7 @@ export async function readCatalogParts(
     combined !== undefined ? ((combined[name] ?? []) as R[]) : step<R>('relations', name, relationSql[name]);
   const extensions = await step<{ oid: string; name: string; version: string; comment: string | null }>('extensions', 'extensions', EXTENSIONS_SQL);
   const relations = await relationStep<RelationRow>('relations');
+  if (relations.some((r) => r.viewDefinition !== null)) startLoadingParser();
   const tableOids = relations.length > 0;
   const columns = tableOids ? await relationStep<ColumnRow>('columns') : [];
   const constraints = tableOids ? await relationStep<ConstraintRow>('constraints') : [];

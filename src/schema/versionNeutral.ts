@@ -80,15 +80,30 @@ let deparserLoading: Promise<Deparser> | undefined;
 export async function loadVersionNeutral(texts: readonly (string | null | undefined)[], views: number): Promise<VersionNeutral> {
   const reprinting = texts.some((t) => typeof t === 'string' && mayDifferBetweenMajors(t));
   if (views === 0 && !reprinting) return AS_PRINTED;
+  const parser = loadParser();
+  if (reprinting) deparserLoading ??= importPackage<Deparser>('pgsql-deparser');
+  // Without a text to print again, the printer is never called (reprint returns such texts as they are).
+  const deparser = reprinting ? await deparserLoading! : { deparseSync: (): string => { throw new Error('not loaded'); } };
+  return createVersionNeutral(await parser, deparser);
+}
+
+function loadParser(): Promise<Parser> {
   parserLoading ??= (async () => {
     const parser = await importPackage<Parser & { loadModule(): Promise<void> }>('libpg-query');
     await parser.loadModule();
     return parser;
   })();
-  if (reprinting) deparserLoading ??= importPackage<Deparser>('pgsql-deparser');
-  // Without a text to print again, the printer is never called (reprint returns such texts as they are).
-  const deparser = reprinting ? await deparserLoading! : { deparseSync: (): string => { throw new Error('not loaded'); } };
-  return createVersionNeutral(await parserLoading, deparser);
+  return parserLoading;
+}
+
+/**
+ * Starts loading the parser for a read that has views to normalise, so that
+ * it loads (tens of milliseconds, mostly compiling WebAssembly) while the
+ * catalog queries run rather than after them. loadVersionNeutral awaits the
+ * same load, and reports its failure.
+ */
+export function startLoadingParser(): void {
+  loadParser().catch(() => undefined);
 }
 
 export function createVersionNeutral(parser: Parser, deparser: Deparser): VersionNeutral {
