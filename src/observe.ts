@@ -122,6 +122,10 @@ export async function observe(options: ObserveOptions): Promise<Observation> {
   const logger = options.logger ?? createSilentLogger();
   const reconcile = options.reconcile ?? (replay ? 'replay' : 'manifest');
   if (reconcile === 'replay' && !replay) throw new TypeError("observe: reconcile 'replay' needs a replay");
+  // A look that checks drift reads the committed manifest first, whatever the facts say (src/core/nextRead.ts):
+  // it is read, and parsed, while the server answers the facts' queries.
+  const manifestRead = checkDrift ? readManifest(settings.dir) : null;
+  manifestRead?.catch(() => undefined);
   const [files, facts] = await bothOrFirstError(
     options.files ?? readMigrationFiles(settings.dir),
     readDatabaseFacts(client, settings, { details: historyDetails, invalidIndexes }),
@@ -161,7 +165,7 @@ export async function observe(options: ObserveOptions): Promise<Observation> {
     const next = nextRead(look);
     switch (next.read) {
       case 'manifest': {
-        committed = await readManifest(settings.dir);
+        committed = await (manifestRead ?? readManifest(settings.dir));
         manifestStaleness = committed ? findStaleness(committed, files, settings.schema, settings.fingerprintPrivileges) : null;
         manifest = committed;
         look = { ...look, committed: committed ? { stale: manifestStaleness !== null, currentFormat: isCurrentManifest(committed) } : 'absent' };
