@@ -182,6 +182,11 @@ describe('migration files', () => {
     await runCase({ files: { '0002_latin1.sql': latin1 }, args: ['auto'], code: 2, culprit: /0002_latin1\.sql.*UTF-8/ });
   });
 
+  // status reads the manifest while the server answers its first queries (src/observe.ts): its error still comes whole.
+  test('a fingerprint manifest that is not JSON: status exits 2 naming it', async () => {
+    await runCase({ files: { '.schema-fingerprints.json': '{ "format": 2, "revisions": [' }, args: ['status'], code: 2, culprit: /\.schema-fingerprints\.json is not valid/ });
+  });
+
   test('a migrations folder that does not exist: exit 2', async () => {
     await runCase({
       args: ['auto', '--database-url', urlFor(db.name), '--dir', '/nonexistent/migrations'],
