@@ -519,7 +519,10 @@ async function legacyScenario(report) {
         'schema, fingerprints it and finds the matching revision in the committed manifest. Without a committed manifest it ' +
         `first replays every migration in a scratch database (what \`migrate snapshot\` does; ${(snapshot.ms / 1000).toFixed(0)} s here).`,
     });
-    report.goals.push(goal('Legacy schema', '`migrate status` ÷ `pg_dump --schema-only`', results[1].median / results[0].median, 1.0));
+    const ratio = results[1].median / results[0].median;
+    report.goals.push(goal('Legacy schema', '`migrate status` ÷ `pg_dump --schema-only`', ratio, 1.0));
+    // README "Performance": the long-history goals ask for 0.8.
+    report.goals.push(goal(`Legacy schema, ${TABLES} tables`, '`migrate status` ÷ `pg_dump --schema-only`', ratio, 0.8));
   } finally {
     await dropDatabase(db);
   }
