@@ -14,6 +14,8 @@
  *   BENCH_LARGE_FILES   SQL migrations in the long-history no-op (default 10000)
  *   BENCH_REPLICAS      processes in the replicas scenario (default 16)
  *   BENCH_TABLES        tables in the legacy schema (default 2000)
+ *   BENCH_SCALE_SIZES   history lengths in the scale scenario (default 300,600,1000)
+ *   BENCH_SCALE_ROUNDS  rounds of each length there (default 3): ratios are paired within a round
  *   BENCH_MEMORY_RUNS   runs in the memory scenario (default 3, at most BENCH_RUNS)
  *   BENCH_DATABASE_URL  server to use (default postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_NO_WRITE=1    print only; leave bench/RESULTS.md alone

@@ -11,12 +11,12 @@
  * test: nothing here fails on a time.
  *
  * Used by `npm run bench` (scenario `scale`); alone: `node bench/snapshotScale.mjs`
- * (BENCH_SCALE_SIZES=300,600,1000, BENCH_DATABASE_URL, BENCH_NO_WRITE=1).
+ * (BENCH_SCALE_SIZES=300,600,1000, BENCH_SCALE_ROUNDS=3, BENCH_DATABASE_URL, BENCH_NO_WRITE=1).
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freshDatabase, dropDatabase, log, mustRun, urlOf } from './lib.mjs';
+import { freshDatabase, dropDatabase, log, median, mustRun, urlOf } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -49,38 +49,66 @@ async function step(name, args, dir) {
   }
 }
 
-export async function runScaleBench(sizes = [300, 600, 1000]) {
+/**
+ * Each history is measured in `rounds` rounds of the four steps, one after
+ * the other: the disk under the replay's index builds runs at very different
+ * speeds from one minute to the next on a shared machine, so each ratio is
+ * taken within its round (paired), and the row gives the medians.
+ */
+export async function runScaleBench(sizes = [300, 600, 1000], rounds = 3) {
   const rows = [];
   for (const count of sizes) {
     const dir = join(WORK, String(count));
-    writeHistory(dir, count);
-    log(`scale ${count}: one replay (auto on a fresh database)`);
-    const replay = await step('replay', ['auto'], dir);
-    log(`scale ${count}: snapshot from nothing`);
-    const snapshot = await step('snapshot', ['snapshot'], dir);
-    writeFileSync(join(dir, `${pad(count + 1)}_t${pad(count + 1)}.sql`), migrationOf(count + 1));
-    log(`scale ${count}: snapshot after one more migration`);
-    const incremental = await step('incremental', ['snapshot'], dir);
-    log(`scale ${count}: verify`);
-    const verify = await step('verify', ['verify'], dir);
-    const row = { count, replay, snapshot, incremental, verify };
-    log(`scale ${count}: replay ${s(replay)}, snapshot ${s(snapshot)} (${x(snapshot, replay)}), +1 ${s(incremental)} (${x(incremental, replay)}), verify ${s(verify)} (${x(verify, replay)})`);
-    rows.push(row);
+    const measured = [];
+    for (let round = 1; round <= rounds; round++) {
+      writeHistory(dir, count);
+      const at = `scale ${count}, round ${round}/${rounds}`;
+      log(`${at}: one replay (auto on a fresh database)`);
+      const replay = await step('replay', ['auto'], dir);
+      log(`${at}: snapshot from nothing`);
+      const snapshot = await step('snapshot', ['snapshot'], dir);
+      writeFileSync(join(dir, `${pad(count + 1)}_t${pad(count + 1)}.sql`), migrationOf(count + 1));
+      log(`${at}: snapshot after one more migration`);
+      const incremental = await step('incremental', ['snapshot'], dir);
+      log(`${at}: verify`);
+      const verify = await step('verify', ['verify'], dir);
+      measured.push({ replay, snapshot, incremental, verify });
+      log(`${at}: replay ${s(replay)}, snapshot ${s(snapshot)} (${x(snapshot, replay)}), +1 ${s(incremental)} (${x(incremental, replay)}), verify ${s(verify)} (${x(verify, replay)})`);
+    }
+    const of = (key) => median(measured.map((m) => m[key]));
+    const ratios = (key) => measured.map((m) => m[key] / m.replay);
+    rows.push({
+      count,
+      rounds,
+      replay: of('replay'),
+      snapshot: of('snapshot'),
+      incremental: of('incremental'),
+      verify: of('verify'),
+      ratio: { snapshot: median(ratios('snapshot')), incremental: median(ratios('incremental')), verify: median(ratios('verify')) },
+      spread: { snapshot: spreadOf(ratios('snapshot')), incremental: spreadOf(ratios('incremental')), verify: spreadOf(ratios('verify')) },
+    });
   }
   return rows;
 }
 
 const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const x = (ms, base) => `${(ms / base).toFixed(2)}x`;
+const spreadOf = (values) => [Math.min(...values), Math.max(...values)];
 
 /** The markdown table of the rows, ratios to the replay of the same history. */
 export function scaleTable(rows) {
   const lines = [
     '| history | one replay (`auto`, fresh) | `snapshot` | + one migration, `snapshot` again | `verify` |',
     '|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.count} | ${s(r.replay)} | ${s(r.snapshot)} (${x(r.snapshot, r.replay)}) | ${s(r.incremental)} (${x(r.incremental, r.replay)}) | ${s(r.verify)} (${x(r.verify, r.replay)}) |`),
+    ...rows.map((r) => `| ${r.count} | ${s(r.replay)} | ${cell(r, 'snapshot')} | ${cell(r, 'incremental')} | ${cell(r, 'verify')} |`),
   ];
   return lines.join('\n');
+}
+
+/** Median time, median of the rounds' ratios, and their range when there were several rounds. */
+function cell(row, key) {
+  const [low, high] = row.spread[key];
+  return `${s(row[key])} (${row.ratio[key].toFixed(2)}x${row.rounds > 1 ? `, ${low.toFixed(2)}–${high.toFixed(2)}x` : ''})`;
 }
 
 /** A small line chart of seconds against history length, one line per command. */
@@ -128,9 +156,8 @@ export function scaleSvg(rows) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const sizes = (process.env.BENCH_SCALE_SIZES ?? '300,600,1000').split(',').map(Number);
   const report = { goals: [] };
-  await scaleScenario(report, sizes);
+  await scaleScenario(report);
   for (const g of report.goals) process.stdout.write(`${g.met ? 'met ' : 'MISS'}  ${g.what}: ${g.value} (goal ${g.limit})\n`);
 }
 
@@ -138,8 +165,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
  * The `scale` scenario of `npm run bench`: the rows, their goals, the table in
  * bench/SCALE.md and the plot in bench/snapshot-scale.svg.
  */
-export async function scaleScenario(report, sizes = [300, 600, 1000]) {
-  const rows = await runScaleBench(sizes);
+export async function scaleScenario(
+  report,
+  sizes = (process.env.BENCH_SCALE_SIZES ?? '300,600,1000').split(',').map(Number),
+  rounds = Math.max(1, Number(process.env.BENCH_SCALE_ROUNDS ?? 3) || 3),
+) {
+  const rows = await runScaleBench(sizes, rounds);
   process.stdout.write(`${scaleTable(rows)}\n`);
   const at = (count) => rows.find((r) => r.count === count) ?? rows.at(-1);
   const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
@@ -147,12 +178,12 @@ export async function scaleScenario(report, sizes = [300, 600, 1000]) {
   const big = at(1000);
   const mid = at(600);
   report.goals.push(
-    goal(`\`snapshot\` of ${big.count} ÷ one replay`, big.snapshot / big.replay, 2),
-    goal(`\`verify\` of ${big.count} ÷ one replay`, big.verify / big.replay, 4),
-    goal(`\`snapshot\` after one more migration, ${mid.count} ÷ one replay`, mid.incremental / mid.replay, 1.3),
+    goal(`\`snapshot\` of ${big.count} ÷ one replay`, big.ratio.snapshot, 2),
+    goal(`\`verify\` of ${big.count} ÷ one replay`, big.ratio.verify, 4),
+    goal(`\`snapshot\` after one more migration, ${mid.count} ÷ one replay`, mid.ratio.incremental, 1.3),
   );
   if (process.env.BENCH_NO_WRITE !== '1') {
-    writeFileSync(join(ROOT, 'bench', 'SCALE.md'), `# Snapshot and verify against history length\n\nWritten by bench/snapshotScale.mjs (\`npm run bench\`, scenario \`scale\`); ratios to one replay of the same history, in the same run.\n\n${scaleTable(rows)}\n\n![plot](snapshot-scale.svg)\n`);
+    writeFileSync(join(ROOT, 'bench', 'SCALE.md'), `# Snapshot and verify against history length\n\nWritten by bench/snapshotScale.mjs (\`npm run bench\`, scenario \`scale\`): medians of ${rows[0]?.rounds ?? 0} rounds; each ratio is to the replay of the same history in the same round, then the median of the rounds' (and their range).\n\n${scaleTable(rows)}\n\n![plot](snapshot-scale.svg)\n`);
     writeFileSync(join(ROOT, 'bench', 'snapshot-scale.svg'), scaleSvg(rows));
   }
 }
