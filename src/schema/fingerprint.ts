@@ -61,34 +61,41 @@ function sha256(text: string): string {
  * so two equal values always serialise to the same text.
  *
  * JSON.stringify does the writing (a 2,000-table model in a fraction of the
- * time of building the text by hand, bench/RESULTS.md). Given an array of
- * keys, it writes every object's members in that array's order and no
- * others (ECMA-262, JSON.stringify, step 4.b: the PropertyList), index-like
- * keys too: the value's own keys, sorted once, put every object's in code-unit
- * order without a sorted copy of each. `__proto__` is the one key an object
- * without it would answer with something else than undefined (its
- * prototype): a value that has one is written by hand.
+ * time of building the text by hand, bench/RESULTS.md), with each object's
+ * keys put in order first. An object whose keys look like array indexes
+ * cannot be re-ordered (the engine lists those first, numerically), so such a
+ * value is written by hand instead; schema models have none.
+ *
+ * Not JSON.stringify's array form (one sorted list of every key in the
+ * value): it looks each listed key up on every object, and a manifest's maps
+ * are keyed by object names, so writing one became quadratic in the tables.
  */
 export function serializeCanonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  const keys = new Set<string>();
-  collectKeys(value, keys);
-  if (keys.has('__proto__')) return serializeByHand(value);
-  // sort() without a comparator orders strings by code unit, as compareCodeUnits does.
-  return JSON.stringify(value, [...keys].sort());
+  try {
+    return JSON.stringify(value, withSortedKeys) ?? 'null';
+  } catch (error) {
+    if (error !== INDEX_LIKE_KEY) throw error;
+    return serializeByHand(value);
+  }
 }
 
-/** Every own key of every object in `value`, arrays' items included. */
-function collectKeys(value: object, keys: Set<string>): void {
-  if (Array.isArray(value)) {
-    for (const item of value) if (item !== null && typeof item === 'object') collectKeys(item, keys);
-    return;
+const INDEX_LIKE_KEY = Symbol('an object key that looks like an array index');
+const INDEX_LIKE = /^(0|[1-9][0-9]*)$/;
+
+function withSortedKeys(_key: string, member: unknown): unknown {
+  if (member === null || typeof member !== 'object' || Array.isArray(member)) return member;
+  const sorted: Record<string, unknown> = {};
+  // sort() without a comparator orders strings by code unit, as compareCodeUnits does, without a call per comparison.
+  for (const key of Object.keys(member).sort()) {
+    if (startsWithDigit(key) && INDEX_LIKE.test(key)) throw INDEX_LIKE_KEY;
+    sorted[key] = (member as Record<string, unknown>)[key];
   }
-  for (const key of Object.keys(value)) {
-    keys.add(key);
-    const member = (value as Record<string, unknown>)[key];
-    if (member !== null && typeof member === 'object') collectKeys(member, keys);
-  }
+  return sorted;
+}
+
+function startsWithDigit(key: string): boolean {
+  const code = key.charCodeAt(0);
+  return code >= 0x30 && code <= 0x39;
 }
 
 function serializeByHand(value: unknown): string {
