@@ -212,13 +212,14 @@ export async function observe(options: ObserveOptions): Promise<Observation> {
 /**
  * Both values; when both fail, the first one's error, whichever failed first
  * in time: a folder's problem is reported before the database's, as when
- * the files were read before connecting.
+ * the files were read before connecting. The first one's failure is thrown
+ * at once, without waiting for the second (a history read held up by a lock).
  */
 export async function bothOrFirstError<A, B>(first: A | Promise<A>, second: Promise<B>): Promise<[A, B]> {
-  const [a, b] = await Promise.allSettled([first, second]);
-  if (a.status === 'rejected') throw a.reason;
-  if (b.status === 'rejected') throw b.reason;
-  return [a.value, b.value];
+  // Awaited below unless the first fails; then the caller's connection closes under it.
+  second.catch(() => undefined);
+  const a = await first;
+  return [a, await second];
 }
 
 /**
@@ -237,11 +238,12 @@ export async function readWhileConnecting<T>(
   work: (client: Client, files: Promise<readonly MigrationFile[]>) => Promise<T>,
 ): Promise<T> {
   const reading = readListedFiles(await listMigrationFiles(settings.dir));
-  // Settled here or by work; a rejection is never left unhandled.
-  reading.catch(() => undefined);
+  // A file that cannot be read ends the wait for the server at once, as when the files were read first.
+  const unreadable = new AbortController();
+  reading.catch((error: unknown) => unreadable.abort(error));
   const open = async () => {
     try {
-      return await connectFor(settings, logger);
+      return await connectFor(settings, logger, settings.waitTimeoutSeconds, unreadable.signal);
     } catch (error) {
       await reading;
       throw error;
@@ -250,10 +252,11 @@ export async function readWhileConnecting<T>(
   return withClient(open, (client) => work(client, reading));
 }
 
-export async function connectFor(settings: Settings, logger: Logger, waitTimeoutSeconds = settings.waitTimeoutSeconds): Promise<Client> {
+export async function connectFor(settings: Settings, logger: Logger, waitTimeoutSeconds = settings.waitTimeoutSeconds, signal?: AbortSignal): Promise<Client> {
   const target = requireConnection(settings);
   return connect(target, {
     waitTimeoutSeconds,
+    ...(signal && { signal }),
     // Reading is quick; a caller that goes on to wait for the lock calls prepareToWrite first.
     idlesLong: false,
     onRetry: (attempt, reason) => logger.info(`waiting for the database at ${target.display}`, { attempt, reason }),

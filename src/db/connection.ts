@@ -55,17 +55,25 @@ export interface ConnectOptions {
    * spared the round trip; prepareToWrite does it later if it must wait.
    */
   readonly idlesLong?: boolean;
+  /**
+   * Gives up: the attempt under way is ended, no other is made, and connect
+   * rejects with the signal's reason (readWhileConnecting, when a migration
+   * file cannot be read while the server is still being waited for).
+   */
+  readonly signal?: AbortSignal;
 }
 
 export async function connect(target: ConnectionTarget, options: ConnectOptions): Promise<Client> {
   const deadline = Date.now() + options.waitTimeoutSeconds * 1000;
   for (let attempt = 1; ; attempt++) {
+    options.signal?.throwIfAborted();
     let error: unknown;
     try {
       return await connectOnce(target, target.config.ssl, deadline, options);
     } catch (first) {
       error = first;
     }
+    options.signal?.throwIfAborted();
     // sslmode=prefer or allow: the other kind of connection, when the server turned this one down for it.
     if (target.sslFallback !== undefined && isEncryptionRefusal(error)) {
       try {
@@ -88,7 +96,7 @@ export async function connect(target: ConnectionTarget, options: ConnectOptions)
       throw new DatabaseUnreachableError(target.display, options.waitTimeoutSeconds, { cause: error });
     }
     options.onRetry?.(attempt, describeCause(error));
-    await sleep(Math.min(1_000, Math.max(0, deadline - Date.now())));
+    await sleep(Math.min(1_000, Math.max(0, deadline - Date.now())), options.signal);
   }
 }
 
@@ -112,13 +120,18 @@ async function connectOnce(target: ConnectionTarget, ssl: pg.ClientConfig['ssl']
   });
   recordServerParameters(client);
   displays.set(client, target.display);
+  const giveUp = () => void client.end().catch(() => undefined);
+  options.signal?.addEventListener('abort', giveUp, { once: true });
   try {
     await client.connect();
     await client.query(sessionSetup(client, options.idlesLong ?? true));
+    options.signal?.throwIfAborted();
     return client;
   } catch (error) {
     await client.end().catch(() => undefined);
     throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', giveUp);
   }
 }
 
@@ -315,6 +328,21 @@ function clamp(value: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, value));
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`; rejects with the signal's reason as soon as it is aborted. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const stop = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', stop);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', stop, { once: true });
+  });
 }

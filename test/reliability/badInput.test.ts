@@ -322,16 +322,18 @@ describe('database URLs', () => {
     });
   });
 
-  test('a migration file that cannot be read (a dangling link) and a port nobody listens on: exit 2 naming the file', async () => {
+  test('a migration file that cannot be read (a dangling link) and a port nobody listens on: exit 2 naming the file, without waiting for the server', async () => {
     const port = await freePort();
     const dir = await migrationsDir(BASE);
     await symlink(join(dir, 'gone.sql'), join(dir, '0002_dangling.sql'));
-    await runCase({
-      args: ['auto', '--database-url', urlFor(db.name, { host: '127.0.0.1', port }), '--dir', dir, '--wait-timeout', '0'],
+    const result = await runCase({
+      args: ['auto', '--database-url', urlFor(db.name, { host: '127.0.0.1', port }), '--dir', dir, '--wait-timeout', '3'],
       raw: true,
       code: 2,
       culprit: /0002_dangling\.sql cannot be read/,
     });
+    // The file's error ends the wait for the server: no attempt is retried.
+    expect(result.stderr).not.toMatch(/waiting for the database/);
   });
 
   test('an unknown host: exit 4, masked target named', async () => {

@@ -14,6 +14,7 @@ test.each([
   ['only the history fails', after(1, { value: 1 }), after(5, { error: history }), history],
   ['both fail, the history first in time', after(5, { error: files }), after(1, { error: history }), files],
   ['both fail, the files first in time', after(1, { error: files }), after(5, { error: history }), files],
+  ['the files fail while the history never answers', after(1, { error: files }), () => new Promise<number>(() => undefined), files],
 ])('%s', async (_, first, second, expected) => {
   const outcome = await bothOrFirstError(first(), second()).catch((error: unknown) => error);
   if (expected instanceof Error) expect(outcome).toBe(expected);
