@@ -227,10 +227,10 @@ export async function bothOrFirstError<A, B>(first: A | Promise<A>, second: Prom
  * connection), then connects while they are read: the reading yields to the
  * event loop (src/files/migrationFiles.ts), so the connection is made, and
  * observe's history read goes out, while the files are still being read;
- * on a long history that is most of a no-op start (bench/RESULTS.md, the
- * long-history no-op start). `work` gets the files as they are being read,
- * for observe. When the connection fails, a file that could not be read is
- * reported rather than the connection.
+ * on a long history that is most of a no-op start (README "Performance",
+ * the 10,000-file no-op start). `work` gets the files as they are being
+ * read, for observe. A file that cannot be read is reported, at once, rather
+ * than the connection or the wait for it.
  */
 export async function readWhileConnecting<T>(
   settings: Settings,

@@ -264,7 +264,7 @@ async function readHistory(db: Queryable, where: HistoryLocation, metaColumns: r
     // What every start reads: one row, a JSON array of [name, checksum] pairs. On a
     // long history, a row per migration costs the client three times the CPU
     // (pg builds an object per row), and a no-op start is mostly that CPU
-    // (bench/RESULTS.md, the long-history no-op start).
+    // (README "Performance", the 10,000-file no-op start).
     const checksum = hasMeta ? 'm.checksum' : 'NULL';
     const { rows } = await db.query<{ history: string | null }>(
       `SELECT pg_catalog.json_agg(pg_catalog.json_build_array(h.name, ${checksum}) ${order})::pg_catalog.text AS history FROM ${history} h ${join}`,
