@@ -1,9 +1,9 @@
 /** Commands that change nothing: status, current, pending, history, heads, show, check, info, wait. */
 import type { Command } from 'commander';
 import { resolveRevision } from '../core/commandPlanner.js';
-import { waitForDatabase, withClient, type Client } from '../db/connection.js';
+import { waitForDatabase } from '../db/connection.js';
 import { EXIT } from '../core/errors.js';
-import { connectFor, observe, readWhileConnecting } from '../observe.js';
+import { observe, readWhileConnecting } from '../observe.js';
 import { readMigrationFiles } from '../files/migrationFiles.js';
 import { buildOffline, type OfflineBuild } from '../offlineSql.js';
 import { requireConnection } from '../config/settings.js';
@@ -162,16 +162,10 @@ const NAMES_ONLY: LookChoices = { reconcile: 'none', checkDrift: false };
 
 
 /** One look at the database, as `status` takes it: read only, on a connection of its own. */
-export async function observeOnce(
-  ctx: CommandContext,
-  options: LookChoices = {},
-  read?: readonly MigrationFile[],
-): Promise<Observation> {
+export async function observeOnce(ctx: CommandContext, options: LookChoices = {}): Promise<Observation> {
   const replay = replayFingerprintsFor(ctx.settings, ctx.logger);
-  const look = (client: Client, files: readonly MigrationFile[] | Promise<readonly MigrationFile[]>) =>
-    observe({ client, settings: ctx.settings, files, logger: ctx.logger, replay, ...options });
-  if (read) return withClient(() => connectFor(ctx.settings, ctx.logger), (client) => look(client, read));
-  return readWhileConnecting(ctx.settings, ctx.logger, look);
+  return readWhileConnecting(ctx.settings, ctx.logger, (client, files) =>
+    observe({ client, settings: ctx.settings, files, logger: ctx.logger, replay, ...options }));
 }
 
 /** The history entry of one migration, on disk or only in the history. */
@@ -185,13 +179,16 @@ function entryOf(name: string, files: readonly MigrationFile[], applied: readonl
  * JS/TS migration that queries while it builds says so instead.
  */
 async function show(ctx: CommandContext, revision: string): Promise<void> {
-  const files = await readMigrationFiles(ctx.settings.dir);
+  let files: readonly MigrationFile[];
   let applied: readonly AppliedMigration[] = [];
   let current: string | null = null;
   if (ctx.settings.connection) {
-    const observed = await observeOnce(ctx, { historyDetails: true, checkDrift: false, reconcile: 'none' }, files);
+    const observed = await observeOnce(ctx, { historyDetails: true, checkDrift: false, reconcile: 'none' });
+    files = observed.files;
     applied = observed.facts.applied;
     current = observed.detection.current;
+  } else {
+    files = await readMigrationFiles(ctx.settings.dir);
   }
   const known = [...files.map((f) => f.name), ...applied.map((a) => a.name)];
   const name =
