@@ -461,12 +461,14 @@ function qualifyCatalogs(sql: string): string {
 }
 
 /**
- * The keys of the catalogs that lost rows: of every row (`leads` null), or of
- * the rows whose lead OID is in the catalog's `leads` ($1, $2, ...).
+ * The keys of the catalogs that lost rows: of every row (`leads` false), or
+ * of the rows whose lead OID is in the catalog's list ($1, $2, ... in the
+ * order of the catalogs looked up by lead).
  */
-function keysSql(catalogs: readonly TrackedCatalog[], leads: boolean): string {
+function keysSql(catalogs: readonly (readonly [TrackedCatalog, boolean])[]): string {
+  let param = 0;
   return catalogs
-    .map((t, i) => `SELECT '${t.name}' AS catalog, ${t.key} AS key FROM ${t.from} WHERE ${t.where}${leads ? ` AND ${t.lead} ${EQ} ANY ($${i + 1}::pg_catalog.oid[])` : ''}`)
+    .map(([t, leads]) => `SELECT '${t.name}' AS catalog, ${t.key} AS key FROM ${t.from} WHERE ${t.where}${leads ? ` AND ${t.lead} ${EQ} ANY ($${++param}::pg_catalog.oid[])` : ''}`)
     .join('\n UNION ALL ');
 }
 
@@ -819,31 +821,32 @@ export class IncrementalSchemaReader {
 
   /**
    * The keys each catalog of `lost` no longer has, `lost` giving how many it
-   * lost (Infinity: unknown). The newest known keys are looked up first, by
-   * their lead OID (indexed), in growing numbers (DELETED_LOOKUPS); a catalog
-   * is settled once as many are missing as it lost, else all its keys are
-   * listed. Exact either way: the count says how many to find.
+   * lost at most (Infinity: unknown). The newest known keys are looked up
+   * first, by their lead OID (indexed): as many as it lost, then more
+   * (DELETED_LOOKUPS); a catalog is settled once as many are missing as it
+   * lost, else all its keys are listed. Exact either way: the count says how
+   * many to find.
    */
   private async deletedKeys(lost: ReadonlyMap<TrackedCatalog, number>): Promise<Map<TrackedCatalog, string[]>> {
     const deleted = new Map<TrackedCatalog, string[]>();
+    // A down drops what its up made, the newest keys: the first lookup, of as many as were lost, most often settles it.
+    const limits = new Map([...lost].map(([t, count]) => [t, [...new Set([count, ...DELETED_LOOKUPS, Infinity])].sort((a, b) => a - b)]));
     let pending = [...lost.keys()];
-    for (const limit of [...DELETED_LOOKUPS, Infinity]) {
-      if (pending.length === 0) break;
-      const candidates = pending.map((t) => {
+    while (pending.length > 0) {
+      const looked = pending.map((t) => {
         const keys = this.tracked.get(t.name)!;
-        return limit >= keys.size ? [...keys.owners.keys()] : keys.newest(limit);
+        const limit = limits.get(t)!.shift()!;
+        return { t, byLead: limit !== Infinity, settles: limit >= keys.size, candidates: limit >= keys.size ? [...keys.owners.keys()] : keys.newest(limit) };
       });
-      const all = limit === Infinity;
-      const params = all ? [] : pending.map((t, i) => [...new Set(candidates[i]!.map((key) => key.split('.')[t.leadPart ?? 0]!))]);
-      const { rows } = await this.db.query<{ catalog: string; key: string }>(namedQuery(keysSql(pending, !all), params));
+      const params = looked.filter((l) => l.byLead).map(({ t, candidates }) => [...new Set(candidates.map((key) => key.split('.')[t.leadPart ?? 0]!))]);
+      const { rows } = await this.db.query<{ catalog: string; key: string }>(namedQuery(keysSql(looked.map((l) => [l.t, l.byLead] as const)), params));
       const present = new Set(rows.map((r) => `${r.catalog}:${r.key}`));
       const unsettled: TrackedCatalog[] = [];
-      pending.forEach((t, i) => {
-        const keys = this.tracked.get(t.name)!;
-        const gone = candidates[i]!.filter((key) => !present.has(`${t.name}:${key}`));
-        if (all || gone.length >= lost.get(t)! || candidates[i]!.length >= keys.size) deleted.set(t, gone);
+      for (const { t, settles, candidates } of looked) {
+        const gone = candidates.filter((key) => !present.has(`${t.name}:${key}`));
+        if (settles || gone.length >= lost.get(t)!) deleted.set(t, gone);
         else unsettled.push(t);
-      });
+      }
       pending = unsettled;
     }
     return deleted;
