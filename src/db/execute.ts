@@ -60,10 +60,12 @@ export interface BatchOptions {
    * batches of a scratch replay (src/fingerprints/replay.ts) after its first,
    * which made the tables (and their schema, which migrations may rely on,
    * as they would in a run): the replay's history goes with its database,
-   * and writing it cost two round trips a migration.
+   * and writing it cost two round trips a migration. `first`: as `record`
+   * in the batch's first transaction, as `none` after it commits (a replay's
+   * first batch, where each migration commits on its own).
    * @default 'record'
    */
-  readonly history?: 'record' | 'none';
+  readonly history?: 'record' | 'first' | 'none';
   /** Runs inside the first transaction, before any migration (a stamp, checksum adoption). */
   readonly prelude?: (db: Queryable) => Promise<void>;
   /**
@@ -78,7 +80,14 @@ export interface BatchOptions {
    * same round trip, and what takes its rows. A replay takes the counts its
    * schema reader compares with before COMMIT (IncrementalSchemaReader.baselineSql).
    */
-  readonly onBegin?: { readonly sql: string; take(rows: readonly any[]): void };
+  readonly onBegin?: { sql(): string; take(rows: readonly any[]): void };
+  /**
+   * Each migration commits in a transaction of its own (a replay reads the
+   * schema each one leaves, before its COMMIT), and each COMMIT goes in one
+   * round trip with the next transaction's BEGIN (and `onBegin`): a replay
+   * of 1,000 migrations saved a round trip a migration.
+   */
+  readonly commitEach?: boolean;
   /**
    * The caller's own work (no queries) to run while the server runs
    * migration SQL: called right after each round trip of it is sent, before
@@ -173,8 +182,10 @@ class BatchRun {
   private runningIndex: number | null = null;
   private runningSince = 0;
   private readonly timeoutMs: number;
-  /** Whether the history table is written (BatchOptions.history). */
-  private readonly records: boolean;
+  /** Whether the history table is written (BatchOptions.history): with `first`, until the first COMMIT. */
+  private records: boolean;
+  /** The results of the next segment's start, sent with the last COMMIT (commitEach); null: it begins on its own. */
+  private begun: unknown[] | null = null;
 
   constructor(
     private readonly direction: 'up' | 'down',
@@ -183,7 +194,7 @@ class BatchRun {
   ) {
     this.ledger = new RunLedger(batch, direction, options.onMigration);
     this.timeoutMs = (options.migrationTimeoutSeconds ?? 0) * 1000;
-    this.records = (options.history ?? 'record') === 'record';
+    this.records = (options.history ?? 'record') !== 'none';
     this.stopper = createStopper({
       signal: options.signal,
       timeoutSeconds: options.migrationTimeoutSeconds ?? 0,
@@ -203,6 +214,22 @@ class BatchRun {
 
   private setRunning(index: number): void {
     this.running = index;
+  }
+
+  /**
+   * Whether the runner's own statements run between BEGIN and the
+   * migrations' search_path (lock_timeout, the history table, a prelude);
+   * where none do (a scratch replay), both go in one round trip.
+   */
+  private setUpAlone(start: number, records = this.records): boolean {
+    const { options } = this;
+    return options.ddlLockTimeoutMs > 0 || records || (start === 0 && options.prelude !== undefined);
+  }
+
+  /** What starts the transaction of the segment from `start`, in one round trip; `records` as this.records will be then. */
+  private startStatements(start: number, records = this.records): string[] {
+    const { options } = this;
+    return ['BEGIN', ...(options.onBegin ? [options.onBegin.sql()] : []), ...(this.setUpAlone(start, records) ? [] : [migrationSearchPathSql(options.where.schema)])];
   }
 
   async execute(allFiles: readonly MigrationFile[]): Promise<void> {
@@ -290,14 +317,18 @@ class BatchRun {
     const flush = () => pending.flush();
     // Where nothing of the runner's runs between BEGIN and the migrations' search_path (a scratch
     // replay: no history, no lock_timeout), both go in one round trip: a replay starts one per migration.
-    const setUpAlone = options.ddlLockTimeoutMs > 0 || this.records || (start === 0 && options.prelude !== undefined);
-    const statements = ['BEGIN', ...(options.onBegin ? [options.onBegin.sql] : []), ...(setUpAlone ? [] : [migrationSearchPathSql(options.where.schema)])];
-    const started = await this.runnerStatement('starting the transaction', () => db.query(statements.join('; '))).catch(async (error: unknown) => {
-      if (statements.length > 1) await this.rollback();
-      throw error;
-    });
+    const setUpAlone = this.setUpAlone(start);
+    // Begun already where the last transaction's COMMIT went with this BEGIN (commitEach).
+    const begun = this.begun;
+    this.begun = null;
+    const started =
+      begun ??
+      (await this.runnerStatement('starting the transaction', () => db.query(this.startStatements(start).join('; '))).catch(async (error: unknown) => {
+        await this.rollback();
+        throw error;
+      }));
     try {
-      // A query of several statements gives pg's result of each, in order.
+      // A query of several statements gives pg's result of each, in order: BEGIN's, then onBegin's.
       if (options.onBegin) options.onBegin.take((started as unknown as { rows: unknown[] }[])[1]!.rows);
       if (options.ddlLockTimeoutMs > 0) {
         await db.query(`SELECT pg_catalog.set_config('lock_timeout', $1, true)`, [`${options.ddlLockTimeoutMs}ms`]);
@@ -319,13 +350,13 @@ class BatchRun {
           return index + 1;
         }
         await pending.add(part, part.built.sql, part.built.opaque === true);
-        if (boundary === 'commit-after') {
+        if (boundary === 'commit-after' || options.commitEach) {
           index++;
           break;
         }
       }
       await flush();
-      await this.commit(records);
+      await this.commit(records, options.commitEach && index < this.batch.length ? index : null);
       return index;
     } catch (error) {
       await this.rollback();
@@ -449,8 +480,12 @@ class BatchRun {
     await this.runnerStatement('restoring the runner\'s session settings', () => pinSearchPath(this.options.db, 'RESET ROLE'));
   }
 
-  /** Records what ran in the open transaction, checks the lock, commits. */
-  private async commit(records: readonly AppliedRecord[]): Promise<void> {
+  /**
+   * Records what ran in the open transaction, checks the lock, commits.
+   * `next`: the segment that starts there begins in the same round trip
+   * (commitEach), where the server says whether the COMMIT went through.
+   */
+  private async commit(records: readonly AppliedRecord[], next: number | null = null): Promise<void> {
     const { options } = this;
     const { db } = options;
     this.running = null;
@@ -459,7 +494,26 @@ class BatchRun {
     await options.beforeCommit?.();
     // Stopped while the last migration finished: nothing commits.
     this.stopper.throwIfStopped();
-    await db.query('COMMIT');
+    const recordsAfter = this.records && this.options.history !== 'first';
+    const then = next !== null && transactionStatusOf(db) === 'in-transaction' ? this.startStatements(next, recordsAfter) : [];
+    try {
+      const results = await db.query(['COMMIT', ...then].join('; '));
+      // COMMIT's result first, then those of the next start.
+      if (then.length) this.begun = (results as unknown as unknown[]).slice(1);
+    } catch (error) {
+      // An error after the COMMIT leaves the next transaction open and failed; one of the COMMIT leaves none.
+      if (!then.length || transactionStatusOf(db) !== 'failed') throw error;
+      this.committed(records);
+      // What failed is the next transaction's start, as where it begins alone.
+      await this.runnerStatement('starting the transaction', async () => {
+        throw error;
+      });
+    }
+    this.committed(records);
+  }
+
+  private committed(records: readonly AppliedRecord[]): void {
+    if (this.options.history === 'first') this.records = false;
     this.ledger.committed();
     if (records.length) this.logCommitted(records);
   }

@@ -34,9 +34,15 @@ export interface ReplayTarget {
  * saves the round trips of a transaction of its own; `onBegin` goes with each
  * BEGIN: the reader's baseline, by which it reads only the catalogs the
  * transaction changed; `whileRunning`, where given, is the replay's own work
- * to do while the server runs the migration.
+ * to do while the server runs the migration; `commitEach` and `onMigration`
+ * where each migration's schema is read (applyEachAndRead).
  */
-export type ReplayHooks = Required<Pick<BatchOptions, 'beforeCommit' | 'onBegin'>> & Pick<BatchOptions, 'whileRunning'>;
+export type ReplayHooks = Required<Pick<BatchOptions, 'beforeCommit' | 'onBegin'>> & Pick<BatchOptions, 'whileRunning' | 'commitEach' | 'onMigration'>;
+
+/** What the reader sends with each BEGIN, and takes back: its baseline (IncrementalSchemaReader.baselineSql). */
+function baselineOf(reader: IncrementalSchemaReader): ReplayHooks['onBegin'] {
+  return { sql: () => reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) };
+}
 
 /**
  * Applies `files` and reads the schema they leave, inside the transaction
@@ -66,12 +72,50 @@ export async function applyAndRead(
     beforeCommit: async () => {
       model = await reader.read('ending');
     },
-    onBegin: { sql: reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) },
+    onBegin: baselineOf(reader),
     whileRunning: runMeanwhile,
   });
   runMeanwhile();
   if (failure !== null) throw (failure as { error: unknown }).error;
   return model ?? (await reader.read());
+}
+
+/**
+ * Applies `files` as one batch in which each migration commits on its own
+ * (BatchOptions.commitEach: one round trip carries each COMMIT and the next
+ * BEGIN), reading the schema each one leaves inside its transaction, before
+ * its COMMIT; `each(index, model)` takes them in order, as they are read, and
+ * what it throws stops the batch (the transaction it was read in rolls back).
+ * `meanwhile` is called while the server runs each migration's SQL (it must
+ * not throw).
+ */
+export async function applyEachAndRead(
+  apply: ReplayTarget['apply'],
+  reader: IncrementalSchemaReader,
+  files: readonly MigrationFile[],
+  each: (index: number, model: SchemaModel) => void,
+  meanwhile?: () => void,
+): Promise<void> {
+  let ran = -1;
+  let read = -1;
+  await apply(files, {
+    commitEach: true,
+    onMigration: (_run, index) => {
+      ran = index;
+    },
+    // A migration that runs outside a transaction is read in the transaction that records it; the empty
+    // one committed before it is read too, and gives the schema of the one before, already taken.
+    beforeCommit: async () => {
+      const model = await reader.read('ending');
+      if (ran > read) {
+        read = ran;
+        each(ran, model);
+      }
+    },
+    onBegin: baselineOf(reader),
+    ...(meanwhile && { whileRunning: meanwhile }),
+  });
+  if (read !== files.length - 1) throw new Error(`the replay read the schema of ${read + 1} of ${files.length} migrations`);
 }
 
 /**
@@ -124,20 +168,39 @@ export async function replayManifest(
     if (fingerprintSchema(before) !== previous!.revisions[kept - 1]!.fingerprint) return null;
     revisions.push(...previous!.revisions.slice(0, kept));
   }
-  // Each revision's entry is built while the server runs the next migration (applyAndRead's
+  // Each revision's entry is built while the server runs the next migration (applyEachAndRead's
   // `meanwhile`): the runner's share of a replay, on the other core.
   let objectsBefore = topLevelObjectsOf(before);
-  let entry: (() => void) | undefined;
-  for (const file of files.slice(kept)) {
-    const after = await applyAndRead(apply, reader, [file], entry);
-    const previousModel = before;
-    entry = () => {
-      const objectsAfter = topLevelObjectsOf(after);
-      revisions.push(buildRevision(file, previousModel, after, objectsBefore, objectsAfter));
-      objectsBefore = objectsAfter;
-    };
-    before = after;
+  const entries: (() => void)[] = [];
+  let failure: { error: unknown } | null = null;
+  const buildEntries = () => {
+    while (entries.length > 0 && failure === null) {
+      try {
+        entries.shift()!();
+      } catch (error) {
+        failure = { error };
+      }
+    }
+  };
+  const rest = files.slice(kept);
+  if (rest.length > 0) {
+    await applyEachAndRead(
+      apply,
+      reader,
+      rest,
+      (index, after) => {
+        const previousModel = before;
+        before = after;
+        entries.push(() => {
+          const objectsAfter = topLevelObjectsOf(after);
+          revisions.push(buildRevision(rest[index]!, previousModel, after, objectsBefore, objectsAfter));
+          objectsBefore = objectsAfter;
+        });
+      },
+      buildEntries,
+    );
   }
-  entry?.();
+  buildEntries();
+  if (failure !== null) throw (failure as { error: unknown }).error;
   return assembleManifest(options, base, revisions);
 }

@@ -213,7 +213,7 @@ function cleanUpOnSignal(signal?: AbortSignal) {
 export function batchOptions(client: Client, context: ReplayContext, hooks?: ReplayHooks, later = false) {
   return {
     db: client,
-    history: later ? ('none' as const) : ('record' as const),
+    history: later ? ('none' as const) : ('first' as const),
     ...hooks,
     where: { schema: context.settings.schema, migrationsSchema: context.settings.migrationsSchema, table: context.settings.table },
     // Progress of a replay is noise; failures come back as errors.

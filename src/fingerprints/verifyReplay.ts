@@ -4,8 +4,10 @@
  * must give the schema of the first up.
  *
  * At the cost of a history's length rather than its square: each schema is
- * read incrementally (IncrementalSchemaReader), and the second up runs as
- * one batch, as `migrate auto` would, compared once at the end: with every
+ * read incrementally (IncrementalSchemaReader); the first up and the downs
+ * each run as one batch in which every migration commits on its own, read
+ * before its COMMIT (applyEachAndRead); the second up runs as one batch, as
+ * `migrate auto` would, compared once at the end: with every
  * down restoring the schema before its up, the schema after the batch is
  * the first up's exactly when each up after a down is. Only when it is not
  * are the migrations taken down and up again one by one, to name the first
@@ -18,7 +20,7 @@ import { IncrementalSchemaReader } from '../schema/incrementalCatalog.js';
 import type { ReadSchemaModelOptions } from '../schema/catalog.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { MigrationFile } from '../core/types.js';
-import { applyAndRead, prepareScratchSession, type ReplayHooks, type ReplayTarget } from './manifestBuilder.js';
+import { applyAndRead, applyEachAndRead, prepareScratchSession, type ReplayHooks, type ReplayTarget } from './manifestBuilder.js';
 import { SchemaCatalogError } from '../core/errors.js';
 
 export interface VerifyStep {
@@ -35,6 +37,9 @@ export interface VerifyTarget {
   apply(direction: 'up' | 'down', files: readonly MigrationFile[], hooks: ReplayHooks): Promise<unknown>;
 }
 
+/** Thrown by a check inside a batch to stop it there (applyEachAndRead): its step is already recorded. */
+class StopReplay extends Error {}
+
 /** The steps of the replay, and the schema before any migration and after each first up (for the manifest check). */
 export async function replayVerify(
   target: VerifyTarget,
@@ -45,45 +50,57 @@ export async function replayVerify(
   const reader = new IncrementalSchemaReader(target.db, read);
   const steps: VerifyStep[] = [];
   const models: SchemaModel[] = [await reader.read()];
+  /** What a failed batch says: its step, unless a check stopped it (its step is there). A failure of the read itself stops the replay. */
+  const failed = (phase: VerifyStep['phase'], error: unknown, name: string) => {
+    if (error instanceof SchemaCatalogError) throw error;
+    if (!(error instanceof StopReplay)) steps.push({ phase, migration: (error as { migration?: string }).migration ?? name, ok: false, problem: describeCause(error) });
+  };
   /** Runs the batch and reads the schema it leaves (null: it failed, and the step says so). */
   const attempt = async (phase: VerifyStep['phase'], batch: readonly MigrationFile[], direction: 'up' | 'down', name = batch[0]!.name) => {
     try {
       return await applyAndRead((files, hooks) => target.apply(direction, files, hooks), reader, batch);
     } catch (error) {
-      // A failure of the read itself is not the migration's: it stops the replay.
-      if (error instanceof SchemaCatalogError) throw error;
-      steps.push({ phase, migration: (error as { migration?: string }).migration ?? name, ok: false, problem: describeCause(error) });
+      failed(phase, error, name);
       return null;
     }
   };
+  /** Runs `batch`, each migration committing on its own, with the schema each leaves for `each` (false: it failed or was stopped). */
+  const attemptEach = async (phase: VerifyStep['phase'], batch: readonly MigrationFile[], direction: 'up' | 'down', each: (index: number, model: SchemaModel) => void) => {
+    let done = 0;
+    try {
+      await applyEachAndRead((files, hooks) => target.apply(direction, files, hooks), reader, batch, (index, model) => {
+        each(index, model);
+        done = index + 1;
+      });
+      return true;
+    } catch (error) {
+      failed(phase, error, batch[done]?.name ?? batch.at(-1)!.name);
+      return false;
+    }
+  };
   /** Every down, last first; with `compare`, each must give the schema before its first up. */
-  const downAll = async (compare: boolean): Promise<boolean> => {
-    for (let i = files.length - 1; i >= 0; i--) {
-      const file = files[i]!;
-      const model = await attempt('down', [file], 'down');
-      if (model === null) return false;
-      if (!compare) continue;
+  const downAll = (compare: boolean): Promise<boolean> =>
+    attemptEach('down', [...files].reverse(), 'down', (k, model) => {
+      if (!compare) return;
+      const i = files.length - 1 - k;
       const differences = fingerprintSchema(model) === fingerprintSchema(models[i]!) ? [] : diffSchemas(models[i]!, model).map(describeDifference);
       steps.push({
         phase: 'down',
-        migration: file.name,
+        migration: files[i]!.name,
         ok: differences.length === 0,
         ...(differences.length && { problem: 'down does not restore the schema before up', differences }),
       });
       // A down that leaves objects behind would make the next ones fail for the wrong reason.
-      if (differences.length) return false;
-    }
-    return true;
-  };
+      if (differences.length) throw new StopReplay();
+    });
 
-  for (const file of files) {
-    const model = await attempt('up', [file], 'up');
-    if (model === null) return { steps, models };
-    models.push(model);
-    steps.push({ phase: 'up', migration: file.name, ok: true });
-  }
-  if (!(await downAll(true))) return { steps, models };
   if (files.length === 0) return { steps, models };
+  const upped = await attemptEach('up', files, 'up', (index, model) => {
+    models.push(model);
+    steps.push({ phase: 'up', migration: files[index]!.name, ok: true });
+  });
+  if (!upped) return { steps, models };
+  if (!(await downAll(true))) return { steps, models };
 
   // Up again in one batch; the first up's schema at the end means each one matched.
   const again = await attempt('up again', files, 'up', files.at(-1)!.name);
@@ -95,16 +112,14 @@ export async function replayVerify(
   // Some up after its down gives another schema: down again (each down was checked above; from the second
   // up's schema they need not restore the first up's), then up one by one to name it.
   if (!(await downAll(false))) return { steps, models };
-  for (const [i, file] of files.entries()) {
-    const model = await attempt('up again', [file], 'up');
-    if (model === null) return { steps, models };
+  await attemptEach('up again', files, 'up', (i, model) => {
     const same = fingerprintSchema(model) === fingerprintSchema(models[i + 1]!);
     steps.push({
       phase: 'up again',
-      migration: file.name,
+      migration: files[i]!.name,
       ok: same,
       ...(!same && { problem: 'up after down gives another schema than the first up', differences: diffSchemas(models[i + 1]!, model).map(describeDifference) }),
     });
-  }
+  });
   return { steps, models };
 }

@@ -47,7 +47,7 @@ function fullRead(client: pg.Client, schema: string): Promise<SchemaModel> {
 }
 
 /** What a batch sends with each BEGIN (BatchOptions.onBegin). */
-type OnBegin = { readonly sql: string; take(rows: readonly any[]): void };
+type OnBegin = { sql(): string; take(rows: readonly any[]): void };
 
 /**
  * A step of a comparison. `run` is given `beforeCommit` where the step is a
@@ -101,10 +101,10 @@ async function compareAfterEachStep(client: pg.Client, schema: string, steps: re
       model = await reader.read('ending');
       full ||= reader.stats.full > before;
     };
-    const onBegin: OnBegin | undefined = baseline ? { sql: reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) } : undefined;
+    const onBegin: OnBegin | undefined = baseline ? { sql: () => reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) } : undefined;
     if (step.batch) await step.run(readInside, onBegin);
     else if (onBegin) {
-      const begun = (await client.query(`BEGIN; ${onBegin.sql}`)) as unknown as pg.QueryResult[];
+      const begun = (await client.query(`BEGIN; ${onBegin.sql()}`)) as unknown as pg.QueryResult[];
       onBegin.take(begun[1]!.rows);
       await step.run(async () => undefined);
       await readInside();
