@@ -11,7 +11,8 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { executeBatch } from '../../src/db/execute.js';
+import { executeBatch, runBatch } from '../../src/db/execute.js';
+import { HistoryWriteError } from '../../src/core/errors.js';
 import { createSilentLogger } from '../../src/config/logger.js';
 import { readMigrationFiles } from '../../src/files/migrationFiles.js';
 import { readSchemaModel } from '../../src/schema/catalog.js';
@@ -19,7 +20,7 @@ import { fingerprintSchema } from '../../src/schema/fingerprint.js';
 import { describeDifference, diffSchemas } from '../../src/schema/diff.js';
 import { IncrementalSchemaReader } from '../../src/schema/incrementalCatalog.js';
 import { buildManifest, readManifest } from '../../src/fingerprints/manifest.js';
-import { applyAndRead, type ReplayHooks } from '../../src/fingerprints/manifestBuilder.js';
+import { applyAndRead, applyEachAndRead, type ReplayHooks } from '../../src/fingerprints/manifestBuilder.js';
 import type { SchemaModel } from '../../src/schema/model.js';
 import type { MigrationFile } from '../../src/core/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -480,6 +481,92 @@ describe("a replay's work while the server runs a migration (applyAndRead's mean
       const { rows } = await client.query(`SELECT name FROM public.pgmigrations`);
       expect(rows.map((r) => r.name)).toEqual(['0001_t']);
       expect((await client.query(`SELECT pg_catalog.to_regclass('public.t') IS NOT NULL AS made`)).rows[0].made).toBe(true);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe('a replay batch in which each migration commits on its own (applyEachAndRead, BatchOptions.commitEach)', () => {
+  const options = (client: pg.Client) => ({
+    db: client,
+    where: { schema: 'public', migrationsSchema: 'public', table: 'pgmigrations' },
+    logger: createSilentLogger(),
+    ddlLockTimeoutMs: 0,
+    ddlLockRetries: 0,
+    appliedBy: 'test',
+    history: 'first' as const,
+  });
+  const folder = async (migrations: Record<string, string>) => {
+    const dir = await mkdtemp(join(tmpdir(), 'commit-each-'));
+    dirs.push(dir);
+    for (const [name, sql] of Object.entries(migrations)) await writeFile(join(dir, name), sql);
+    return readMigrationFiles(dir);
+  };
+  const exists = async (client: pg.Client, table: string) =>
+    (await client.query(`SELECT pg_catalog.to_regclass($1) IS NOT NULL AS made`, [`public.${table}`])).rows[0].made as boolean;
+
+  test('gives the schema each migration leaves, in order, one migration outside a transaction included; only the first is recorded', async () => {
+    const { client } = await connected('commit_each_models');
+    try {
+      const files = await folder({
+        '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n',
+        '0002_b.sql': '-- migrate:no-transaction\n-- Up Migration\nCREATE TABLE b (id int);\n\n-- Down Migration\nDROP TABLE b;\n',
+        '0003_c.sql': '-- Up Migration\nCREATE TABLE c (id int);\n\n-- Down Migration\nDROP TABLE c;\n',
+      });
+      const reader = new IncrementalSchemaReader(client, { excludeTables: RUNNER_TABLES });
+      await reader.read();
+      const seen: [number, string[]][] = [];
+      const apply = (list: readonly MigrationFile[], hooks: ReplayHooks) => executeBatch('up', list, files, { ...options(client), ...hooks });
+      await applyEachAndRead(apply, reader, files, (index, model) => seen.push([index, model.tables.map((t) => t.name)]));
+      expect(seen).toEqual([
+        [0, ['a']],
+        [1, ['a', 'b']],
+        [2, ['a', 'b', 'c']],
+      ]);
+      expect((await client.query(`SELECT name FROM public.pgmigrations`)).rows.map((r) => r.name)).toEqual(['0001_a']);
+    } finally {
+      await client.end();
+    }
+  });
+
+  const failing = {
+    '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n',
+    '0002_b.sql': '-- Up Migration\nCREATE TABLE b (id int);\n\n-- Down Migration\nDROP TABLE b;\n',
+    '0003_c.sql': '-- Up Migration\nCREATE TABLE c (id int);\n\n-- Down Migration\nDROP TABLE c;\n',
+  };
+
+  test('a COMMIT that fails (a deferred foreign key) commits nothing of its transaction, and nothing after it runs', async () => {
+    const { client } = await connected('commit_each_commit_fails');
+    try {
+      const files = await folder({
+        ...failing,
+        '0002_b.sql':
+          '-- Up Migration\nCREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE b (p int REFERENCES p DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO b VALUES (1);\n\n-- Down Migration\nDROP TABLE b, p;\n',
+      });
+      const outcome = await runBatch('up', files, files, { ...options(client), commitEach: true });
+      expect((outcome.error as { code?: string } | null)?.code).toBe('23503');
+      expect(outcome.runs.map((r) => r.status)).toEqual(['applied', 'rolled-back', 'not-run']);
+      expect([await exists(client, 'a'), await exists(client, 'b'), await exists(client, 'c')]).toEqual([true, false, false]);
+      expect(client.getTransactionStatus()).toBe('I');
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('a start of the next transaction that fails after the COMMIT it went with: that migration stays committed, and the failure is the runner\'s', async () => {
+    const { client } = await connected('commit_each_begin_fails');
+    try {
+      const files = await folder(failing);
+      let begins = 0;
+      const onBegin = { sql: () => (++begins === 2 ? 'SELECT 1 OPERATOR(pg_catalog./) 0' : 'SELECT NULL::pg_catalog.json AS counts'), take: () => undefined };
+      const outcome = await runBatch('up', files, files, { ...options(client), commitEach: true, onBegin });
+      expect(begins).toBe(2);
+      expect(outcome.error).toBeInstanceOf(HistoryWriteError);
+      expect(outcome.error!.message).toMatch(/^starting the transaction .*division by zero/);
+      expect(outcome.runs.map((r) => r.status)).toEqual(['applied', 'not-run', 'not-run']);
+      expect([await exists(client, 'a'), await exists(client, 'b'), await exists(client, 'c')]).toEqual([true, false, false]);
+      expect(client.getTransactionStatus()).toBe('I');
     } finally {
       await client.end();
     }
