@@ -200,7 +200,12 @@ const RUNNER_STATEMENT_TIMEOUT = 'SET statement_timeout TO 0';
  * (no values), in the same round trip.
  */
 export async function pinSearchPath(db: { query(text: string): Promise<unknown> }, then?: 'RESET ROLE'): Promise<void> {
-  await db.query(`SET search_path TO ${RUNNER_SEARCH_PATH}; ${RUNNER_STATEMENT_TIMEOUT}${then === undefined ? '' : `; ${then}`}`);
+  await db.query(pinSearchPathSql(then));
+}
+
+/** What pinSearchPath sends, for a caller that sends it in a round trip it makes anyway. */
+export function pinSearchPathSql(then?: 'RESET ROLE'): string {
+  return `SET search_path TO ${RUNNER_SEARCH_PATH}; ${RUNNER_STATEMENT_TIMEOUT}${then === undefined ? '' : `; ${then}`}`;
 }
 
 /**

@@ -16,7 +16,7 @@
  * batch starts `not-run` and moves to `applied`/`reverted`, `failed` or
  * `rolled-back`, so the run's report is this ledger, whatever stopped it.
  */
-import { migrationSearchPathSql, pinSearchPath, sleep, useMigrationSearchPath } from './connection.js';
+import { migrationSearchPathSql, pinSearchPath, pinSearchPathSql, sleep, useMigrationSearchPath } from './connection.js';
 import {
   HistoryWriteError,
   InterruptedError,
@@ -81,6 +81,16 @@ export interface BatchOptions {
    * schema reader compares with before COMMIT (IncrementalSchemaReader.baselineSql).
    */
   readonly onBegin?: { sql(): string; take(rows: readonly any[]): void };
+  /**
+   * A statement (no parameters, naming only pg_catalog's objects, changing
+   * nothing, one row of one json value) sent after the migrations of each
+   * transaction, in the round trip of the last of them, right after the
+   * runner's session settings are restored there (null: only those), and what
+   * takes its value. A replay takes the counts its schema reader compares
+   * with the baseline (IncrementalSchemaReader.endingSql): a round trip less
+   * for the restore, and one for the counts.
+   */
+  readonly onEnd?: { sql(): string | null; take(value: unknown): void };
   /**
    * Each migration commits in a transaction of its own (a replay reads the
    * schema each one leaves, before its COMMIT), and each COMMIT goes in one
@@ -186,6 +196,8 @@ class BatchRun {
   private records: boolean;
   /** The results of the next segment's start, sent with the last COMMIT (commitEach); null: it begins on its own. */
   private begun: unknown[] | null = null;
+  /** The open transaction's last round trip restored the runner's settings (BatchOptions.onEnd). */
+  private restored = false;
 
   constructor(
     private readonly direction: 'up' | 'down',
@@ -313,7 +325,8 @@ class BatchRun {
     const { options } = this;
     const { db } = options;
     const records: AppliedRecord[] = [];
-    const pending = new RoundTripGroup<BuiltPart>((group) => this.sendGroup(group, records), { oneEach: this.timeoutMs > 0 });
+    const pending = new RoundTripGroup<BuiltPart>((group, last) => this.sendGroup(group, records, last), { oneEach: this.timeoutMs > 0 });
+    this.restored = false;
     const flush = () => pending.flush();
     // Where nothing of the runner's runs between BEGIN and the migrations' search_path (a scratch
     // replay: no history, no lock_timeout), both go in one round trip: a replay starts one per migration.
@@ -355,7 +368,7 @@ class BatchRun {
           break;
         }
       }
-      await flush();
+      await pending.flush(true);
       await this.commit(records, options.commitEach && index < this.batch.length ? index : null);
       return index;
     } catch (error) {
@@ -419,8 +432,10 @@ class BatchRun {
    * time by the server's clock: progress is logged as it happens, and the
    * duration kept in the history is the migration's, not a share of the group's.
    */
-  private async sendGroup(group: readonly BuiltPart[], records: AppliedRecord[]): Promise<void> {
-    const { db } = this.options;
+  private async sendGroup(group: readonly BuiltPart[], records: AppliedRecord[], last: boolean): Promise<void> {
+    const { db, onEnd } = this.options;
+    // The transaction's last round trip also restores the runner's settings and takes onEnd's value, where asked.
+    const trailer = last && onEnd ? { statements: pinSearchPathSql('RESET ROLE'), select: onEnd.sql() } : null;
     this.setRunning(group[0]!.index);
     let reported = 0;
     const finished = (part: BuiltPart, serverMs: number) => {
@@ -433,16 +448,27 @@ class BatchRun {
     let result: Awaited<ReturnType<typeof sendRoundTrip>>;
     try {
       // Sent by the time sendRoundTrip returns its promise (pg writes a query when it is the only one).
-      const sending = sendRoundTrip(db, group.map((part) => ({ statements: part.built.sql })), (started, previousMs) => {
-        if (started > 0 && previousMs !== null) finished(group[started - 1]!, previousMs);
-        if (started < group.length) this.setRunning(group[started]!.index);
-      });
+      const sending = sendRoundTrip(
+        db,
+        group.map((part) => ({ statements: part.built.sql })),
+        (started, previousMs) => {
+          if (started > 0 && previousMs !== null) finished(group[started - 1]!, previousMs);
+          if (started < group.length) this.setRunning(group[started]!.index);
+        },
+        trailer,
+      );
       this.options.whileRunning?.();
       result = await this.stopper.guard(sending, group.at(-1)!.deadline);
     } catch (error) {
       if (!(error instanceof RoundTripError)) throw error;
+      // After every part: the trailer's, the runner's own.
+      if (error.part >= group.length) throw new SegmentFailure(this.runnerFailure("restoring the runner's session settings", error.error), null);
       // The parts before the failed one ran (reported as the markers came); the rollback will undo them.
       throw new SegmentFailure(error.error, group[error.part]!.index, error.location);
+    }
+    if (trailer !== null) {
+      this.restored = true;
+      if (trailer.select !== null) onEnd!.take(result.trailer);
     }
     this.expectTransaction(group[result.transactionEndedIn ?? group.length - 1]!.index, result.transactionEndedIn !== null);
     // A part alone has no markers: its time is the round trip's.
@@ -489,7 +515,8 @@ class BatchRun {
     const { options } = this;
     const { db } = options;
     this.running = null;
-    await this.restoreRunnerSettings();
+    if (!this.restored) await this.restoreRunnerSettings();
+    this.restored = false;
     if (records.length && this.records) await this.runnerStatement('writing the history', () => this.record(records));
     await options.beforeCommit?.();
     // Stopped while the last migration finished: nothing commits.
@@ -505,9 +532,7 @@ class BatchRun {
       if (!then.length || transactionStatusOf(db) !== 'failed') throw error;
       this.committed(records);
       // What failed is the next transaction's start, as where it begins alone.
-      await this.runnerStatement('starting the transaction', async () => {
-        throw error;
-      });
+      throw this.runnerFailure('starting the transaction', error);
     }
     this.committed(records);
   }
@@ -605,11 +630,16 @@ class BatchRun {
     try {
       return await work();
     } catch (error) {
-      if (error instanceof RunnerError || isConnectionLoss(error)) throw error;
-      throw new HistoryWriteError(`${what} (${qualify(this.options.where.schema, this.options.where.table)})`, { cause: error });
+      throw this.runnerFailure(what, error);
     } finally {
       this.running = running;
     }
+  }
+
+  /** A failure of the runner's own statement `what`, as runnerStatement gives it. */
+  private runnerFailure(what: string, error: unknown): unknown {
+    if (error instanceof RunnerError || isConnectionLoss(error)) return error;
+    return new HistoryWriteError(`${what} (${qualify(this.options.where.schema, this.options.where.table)})`, { cause: error });
   }
 
   /** `DROP INDEX CONCURRENTLY …` for each invalid index of the managed schema (a failed concurrent build leaves one). */

@@ -36,7 +36,7 @@ export class RoundTripGroup<T> {
   private chars = 0;
 
   constructor(
-    private readonly send: (parts: readonly T[]) => Promise<void>,
+    private readonly send: (parts: readonly T[], last: boolean) => Promise<void>,
     private readonly options: { readonly oneEach: boolean },
   ) {}
 
@@ -47,13 +47,13 @@ export class RoundTripGroup<T> {
     if (this.options.oneEach || opaque || this.parts.length >= MAX_GROUP || this.chars >= MAX_GROUP_CHARS) await this.flush();
   }
 
-  /** Sends what waits (nothing: resolves at once). */
-  async flush(): Promise<void> {
+  /** Sends what waits (nothing: resolves at once); `last`: the transaction's last, before its COMMIT. */
+  async flush(last = false): Promise<void> {
     if (!this.parts.length) return;
     const group = this.parts;
     this.parts = [];
     this.chars = 0;
-    await this.send(group);
+    await this.send(group, last);
   }
 }
 
@@ -88,6 +88,18 @@ export interface RoundTripResult {
   readonly durationsMs: readonly number[];
   /** The part after which the markers ran in another transaction than the first: its SQL ended the transaction. */
   readonly transactionEndedIn: number | null;
+  /** The trailer's value (sendRoundTrip), null without one. */
+  readonly trailer: unknown;
+}
+
+/**
+ * The runner's own SQL after the parts, in the same round trip: `statements`
+ * (changing only the session's settings), then `select`, whose one row of
+ * one json value is the result's `trailer`.
+ */
+export interface RoundTripTrailer {
+  readonly statements: string;
+  readonly select: string | null;
 }
 
 interface Layout {
@@ -96,9 +108,13 @@ interface Layout {
   readonly spans: readonly { readonly start: number; readonly length: number }[];
 }
 
-/** The text of a round trip: markers around and between the parts (none for a single part). */
-export function layoutRoundTrip(parts: readonly RoundTripPart[], token: string): Layout {
-  if (parts.length === 1) return { text: parts[0]!.statements.join('\n'), spans: [{ start: 0, length: parts[0]!.statements.join('\n').length }] };
+/**
+ * The text of a round trip: markers around and between the parts (none for
+ * a single part alone), then the trailer, after the last marker (which a
+ * single part then has too): a failure after that marker is the trailer's.
+ */
+export function layoutRoundTrip(parts: readonly RoundTripPart[], token: string, trailer: RoundTripTrailer | null = null): Layout {
+  if (parts.length === 1 && trailer === null) return { text: parts[0]!.statements.join('\n'), spans: [{ start: 0, length: parts[0]!.statements.join('\n').length }] };
   let text = '';
   const spans: { start: number; length: number }[] = [];
   parts.forEach((part, index) => {
@@ -109,7 +125,13 @@ export function layoutRoundTrip(parts: readonly RoundTripPart[], token: string):
     text += `${body}\n;\n`;
   });
   text += markerOf(token, parts.length);
+  if (trailer !== null) text += `\n${trailer.statements};${trailer.select === null ? '' : `\n${trailerSelectOf(token, trailer.select)}`}`;
   return { text, spans };
+}
+
+/** The trailer's select, tagged: its row is told from the migrations' own by the token. */
+function trailerSelectOf(token: string, select: string): string {
+  return `SELECT '${token}:end', (${select});`;
 }
 
 function markerOf(token: string, index: number): string {
@@ -159,12 +181,15 @@ export async function sendRoundTrip(
    * all done), with the server time the part before it took (null for the first).
    */
   onPart?: (index: number, previousMs: number | null) => void,
+  /** The runner's SQL after the parts; its failure is RoundTripError's part `parts.length`. */
+  trailer: RoundTripTrailer | null = null,
 ): Promise<RoundTripResult> {
-  if (!parts.length) return { durationsMs: [], transactionEndedIn: null };
+  if (!parts.length) return { durationsMs: [], transactionEndedIn: null, trailer: null };
   const token = `migrate-${randomBytes(6).toString('hex')}`;
-  const layout = layoutRoundTrip(parts, token);
+  const layout = layoutRoundTrip(parts, token, trailer);
   const clocks: number[] = [];
   const starts: string[] = [];
+  let trailerValue: string | null = null;
   try {
     await new Promise<void>((resolve, reject) => {
       const query = new pg.Query({ text: layout.text, rowMode: 'array', types: RAW_TYPES } as never);
@@ -174,7 +199,7 @@ export async function sendRoundTrip(
           starts.push(String(row[2]));
           const index = clocks.length - 1;
           onPart?.(index, index > 0 ? clocks[index]! - clocks[index - 1]! : null);
-        }
+        } else if (row.length === 2 && row[0] === `${token}:end`) trailerValue = row[1] as string | null;
       });
       query.on('error', reject);
       query.on('end', () => resolve());
@@ -182,13 +207,17 @@ export async function sendRoundTrip(
     });
   } catch (error) {
     const durations = durationsOf(clocks);
-    const running = parts.length === 1 ? 0 : Math.max(0, clocks.length - 1);
+    const running = parts.length === 1 && trailer === null ? 0 : Math.max(0, clocks.length - 1);
     const rawPosition = (error as { position?: string }).position;
     const { part, location } = locateInRoundTrip(parts, layout, rawPosition ? Number(rawPosition) : null, running);
     throw new RoundTripError(error, part, location, durations);
   }
   const changed = starts.findIndex((start) => start !== starts[0]);
-  return { durationsMs: durationsOf(clocks), transactionEndedIn: changed > 0 ? changed - 1 : null };
+  return {
+    durationsMs: durationsOf(clocks),
+    transactionEndedIn: changed > 0 ? changed - 1 : null,
+    trailer: trailerValue === null ? null : (JSON.parse(trailerValue) as unknown),
+  };
 }
 
 function durationsOf(clocks: readonly number[]): number[] {

@@ -33,15 +33,23 @@ export interface ReplayTarget {
  * the schema inside each of its transactions right before it commits, which
  * saves the round trips of a transaction of its own; `onBegin` goes with each
  * BEGIN: the reader's baseline, by which it reads only the catalogs the
- * transaction changed; `whileRunning`, where given, is the replay's own work
+ * transaction changed, and `onEnd` with the last migration's SQL: the
+ * counts to compare it with; `whileRunning`, where given, is the replay's own work
  * to do while the server runs the migration; `commitEach` and `onMigration`
  * where each migration's schema is read (applyEachAndRead).
  */
-export type ReplayHooks = Required<Pick<BatchOptions, 'beforeCommit' | 'onBegin'>> & Pick<BatchOptions, 'whileRunning' | 'commitEach' | 'onMigration'>;
+export type ReplayHooks = Required<Pick<BatchOptions, 'beforeCommit' | 'onBegin' | 'onEnd'>> & Pick<BatchOptions, 'whileRunning' | 'commitEach' | 'onMigration'>;
 
-/** What the reader sends with each BEGIN, and takes back: its baseline (IncrementalSchemaReader.baselineSql). */
-function baselineOf(reader: IncrementalSchemaReader): ReplayHooks['onBegin'] {
-  return { sql: () => reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) };
+/**
+ * What the reader sends with each BEGIN and after each transaction's
+ * migrations, and takes back: its baseline and the counts it compares with
+ * it (IncrementalSchemaReader.baselineSql, endingSql).
+ */
+function countsOf(reader: IncrementalSchemaReader): Pick<ReplayHooks, 'onBegin' | 'onEnd'> {
+  return {
+    onBegin: { sql: () => reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) },
+    onEnd: { sql: () => reader.endingSql(), take: (value) => reader.takeEnding(value) },
+  };
 }
 
 /**
@@ -72,7 +80,7 @@ export async function applyAndRead(
     beforeCommit: async () => {
       model = await reader.read('ending');
     },
-    onBegin: baselineOf(reader),
+    ...countsOf(reader),
     whileRunning: runMeanwhile,
   });
   runMeanwhile();
@@ -112,7 +120,7 @@ export async function applyEachAndRead(
         each(ran, model);
       }
     },
-    onBegin: baselineOf(reader),
+    ...countsOf(reader),
     ...(meanwhile && { whileRunning: meanwhile }),
   });
   if (read !== files.length - 1) throw new Error(`the replay read the schema of ${read + 1} of ${files.length} migrations`);

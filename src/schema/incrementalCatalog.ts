@@ -288,7 +288,7 @@ const OTHERS_IN_DATABASE = `EXISTS (SELECT 1 FROM pg_stat_activity a
                     WHERE a.datname ${EQ} pg_catalog.current_database() AND a.pid ${NE} pg_catalog.pg_backend_pid()
                       AND a.backend_type ${EQ} 'client backend')
               OR EXISTS (SELECT 1 FROM pg_prepared_xacts p WHERE p.database ${EQ} pg_catalog.current_database())`;
-const MARKER = `CASE WHEN ${OTHERS_IN_DATABASE}
+const markerGiven = (others: string) => `CASE WHEN ${others}
          THEN pg_catalog.txid_snapshot_xmin(pg_catalog.txid_current_snapshot())
          ELSE GREATEST(pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot()),
                        pg_catalog.txid_current_if_assigned() OPERATOR(pg_catalog.+) 1) END`;
@@ -365,11 +365,16 @@ function fullPart(t: TrackedCatalog, all: boolean): string {
      FROM ${t.from} WHERE ${t.where}`;
 }
 
-/** The rows of every scan after the catalogs': the next marker (MARKER), the settings pinned, the counts (COUNTS) and LARGEST_OID. */
+/**
+ * The rows of every scan after the catalogs': the next marker (MARKER),
+ * the managed schema's OID and whether other sessions are in the database
+ * (OTHERS_IN_DATABASE), the settings pinned, the counts (COUNTS) and LARGEST_OID.
+ */
 function scanTail(counts: string): string {
   return `
-   UNION ALL SELECT 'marker', 'info', 0, 0, pg_catalog.json_build_array(${asText(MARKER)},
-     (SELECT ${asText('n.oid')} FROM pg_namespace n WHERE n.nspname ${EQ} $2::pg_catalog.text))
+   UNION ALL SELECT 'marker', 'info', 0, 0, (SELECT pg_catalog.json_build_array(${asText(markerGiven('o.others'))},
+     (SELECT ${asText('n.oid')} FROM pg_namespace n WHERE n.nspname ${EQ} $2::pg_catalog.text), o.others)
+     FROM (SELECT ${OTHERS_IN_DATABASE} AS others) o)
    UNION ALL SELECT 'settings', 'info', 0, 0, pg_catalog.json_build_array(${pinnedSettingsSql(2, 3, 4)})
    UNION ALL SELECT 'counts', 'info', 0, 0, ${counts}
    UNION ALL SELECT 'oid', 'info', 0, 0, pg_catalog.json_build_array(${asText(LARGEST_OID)})
@@ -404,19 +409,23 @@ function partsSql(catalogs: readonly TrackedCatalog[]): string {
 }
 
 /**
- * COUNTS now, and whether they tell what this transaction changed since
- * they were taken at its start ($1: TRANSACTION_START then): track_counts is
- * on, this is the same transaction, and no other session is in the database
- * (whose changes they would not count). Also the OIDs of RELATIONS. It
- * sets plan_cache_mode for the rest of the transaction (the read's, the
- * migration's statements ran): a statement's setting takes effect after it
- * is planned, and the scan after it, planned for the OIDs it is given,
- * would be planned anew each time.
+ * COUNTS now (of RELATIONS, whose OIDs are `oids`), as json [counts, ok]:
+ * ok whether they tell what this transaction changed since they were taken
+ * at its start (`at`: TRANSACTION_START then): track_counts is on and this
+ * is the same transaction. Whether another session is in the database
+ * (whose changes they would not count) the ranged scan itself says
+ * (scanTail). A simple query without parameters, short to parse, so that a
+ * replay sends it in the round trip of the migration it reads after
+ * (BatchOptions.onEnd). It sets plan_cache_mode for the rest of the
+ * transaction (the read's, the migration's statements ran): a statement's
+ * setting takes effect after it is planned, and the scan after it, planned
+ * for the OIDs it is given, would be planned anew each time.
  */
-const COUNTS_NOW_SQL = qualifyCatalogs(`SELECT ${COUNTS} AS counts,
-    ${RELATION_OIDS_AS_TEXT} AS relations,
-    pg_catalog.current_setting('track_counts') ${EQ} 'on' AND ${TRANSACTION_START} ${EQ} $1::pg_catalog.text AND NOT (${OTHERS_IN_DATABASE}) AS ok,
-    pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true) AS plans`);
+function countsNowSql(at: string, oids: readonly string[]): string {
+  return `SELECT pg_catalog.json_build_array(${countsJson(oids.map((oid) => `'${Number(oid)}'::pg_catalog.oid`))},
+    pg_catalog.current_setting('track_counts') ${EQ} 'on' AND ${TRANSACTION_START} ${EQ} '${BigInt(at)}'::pg_catalog.text,
+    pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)) AS now`;
+}
 
 /**
  * scanSql where the transaction it runs in changed only some catalogs
@@ -640,6 +649,8 @@ export class IncrementalSchemaReader {
   private relationOids: string[] | null = null;
   /** COUNTS at the start of the transaction the next read('ending') reads in (takeBaseline). */
   private baseline: Counts | null = null;
+  /** countsNowSql's value at the end of that transaction, where the batch took it (takeEnding). */
+  private ending: unknown = null;
 
   constructor(
     private readonly db: Queryable,
@@ -656,12 +667,14 @@ export class IncrementalSchemaReader {
     const context = partsContextOf(this.options);
     // A baseline is of one transaction, the one this read ends.
     const baseline = transaction === 'ending' ? this.baseline : null;
+    const ending = transaction === 'ending' ? this.ending : null;
     this.baseline = null;
+    this.ending = null;
     this.parts = await withPinnedCatalog(
       this.db,
       transaction === 'own' ? this.options : { ...this.options, transaction },
       async (pin) => {
-        const next = this.parts === null ? null : await this.readChanges(context, this.parts, pin, baseline);
+        const next = this.parts === null ? null : await this.readChanges(context, this.parts, pin, baseline, ending);
         // A full read after an incremental one's scan: the settings are pinned already.
         return next ?? this.readFully(context, this.parts === null ? pin : null);
       },
@@ -687,6 +700,29 @@ export class IncrementalSchemaReader {
   /** The rows of baselineSql, for the next read('ending') alone. */
   takeBaseline(rows: readonly { counts: unknown }[]): void {
     this.baseline = rows.length === 1 && rows[0]!.counts !== null ? countsOf(rows[0]!.counts) : null;
+    this.ending = null;
+  }
+
+  /**
+   * SQL (no parameters; one row of one json value) to send after the
+   * migrations of the transaction the next read('ending') reads in, in their
+   * round trip: the counts then (countsNowSql), which that read's scan
+   * would otherwise ask for first; null where that read will not use them
+   * (no baseline, or not the one the last scan counted). Its value goes to
+   * takeEnding.
+   */
+  endingSql(): string | null {
+    return this.baseline !== null && this.rangeable(this.baseline) ? countsNowSql(this.baseline.at, this.relationOids!) : null;
+  }
+
+  /** The value of endingSql, for the next read('ending') alone. */
+  takeEnding(value: unknown): void {
+    this.ending = value;
+  }
+
+  /** Whether a scan given `baseline` can read only what its transaction changed (scan). */
+  private rangeable(baseline: Counts): boolean {
+    return this.counts !== null && this.largestOid !== null && this.relationOids !== null && sameCounts(baseline, this.counts);
   }
 
   /** Reads everything, and takes note of every tracked row and of the marker. */
@@ -716,8 +752,8 @@ export class IncrementalSchemaReader {
   }
 
   /** The parts after what changed since the last read, or null when only a full read is sure to be right. */
-  private async readChanges(context: PartsContext, previous: CatalogParts, pin: PinRequest | null, baseline: Counts | null): Promise<CatalogParts | null> {
-    const scan = await this.scan(false, pin, baseline);
+  private async readChanges(context: PartsContext, previous: CatalogParts, pin: PinRequest | null, baseline: Counts | null, ending: unknown): Promise<CatalogParts | null> {
+    const scan = await this.scan(false, pin, baseline, ending);
     // The schema itself was created, dropped or made anew: everything in it is new.
     if (scan.namespaceOid !== previous.namespaceOid) return null;
     const owners = new Set<string>();
@@ -860,7 +896,7 @@ export class IncrementalSchemaReader {
    * scan counted (else the backend changed catalogs in between, or sent its
    * counts to the shared statistics: they start again from 0).
    */
-  private async scan(all: boolean, pin: PinRequest | null, baseline: Counts | null = null): Promise<Scan> {
+  private async scan(all: boolean, pin: PinRequest | null, baseline: Counts | null = null, ending: unknown = null): Promise<Scan> {
     const schema = this.options.schema ?? 'public';
     const settings = pin ?? { names: [], values: [] };
     const params: unknown[] = [this.marker, schema, settings.names, settings.values];
@@ -870,16 +906,18 @@ export class IncrementalSchemaReader {
     const modes = new Map<TrackedCatalog, 'full' | 'range'>();
     /** What each catalog's counts say it changed by: [inserted, updated, deleted]. */
     const changes = new Map<TrackedCatalog, number[]>();
-    if (!all && baseline !== null && this.counts !== null && this.largestOid !== null && sameCounts(baseline, this.counts)) {
-      const now = (await this.db.query<{ counts: unknown; relations: string[]; ok: boolean }>(namedQuery(COUNTS_NOW_SQL, [baseline.at]))).rows[0]!;
-      if (now.ok) {
-        counts = countsOf(now.counts);
+    let ranged = false;
+    if (!all && baseline !== null && this.rangeable(baseline)) {
+      const relations = this.relationOids!;
+      const [nowCounts, ok] = (ending ?? (await this.db.query<{ now: unknown }>(countsNowSql(baseline.at, relations))).rows[0]!.now) as [unknown, boolean];
+      if (ok) {
+        counts = countsOf(nowCounts);
         const classes = new Set<string>();
         for (const t of TRACKED) {
           const k = relationOf(t);
           const change = (['inserted', 'updated', 'deleted'] as const).map((kind) => counts![kind][k]! - baseline[kind][k]!);
           changes.set(t, change);
-          if (change[0] !== 0) classes.add(now.relations[k]!);
+          if (change[0] !== 0) classes.add(relations[k]!);
           const [inserted, updated, deleted] = change as [number, number, number];
           // Updates can be of old rows, anywhere: unless the catalog can tell they were of its new ones.
           // Deletes matter where rows are counted (readChanges' lost rows, which their number can stand
@@ -889,11 +927,18 @@ export class IncrementalSchemaReader {
             modes.set(t, 'full');
           } else if (inserted !== 0 || lost) modes.set(t, 'range');
         }
-        this.stats.ranged += 1;
+        ranged = true;
         query = namedQuery(planned(changedScanSql([...modes])), [...params, this.largestOid, '4294967295', [...classes]]);
       }
     }
-    const { rows } = await this.db.query<ScanRow>(query);
+    let { rows } = await this.db.query<ScanRow>(query);
+    if (ranged && (rows.find((row) => row.catalog === 'marker')!.changed as unknown as [string, string | null, boolean])[2]) {
+      // Another session is in the database: what it changed is not in this backend's counts.
+      ranged = false;
+      counts = null;
+      rows = (await this.db.query<ScanRow>(namedQuery(planned(scanSql(false)), params))).rows;
+    }
+    if (ranged) this.stats.ranged += 1;
     let marker = this.marker;
     let namespaceOid: string | null = null;
     let largestOid: string | null = null;

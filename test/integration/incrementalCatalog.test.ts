@@ -530,6 +530,80 @@ describe('a replay batch in which each migration commits on its own (applyEachAn
     }
   });
 
+  test("a migration's session settings (a 1 ms statement_timeout, another search_path and role) are the runner's again before the read, in the migration's own round trip", async () => {
+    const { client } = await connected('commit_each_settings');
+    const role = `migrate_test_nobody_${randomBytes(4).toString('hex')}`;
+    try {
+      await client.query(`CREATE ROLE ${role} NOLOGIN`);
+      const files = await folder({
+        '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n',
+        '0002_b.sql':
+          `-- Up Migration\nCREATE TABLE b (id int);\nSET search_path TO nowhere;\nSET ROLE ${role};\nSET statement_timeout = 1;\n\n-- Down Migration\nDROP TABLE public.b;\n`,
+      });
+      const reader = new IncrementalSchemaReader(client, { excludeTables: RUNNER_TABLES });
+      await reader.read();
+      const seen: string[][] = [];
+      const apply = (list: readonly MigrationFile[], hooks: ReplayHooks) => executeBatch('up', list, files, { ...options(client), ...hooks });
+      await applyEachAndRead(apply, reader, files, (_, model) => seen.push(model.tables.map((t) => t.name)));
+      expect(seen).toEqual([['a'], ['a', 'b']]);
+      // Both reads read only what their transaction changed, with the counts taken in the migration's round trip.
+      expect(reader.stats.ranged).toBe(2);
+    } finally {
+      await client.query(`RESET ROLE; DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+      await client.end();
+    }
+  });
+
+  test("a failure of what goes after the last migration's SQL in its round trip (onEnd) is the runner's, not the migration's", async () => {
+    const { client } = await connected('commit_each_trailer_fails');
+    try {
+      const files = await folder({ '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n' });
+      const onEnd = { sql: () => 'SELECT 1 OPERATOR(pg_catalog./) 0', take: () => undefined };
+      const outcome = await runBatch('up', files, files, { ...options(client), commitEach: true, onEnd });
+      expect(outcome.error).toBeInstanceOf(HistoryWriteError);
+      expect(outcome.error!.message).toMatch(/^restoring the runner's session settings .*division by zero/);
+      expect(outcome.runs.map((r) => r.status)).toEqual(['rolled-back']);
+      expect(await exists(client, 'a')).toBe(false);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('what another session in the database commits meanwhile is read too (its changes are not in the counts): the scan is then a whole one', async () => {
+    const { db, client } = await connected('commit_each_others');
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      const files = await folder({
+        '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n',
+        '0002_b.sql': '-- Up Migration\nCREATE TABLE b (id int);\n\n-- Down Migration\nDROP TABLE b;\n',
+      });
+      const reader = new IncrementalSchemaReader(client, { excludeTables: RUNNER_TABLES });
+      await reader.read();
+      const seen: string[][] = [];
+      let first = true;
+      const apply = (list: readonly MigrationFile[], hooks: ReplayHooks) =>
+        executeBatch('up', list, files, {
+          ...options(client),
+          ...hooks,
+          beforeCommit: async () => {
+            if (first) await other.query('CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$');
+            first = false;
+            await hooks.beforeCommit();
+          },
+        });
+      await applyEachAndRead(apply, reader, files, (_, model) => seen.push([...model.tables.map((t) => t.name), ...model.functions.map((f) => f.name)]));
+      expect(seen).toEqual([
+        ['a', 'f'],
+        ['a', 'b', 'f'],
+      ]);
+      expect(reader.stats.ranged).toBe(0);
+    } finally {
+      await other.end();
+      await client.end();
+    }
+  });
+
   const failing = {
     '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n',
     '0002_b.sql': '-- Up Migration\nCREATE TABLE b (id int);\n\n-- Down Migration\nDROP TABLE b;\n',

@@ -16,6 +16,21 @@ test('one part is sent as it is; several are framed by markers, each part closed
   ]);
 });
 
+test.each([
+  ['one part', [parts[0]!], 2],
+  ['two parts', parts, 3],
+])('with a trailer (%s): markers frame the parts even alone, and the trailer comes after the last, its select tagged', (_, given, markers) => {
+  const trailer = { statements: 'SET search_path TO pg_catalog', select: 'SELECT 1' };
+  const { text, spans } = layoutRoundTrip(given, 'tok', trailer);
+  const lines = text.split('\n');
+  expect(lines.filter((l) => l.startsWith("SELECT 'tok:") && !l.startsWith("SELECT 'tok:end'"))).toHaveLength(markers);
+  expect(lines.slice(-2)).toEqual(['SET search_path TO pg_catalog;', "SELECT 'tok:end', (SELECT 1);"]);
+  expect(lines.at(-3)).toMatch(new RegExp(`^SELECT 'tok:${markers - 1}'`));
+  expect(spans.map((s) => text.slice(s.start, s.start + s.length))).toEqual(given.map((p) => p.statements.join('\n')));
+  // An error in the trailer points into no part: the part running is the one after the last (the trailer).
+  expect(locateInRoundTrip(given, { text, spans }, text.indexOf('SELECT 1') + 1, given.length)).toEqual({ part: given.length, location: null });
+});
+
 test('an error position points at its part and statement', () => {
   const layout = layoutRoundTrip(parts, 'tok');
   const position = layout.text.indexOf('nope') + 1;
