@@ -43,7 +43,7 @@ import { checkBuiltSql, type BuiltMigration, type MigrationModule } from '../fil
 import { boundaryOf, buildChecked, loadBatch, missingDownRefusal, revertsItsUp, type LoadedBatch } from '../files/migrationBatch.js';
 import { RoundTripError, RoundTripGroup, sendRoundTrip, type StatementLocation } from './roundTrips.js';
 import { RunLedger } from './runLedger.js';
-import { inTransaction, transactionStatusOf } from './transaction.js';
+import { inTransaction, settledTransactionStatusOf, transactionStatusOf } from './transaction.js';
 import type { MigrationFile, MigrationRun } from '../core/types.js';
 
 export interface BatchOptions {
@@ -318,8 +318,8 @@ class BatchRun {
 
   /**
    * One transaction: migrations from `start` until the batch ends, a
-   * migration must run alone, or one adds an enum value. Returns where the
-   * next segment starts.
+   * migration must run alone, or one adds an enum value (with commitEach,
+   * one migration). Returns where the next segment starts.
    */
   private async segment(start: number): Promise<number> {
     const { options } = this;
@@ -529,7 +529,7 @@ class BatchRun {
       if (then.length) this.begun = (results as unknown as unknown[]).slice(1);
     } catch (error) {
       // An error after the COMMIT leaves the next transaction open and failed; one of the COMMIT leaves none.
-      if (!then.length || transactionStatusOf(db) !== 'failed') throw error;
+      if (!then.length || (await settledTransactionStatusOf(db)) !== 'failed') throw error;
       this.committed(records);
       // What failed is the next transaction's start, as where it begins alone.
       throw this.runnerFailure('starting the transaction', error);

@@ -27,6 +27,19 @@ export function transactionStatusOf(db: Queryable): TransactionStatus {
   }
 }
 
+/**
+ * The transaction status once the server has answered everything sent. pg
+ * rejects a query when its ErrorResponse comes, before the ReadyForQuery
+ * that carries the status (pg/lib/query.js, handleError), so right after a
+ * failure transactionStatusOf may still give the status from before; an
+ * empty query, answered with the status even in a failed transaction, waits
+ * for it.
+ */
+export async function settledTransactionStatusOf(db: Queryable): Promise<TransactionStatus> {
+  await db.query('').catch(() => undefined);
+  return transactionStatusOf(db);
+}
+
 /** BEGIN … COMMIT, with ROLLBACK on any failure. */
 export async function inTransaction<T>(db: Queryable, work: () => Promise<T>): Promise<T> {
   await db.query('BEGIN');

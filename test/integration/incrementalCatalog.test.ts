@@ -77,18 +77,23 @@ async function compareAfterEachStep(client: pg.Client, schema: string, steps: re
   const mismatches: { step: string; differences: string[] }[] = [];
   const fullReads: string[] = [];
   let reads = 0;
-  /** `inside`: the model read inside the step's transaction, and whether that read was a full one. */
-  const check = async (label: string, readInside?: { model: SchemaModel; full: boolean }) => {
+  /**
+   * `inside`: the model read inside the step's transaction, and whether that
+   * read was a full one; `fullInside`: the full read made there too.
+   */
+  const check = async (label: string, readInside?: { model: SchemaModel; full: boolean }, fullInside?: SchemaModel) => {
     const before = reader.stats.full;
     const incremental = readInside?.model ?? (reads++, await reader.read());
     if (readInside ? readInside.full : reader.stats.full > before) fullReads.push(label);
-    const full = await fullRead(client, schema);
+    const full = fullInside ?? (await fullRead(client, schema));
     if (fingerprintSchema(incremental) !== fingerprintSchema(full) || JSON.stringify(incremental) !== JSON.stringify(full)) {
       mismatches.push({ step: label, differences: diffSchemas(full, incremental).map(describeDifference) });
     }
   };
   await check('base');
-  for (const step of steps) {
+  /** Steps of plain SQL with a baseline: the next one's BEGIN went with the last COMMIT. */
+  let begun = false;
+  for (const [i, step] of steps.entries()) {
     if (!inside) {
       await step.run(async () => undefined);
       await check(step.label);
@@ -105,11 +110,19 @@ async function compareAfterEachStep(client: pg.Client, schema: string, steps: re
     const onBegin: OnBegin | undefined = baseline ? { sql: () => reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) } : undefined;
     if (step.batch) await step.run(readInside, onBegin);
     else if (onBegin) {
-      const begun = (await client.query(`BEGIN; ${onBegin.sql()}`)) as unknown as pg.QueryResult[];
-      onBegin.take(begun[1]!.rows);
+      // As a replay's batch does (BatchOptions.commitEach): read in full inside the transaction too, and send
+      // each COMMIT with the next BEGIN, so that the backend is never idle outside a transaction between
+      // steps, where it may send its counts to the shared statistics (every 0.5 s before PostgreSQL 15).
+      if (!begun) onBegin.take(((await client.query(`BEGIN; ${onBegin.sql()}`)) as unknown as pg.QueryResult[])[1]!.rows);
       await step.run(async () => undefined);
       await readInside();
-      await client.query('COMMIT');
+      const fullInside = await readSchemaModel(client, { schema, excludeTables: RUNNER_TABLES, transaction: 'existing' });
+      begun = i + 1 < steps.length && steps[i + 1]!.batch !== true;
+      if (begun) onBegin.take(((await client.query(`COMMIT; BEGIN; ${onBegin.sql()}`)) as unknown as pg.QueryResult[])[2]!.rows);
+      else await client.query('COMMIT');
+      expect(model).not.toBeNull();
+      await check(step.label, { model: model!, full }, fullInside);
+      continue;
     } else {
       await client.query('BEGIN');
       await step.run(async () => undefined);
