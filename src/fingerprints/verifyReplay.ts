@@ -64,38 +64,85 @@ export async function replayVerify(
       return null;
     }
   };
-  /** Runs `batch`, each migration committing on its own, with the schema each leaves for `each` (false: it failed or was stopped). */
-  const attemptEach = async (phase: VerifyStep['phase'], batch: readonly MigrationFile[], direction: 'up' | 'down', each: (index: number, model: SchemaModel) => void) => {
-    let done = 0;
+  /**
+   * Runs `batch`, each migration committing on its own, with the schema each
+   * one leaves for `check` (false: it failed or was stopped). `check` throws
+   * StopReplay once it has recorded a failed step; else it returns what to
+   * record once the migration's COMMIT has gone through, which the next
+   * migration's read (or the batch's end) shows: a COMMIT that fails (a
+   * deferred constraint) is that migration's failure. Where the batch is
+   * refused before anything runs (a file that cannot be loaded, a missing
+   * down), the files go one batch each, so that those before the refused
+   * one are checked, and named, first.
+   */
+  const attemptEach = async (
+    phase: VerifyStep['phase'],
+    batch: readonly MigrationFile[],
+    direction: 'up' | 'down',
+    check: (index: number, model: SchemaModel) => () => void,
+  ): Promise<boolean> => {
+    let started = false;
+    let pending = null as { readonly index: number; readonly record: () => void } | null;
+    let next = 0;
+    const settle = () => {
+      if (pending === null) return;
+      pending.record();
+      next = pending.index + 1;
+      pending = null;
+    };
     try {
-      await applyEachAndRead((files, hooks) => target.apply(direction, files, hooks), reader, batch, (index, model) => {
-        each(index, model);
-        done = index + 1;
+      const apply: ReplayTarget['apply'] = (files, hooks) =>
+        target.apply(direction, files, {
+          ...hooks,
+          onMigration: (...ran) => {
+            started = true;
+            hooks.onMigration?.(...ran);
+          },
+        });
+      await applyEachAndRead(apply, reader, batch, (index, model) => {
+        settle();
+        pending = { index, record: check(index, model) };
       });
+      settle();
       return true;
     } catch (error) {
-      failed(phase, error, batch[done]?.name ?? batch.at(-1)!.name);
+      if (!started && !(error instanceof SchemaCatalogError)) return oneByOne(phase, batch, direction, check);
+      const named = (error as { migration?: string }).migration;
+      // A later migration failed: the last one read had committed. Else the failure is at that one's COMMIT.
+      if (pending !== null && named !== undefined && named !== batch[pending.index]!.name) settle();
+      failed(phase, error, batch[pending?.index ?? next]?.name ?? batch.at(-1)!.name);
       return false;
     }
+  };
+  /** attemptEach one file at a time, each in a batch of its own. */
+  const oneByOne = async (phase: VerifyStep['phase'], batch: readonly MigrationFile[], direction: 'up' | 'down', check: (index: number, model: SchemaModel) => () => void) => {
+    for (const [index, file] of batch.entries()) {
+      const model = await attempt(phase, [file], direction);
+      if (model === null) return false;
+      try {
+        check(index, model)();
+      } catch (error) {
+        if (error instanceof StopReplay) return false;
+        throw error;
+      }
+    }
+    return true;
   };
   /** Every down, last first; with `compare`, each must give the schema before its first up. */
   const downAll = (compare: boolean): Promise<boolean> =>
     attemptEach('down', [...files].reverse(), 'down', (k, model) => {
-      if (!compare) return;
+      if (!compare) return () => undefined;
       const i = files.length - 1 - k;
       const differences = fingerprintSchema(model) === fingerprintSchema(models[i]!) ? [] : diffSchemas(models[i]!, model).map(describeDifference);
-      steps.push({
-        phase: 'down',
-        migration: files[i]!.name,
-        ok: differences.length === 0,
-        ...(differences.length && { problem: 'down does not restore the schema before up', differences }),
-      });
+      const step = { phase: 'down' as const, migration: files[i]!.name, ok: differences.length === 0 };
+      if (differences.length === 0) return () => steps.push(step);
+      steps.push({ ...step, problem: 'down does not restore the schema before up', differences });
       // A down that leaves objects behind would make the next ones fail for the wrong reason.
-      if (differences.length) throw new StopReplay();
+      throw new StopReplay();
     });
 
   if (files.length === 0) return { steps, models };
-  const upped = await attemptEach('up', files, 'up', (index, model) => {
+  const upped = await attemptEach('up', files, 'up', (index, model) => () => {
     models.push(model);
     steps.push({ phase: 'up', migration: files[index]!.name, ok: true });
   });
@@ -114,12 +161,13 @@ export async function replayVerify(
   if (!(await downAll(false))) return { steps, models };
   await attemptEach('up again', files, 'up', (i, model) => {
     const same = fingerprintSchema(model) === fingerprintSchema(models[i + 1]!);
-    steps.push({
+    const step: VerifyStep = {
       phase: 'up again',
       migration: files[i]!.name,
       ok: same,
       ...(!same && { problem: 'up after down gives another schema than the first up', differences: diffSchemas(models[i + 1]!, model).map(describeDifference) }),
-    });
+    };
+    return () => steps.push(step);
   });
   return { steps, models };
 }

@@ -40,3 +40,59 @@ END $$;`;
   expect(r.stdout).toMatch(/index CREATE INDEX ON t USING btree \(id\) is extra in the database/);
   expect(r.stderr).toMatch(/verify failed at up again of 0002_remembers/);
 });
+
+/**
+ * The first up and the downs run as one batch each, every migration
+ * committing on its own: what verify reports of a failure must be what it
+ * reported when each file was a batch of its own.
+ */
+describe('failures name the migration at fault, as one file per batch did', () => {
+  const dirs: MigrationsFolder[] = [];
+  const databases: TestDatabase[] = [];
+  afterAll(async () => {
+    for (const d of databases) await d.drop();
+    for (const f of dirs) await f.dispose();
+  });
+  const verify = async (name: string, files: Record<string, string>) => {
+    const target = await createTestDatabase(name);
+    databases.push(target);
+    const made = await createMigrationsFolder(files);
+    dirs.push(made);
+    const r = await runCli(['verify', '--dir', made.dir], { env: cleanEnv({ DATABASE_URL: target.url }) });
+    return { ...r, steps: r.stdout.split('\n').filter((l) => /^(ok|FAIL) /.test(l)).map((l) => l.replace(/: .*/, ':')) };
+  };
+
+  test("a COMMIT that fails (a deferred foreign key) is that migration's failure; the one after it never ran", async () => {
+    const orphan = 'CREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE ch (pid int REFERENCES p DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO ch VALUES (1);';
+    const r = await verify('verify_commit_fails', {
+      '0001_a.sql': sqlMigration('CREATE TABLE a (id int);', 'DROP TABLE a;'),
+      '0002_orphan.sql': sqlMigration(orphan, 'DROP TABLE ch, p;'),
+      '0003_b.sql': sqlMigration('CREATE TABLE b (id int);', 'DROP TABLE b;'),
+    });
+    expect(r.code).toBe(1);
+    expect(r.steps).toEqual(['ok   up       0001_a', 'FAIL up       0002_orphan:']);
+    expect(r.stdout).toMatch(/violates foreign key constraint/);
+    expect(r.stderr).toMatch(/verify failed at up of 0002_orphan/);
+  });
+
+  test('a file that cannot be loaded is named after the ones before it went up', async () => {
+    const r = await verify('verify_load_fails', {
+      '0001_a.sql': sqlMigration('CREATE TABLE a (id int);', 'DROP TABLE a;'),
+      '0002_broken.js': 'export const up = (pgm) => { pgm.sql(\n',
+    });
+    expect(r.code).toBe(1);
+    expect(r.steps).toEqual(['ok   up       0001_a', 'FAIL up       0002_broken:']);
+    expect(r.stderr).toMatch(/verify failed at up of 0002_broken/);
+  });
+
+  test('a missing down is reached in turn: a later down that leaves objects behind is the first failure', async () => {
+    const r = await verify('verify_missing_down', {
+      '0001_nodown.sql': '-- Up Migration\nCREATE TABLE a (id int);\n',
+      '0002_b.sql': sqlMigration('CREATE TABLE b (id int);', 'DROP TABLE b;'),
+      '0003_leaky.sql': sqlMigration('CREATE TABLE c (id int);\nCREATE TABLE c2 (id int);', 'DROP TABLE c;'),
+    });
+    expect(r.code).toBe(1);
+    expect(r.steps).toEqual(['ok   up       0001_nodown', 'ok   up       0002_b', 'ok   up       0003_leaky', 'FAIL down     0003_leaky:']);
+    expect(r.stdout).toMatch(/table "c2" is extra/);
+  });
+});
