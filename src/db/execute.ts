@@ -521,7 +521,7 @@ class BatchRun {
     await options.beforeCommit?.();
     // Stopped while the last migration finished: nothing commits.
     this.stopper.throwIfStopped();
-    const recordsAfter = this.records && this.options.history !== 'first';
+    const recordsAfter = this.records && !(this.options.history === 'first' && records.length > 0);
     const then = next !== null && transactionStatusOf(db) === 'in-transaction' ? this.startStatements(next, recordsAfter) : [];
     try {
       const results = await db.query(['COMMIT', ...then].join('; '));
@@ -538,9 +538,14 @@ class BatchRun {
   }
 
   private committed(records: readonly AppliedRecord[]): void {
-    if (this.options.history === 'first') this.records = false;
     this.ledger.committed();
-    if (records.length) this.logCommitted(records);
+    if (records.length) this.recordedOnce(records);
+  }
+
+  /** `records` are committed, and recorded where the history is written: logged; with history `first`, the last written. */
+  private recordedOnce(records: readonly AppliedRecord[]): void {
+    if (this.options.history === 'first') this.records = false;
+    this.logCommitted(records);
   }
 
   private logCommitted(records: readonly AppliedRecord[]): void {
@@ -616,7 +621,7 @@ class BatchRun {
       throw new SegmentFailure(said, null);
     }
     this.ledger.committed();
-    this.logCommitted(records);
+    this.recordedOnce(records);
   }
 
   private async rollback(): Promise<void> {

@@ -213,7 +213,8 @@ function cleanUpOnSignal(signal?: AbortSignal) {
 export function batchOptions(client: Client, context: ReplayContext, hooks?: ReplayHooks, later = false) {
   return {
     db: client,
-    history: later ? ('none' as const) : ('first' as const),
+    // A batch that commits each migration writes the history only in its first transaction, as the batches after it do not.
+    history: later ? ('none' as const) : hooks?.commitEach ? ('first' as const) : ('record' as const),
     ...hooks,
     where: { schema: context.settings.schema, migrationsSchema: context.settings.migrationsSchema, table: context.settings.table },
     // Progress of a replay is noise; failures come back as errors.

@@ -137,8 +137,9 @@ async function compareAfterEachStep(client: pg.Client, schema: string, steps: re
   return { ...reader.stats, fullReads, reads };
 }
 
-function migrationSteps(client: pg.Client, files: readonly MigrationFile[], schema: string, direction: 'up' | 'down' = 'up'): Step[] {
-  const options = {
+/** A batch's options for the tests' replays: no lock timeout, no retries, nothing logged. */
+function batchOptionsOf(client: pg.Client, schema = 'public') {
+  return {
     db: client,
     where: { schema, migrationsSchema: schema, table: 'pgmigrations' },
     logger: createSilentLogger(),
@@ -146,6 +147,10 @@ function migrationSteps(client: pg.Client, files: readonly MigrationFile[], sche
     ddlLockRetries: 0,
     appliedBy: 'test',
   };
+}
+
+function migrationSteps(client: pg.Client, files: readonly MigrationFile[], schema: string, direction: 'up' | 'down' = 'up'): Step[] {
+  const options = batchOptionsOf(client, schema);
   const ordered = direction === 'up' ? files : [...files].reverse();
   return ordered.map((file) => ({
     label: `${direction} ${file.name}`,
@@ -449,14 +454,7 @@ describe('snapshot: full and incremental give the same manifest', () => {
 });
 
 describe("a replay's work while the server runs a migration (applyAndRead's meanwhile)", () => {
-  const options = (client: pg.Client) => ({
-    db: client,
-    where: { schema: 'public', migrationsSchema: 'public', table: 'pgmigrations' },
-    logger: createSilentLogger(),
-    ddlLockTimeoutMs: 0,
-    ddlLockRetries: 0,
-    appliedBy: 'test',
-  });
+  const options = (client: pg.Client) => batchOptionsOf(client);
   const files = async () => {
     const dir = await mkdtemp(join(tmpdir(), 'meanwhile-'));
     dirs.push(dir);
@@ -501,15 +499,7 @@ describe("a replay's work while the server runs a migration (applyAndRead's mean
 });
 
 describe('a replay batch in which each migration commits on its own (applyEachAndRead, BatchOptions.commitEach)', () => {
-  const options = (client: pg.Client) => ({
-    db: client,
-    where: { schema: 'public', migrationsSchema: 'public', table: 'pgmigrations' },
-    logger: createSilentLogger(),
-    ddlLockTimeoutMs: 0,
-    ddlLockRetries: 0,
-    appliedBy: 'test',
-    history: 'first' as const,
-  });
+  const options = (client: pg.Client) => ({ ...batchOptionsOf(client), history: 'first' as const });
   const folder = async (migrations: Record<string, string>) => {
     const dir = await mkdtemp(join(tmpdir(), 'commit-each-'));
     dirs.push(dir);
@@ -537,6 +527,21 @@ describe('a replay batch in which each migration commits on its own (applyEachAn
         [1, ['a', 'b']],
         [2, ['a', 'b', 'c']],
       ]);
+      expect((await client.query(`SELECT name FROM public.pgmigrations`)).rows.map((r) => r.name)).toEqual(['0001_a']);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('with history `first`, a first migration that runs outside a transaction is recorded, and nothing after it', async () => {
+    const { client } = await connected('commit_each_alone_first');
+    try {
+      const files = await folder({
+        '0001_a.sql': '-- migrate:no-transaction\n-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n',
+        '0002_b.sql': '-- Up Migration\nCREATE TABLE b (id int);\n\n-- Down Migration\nDROP TABLE b;\n',
+      });
+      const outcome = await runBatch('up', files, files, { ...options(client), commitEach: true });
+      expect(outcome.error).toBeNull();
       expect((await client.query(`SELECT name FROM public.pgmigrations`)).rows.map((r) => r.name)).toEqual(['0001_a']);
     } finally {
       await client.end();
