@@ -81,7 +81,7 @@ export async function replayVerify(
     direction: 'up' | 'down',
     check: (index: number, model: SchemaModel) => () => void,
   ): Promise<boolean> => {
-    let started = false;
+    let begun = false;
     let pending = null as { readonly index: number; readonly record: () => void } | null;
     let next = 0;
     const settle = () => {
@@ -91,12 +91,16 @@ export async function replayVerify(
       pending = null;
     };
     try {
+      // Every file is loaded and checked before the first BEGIN, which takes the reader's baseline.
       const apply: ReplayTarget['apply'] = (files, hooks) =>
         target.apply(direction, files, {
           ...hooks,
-          onMigration: (...ran) => {
-            started = true;
-            hooks.onMigration?.(...ran);
+          onBegin: {
+            sql: () => {
+              begun = true;
+              return hooks.onBegin.sql();
+            },
+            take: (rows) => hooks.onBegin.take(rows),
           },
         });
       await applyEachAndRead(apply, reader, batch, (index, model) => {
@@ -106,7 +110,7 @@ export async function replayVerify(
       settle();
       return true;
     } catch (error) {
-      if (!started && !(error instanceof SchemaCatalogError)) return oneByOne(phase, batch, direction, check);
+      if (!begun && !(error instanceof SchemaCatalogError)) return oneByOne(phase, batch, direction, check);
       const named = (error as { migration?: string }).migration;
       // A later migration failed: the last one read had committed. Else the failure is at that one's COMMIT.
       if (pending !== null && named !== undefined && named !== batch[pending.index]!.name) settle();

@@ -85,6 +85,16 @@ describe('failures name the migration at fault, as one file per batch did', () =
     expect(r.stderr).toMatch(/verify failed at up of 0002_broken/);
   });
 
+  test('a first migration that fails outside a transaction, after statements that took effect, is not run again', async () => {
+    const r = await verify('verify_alone_fails', {
+      '0001_half.sql': '-- migrate:no-transaction\n-- Up Migration\nCREATE TABLE a (id int);\nSELECT 1 / 0;\n\n-- Down Migration\nDROP TABLE a;\n',
+    });
+    expect(r.code).toBe(1);
+    expect(r.steps).toEqual(['FAIL up       0001_half:']);
+    expect(r.stdout).toMatch(/division by zero/);
+    expect(r.stdout).not.toMatch(/already exists/);
+  });
+
   test('a missing down is reached in turn: a later down that leaves objects behind is the first failure', async () => {
     const r = await verify('verify_missing_down', {
       '0001_nodown.sql': '-- Up Migration\nCREATE TABLE a (id int);\n',
