@@ -25,6 +25,7 @@ import type { SchemaModel } from '../../src/schema/model.js';
 import type { MigrationFile } from '../../src/core/types.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { PROJECT_ROOT, cleanEnv, runCli } from '../helpers/processes.js';
+import { sqlMigration } from '../helpers/migrationsFolder.js';
 
 const databases: TestDatabase[] = [];
 const dirs: string[] = [];
@@ -506,16 +507,18 @@ describe('a replay batch in which each migration commits on its own (applyEachAn
     for (const [name, sql] of Object.entries(migrations)) await writeFile(join(dir, name), sql);
     return readMigrationFiles(dir);
   };
-  const exists = async (client: pg.Client, table: string) =>
-    (await client.query(`SELECT pg_catalog.to_regclass($1) IS NOT NULL AS made`, [`public.${table}`])).rows[0].made as boolean;
+  /** A migration that makes table `name` (and drops it), `alone` outside a transaction. */
+  const table = (name: string, alone = false) => `${alone ? '-- migrate:no-transaction\n' : ''}${sqlMigration(`CREATE TABLE ${name} (id int);`, `DROP TABLE ${name};`)}`;
+  const exists = async (client: pg.Client, name: string) =>
+    (await client.query(`SELECT pg_catalog.to_regclass($1) IS NOT NULL AS made`, [`public.${name}`])).rows[0].made as boolean;
 
   test('gives the schema each migration leaves, in order, one migration outside a transaction included; only the first is recorded', async () => {
     const { client } = await connected('commit_each_models');
     try {
       const files = await folder({
-        '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n',
-        '0002_b.sql': '-- migrate:no-transaction\n-- Up Migration\nCREATE TABLE b (id int);\n\n-- Down Migration\nDROP TABLE b;\n',
-        '0003_c.sql': '-- Up Migration\nCREATE TABLE c (id int);\n\n-- Down Migration\nDROP TABLE c;\n',
+        '0001_a.sql': table('a'),
+        '0002_b.sql': table('b', true),
+        '0003_c.sql': table('c'),
       });
       const reader = new IncrementalSchemaReader(client, { excludeTables: RUNNER_TABLES });
       await reader.read();
@@ -537,8 +540,8 @@ describe('a replay batch in which each migration commits on its own (applyEachAn
     const { client } = await connected('commit_each_alone_first');
     try {
       const files = await folder({
-        '0001_a.sql': '-- migrate:no-transaction\n-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n',
-        '0002_b.sql': '-- Up Migration\nCREATE TABLE b (id int);\n\n-- Down Migration\nDROP TABLE b;\n',
+        '0001_a.sql': table('a', true),
+        '0002_b.sql': table('b'),
       });
       const outcome = await runBatch('up', files, files, { ...options(client), commitEach: true });
       expect(outcome.error).toBeNull();
@@ -554,7 +557,7 @@ describe('a replay batch in which each migration commits on its own (applyEachAn
     try {
       await client.query(`CREATE ROLE ${role} NOLOGIN`);
       const files = await folder({
-        '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n',
+        '0001_a.sql': table('a'),
         '0002_b.sql':
           `-- Up Migration\nCREATE TABLE b (id int);\nSET search_path TO nowhere;\nSET ROLE ${role};\nSET statement_timeout = 1;\n\n-- Down Migration\nDROP TABLE public.b;\n`,
       });
@@ -575,7 +578,7 @@ describe('a replay batch in which each migration commits on its own (applyEachAn
   test("a failure of what goes after the last migration's SQL in its round trip (onEnd) is the runner's, not the migration's", async () => {
     const { client } = await connected('commit_each_trailer_fails');
     try {
-      const files = await folder({ '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n' });
+      const files = await folder({ '0001_a.sql': table('a') });
       const onEnd = { sql: () => 'SELECT 1 OPERATOR(pg_catalog./) 0', take: () => undefined };
       const outcome = await runBatch('up', files, files, { ...options(client), commitEach: true, onEnd });
       expect(outcome.error).toBeInstanceOf(HistoryWriteError);
@@ -593,8 +596,8 @@ describe('a replay batch in which each migration commits on its own (applyEachAn
     await other.connect();
     try {
       const files = await folder({
-        '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n',
-        '0002_b.sql': '-- Up Migration\nCREATE TABLE b (id int);\n\n-- Down Migration\nDROP TABLE b;\n',
+        '0001_a.sql': table('a'),
+        '0002_b.sql': table('b'),
       });
       const reader = new IncrementalSchemaReader(client, { excludeTables: RUNNER_TABLES });
       await reader.read();
@@ -623,9 +626,9 @@ describe('a replay batch in which each migration commits on its own (applyEachAn
   });
 
   const failing = {
-    '0001_a.sql': '-- Up Migration\nCREATE TABLE a (id int);\n\n-- Down Migration\nDROP TABLE a;\n',
-    '0002_b.sql': '-- Up Migration\nCREATE TABLE b (id int);\n\n-- Down Migration\nDROP TABLE b;\n',
-    '0003_c.sql': '-- Up Migration\nCREATE TABLE c (id int);\n\n-- Down Migration\nDROP TABLE c;\n',
+    '0001_a.sql': table('a'),
+    '0002_b.sql': table('b'),
+    '0003_c.sql': table('c'),
   };
 
   test('a COMMIT that fails (a deferred foreign key) commits nothing of its transaction, and nothing after it runs', async () => {
