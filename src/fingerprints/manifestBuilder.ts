@@ -45,7 +45,7 @@ export type ReplayHooks = Required<Pick<BatchOptions, 'beforeCommit' | 'onBegin'
  * migrations, and takes back: its baseline and the counts it compares with
  * it (IncrementalSchemaReader.baselineSql, endingSql).
  */
-function countsOf(reader: IncrementalSchemaReader): Pick<ReplayHooks, 'onBegin' | 'onEnd'> {
+function countHooksOf(reader: IncrementalSchemaReader): Pick<ReplayHooks, 'onBegin' | 'onEnd'> {
   return {
     onBegin: { sql: () => reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) },
     onEnd: { sql: () => reader.endingSql(), take: (value) => reader.takeEnding(value) },
@@ -80,7 +80,7 @@ export async function applyAndRead(
     beforeCommit: async () => {
       model = await reader.read('ending');
     },
-    ...countsOf(reader),
+    ...countHooksOf(reader),
     whileRunning: runMeanwhile,
   });
   runMeanwhile();
@@ -120,7 +120,7 @@ export async function applyEachAndRead(
         each(ran, model);
       }
     },
-    ...countsOf(reader),
+    ...countHooksOf(reader),
     ...(meanwhile && { whileRunning: meanwhile }),
   });
   if (read !== files.length - 1) throw new Error(`the replay read the schema of ${read + 1} of ${files.length} migrations`);
