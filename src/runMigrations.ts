@@ -72,7 +72,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
       const { files } = first;
       const names = files.map((f) => f.name);
       const look = { ...choices, files };
-      const before = await untilStopped(lookUnderLock(lock, first.manifest, logger, {
+      const before = await untilStopped(() => lookUnderLock(lock, first.manifest, logger, {
         look: (how, computed) => observe({ ...look, reconcile: reconcile === 'none' ? 'none' : how, replay, computed }),
         replay: async (staleness) => (await replay({ files, staleness, targetMajor: serverMajorOf(client) })).manifest,
         needsLock: (look) => {
@@ -111,7 +111,7 @@ export async function runMigrations(options: RunMigrationsOptions = {}): Promise
     };
 
     try {
-      const before = await untilStopped(observe({ ...choices, files: reading, reconcile, replay }), options.signal);
+      const before = await untilStopped(() => observe({ ...choices, files: reading, reconcile, replay }), options.signal);
       const plan = planCommand(command, before.detection, before.files.map((f) => f.name));
       seen.before = before;
       seen.plan = plan;
@@ -259,10 +259,17 @@ async function executePlan(
   }
 }
 
-/** `work`, unless the run is stopped first (then its reason; the finally block lets go of the lock and the connection). */
-function untilStopped<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
+/**
+ * `start()`'s work, unless the run is stopped first (then its reason; the
+ * finally block lets go of the lock and the connection). A run already
+ * stopped does not start it: work left running would fail on the closed
+ * connection with no one to take its rejection, and the CLI takes an
+ * unhandled rejection for migration code that escaped.
+ */
+function untilStopped<T>(start: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return start();
   if (signal.aborted) return Promise.reject(signal.reason as Error);
+  const work = start();
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });

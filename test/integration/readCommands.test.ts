@@ -7,7 +7,7 @@ import pg from 'pg';
 import { createTestDatabase, databaseUrl, serverUrl, type TestDatabase } from '../helpers/database.js';
 import { ABC, createMigrationsFolder, type MigrationsFolder } from '../helpers/migrationsFolder.js';
 import { cleanEnv, runCli, runNodePgMigrate } from '../helpers/processes.js';
-import { RunnerError, inspectDatabase, runMigrations } from '../../src/index.js';
+import { InterruptedError, RunnerError, inspectDatabase, runMigrations } from '../../src/index.js';
 
 const PASSWORD = 'Sup3r-s3cret-pw';
 /** A URL of the test server (wherever globalSetup found it) carrying a password: its own, else PASSWORD, which trust auth ignores. */
@@ -385,5 +385,31 @@ describe('wait', () => {
     expect(r.code).toBe(4);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
     expect(r.stderr).toMatch(/did not accept connections within 2s/);
+  });
+});
+
+describe('a run stopped before it starts', () => {
+  test('runMigrations given a signal already aborted rejects with its reason, changes nothing, and leaves no rejection unhandled', async () => {
+    const stopped = await createTestDatabase('stopped');
+    const own = await createMigrationsFolder(ABC);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const reason = new InterruptedError('SIGINT');
+      const error = await runMigrations({ databaseUrl: stopped.url, dir: own.dir, env: {}, signal: AbortSignal.abort(reason) }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBe(reason);
+      // A look started anyway would fail on the connection the run closed, a moment later.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(unhandled).toEqual([]);
+      expect(await stopped.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'public'`)).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await stopped.drop();
+      await own.dispose();
+    }
   });
 });
