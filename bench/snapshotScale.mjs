@@ -84,6 +84,7 @@ export async function runScaleBench(sizes = [300, 600, 1000], rounds = 3) {
       snapshot: of('snapshot'),
       incremental: of('incremental'),
       verify: of('verify'),
+      replaySpread: spreadOf(measured.map((m) => m.replay)),
       ratio: { snapshot: median(ratios('snapshot')), incremental: median(ratios('incremental')), verify: median(ratios('verify')) },
       spread: { snapshot: spreadOf(ratios('snapshot')), incremental: spreadOf(ratios('incremental')), verify: spreadOf(ratios('verify')) },
     });
@@ -100,9 +101,19 @@ export function scaleTable(rows) {
   const lines = [
     '| history | one replay (`auto`, fresh) | `snapshot` | + one migration, `snapshot` again | `verify` |',
     '|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.count} | ${s(r.replay)} | ${cell(r, 'snapshot')} | ${cell(r, 'incremental')} | ${cell(r, 'verify')} |`),
+    ...rows.map((r) => `| ${r.count} | ${replayCell(r)} | ${cell(r, 'snapshot')} | ${cell(r, 'incremental')} | ${cell(r, 'verify')} |`),
   ];
   return lines.join('\n');
+}
+
+/**
+ * The replay's median time, and its range when there were several rounds:
+ * the ratios' denominator, whose own spread is most of theirs on a machine
+ * whose file creation speed swings (bench/SCALE.md).
+ */
+function replayCell(row) {
+  const [low, high] = row.replaySpread;
+  return `${s(row.replay)}${row.rounds > 1 ? ` (${s(low)}–${s(high)})` : ''}`;
 }
 
 /** Median time, median of the rounds' ratios, and their range when there were several rounds. */
@@ -183,7 +194,7 @@ export async function scaleScenario(
     goal(`\`snapshot\` after one more migration, ${mid.count} ÷ one replay`, mid.ratio.incremental, 1.3),
   );
   if (process.env.BENCH_NO_WRITE !== '1') {
-    writeFileSync(join(ROOT, 'bench', 'SCALE.md'), `# Snapshot and verify against history length\n\nWritten by bench/snapshotScale.mjs (\`npm run bench\`, scenario \`scale\`): medians of ${rows[0]?.rounds ?? 0} rounds; each ratio is to the replay of the same history in the same round, then the median of the rounds' (and their range).\n\n${scaleTable(rows)}\n\n![plot](snapshot-scale.svg)\n`);
+    writeFileSync(join(ROOT, 'bench', 'SCALE.md'), `# Snapshot and verify against history length\n\nWritten by bench/snapshotScale.mjs (\`npm run bench\`, scenario \`scale\`): medians of ${rows[0]?.rounds ?? 0} rounds; each ratio is to the replay of the same history in the same round, then the median of the rounds' (and their range). The replay's own range is beside its median: where it is wide, the ratios swing with it more than with the runner (README, Performance).\n\n${scaleTable(rows)}\n\n![plot](snapshot-scale.svg)\n`);
     writeFileSync(join(ROOT, 'bench', 'snapshot-scale.svg'), scaleSvg(rows));
   }
 }
