@@ -82,8 +82,18 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
   const waiting = { announced: false };
   let session: Client | null = null;
   let sharing: Client | null = null;
-  const ownSession = async () =>
-    (session ??= await connect(target, { waitTimeoutSeconds: options.waitTimeoutSeconds, applicationName: lockApplicationName() }));
+  let released = false;
+  const ownSession = async () => {
+    if (session) return session;
+    const opened = await connect(target, { waitTimeoutSeconds: options.waitTimeoutSeconds, applicationName: lockApplicationName() });
+    // Let go of while it connected (a stopped run does not wait for the look it stopped): the release
+    // found no session to end, so this one would take the lock with no one left to let it go.
+    if (released) {
+      await closeQuietly(opened);
+      throw new Error('the migration lock was let go of while its session connected');
+    }
+    return (session = opened);
+  };
   return {
     async tryTake() {
       // Held already (another runner applies, or looks): the wait is shared, on the reader.
@@ -114,6 +124,7 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
       if (!held) throw new LockLostError();
     },
     async release() {
+      released = true;
       // The reader stays open (it is the runner's): only its shared hold goes.
       if (sharing && sharing !== session) await sharing.query('SELECT pg_catalog.pg_advisory_unlock_shared($1::bigint)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
       sharing = null;
