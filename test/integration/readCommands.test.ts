@@ -389,12 +389,11 @@ describe('wait', () => {
 });
 
 describe('a run stopped before it starts', () => {
-  test('runMigrations given a signal already aborted rejects with its reason, changes nothing, and leaves no rejection unhandled', async () => {
+  // jest fails the test it runs when a promise rejects unhandled meanwhile (before the fix: the look's
+  // "Connection terminated", src/db/facts.ts); the wait keeps a late one inside this test.
+  test('runMigrations given a signal already aborted rejects with its reason, changes nothing, and starts no look', async () => {
     const stopped = await createTestDatabase('stopped');
     const own = await createMigrationsFolder(ABC);
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
     try {
       const reason = new InterruptedError('SIGINT');
       const error = await runMigrations({ databaseUrl: stopped.url, dir: own.dir, env: {}, signal: AbortSignal.abort(reason) }).then(
@@ -404,10 +403,8 @@ describe('a run stopped before it starts', () => {
       expect(error).toBe(reason);
       // A look started anyway would fail on the connection the run closed, a moment later.
       await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(unhandled).toEqual([]);
       expect(await stopped.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'public'`)).toEqual([]);
     } finally {
-      process.off('unhandledRejection', onUnhandled);
       await stopped.drop();
       await own.dispose();
     }
