@@ -108,8 +108,8 @@ export function scaleTable(rows) {
 
 /**
  * The replay's median time, and its range when there were several rounds:
- * the ratios' denominator, whose own spread is most of theirs on a machine
- * whose file creation speed swings (bench/SCALE.md).
+ * the denominator of every ratio in the row, which swings with how fast the
+ * server creates files (README, Performance).
  */
 function replayCell(row) {
   const [low, high] = row.replaySpread;
@@ -194,7 +194,7 @@ export async function scaleScenario(
     goal(`\`snapshot\` after one more migration, ${mid.count} ÷ one replay`, mid.ratio.incremental, 1.3),
   );
   if (process.env.BENCH_NO_WRITE !== '1') {
-    writeFileSync(join(ROOT, 'bench', 'SCALE.md'), `# Snapshot and verify against history length\n\nWritten by bench/snapshotScale.mjs (\`npm run bench\`, scenario \`scale\`): medians of ${rows[0]?.rounds ?? 0} rounds; each ratio is to the replay of the same history in the same round, then the median of the rounds' (and their range). The replay's own range is beside its median: where it is wide, the ratios swing with it more than with the runner (README, Performance).\n\n${scaleTable(rows)}\n\n![plot](snapshot-scale.svg)\n`);
+    writeFileSync(join(ROOT, 'bench', 'SCALE.md'), `# Snapshot and verify against history length\n\nWritten by bench/snapshotScale.mjs (\`npm run bench\`, scenario \`scale\`): medians of ${rows[0]?.rounds ?? 0} rounds; each ratio is to the replay of the same history in the same round, then the median of the rounds' (and their range). The replay's own range is beside its median: it is the denominator of every ratio in its row (README, Performance: "What the ratios depend on").\n\n${scaleTable(rows)}\n\n![plot](snapshot-scale.svg)\n`);
     writeFileSync(join(ROOT, 'bench', 'snapshot-scale.svg'), scaleSvg(rows));
   }
 }
