@@ -265,9 +265,13 @@ class BatchRun {
     const { db } = options;
     if (!this.batch.length) {
       if (!options.prelude) return;
+      // A stamp, a checksum adoption or a repair: its COMMIT writes the history as a batch's does, so it
+      // checks what they check before theirs (commit(): the lock, a stop).
       await inTransaction(db, async () => {
         await this.runnerStatement('creating the history table', () => ensureHistoryTables(db, options.where));
         await this.runnerStatement('writing the history', () => options.prelude!(db));
+        await options.beforeCommit?.();
+        this.stopper.throwIfStopped();
       });
       return;
     }

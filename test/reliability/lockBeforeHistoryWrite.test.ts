@@ -5,6 +5,12 @@
  * running that migration again, and only it records it.
  */
 import { jest } from '@jest/globals';
+import pg from 'pg';
+import { createSilentLogger } from '../../src/config/logger.js';
+import { InterruptedError, LockLostError } from '../../src/core/errors.js';
+import type { Queryable } from '../../src/core/types.js';
+import { runBatch, type BatchOptions } from '../../src/db/execute.js';
+import { transactionStatusOf } from '../../src/db/transaction.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import {
   cleanupTemp,
@@ -61,4 +67,65 @@ export const down = (pgm) => { pgm.noTransaction(); pgm.sql('DROP INDEX CONCURRE
   await expectNoLeftovers(db.name);
   // Plain node-pg-migrate's order check, and ours, see a clean history.
   expect((await migrate(['check', '--database-url', urlFor(db.name), '--dir', dir], { env: envWith() })).code).toBe(0);
+});
+
+describe('a history write with no migration to run (a stamp, a checksum adoption, a repair)', () => {
+  // What a stamp writes, in the transaction the runner opens for it.
+  const stampA = async (client: Queryable) => {
+    await client.query(`INSERT INTO pgmigrations (name, run_on) VALUES ('0001_t', now())`);
+  };
+  const withClient = async (work: (client: pg.Client) => Promise<void>) => {
+    const client = new pg.Client({ connectionString: urlFor(db.name) });
+    await client.connect();
+    try {
+      await work(client);
+    } finally {
+      await client.end();
+    }
+  };
+  const options = (client: pg.Client, more: Partial<BatchOptions>): BatchOptions => ({
+    db: client,
+    where: { schema: 'public', table: 'pgmigrations' },
+    logger: createSilentLogger(),
+    ddlLockTimeoutMs: 0,
+    ddlLockRetries: 0,
+    appliedBy: 'test',
+    ...more,
+  });
+  /** The history's names; null where there is no history table (the database as it was). */
+  const stamped = async () => {
+    const [{ there }] = (await db.query<{ there: boolean }>(`SELECT to_regclass('public.pgmigrations') IS NOT NULL AS there`)) as [{ there: boolean }];
+    return there ? (await db.query<{ name: string }>('SELECT name FROM pgmigrations')).map((r) => r.name) : null;
+  };
+
+  test('does not commit once the lock is lost: the check before COMMIT runs for it as for a batch', async () => {
+    await withClient(async (client) => {
+      const outcome = await runBatch('up', [], [], options(client, { prelude: stampA, beforeCommit: () => Promise.reject(new LockLostError()) }));
+      expect(outcome.error).toBeInstanceOf(LockLostError);
+      expect(await stamped()).toBeNull();
+      expect(transactionStatusOf(client)).toBe('idle');
+    });
+  });
+
+  test('does not commit once the run is stopped while it writes', async () => {
+    await withClient(async (client) => {
+      const stop = new AbortController();
+      const reason = new InterruptedError('SIGTERM');
+      const prelude = async (q: Queryable) => {
+        await stampA(q);
+        stop.abort(reason);
+      };
+      const outcome = await runBatch('up', [], [], options(client, { prelude, signal: stop.signal }));
+      expect(outcome.error).toBe(reason);
+      expect(await stamped()).toBeNull();
+    });
+  });
+
+  test('commits what it wrote otherwise', async () => {
+    await withClient(async (client) => {
+      const outcome = await runBatch('up', [], [], options(client, { prelude: stampA, beforeCommit: () => Promise.resolve() }));
+      expect(outcome.error).toBeNull();
+      expect(await stamped()).toEqual(['0001_t']);
+    });
+  });
 });
