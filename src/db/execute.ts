@@ -267,12 +267,18 @@ class BatchRun {
       if (!options.prelude) return;
       // A stamp, a checksum adoption or a repair: its COMMIT writes the history as a batch's does, so it
       // checks what they check before theirs (commit(): the lock, a stop).
-      await inTransaction(db, async () => {
-        await this.runnerStatement('creating the history table', () => ensureHistoryTables(db, options.where));
-        await this.runnerStatement('writing the history', () => options.prelude!(db));
-        await options.beforeCommit?.();
-        this.stopper.throwIfStopped();
-      });
+      try {
+        await inTransaction(db, async () => {
+          await this.runnerStatement('creating the history table', () => ensureHistoryTables(db, options.where));
+          await this.runnerStatement('writing the history', () => options.prelude!(db));
+          await options.beforeCommit?.();
+          this.stopper.throwIfStopped();
+        });
+      } catch (error) {
+        // A stop says what became of the write, as a batch's does (describeStop), in an error of its own:
+        // the signal's reason is the caller's, and the run's report goes on the error it rejects with.
+        throw error instanceof InterruptedError ? error.describing('the history write was rolled back') : error;
+      }
       return;
     }
     await this.loadAndCheck(allFiles);
