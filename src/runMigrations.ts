@@ -9,7 +9,7 @@ import { migrationsOf } from './core/plans.js';
 import { prepareToWrite, serverMajorOf, withClient, type Client } from './db/connection.js';
 import { InterruptedError, RunnerError, rejectAsRunnerError } from './core/errors.js';
 import { runBatch, type BatchOutcome } from './db/execute.js';
-import { cancelBackend } from './db/interruption.js';
+import { cancelBackend, createStopper } from './db/interruption.js';
 import { adoptChecksums, appliedBy, orderHistoryAsFiles, recordChecksums, stampHistory } from './db/history.js';
 import { observe, readWhileConnecting, settingsOf, type Observation, type RunnerOptions } from './observe.js';
 import { replayFingerprintsFor } from './replayFingerprints.js';
@@ -267,23 +267,9 @@ async function executePlan(
  * unhandled rejection for migration code that escaped.
  */
 function untilStopped<T>(start: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return start();
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  const work = start();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error as Error);
-      },
-    );
-  });
+  if (signal?.aborted) return Promise.reject(signal.reason as Error);
+  // The executor's own race of work against the stop (no timeout, nothing to cancel: a look's queries end with its connection).
+  return createStopper({ signal, timeoutSeconds: 0 }).guard(start());
 }
 
 /** Whether the plan runs migrations (applies or reverts), which checkSchema then checks. */
