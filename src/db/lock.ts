@@ -83,14 +83,21 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
   let session: Client | null = null;
   let sharing: Client | null = null;
   let released = false;
+  // Let go of while its session connects, or while a wait for it goes on (a stopped run does not wait
+  // for the look it stopped): the connect gives up at once rather than retrying up to the wait
+  // timeout, and neither the session nor the reader may then take the lock with no one left to let it go.
+  const letGoOf = new AbortController();
   const ownSession = async () => {
     if (session) return session;
-    const opened = await connect(target, { waitTimeoutSeconds: options.waitTimeoutSeconds, applicationName: lockApplicationName() });
-    // Let go of while it connected (a stopped run does not wait for the look it stopped): the release
-    // found no session to end, so this one would take the lock with no one left to let it go.
+    const opened = await connect(target, {
+      waitTimeoutSeconds: options.waitTimeoutSeconds,
+      applicationName: lockApplicationName(),
+      signal: letGoOf.signal,
+    });
+    // Connected just as it was let go of: the release found no session to end.
     if (released) {
       await closeQuietly(opened);
-      throw new Error('the migration lock was let go of while its session connected');
+      throw letGoOf.signal.reason;
     }
     return (session = opened);
   };
@@ -102,10 +109,15 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
       const { rows } = await client.query<{ taken: boolean }>('SELECT pg_catalog.pg_try_advisory_lock($1::bigint) AS taken', [MIGRATION_LOCK_KEY]);
       return rows[0]?.taken === true;
     },
-    take: async () => waitForLock(await ownSession(), 'exclusive', deadline, waiting, options),
+    take: async () => waitForLock(await ownSession(), 'exclusive', deadline, waiting, options, letGoOf.signal),
     async share() {
       const client = reader ?? (await ownSession());
-      await waitForLock(client, 'shared', deadline, waiting, options);
+      await waitForLock(client, 'shared', deadline, waiting, options, letGoOf.signal);
+      if (released) {
+        // Got after the release, which had no hold of it to end: the reader would keep it until it closes.
+        await client.query(`SELECT pg_catalog.${MODES.shared.unlock}($1::bigint)`, [MIGRATION_LOCK_KEY]).catch(() => undefined);
+        throw letGoOf.signal.reason;
+      }
       sharing = client;
     },
     async letGo(mode) {
@@ -125,6 +137,7 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
     },
     async release() {
       released = true;
+      letGoOf.abort(new Error('the migration lock was let go of while it was being taken'));
       // The reader stays open (it is the runner's): only its shared hold goes.
       if (sharing && sharing !== session) await sharing.query('SELECT pg_catalog.pg_advisory_unlock_shared($1::bigint)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
       sharing = null;
@@ -190,8 +203,11 @@ async function waitForLock(
   deadline: number,
   waiting: { announced: boolean },
   options: LockOptions,
+  /** Aborted when the lock is let go of: no further attempt is made. */
+  signal: AbortSignal,
 ): Promise<void> {
   for (;;) {
+    signal.throwIfAborted();
     const remaining = deadline - Date.now();
     // A blocking attempt bounded by lock_timeout wakes the moment the holder
     // releases, unlike polling pg_try_advisory_lock.
