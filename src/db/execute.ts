@@ -269,8 +269,10 @@ class BatchRun {
       // checks what they check before theirs (commit(): the lock, a stop).
       try {
         await inTransaction(db, async () => {
-          await this.runnerStatement('creating the history table', () => ensureHistoryTables(db, options.where));
-          await this.runnerStatement('writing the history', () => options.prelude!(db));
+          // Raced against a stop, as a migration's statements are: a write held up by a lock on the
+          // history table is cancelled on the server, not left to wait for the lock.
+          await this.stopper.guard(this.runnerStatement('creating the history table', () => ensureHistoryTables(db, options.where)));
+          await this.stopper.guard(this.runnerStatement('writing the history', () => options.prelude!(db)));
           await options.beforeCommit?.();
           this.stopper.throwIfStopped();
         });

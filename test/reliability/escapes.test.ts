@@ -165,6 +165,35 @@ describe('signals', () => {
     expect(await dump(db.name)).toEqual(before);
   });
 
+  test('SIGTERM while a stamp writes the history: the write rolled back, lock released, one line, exit 143', async () => {
+    const dir = await migrationsDir({ ...FIRST, '0002_second.sql': 'CREATE TABLE second (id int);\n' });
+    const applied = await migrate(args(dir, 'up', '0001_first'), { env: envWith() });
+    expect(applied.code).toBe(0);
+    const before = await dump(db.name);
+    // Another session holds the history table: the stamp's write waits on it, inside its transaction.
+    const holder = new pg.Client({ connectionString: urlFor(db.name) });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      // EXCLUSIVE lets the stamp read the history (its look) and holds up only its write.
+      await holder.query('LOCK TABLE public.pgmigrations IN EXCLUSIVE MODE');
+      const running = spawnCli(args(dir, 'stamp', '0002_second'), { env: envWith() });
+      // Seen from another session: the holder's transaction would keep its first view of pg_stat_activity.
+      const waiting = async () => (await leftovers(db.name)).sessions.some((session) => session.state === 'active' && /^(INSERT|UPDATE|DELETE)\b/.test(session.query));
+      expect(await until(waiting, 30_000)).toBe(true);
+      running.child.kill('SIGTERM');
+      const r = await running.done;
+      expect(r.code).toBe(143);
+      expectOneLineError(r, /interrupted by SIGTERM: the history write was rolled back/);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+    await expectNoLeftovers(db.name, 5_000);
+    expect(await dump(db.name)).toEqual(before);
+    expect(await historyNames(db)).toEqual(['0001_first']);
+  });
+
   test('SIGTERM while waiting for the lock: exit 143 at once, nothing changed', async () => {
     const dir = await migrationsDir(FIRST);
     const holder = new pg.Client({ connectionString: urlFor(db.name) });
