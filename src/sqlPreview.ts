@@ -10,14 +10,14 @@
 import { planCommand, refusalOf, type RunCommand } from './core/commandPlanner.js';
 import { migrationsOf } from './core/plans.js';
 import { serverMajorOf, useMigrationSearchPath, withClient } from './db/connection.js';
-import { inReadOnlyTransaction } from './db/transaction.js';
-import { SqlPreviewError, describeCause, rejectAsRunnerError } from './core/errors.js';
+import { inReadOnlyTransaction, transactionStatusOf } from './db/transaction.js';
+import { MigrationFileError, SqlPreviewError, describeCause, rejectAsRunnerError } from './core/errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './observe.js';
 import { historyLocationOf } from './db/facts.js';
 import type { Queryable } from './core/types.js';
 import { createSilentLogger } from './config/logger.js';
 import { boundaryOf, buildChecked, loadBatch, missingDownRefusal } from './files/migrationBatch.js';
-import type { BuiltMigration, MigrationModule } from './files/migrationModules.js';
+import { checkBuiltSql, type BuiltMigration, type MigrationModule } from './files/migrationModules.js';
 import { readMigrationFiles } from './files/migrationFiles.js';
 import { batchScript } from './sqlScript.js';
 import type { MigrationFile } from './core/types.js';
@@ -94,17 +94,25 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
 }
 
 /**
- * The connection a migration's pgm.db queries while sql builds it. sql runs
- * no migration, so a query that reads what an earlier pending migration
- * makes, or that writes, cannot work here: say so, naming the migration,
- * rather than pass the server's bare error on.
+ * The connection a migration's pgm.db queries while sql builds it, inside
+ * its READ ONLY transaction. sql runs no migration, so a query that reads
+ * what an earlier pending migration makes, or that writes, cannot work here:
+ * say so, naming the migration, rather than pass the server's bare error on.
+ * What would end that transaction is refused before it is sent, as up
+ * refuses it (checkBuiltSql), and the server's transaction status is checked
+ * after every query: past a COMMIT, the migration's next query would run,
+ * and write, outside it.
  */
 function previewDb(client: Queryable, file: MigrationFile, earlierPending: readonly string[]): Queryable {
   return {
     query: async (text: string, values?: unknown[]) => {
+      await checkBuiltSql(file, [typeof text === 'string' ? text : String((text as { text?: unknown }).text ?? '')], 'sends through pgm.db');
       try {
-        return await client.query(text, values);
+        const result = await client.query(text, values);
+        if (transactionStatusOf(client) !== 'in-transaction') throw new ReadOnlyTransactionEndedError(file);
+        return result;
       } catch (error) {
+        if (error instanceof ReadOnlyTransactionEndedError) throw error;
         const readOnly = (error as { code?: string }).code === '25006';
         const why = readOnly
           ? 'it writes through pgm.db while it is built, and sql, which changes nothing, cannot run that'
@@ -124,6 +132,17 @@ function previewDb(client: Queryable, file: MigrationFile, earlierPending: reado
       }
     },
   } as Queryable;
+}
+
+/** A pgm.db query ended sql's READ ONLY transaction in a way the checks before sending could not see. */
+class ReadOnlyTransactionEndedError extends MigrationFileError {
+  constructor(file: MigrationFile) {
+    super(
+      `migration file ${file.fileName} ended sql's read-only transaction through pgm.db (a COMMIT or ROLLBACK the checks before sending could not see); sql stopped before its next query`,
+      file.path,
+      { hint: 'remove the COMMIT or ROLLBACK from the migration; for SQL that must run outside a transaction, call pgm.noTransaction()' },
+    );
+  }
 }
 
 function listOf(names: readonly string[]): string {

@@ -55,10 +55,15 @@ export async function inTransaction<T>(db: Queryable, work: () => Promise<T>): P
 
 /**
  * BEGIN READ ONLY … ROLLBACK: `work` reads and can change nothing, and what
- * it SET goes with the rollback.
+ * it SET goes with the rollback. The SELECT after BEGIN takes the
+ * transaction's snapshot, after which it cannot be made read-write again:
+ * SET TRANSACTION READ WRITE (or transaction_read_only = off) must come
+ * before any query (check_transaction_read_only, src/backend/commands/variable.c).
+ * What ends the transaction (a COMMIT) the caller must refuse or notice
+ * (sqlPreview.ts).
  */
 export async function inReadOnlyTransaction<T>(db: Queryable, work: () => Promise<T>): Promise<T> {
-  await db.query('BEGIN READ ONLY');
+  await db.query('BEGIN READ ONLY; SELECT 1');
   try {
     return await work();
   } finally {

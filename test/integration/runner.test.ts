@@ -607,6 +607,36 @@ describe('sql', () => {
     expect(await tables()).toEqual([]);
   });
 
+  // A JS migration's own COMMIT through pgm.db (an old way to build an index CONCURRENTLY) ended sql's READ
+  // ONLY transaction, and what it sent after ran, and stayed, outside it: sql and lint are read-only commands.
+  test.each([['sql'], ['lint']])('%s refuses a pgm.db COMMIT before sending it, as up does (exit 2), and changes nothing', async (command) => {
+    expect((await migrate('up')).code).toBe(0);
+    await folder.write(
+      '0004_concurrently.js',
+      "exports.up = async (pgm) => {\n  await pgm.db.query('COMMIT');\n  await pgm.db.query('CREATE INDEX CONCURRENTLY a_id_idx ON public.a (id)');\n  await pgm.db.query('INSERT INTO public.a VALUES (1)');\n  await pgm.db.query('BEGIN');\n};\nexports.down = false;\n",
+    );
+    const before = await schemaDump();
+    const r = await migrate(command);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/migrate: error: migration file 0004_concurrently\.js sends through pgm\.db COMMIT, which would end or change the batch's transaction/);
+    expect(await schemaDump()).toEqual(before);
+    expect(await db.query('SELECT * FROM a')).toEqual([]);
+    expect(await advisoryLocks()).toEqual([]);
+  });
+
+  test('sql cannot make its read-only transaction read-write through pgm.db: a sequence keeps its value', async () => {
+    await folder.write('0004_counter.sql', sqlMigration('CREATE SEQUENCE counter;', 'DROP SEQUENCE counter;'));
+    expect((await migrate('up')).code).toBe(0);
+    await folder.write(
+      '0005_bumps.js',
+      "exports.up = async (pgm) => {\n  await pgm.db.query('SET TRANSACTION READ WRITE');\n  await pgm.db.query(\"SELECT nextval('public.counter')\");\n};\nexports.down = false;\n",
+    );
+    const r = await migrate('sql');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/sql cannot show 0005_bumps: .*read-write mode must be set before any query/);
+    expect(await db.query('SELECT last_value, is_called FROM counter')).toEqual([{ last_value: '1', is_called: false }]);
+  });
+
   // docs/CONTRACT.md "Commands": sql touches nothing, not even a scratch database; up refuses a legacy database
   // whatever it matches, so neither replays the migrations to find the match.
   test.each([['sql'], ['up']])('%s on a legacy database refuses (exit 3) without replaying the migrations', async (command) => {
