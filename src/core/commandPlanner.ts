@@ -65,6 +65,7 @@ function planUp(d: Detection, target: string): Plan {
   const relative = relativeCount(target, 'up');
   if (target === 'head') apply = d.pending;
   else if (relative !== null) {
+    if (d.pending.length > 0 && relative > d.pending.length) throw beyondTheEnd(`up ${target}`, relative, d.pending.length, 'pending', `up +${d.pending.length}, or up head`);
     apply = d.pending.slice(0, relative);
   } else {
     target = resolveRevision(target, [...d.applied, ...d.pending]);
@@ -103,6 +104,9 @@ function planDown(d: Detection, fileNames: readonly string[], command: { target?
   } else {
     const steps = relative ?? command.steps ?? 1;
     if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps must be a whole number of at least 1`);
+    // A count the user gave, past the first migration: a mistake, not "everything" (down base says that).
+    const given = relative !== null ? `down ${command.target}` : command.steps !== undefined ? `down --steps ${command.steps}` : null;
+    if (given && applied.length > 0 && steps > applied.length) throw beyondTheEnd(given, steps, applied.length, 'applied', 'down base, which reverts them all');
     revert = applied.slice(Math.max(0, applied.length - steps));
   }
   revert.reverse();
@@ -163,6 +167,18 @@ export function resolveRevision(target: string, names: readonly string[]): strin
     throw new UnknownRevisionError(target, `a prefix of a name needs at least ${MIN_REVISION_PREFIX} characters`);
   }
   throw new UnknownRevisionError(target);
+}
+
+/**
+ * A count past the last migration there is to move: refused, as Alembic
+ * refuses it ("Relative revision -5 didn't produce 5 migrations",
+ * alembic/script/revision.py), rather than taken as "all of them": a
+ * mistyped `down --steps 5` must not revert every migration and exit 0.
+ * With nothing to move at all, nothing is done, as before.
+ */
+function beyondTheEnd(given: string, count: number, available: number, what: 'pending' | 'applied', instead: string): UsageError {
+  const there = `only ${available} ${available === 1 ? 'migration is' : 'migrations are'} ${what}`;
+  return new UsageError(`${given}: ${count} migrations asked for, ${there}; nothing was changed`, { hint: instead });
 }
 
 /**

@@ -96,6 +96,21 @@ describe('relative and partial revisions', () => {
     expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
   });
 
+  // Alembic refuses a relative target past the end ("Relative revision -5 didn't produce 5 migrations"):
+  // a mistyped count must not revert everything and exit 0.
+  test('down -5 and down --steps 5 with three applied are exit 2, nothing reverted; up +5 with one pending too', async () => {
+    expect((await migrate('up')).code).toBe(0);
+    for (const args of [['down', '-5'], ['downgrade', '-5'], ['down', '--steps', '5']]) {
+      const r = await migrate(...args);
+      expect([r.code, errorLine(r.stderr)]).toEqual([2, [expect.stringMatching(/5 migrations asked for, only 3 migrations are applied; nothing was changed \(down base, which reverts them all\)/)]]);
+    }
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+    expect((await migrate('down', '-1')).code).toBe(0);
+    const up = await migrate('up', '+5');
+    expect([up.code, errorLine(up.stderr)]).toEqual([2, [expect.stringMatching(/up \+5: 5 migrations asked for, only 1 migration is pending; nothing was changed \(up \+1, or up head\)/)]]);
+    expect(await history()).toEqual(['0001_a', '0002_b']);
+  });
+
   test('up -1 and down +1 point at the other verb (exit 2)', async () => {
     expect((await migrate('up', '+1')).code).toBe(0);
     const back = await migrate('up', '-1');

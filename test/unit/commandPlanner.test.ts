@@ -19,13 +19,11 @@ const detectionAt = (applied: string[], objects: string[] = []) => {
 const cases: { title: string; applied: string[]; command: RunCommand; action: string; apply?: string[]; revert?: string[]; stampTo?: string | null }[] = [
   { title: 'up head from base', applied: [], command: { kind: 'up' }, action: 'apply', apply: names },
   { title: 'up +1', applied: ['0001_a'], command: { kind: 'up', target: '+1' }, action: 'apply', apply: ['0002_b'] },
-  { title: 'up +9 stops at head', applied: ['0001_a'], command: { kind: 'up', target: '+9' }, action: 'apply', apply: ['0002_b', '0003_c', '0004_d'] },
   { title: 'up to a name', applied: ['0001_a'], command: { kind: 'up', target: '0003_c' }, action: 'apply', apply: ['0002_b', '0003_c'] },
   { title: 'up to an applied name does nothing', applied: ['0001_a', '0002_b'], command: { kind: 'up', target: '0001_a' }, action: 'none' },
   { title: 'up at head does nothing', applied: names, command: { kind: 'up' }, action: 'none' },
   { title: 'down defaults to one step', applied: names, command: { kind: 'down' }, action: 'revert', revert: ['0004_d'] },
   { title: 'down --steps 2, last first', applied: names, command: { kind: 'down', steps: 2 }, action: 'revert', revert: ['0004_d', '0003_c'] },
-  { title: 'down --steps beyond base reverts all', applied: ['0001_a', '0002_b'], command: { kind: 'down', steps: 5 }, action: 'revert', revert: ['0002_b', '0001_a'] },
   { title: 'down to a name keeps it applied', applied: names, command: { kind: 'down', target: '0002_b' }, action: 'revert', revert: ['0004_d', '0003_c'] },
   { title: 'down base reverts everything', applied: names, command: { kind: 'down', target: 'base' }, action: 'revert', revert: ['0004_d', '0003_c', '0002_b', '0001_a'] },
   { title: 'down on base does nothing', applied: [], command: { kind: 'down' }, action: 'none' },
@@ -105,8 +103,9 @@ describe("Alembic's targets", () => {
   const relativeCases: { title: string; applied: string[]; command: RunCommand; action: string; apply?: string[]; revert?: string[]; stampTo?: string }[] = [
     { title: 'down -1 reverts the last one', applied: names, command: { kind: 'down', target: '-1' }, action: 'revert', revert: ['0004_d'] },
     { title: 'down -2 reverts the last two, last first', applied: names, command: { kind: 'down', target: '-2' }, action: 'revert', revert: ['0004_d', '0003_c'] },
-    { title: 'down -9 stops at base', applied: ['0001_a', '0002_b'], command: { kind: 'down', target: '-9' }, action: 'revert', revert: ['0002_b', '0001_a'] },
+    { title: 'down -2 with two applied reverts both', applied: ['0001_a', '0002_b'], command: { kind: 'down', target: '-2' }, action: 'revert', revert: ['0002_b', '0001_a'] },
     { title: 'down -1 on base does nothing', applied: [], command: { kind: 'down', target: '-1' }, action: 'none' },
+    { title: 'up +1 at head does nothing', applied: names, command: { kind: 'up', target: '+1' }, action: 'none' },
     { title: 'up +2 applies the next two', applied: ['0001_a'], command: { kind: 'up', target: '+2' }, action: 'apply', apply: ['0002_b', '0003_c'] },
     { title: 'down to a prefix keeps that revision applied', applied: names, command: { kind: 'down', target: '0002' }, action: 'revert', revert: ['0004_d', '0003_c'] },
     { title: 'up to a prefix', applied: ['0001_a'], command: { kind: 'up', target: '0003' }, action: 'apply', apply: ['0002_b', '0003_c'] },
@@ -120,6 +119,22 @@ describe("Alembic's targets", () => {
     if (c.apply) expect(plan.apply).toEqual(c.apply);
     if (c.revert) expect(plan.action === 'revert' && plan.revert).toEqual(c.revert);
     if (c.stampTo !== undefined) expect(plan.stampTo).toBe(c.stampTo);
+  });
+
+  // Alembic's "Relative revision -9 didn't produce 9 migrations": a count past the end is a mistake, not "all".
+  test.each([
+    ['down -9 with two applied', ['0001_a', '0002_b'], { kind: 'down', target: '-9' } as RunCommand, /^down -9: 9 migrations asked for, only 2 migrations are applied; nothing was changed$/, 'down base, which reverts them all'],
+    ['down --steps 5 with two applied', ['0001_a', '0002_b'], { kind: 'down', steps: 5 } as RunCommand, /^down --steps 5: 5 migrations asked for, only 2 migrations are applied/, 'down base, which reverts them all'],
+    ['up +9 with three pending', ['0001_a'], { kind: 'up', target: '+9' } as RunCommand, /^up \+9: 9 migrations asked for, only 3 migrations are pending; nothing was changed$/, 'up +3, or up head'],
+    ['up +2 with one pending', ['0001_a', '0002_b', '0003_c'], { kind: 'up', target: '+2' } as RunCommand, /only 1 migration is pending/, 'up +1, or up head'],
+  ])('%s is a usage error naming what there is', (_title, applied, command, message, hint) => {
+    expect(() => planCommand(command, detectionAt(applied), names)).toThrow(UsageError);
+    expect(() => planCommand(command, detectionAt(applied), names)).toThrow(message);
+    try {
+      planCommand(command, detectionAt(applied), names);
+    } catch (error) {
+      expect((error as UsageError).hint).toBe(hint);
+    }
   });
 
   test.each([
