@@ -86,7 +86,7 @@ export function detectState(
       plan = planLegacy(facts, fileNames, options, findings);
       break;
     case 'diverged':
-      plan = planDiverged(unknown, outOfOrder, pending, applied, fileNames, options);
+      plan = planDiverged(unknown, outOfOrder, applied, fileNames, options, findRenames(facts.applied, unknown, files, appliedSet));
       break;
     case 'behind':
       plan = applyPlan(pending, `${countOf(pending)} pending`);
@@ -257,14 +257,17 @@ function planFromStamp(stampTo: string, fileNames: readonly string[], reason: st
 function planDiverged(
   unknown: readonly string[],
   outOfOrder: readonly string[],
-  pending: readonly string[],
   applied: readonly string[],
   fileNames: readonly string[],
   options: DetectOptions,
+  renames: Renames,
 ): Plan {
+  const appliedSet = new Set(applied);
+  const pending = fileNames.filter((name) => !appliedSet.has(name));
   const parts: string[] = [];
   if (unknown.length) parts.push(`applied but not on disk: ${listNames(unknown)}`);
   if (outOfOrder.length) parts.push(`on disk, not applied, before applied ones: ${listNames(outOfOrder)}`);
+  if (renames.exact.size) parts.push(`renamed, the same content: ${listNames([...renames.exact].map(([from, to]) => `${from} → ${to}`))}`);
   const reason = `history diverged from the files (${parts.join('; ')})`;
   if (!unknown.length) {
     if (options.outOfOrder) {
@@ -275,11 +278,57 @@ function planDiverged(
   if (outOfOrder.length) {
     return refusePlan(reason, `restore the files of ${listNames(unknown)} (a renamed file: its old name), then migrate up --out-of-order`);
   }
+  if (renames.suspected.size) {
+    // A file renamed after it ran: stamping the last applied file on disk would drop its row, and the
+    // next run would apply it again under its new name (a data migration twice). Stamping the last of
+    // the renamed ones records them under their new names, where every file up to it ran already.
+    const ran = new Set([...fileNames.filter((n) => appliedSet.has(n)), ...renames.exact.values()]);
+    const last = fileNames.filter((n) => ran.has(n)).at(-1);
+    const upTo = last === undefined ? [] : fileNames.slice(0, fileNames.indexOf(last) + 1);
+    if (renames.exact.size === unknown.length && last !== undefined && upTo.every((n) => ran.has(n))) {
+      return refusePlan(reason, `migrate stamp ${last}, which records ${listNames([...renames.exact.values()])} as applied under the new name${renames.exact.size === 1 ? '' : 's'}`);
+    }
+    return refusePlan(reason, `rename ${listNames([...renames.suspected.values()])} back to the name${renames.suspected.size === 1 ? '' : 's'} the history has (${listNames([...renames.suspected.keys()])}): stamping would let the next run apply ${renames.suspected.size === 1 ? 'it' : 'them'} again`);
+  }
   // Stamping the last applied revision that is on disk drops the rows of the
   // files that are not; no file is recorded that was not applied.
-  const appliedSet = new Set(applied);
   const lastKnown = fileNames.filter((n) => appliedSet.has(n)).at(-1) ?? 'base';
   return refusePlan(reason, `migrate stamp ${lastKnown}`);
+}
+
+/**
+ * History rows of files no longer on disk whose recorded checksum a file
+ * not applied has: a file renamed after it ran. `exact`: old name → new,
+ * where the content is one file's and no other row claims it; `suspected`:
+ * every row that shares its checksum with such a file (old name → new).
+ */
+interface Renames {
+  readonly exact: ReadonlyMap<string, string>;
+  readonly suspected: ReadonlyMap<string, string>;
+}
+
+function findRenames(rows: DatabaseFacts['applied'], unknown: readonly string[], files: readonly MigrationFile[], applied: ReadonlySet<string>): Renames {
+  const exact = new Map<string, string>();
+  const suspected = new Map<string, string>();
+  if (!unknown.length) return { exact, suspected };
+  const notApplied = new Map<string, string[]>();
+  for (const file of files) {
+    if (!applied.has(file.name)) notApplied.set(file.checksum, [...(notApplied.get(file.checksum) ?? []), file.name]);
+  }
+  const checksumOf = new Map(rows.map((row) => [row.name, row.checksum]));
+  const claims = new Map<string, number>();
+  for (const name of unknown) {
+    const checksum = checksumOf.get(name);
+    if (checksum) claims.set(checksum, (claims.get(checksum) ?? 0) + 1);
+  }
+  for (const name of unknown) {
+    const checksum = checksumOf.get(name);
+    const candidates = checksum ? notApplied.get(checksum) : undefined;
+    if (!candidates) continue;
+    suspected.set(name, candidates.join(', '));
+    if (candidates.length === 1 && claims.get(checksum!) === 1) exact.set(name, candidates[0]!);
+  }
+  return { exact, suspected };
 }
 
 function findModifiedFiles(applied: readonly AppliedMigration[], files: readonly MigrationFile[], indexOnDisk: ReadonlyMap<string, number>): Finding[] {

@@ -3,6 +3,7 @@
  * (docs/CONTRACT.md "Commands", README "How it behaves").
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -349,6 +350,23 @@ describe('auto', () => {
     expect((await migrate('up')).code).toBe(3);
     expect((await migrate('stamp', '0002_b')).code).toBe(0);
     expect((await migrate('check')).code).toBe(0);
+  });
+
+  // `stamp 0001_a` would drop 0002's row, and the next auto would run the seed again under its new name.
+  test('diverged by a renamed data migration: the printed command records it under its new name, and it does not run twice', async () => {
+    await folder.write('0002_seed.sql', sqlMigration('INSERT INTO a VALUES (1);', 'DELETE FROM a WHERE id = 1;'));
+    await folder.remove('0002_b.sql');
+    await folder.remove('0003_c.sql');
+    expect((await migrate('auto')).code).toBe(0);
+    await folder.write('0002_seed_rows.sql', await readFile(join(folder.dir, '0002_seed.sql'), 'utf8'));
+    await folder.remove('0002_seed.sql');
+    const r = await migrate('auto');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/applied but not on disk: 0002_seed; renamed, the same content: 0002_seed → 0002_seed_rows\) \(to settle it: migrate stamp 0002_seed_rows, which records 0002_seed_rows as applied under the new name\)/);
+    expect((await migrate('stamp', '0002_seed_rows')).code).toBe(0);
+    expect((await migrate('auto')).code).toBe(0);
+    expect(await history()).toEqual(['0001_a', '0002_seed_rows']);
+    expect(await db.query('SELECT id FROM a')).toEqual([{ id: 1 }]);
   });
 
   test('legacy: matching no revision, refused; --baseline stamps it and applies the rest', async () => {
