@@ -237,12 +237,14 @@ export class MigrationFailedError extends RunnerError {
  * writing the history): the batch was rolled back, and no migration is blamed.
  */
 export class HistoryWriteError extends RunnerError {
-  readonly exitCode = EXIT.failed;
+  readonly exitCode: ExitCode;
   constructor(what: string, options: { cause?: unknown; hint?: string } = {}) {
     super(`${what} failed: ${describeCause(options.cause)}; the batch was rolled back`, {
       ...options,
       hint: options.hint ?? "no migration is at fault; check the role's privileges on the history table and its schema, then run again",
     });
+    // A missing grant is the role's configuration (exit 2), as ServerStatementError says it.
+    this.exitCode = sqlStateOf(options.cause) === INSUFFICIENT_PRIVILEGE ? EXIT.usage : EXIT.failed;
   }
 }
 

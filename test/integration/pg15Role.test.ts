@@ -117,3 +117,17 @@ test('a history schema the role may not create: one line naming the table and wh
   ]);
   expect(await db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'appdata'::regnamespace`)).toEqual([{ n: 0 }]);
 });
+
+test('a history the role may read but not write: stamp is one line saying permission denied, exit 2 (a privilege the role lacks), the history as it was', async () => {
+  const folder = await folderOf(ABC);
+  const schema = `ro_${randomBytes(3).toString('hex')}`;
+  await db.query(`CREATE SCHEMA ${schema}`);
+  expectCode(await runCli(['up', '0001_a', '--dir', folder.dir, '--schema', schema, '--migrations-schema', schema], { env: cleanEnv({ DATABASE_URL: db.url }) }), 0, 'up as the owner');
+  await db.query(`GRANT USAGE ON SCHEMA ${schema} TO ${ROLE}`);
+  await db.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${schema} TO ${ROLE}`);
+  const result = await runCli(['stamp', 'head', '--dir', folder.dir, '--schema', schema, '--migrations-schema', schema], { env: cleanEnv({ DATABASE_URL: appUrl }) });
+  expect(result.code).toBe(2);
+  const errors = result.stderr.split('\n').filter((l) => l.startsWith('migrate: '));
+  expect(errors).toEqual([expect.stringMatching(/permission denied for table pgmigrations/)]);
+  expect(await db.query(`SELECT name FROM ${schema}.pgmigrations ORDER BY id`)).toEqual([{ name: '0001_a' }]);
+});
