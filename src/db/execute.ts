@@ -692,6 +692,7 @@ class BatchRun {
         sectionLine: file.extension === '.sql' && !module?.sqlFacts?.noTransaction ? (module?.sqlFacts?.[this.direction]?.line ?? null) : null,
         lockTimeout,
         outsideTransaction: failure.outside,
+        committedBefore: this.ledger.committedNames(),
       },
       this.options.logger,
     );

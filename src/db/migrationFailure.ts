@@ -12,6 +12,7 @@ import type { Queryable } from '../core/types.js';
 import type { Logger } from '../config/logger.js';
 import type { StatementLocation } from './roundTrips.js';
 import type { MigrationFile } from '../core/types.js';
+import { listFirst } from '../core/lists.js';
 
 export const LOCK_NOT_AVAILABLE = '55P03';
 
@@ -47,6 +48,8 @@ export interface FailureFacts {
   readonly lockTimeout: LockTimeoutFacts | null;
   /** For a migration that ran outside a transaction: what took effect before it failed. */
   readonly outsideTransaction: OutsideTransactionFacts | null;
+  /** Migrations of this run committed before it (a migration that runs alone commits what came before). */
+  readonly committedBefore: readonly string[];
 }
 
 export interface OutsideTransactionFacts {
@@ -69,7 +72,11 @@ export function describeMigrationFailure(facts: FailureFacts, logger: Logger): M
     });
   }
   let detail = describeCause(cause);
-  let hint = 'the batch was rolled back; fix the migration and run again';
+  // Only the batch's open transaction rolls back: what a migration that ran alone made commit stays applied.
+  const committed = facts.committedBefore;
+  let hint = committed.length
+    ? `its transaction was rolled back; ${committed.length === 1 ? `${committed[0]}, before it, committed and stays` : `the ${committed.length} migrations before it (${listFirst(committed)}) committed and stay`} applied; fix the migration and run again`
+    : 'the batch was rolled back; fix the migration and run again';
   if (facts.lockTimeout) {
     ({ detail, hint } = describeLockTimeout(facts.lockTimeout));
   } else if (location) {

@@ -592,6 +592,18 @@ describe('stamp, down, up +N', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  test('a failure after a migration that ran alone says which migrations before it committed and stay, not that the batch was rolled back', async () => {
+    await folder.write('0002_b.sql', '-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY a_id_idx ON a (id);\n');
+    await folder.write('0003_c.sql', sqlMigration('CREATE TABLE c (id int PRIMARY KEY);\nSELECT 1 / 0;', 'DROP TABLE c;'));
+    const r = await migrate('up');
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter((line) => line.startsWith('migrate: '))).toEqual([
+      expect.stringMatching(/^migrate: error: migration 0003_c \(up\) failed: division by zero .*\(its transaction was rolled back; the 2 migrations before it \(0001_a, 0002_b\) committed and stay applied; fix the migration and run again\)$/),
+    ]);
+    expect(await history()).toEqual(['0001_a', '0002_b']);
+    expect(await tables()).toEqual(['a', 'pgmigrations', 'pgmigrations_meta']);
+  });
+
   test('a down that fails rolls the whole batch back', async () => {
     await folder.write('0004_no_down.sql', 'CREATE TABLE d (id int);'); // no down section
     expect((await migrate('auto')).code).toBe(0);
