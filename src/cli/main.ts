@@ -24,6 +24,7 @@ interface GlobalFlags extends SettingsInput {
 export async function main(argv: readonly string[]): Promise<number> {
   // Load winston while the command reads files and connects (logger.ts).
   preloadWinston().catch(() => undefined);
+  ignoreClosedReader();
   let debug = argv.includes('debug') && argv.some((a) => a === '--log-level' || a === '--log-level=debug');
   const loggers: FlushableLogger[] = [];
   const watch = watchProcess();
@@ -47,6 +48,25 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   watch.exitSoon(code);
   return code;
+}
+
+/**
+ * A reader that stopped reading (`migrate info | head -1`): what is left to
+ * print goes nowhere, as it would from a shell command, and the command ends
+ * as it would have. Without a listener the EPIPE of the next write is an
+ * unhandled 'error' event: a stack trace, exit 1. Once stdout has failed, its
+ * later writes fail too (ERR_STREAM_DESTROYED); any other first error is
+ * thrown as before.
+ */
+function ignoreClosedReader(): void {
+  let closed = false;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (closed || error.code === 'EPIPE') {
+      closed = true;
+      return;
+    }
+    throw error;
+  });
 }
 
 /** How long a signalled run may take to cancel, roll back and let go of the lock before the process exits anyway. */

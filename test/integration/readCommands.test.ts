@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, databaseUrl, serverUrl, type TestDatabase } from '../helpers/database.js';
 import { ABC, createMigrationsFolder, type MigrationsFolder } from '../helpers/migrationsFolder.js';
-import { cleanEnv, runCli, runNodePgMigrate } from '../helpers/processes.js';
+import { CLI_PATH, cleanEnv, runCli, runNodePgMigrate, runProcess } from '../helpers/processes.js';
 import { InterruptedError, RunnerError, inspectDatabase, runMigrations } from '../../src/index.js';
 
 const PASSWORD = 'Sup3r-s3cret-pw';
@@ -36,6 +36,13 @@ const cli = async (args: string[], extraEnv: Record<string, string> = {}) => {
   expect(result.stdout + result.stderr).not.toContain(PASSWORD);
   return result;
 };
+
+// A reader that stops reading early (`| head -1`) made the next write an unhandled EPIPE: a stack trace, exit 1.
+test.each([['info'], ['history'], ['status']])('%s into a pipe closed after its first line: exit 0, nothing on stderr', async (command) => {
+  const script = `"$NODE" "$CLI" ${command} --dir "$DIR" 2>"$DIR/.stderr" | head -1 >/dev/null; code=\${PIPESTATUS[0]}; cat "$DIR/.stderr"; rm -f "$DIR/.stderr"; exit $code`;
+  const r = await runProcess('bash', ['-c', script], { env: { ...env(), NODE: process.execPath, CLI: CLI_PATH, DIR: folder.dir } });
+  expect({ code: r.code, stderr: r.stdout.split('\n').filter((line) => !line.startsWith('{')).join('\n') }).toEqual({ code: 0, stderr: '' });
+});
 
 describe('on a database that is behind', () => {
   beforeAll(async () => {
