@@ -12,7 +12,7 @@ import { detectState, type DetectOptions } from './core/stateDetector.js';
 import { nextRead, type LookSoFar, type ManifestChoice, type Reconcile } from './core/nextRead.js';
 import { askProbes } from './db/probes.js';
 import type { DatabaseFacts, Detection, MigrationFile } from './core/types.js';
-import { findNearestRevision, findStaleness, isCurrentManifest, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
+import { describedRevisions, findNearestRevision, findStaleness, isCurrentManifest, leadingRevisionsOf, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
 import { readModel } from './fingerprints/liveSchema.js';
 import type { SchemaModel } from './schema/model.js';
 import { describeDifference, diffSchemas } from './schema/diff.js';
@@ -150,10 +150,17 @@ export async function observe(options: ObserveOptions): Promise<Observation> {
     replayFailed: false,
     liveSchemaRead: false,
   };
-  const against = (choice: ManifestChoice): Manifest => (choice === 'committed' ? committed : computed)!;
+  /** How many of the committed manifest's first revisions still describe the files (describedRevisions). */
+  let leading = 0;
+  /** Why the replay gave no fingerprints, where it was tried and failed. */
+  let noReplay: string | null = null;
+  /** Where the detection is made against a stale manifest's leading revisions: why they stop there (FingerprintManifest.partly). */
+  let partly: string | undefined;
+  const against = (choice: ManifestChoice): Manifest =>
+    choice === 'committed' ? committed! : choice === 'computed' ? computed! : leadingRevisionsOf(committed!, leading);
   const detectLive = (known: DatabaseFacts, used: Manifest, model: SchemaModel) => detectState(known, files, {
     ...detectOptions,
-    manifest: toFingerprintManifest(used),
+    manifest: toFingerprintManifest(used, partly),
     explainDifference: (revision) => {
       const recorded = modelAt(used, revision);
       return recorded ? diffSchemas(recorded, model).map(describeDifference) : [];
@@ -167,8 +174,12 @@ export async function observe(options: ObserveOptions): Promise<Observation> {
       case 'manifest': {
         committed = await (manifestRead ?? readManifest(settings.dir));
         manifestStaleness = committed ? findStaleness(committed, files, settings.schema, settings.fingerprintPrivileges) : null;
+        leading = committed && manifestStaleness !== null ? describedRevisions(committed, files, { schema: settings.schema, privileges: settings.fingerprintPrivileges }) : 0;
         manifest = committed;
-        look = { ...look, committed: committed ? { stale: manifestStaleness !== null, currentFormat: isCurrentManifest(committed) } : 'absent' };
+        look = {
+          ...look,
+          committed: committed ? { stale: manifestStaleness !== null, currentFormat: isCurrentManifest(committed), ...(leading > 0 && { leading: true }) } : 'absent',
+        };
         break;
       }
       case 'replay': {
@@ -178,6 +189,7 @@ export async function observe(options: ObserveOptions): Promise<Observation> {
           look = { ...look, computed: true };
         } else {
           manifest = null;
+          noReplay = replayed.whyNoFingerprints;
           const detection = detectState(facts, files, { ...detectOptions, whyNoFingerprints: replayed.whyNoFingerprints });
           look = { ...look, detection, replayFailed: true };
         }
@@ -185,6 +197,10 @@ export async function observe(options: ObserveOptions): Promise<Observation> {
       }
       case 'live-schema': {
         manifest = against(next.against);
+        if (next.against === 'leading') {
+          const through = manifest.revisions.at(-1)!.name;
+          partly = `the committed manifest is stale (${manifestStaleness}): it records the revisions through ${through} as the files are now${noReplay ? `; for the rest, ${noReplay}` : ''}`;
+        }
         const model = await readModel(client, settings);
         live = { model, facts: { ...facts, liveFingerprint: fingerprintSchema(model) } };
         look = { ...look, facts: live.facts, detection: detectLive(live.facts, manifest, model), liveSchemaRead: true };

@@ -31,6 +31,12 @@ export type CommittedManifest =
       readonly stale: boolean;
       /** Of the current model format: its fingerprints compare with the live schema's. */
       readonly currentFormat: boolean;
+      /**
+       * Stale, but its first revisions still describe the files (a file added
+       * or edited after them): a legacy database is matched against those
+       * where no replay could be had (manifest.ts, describedRevisions).
+       */
+      readonly leading?: boolean;
     };
 
 /** What a look has read so far, and what it was asked for. */
@@ -53,8 +59,8 @@ export interface LookSoFar {
   readonly liveSchemaRead: boolean;
 }
 
-/** Which manifest a match or a drift check is made against. */
-export type ManifestChoice = 'committed' | 'computed';
+/** Which manifest a match or a drift check is made against; `leading`: the committed one's revisions that still describe the files. */
+export type ManifestChoice = 'committed' | 'computed' | 'leading';
 
 export type NextRead =
   | { readonly read: 'manifest' }
@@ -89,7 +95,9 @@ export function nextRead(look: LookSoFar): NextRead {
     }
     if (committedUsable) return { read: 'live-schema', against: 'committed' };
     if (look.computed) return { read: 'live-schema', against: 'computed' };
-    if (look.replayFailed) return { read: 'nothing' };
+    // No replay to be had (no scratch server in a production image): the revisions a stale manifest still
+    // records are matched rather than none; the detection says where they stop.
+    if (look.replayFailed) return committed !== 'absent' && committed.leading ? { read: 'live-schema', against: 'leading' } : { read: 'nothing' };
     return look.reconcile === 'replay' ? { read: 'replay' } : { read: 'nothing', replayNeeded: true };
   }
   // A manifest of an older format has fingerprints of another model: its staleness is reported, nothing

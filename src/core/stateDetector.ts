@@ -144,6 +144,17 @@ function planLegacy(
   }
 
   const matches = matchingRevisions(manifest, fileNames, facts.liveFingerprint);
+  if (manifest.partly !== undefined) {
+    // Only the first revisions are recorded: a schema matching none of them, or the last of them, may be at
+    // one after it (a data-only migration there leaves the schema as it was). A match before that one is
+    // sure: the next revision is recorded, and the schema is not at it.
+    const last = fileNames.indexOf(manifest.revisions.at(-1)?.name ?? '');
+    if (matches.length === 0 || matches.at(-1) === last) {
+      findings.push({ kind: 'missing-fingerprints', reason: manifest.partly });
+      const at = matches.length === 0 ? `matches none of the revisions recorded` : `matches ${fileNames[last]}, the last revision recorded, and may be at a later one`;
+      return refusePlan(`legacy database (${objects}) ${at}: ${manifest.partly}`, 'migrate snapshot where a scratch server is (then commit the manifest), or migrate auto --baseline REV');
+    }
+  }
   if (matches.length === 0) {
     const nearest = options.nearestRevision?.();
     const near = nearest ? `; nearest is ${nearest.revision ?? 'base'}, which differs: ${listDifferences(nearest.differences, LISTED)}` : '';

@@ -99,6 +99,13 @@ export interface FingerprintManifest {
   /** Fingerprint of the empty schema, before any migration. */
   readonly base: string;
   readonly revisions: readonly { readonly name: string; readonly fingerprint: string }[];
+  /**
+   * Set where it records only the first revisions of the files (the leading
+   * part of a stale manifest that still describes them, where no replay
+   * could be had): why. A legacy schema matching none of them, or the last
+   * of them, may be at a revision it does not record.
+   */
+  readonly partly?: string;
 }
 
 export const STATES = ['fresh', 'legacy', 'behind', 'current', 'diverged'] as const;

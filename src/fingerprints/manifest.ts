@@ -197,11 +197,40 @@ export function modelAt(manifest: Manifest, revision: string | null): SchemaMode
 }
 
 /** What the detector needs: fingerprints only. */
-export function toFingerprintManifest(manifest: Manifest): FingerprintManifest {
+/** `partly`: why it records only the first of the files' revisions (FingerprintManifest.partly). */
+export function toFingerprintManifest(manifest: Manifest, partly?: string): FingerprintManifest {
   return {
     base: manifest.base.fingerprint,
     revisions: manifest.revisions.map((r) => ({ name: r.name, fingerprint: r.fingerprint })),
+    ...(partly !== undefined && { partly }),
   };
+}
+
+/**
+ * How many leading revisions of `manifest` still describe `files` as they
+ * are (0 when it cannot be used at all): written for the same schema, model
+ * format and privileges setting, and each of them the file of its place,
+ * unedited. A revision's fingerprint depends only on the files up to it, so
+ * these hold however the files after them changed (a file added since the
+ * snapshot, one edited later on): an incremental snapshot keeps them, and a
+ * legacy database is matched against them where no replay can be had.
+ */
+export function describedRevisions(manifest: Manifest, files: readonly MigrationFile[], options: ManifestOptions): number {
+  if (!isCurrentManifest(manifest) || manifest.schema !== options.schema) return 0;
+  if ((manifest.privileges ?? false) !== (options.privileges ?? false)) return 0;
+  let count = 0;
+  while (count < files.length && count < manifest.revisions.length) {
+    const recorded = manifest.revisions[count]!;
+    const file = files[count]!;
+    if (recorded.name !== file.name || recorded.checksum !== file.checksum) break;
+    count++;
+  }
+  return count;
+}
+
+/** `manifest` with its first `count` revisions only (describedRevisions). */
+export function leadingRevisionsOf(manifest: Manifest, count: number): Manifest {
+  return { ...manifest, revisions: manifest.revisions.slice(0, count) };
 }
 
 /** Why the manifest no longer describes the files, or null when it does. */

@@ -19,7 +19,7 @@ import type { ReadSchemaModelOptions } from '../schema/catalog.js';
 import { topLevelObjectsOf, type SchemaModel } from '../schema/model.js';
 import type { MigrationFile } from '../core/types.js';
 import type { BatchOptions } from '../db/execute.js';
-import { assembleManifest, buildRevision, isCurrentManifest, type Manifest, type ManifestOptions, type ManifestRevision } from './manifest.js';
+import { assembleManifest, buildRevision, describedRevisions, type Manifest, type ManifestOptions, type ManifestRevision } from './manifest.js';
 
 /** What a replay needs from its caller: a connection to the scratch database, and a way to apply migrations in it. */
 export interface ReplayTarget {
@@ -137,16 +137,7 @@ export async function prepareScratchSession(db: ReplayTarget['db']): Promise<voi
 
 /** How many leading revisions of `previous` describe `files` as they are (0 when it cannot be reused at all). */
 export function reusableRevisions(previous: Manifest | null, files: readonly MigrationFile[], options: ManifestOptions): number {
-  if (previous === null || !isCurrentManifest(previous) || previous.schema !== options.schema) return 0;
-  if ((previous.privileges ?? false) !== (options.privileges ?? false)) return 0;
-  let count = 0;
-  while (count < files.length && count < previous.revisions.length) {
-    const recorded = previous.revisions[count]!;
-    const file = files[count]!;
-    if (recorded.name !== file.name || recorded.checksum !== file.checksum) break;
-    count++;
-  }
-  return count;
+  return previous === null ? 0 : describedRevisions(previous, files, options);
 }
 
 /**

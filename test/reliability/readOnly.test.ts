@@ -11,7 +11,7 @@
  * so the default scratch server (another embedded cluster, of its major) is
  * never the target's, wherever the test server is.
  */
-import { cp, readdir, readFile } from 'node:fs/promises';
+import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import pg from 'pg';
@@ -154,6 +154,39 @@ test('without any scratch server (the package absent, no URL), auto on a legacy 
   expect(line).toMatch(/legacy database \(table t\) and no schema fingerprints recorded for these migrations, and none could be computed \(no scratch server for the replay: the embedded PostgreSQL package .* is not installed/);
   expect(line).toMatch(/migrate snapshot \(then commit the manifest\)/);
   expect(await onServer(app, `SELECT to_regclass('public.pgmigrations') AS t`)).toEqual([{ t: null }]);
+});
+
+// A migration added since the snapshot, in a production image: the revisions the manifest still records
+// as the files are decide, where a replay cannot be had; the message said no fingerprints were recorded.
+test('without any scratch server, a legacy database is matched against the revisions a stale manifest still records', async () => {
+  const bare = await tempDir();
+  await cp(join(PROJECT_ROOT, 'dist'), join(bare, 'dist'), { recursive: true });
+  await cp(join(PROJECT_ROOT, 'package.json'), join(bare, 'package.json'));
+  const dir = await migrationsDir({
+    '0001_t.sql': sqlMigration('CREATE TABLE t (id int);', 'DROP TABLE t;'),
+    '0002_u.sql': sqlMigration('CREATE TABLE u (id int);', 'DROP TABLE u;'),
+  });
+  const snapshot = await run(await newDatabase('stale_snap'), ['snapshot', '--dir', dir]);
+  expect(snapshot.code).toBe(0);
+  await writeFile(join(dir, '0003_v.sql'), sqlMigration('CREATE TABLE v (id int);', 'DROP TABLE v;'));
+  const env = (app: string) => cleanEnv({ DATABASE_URL: server.url(app), MIGRATE_SCRATCH_URL: undefined });
+
+  // At 0001_t: 0002_u is recorded, and the schema is not at it, so it is at 0001_t.
+  const atFirst = await newDatabase('stale_first');
+  await onServer(atFirst, 'CREATE TABLE t (id int)');
+  const auto = await migrateWith(join(bare, 'dist', 'cli.js'), ['auto', '--dir', dir], env(atFirst), bare);
+  expect({ code: auto.code, errors: auto.errorLines }).toEqual({ code: 0, errors: [] });
+  expect((await onServer<{ name: string }>(atFirst, 'SELECT name FROM pgmigrations ORDER BY id')).map((r) => r.name)).toEqual(['0001_t', '0002_u', '0003_v']);
+
+  // At 0002_u, the last one recorded: it may be at 0003_v, which the manifest does not record.
+  const atLast = await newDatabase('stale_last');
+  await onServer(atLast, 'CREATE TABLE t (id int); CREATE TABLE u (id int)');
+  const refused = await migrateWith(join(bare, 'dist', 'cli.js'), ['auto', '--dir', dir], env(atLast), bare);
+  expect(refused.code).toBe(3);
+  expect(refused.errorLines).toEqual([
+    expect.stringMatching(/legacy database \(table t, table u\) matches 0002_u, the last revision recorded, and may be at a later one: the committed manifest is stale \(no fingerprint for 0003_v\): it records the revisions through 0002_u as the files are now; for the rest, none could be computed \(no scratch server/),
+  ]);
+  expect(await onServer(atLast, `SELECT to_regclass('public.pgmigrations') AS t`)).toEqual([{ t: null }]);
 });
 
 test('a killed run\'s scratch databases are dropped by the next replay; a recent one is left alone', async () => {
