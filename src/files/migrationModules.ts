@@ -18,6 +18,7 @@ import {
   blankStatement,
   lineAt,
   mayControlTransactions,
+  findPsqlOnly,
   parseStatements,
   statementText,
   type ParsedStatement,
@@ -233,6 +234,19 @@ async function checkSection(
       line: lineAt(content, sectionStart),
     },
   });
+  const psqlOnly = await findPsqlOnly(text);
+  if (psqlOnly) {
+    const line = lineAt(content, sectionStart) + lineAt(text, psqlOnly.offset) - 1;
+    const end = text.indexOf('\n', psqlOnly.offset);
+    const said = text.slice(psqlOnly.offset, end < 0 ? undefined : end).trim().slice(0, 80);
+    throw psqlOnly.what === 'meta-command'
+      ? new MigrationFileError(`${file.fileName}:${line}: ${said} is a psql meta-command, which the server does not know: the runner sends the file's SQL to the server, not through psql`, file.path, {
+          hint: 'remove it: a failed statement stops the batch and rolls it back, as ON_ERROR_STOP would; for \\i, put that file\'s SQL in the migration',
+        })
+      : new MigrationFileError(`${file.fileName}:${line}: ${said} reads its rows from psql's input, which the runner does not send`, file.path, {
+          hint: 'load the rows with INSERT … VALUES, or COPY FROM a file the server can read',
+        });
+  }
   // Outside a transaction the statements run one by one, so they are always parsed.
   if (!noTransaction && !mayControlTransactions(text)) return plain(null);
   const statements = await parseStatements(text);

@@ -89,6 +89,56 @@ export async function parseStatements(text: string): Promise<ParsedStatement[] |
   });
 }
 
+/** Where a text holds what only psql understands (findPsqlOnly). */
+export interface PsqlOnly {
+  /** Offset into the text (UTF-16) of the meta-command, or of the COPY statement. */
+  readonly offset: number;
+  readonly what: 'meta-command' | 'copy-from-stdin';
+}
+
+/**
+ * What only psql understands in a file written for it: a meta-command line
+ * (`\set`, `\i`, `\connect`, …: psql's, never sent to the server), or a
+ * `COPY … FROM STDIN` whose rows psql sends from the lines after it. The
+ * runner sends SQL to the server, so the first fails there, after the
+ * migrations before it ran, and the second has no rows to send. Only a
+ * text with a line starting with a backslash, or the word STDIN, is parsed;
+ * a meta-command is where the grammar stops at a backslash.
+ */
+export async function findPsqlOnly(text: string): Promise<PsqlOnly | null> {
+  if (!/^[ \t]*\\|\bstdin\b/im.test(text)) return null;
+  const parser = await loadParser();
+  const bytes = Buffer.from(text, 'utf8');
+  const charOffset = bytes.length === text.length ? (byte: number) => byte : (byte: number) => bytes.subarray(0, byte).toString('utf8').length;
+  const copyFromStdin = (sql: string): number | null => {
+    let stmts: readonly RawStatement[];
+    try {
+      stmts = (parser.parseSync(sql) as { stmts?: RawStatement[] }).stmts ?? [];
+    } catch {
+      return null;
+    }
+    const copy = stmts.find((raw) => {
+      const node = raw.stmt.CopyStmt as { is_from?: boolean; filename?: string; is_program?: boolean } | undefined;
+      return node?.is_from === true && node.filename === undefined;
+    });
+    return copy ? charOffset(copy.stmt_location ?? 0) : null;
+  };
+  try {
+    parser.parseSync(text);
+  } catch (error) {
+    const byte = (error as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition;
+    if (byte === undefined) return null;
+    const at = charOffset(byte);
+    if (text[at] === '\\') return { offset: at, what: 'meta-command' };
+    // The rows after a COPY … FROM STDIN are where the grammar stops: the COPY is the text's last statement before them.
+    const lineStart = text.lastIndexOf('\n', at - 1) + 1;
+    const copy = copyFromStdin(text.slice(0, lineStart));
+    return copy === null ? null : { offset: copy, what: 'copy-from-stdin' };
+  }
+  const copy = copyFromStdin(text);
+  return copy === null ? null : { offset: copy, what: 'copy-from-stdin' };
+}
+
 interface RawStatement {
   readonly stmt: Record<string, Record<string, unknown>>;
   readonly stmt_location?: number;

@@ -96,8 +96,22 @@ describe('loading a .sql migration', () => {
     ['-- Up Migration\nSELECT 1;\n-- Down Migration\nSELECT 2;\nROLLBACK;\n', /^0001_x\.sql:5: ROLLBACK would end/],
     ['-- Down Migration\nDROP TABLE a;\n', /^0001_x\.sql:1: a "-- Down Migration" section and no "-- Up Migration" marker/],
     ['-- Up Migration\n\n-- Down Migration\nDROP TABLE a;\n', /^0001_x\.sql:1: the "-- Up Migration" section is empty but the Down section is not/],
+    // psql's own syntax: refused before anything runs, not a syntax error from the server after earlier migrations ran.
+    ['\\set ON_ERROR_STOP on\nCREATE TABLE a (id int);\n', /^0001_x\.sql:1: \\set ON_ERROR_STOP on is a psql meta-command, which the server does not know/],
+    ['-- Up Migration\nSELECT 1;\n  \\i ../other.sql\n-- Down Migration\nSELECT 2;\n', /^0001_x\.sql:3: \\i \.\.\/other\.sql is a psql meta-command/],
+    ['-- Up Migration\nSELECT 1;\n-- Down Migration\n\\connect other\nDROP TABLE a;\n', /^0001_x\.sql:4: \\connect other is a psql meta-command/],
+    ['CREATE TABLE items (id int, v text);\nCOPY items (id, v) FROM stdin;\n1\tone\n2\ttwo\n\\.\n', /^0001_x\.sql:2: COPY items \(id, v\) FROM stdin; reads its rows from psql's input, which the runner does not send/],
+    ['COPY items FROM STDIN;\n', /^0001_x\.sql:1: COPY items FROM STDIN; reads its rows from psql's input/],
   ])('refused: %j', async (content, message) => {
     await expect(load(content)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(message) });
+  });
+
+  test.each([
+    ["CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT E'\\\\n' $$;\nSELECT 'stdin' AS \"stdin\";\n"],
+    ["CREATE FUNCTION g() RETURNS text LANGUAGE plpgsql AS $$\nBEGIN\n\\-- a backslash at a line's start, inside a body\nRETURN 'x';\nEND $$;\n"],
+    ["COPY items FROM '/var/lib/data.tsv';\nCOPY items TO STDOUT;\n"],
+  ])('not psql-only: %j', async (content) => {
+    await expect(load(content)).resolves.toMatchObject({ sqlText: expect.anything() });
   });
 
   test('-- migrate:no-transaction: statements one by one, transaction control left to the file', async () => {
