@@ -15,6 +15,8 @@ export function describeFinding(f: Finding): string {
     }
     case 'missing-fingerprints':
       return `missing-fingerprints: ${f.reason}`;
+    case 'duplicate-history':
+      return `duplicate-history: the history names ${f.names.join(', ')} more than once, which plain node-pg-migrate refuses to run on; ${f.settle} writes each name once`;
     case 'invalid-index':
       return `invalid-index: ${f.index} on ${f.table} is invalid (a CREATE INDEX CONCURRENTLY failed, or is still running); ` +
         `${f.clear} clears it`;

@@ -106,6 +106,13 @@ export function detectState(
     }
   }
 
+  // The names are taken once each above; a second row of one is a fault of its own, which stamp clears.
+  if (state === 'behind' || state === 'current') {
+    const seen = new Set<string>();
+    const twice = new Set(facts.applied.filter(({ name }) => seen.has(name) || !seen.add(name)).map(({ name }) => name));
+    if (twice.size) findings.push({ kind: 'duplicate-history', names: [...twice], settle: `migrate stamp ${current ?? 'base'}` });
+  }
+
   for (const { index, table } of facts.invalidIndexes ?? []) {
     findings.push({ kind: 'invalid-index', index, table, clear: `DROP INDEX CONCURRENTLY ${index}` });
   }

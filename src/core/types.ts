@@ -214,6 +214,16 @@ export type Finding =
       readonly reason: string;
     }
   | {
+      /**
+       * The history names a migration more than once (two plain node-pg-migrate runs with --no-lock):
+       * plain node-pg-migrate refuses to run on it, and its `down` would revert another migration.
+       */
+      readonly kind: 'duplicate-history';
+      readonly names: readonly string[];
+      /** The command that writes each name once (a stamp at the current revision rewrites the history in file order). */
+      readonly settle: string;
+    }
+  | {
       /** An index PostgreSQL does not use: a CREATE INDEX CONCURRENTLY that failed (or is still running). */
       readonly kind: 'invalid-index';
       readonly index: string;

@@ -340,6 +340,22 @@ describe('auto', () => {
     expect(status).toMatchObject({ state: 'behind', pending: ['0003_c'] });
   });
 
+  // Two plain node-pg-migrate runs with --no-lock at once record a migration twice; node-pg-migrate then refuses
+  // to run ("Not run migration … is preceding already run migration …"), and status said all was well.
+  test('a history naming a migration twice: status says so with the stamp that clears it, after which plain node-pg-migrate runs', async () => {
+    expect((await migrate('auto')).code).toBe(0);
+    await db.query(`INSERT INTO pgmigrations (name, run_on) VALUES ('0002_b', now())`);
+    await folder.write('0004_d.sql', sqlMigration('CREATE TABLE d (id int);', 'DROP TABLE d;'));
+    const status = JSON.parse((await migrate('status', '--json')).stdout);
+    expect(status).toMatchObject({ state: 'behind', findings: [{ kind: 'duplicate-history', names: ['0002_b'], settle: 'migrate stamp 0003_c' }] });
+    expect((await migrate('status')).stdout).toMatch(/finding: {2}duplicate-history: the history names 0002_b more than once, which plain node-pg-migrate refuses to run on; migrate stamp 0003_c writes each name once/);
+    expect((await runNodePgMigrate(['up', '--dry-run', '-m', folder.dir], { env: env() })).code).not.toBe(0);
+    expect((await migrate('stamp', '0003_c')).code).toBe(0);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c']);
+    expect(JSON.parse((await migrate('status', '--json')).stdout).findings).toEqual([]);
+    expect((await runNodePgMigrate(['up', '--dry-run', '-m', folder.dir], { env: env() })).code).toBe(0);
+  });
+
   test('diverged: auto refuses with exit 3 and prints the stamp command that settles it', async () => {
     expect((await migrate('auto')).code).toBe(0);
     await folder.remove('0003_c.sql');

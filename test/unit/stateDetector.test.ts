@@ -154,10 +154,12 @@ describe('detectState', () => {
     expect(d.plan.reason).toMatch(reason);
   });
 
-  test('duplicate history rows do not make a database diverged', () => {
+  test('duplicate history rows do not make a database diverged; they are a finding, with the stamp that clears them', () => {
     const d = detectState(facts(['0001_a', '0001_a', '0002_b']), ABC);
     expect(d.state).toBe('behind');
     expect(d.applied).toEqual(['0001_a', '0002_b']);
+    expect(d.findings).toEqual([{ kind: 'duplicate-history', names: ['0001_a'], settle: 'migrate stamp 0002_b' }]);
+    expect(detectState(facts(['0001_a', '0002_b']), ABC).findings).toEqual([]);
   });
 });
 
