@@ -12,7 +12,7 @@ import { detectState, type DetectOptions } from './core/stateDetector.js';
 import { nextRead, type LookSoFar, type ManifestChoice, type Reconcile } from './core/nextRead.js';
 import { askProbes } from './db/probes.js';
 import type { DatabaseFacts, Detection, MigrationFile } from './core/types.js';
-import { describedRevisions, findNearestRevision, findStaleness, isCurrentManifest, leadingRevisionsOf, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
+import { comparesWithLive, describedRevisions, findNearestRevision, findStaleness, leadingRevisionsOf, modelAt, readManifest, toFingerprintManifest, type Manifest } from './fingerprints/manifest.js';
 import { readModel } from './fingerprints/liveSchema.js';
 import type { SchemaModel } from './schema/model.js';
 import { describeDifference, diffSchemas } from './schema/diff.js';
@@ -178,7 +178,14 @@ export async function observe(options: ObserveOptions): Promise<Observation> {
         manifest = committed;
         look = {
           ...look,
-          committed: committed ? { stale: manifestStaleness !== null, currentFormat: isCurrentManifest(committed), ...(leading > 0 && { leading: true }) } : 'absent',
+          // One written for another schema, or with privileges where they are off now, compares with nothing here.
+          committed: committed
+            ? {
+                stale: manifestStaleness !== null,
+                currentFormat: comparesWithLive(committed, { schema: settings.schema, privileges: settings.fingerprintPrivileges }),
+                ...(leading > 0 && { leading: true }),
+              }
+            : 'absent',
         };
         break;
       }

@@ -216,8 +216,7 @@ export function toFingerprintManifest(manifest: Manifest, partly?: string): Fing
  * legacy database is matched against them where no replay can be had.
  */
 export function describedRevisions(manifest: Manifest, files: readonly MigrationFile[], options: ManifestOptions): number {
-  if (!isCurrentManifest(manifest) || manifest.schema !== options.schema) return 0;
-  if ((manifest.privileges ?? false) !== (options.privileges ?? false)) return 0;
+  if (!comparesWithLive(manifest, options)) return 0;
   let count = 0;
   while (count < files.length && count < manifest.revisions.length) {
     const recorded = manifest.revisions[count]!;
@@ -226,6 +225,15 @@ export function describedRevisions(manifest: Manifest, files: readonly Migration
     count++;
   }
   return count;
+}
+
+/**
+ * Whether the manifest's fingerprints compare with those of the live schema
+ * as `options` read it: the current model format, of the same schema, with
+ * owners and privileges in them or not as now.
+ */
+export function comparesWithLive(manifest: Manifest, options: ManifestOptions): boolean {
+  return isCurrentManifest(manifest) && manifest.schema === options.schema && (manifest.privileges ?? false) === (options.privileges ?? false);
 }
 
 /** `manifest` with its first `count` revisions only (describedRevisions). */

@@ -356,6 +356,14 @@ describe('auto', () => {
     expect((await runNodePgMigrate(['up', '--dry-run', '-m', folder.dir], { env: env() })).code).toBe(0);
   });
 
+  test('a manifest written for another schema is reported stale, and no drift is looked for against it', async () => {
+    expect((await migrate('snapshot')).code).toBe(0);
+    await db.query('CREATE SCHEMA app');
+    expect((await migrate('auto', '--schema', 'app')).code).toBe(0);
+    const check = JSON.parse((await migrate('check', '--json', '--schema', 'app')).stdout);
+    expect(check).toMatchObject({ ok: true, state: 'current', findings: [], manifestStaleness: 'it was written for schema public, not app' });
+  });
+
   test('diverged: auto refuses with exit 3 and prints the stamp command that settles it', async () => {
     expect((await migrate('auto')).code).toBe(0);
     await folder.remove('0003_c.sql');
