@@ -101,7 +101,11 @@ export function detectState(
     if (drift) {
       findings.push(drift);
       if (options.refuseOnDrift) {
-        plan = refusePlan(`live schema drifted from the recorded schema of ${current}`, 'migrate status');
+        const what = drift.kind === 'drift' && drift.differences.length ? `: ${listDifferences(drift.differences, LISTED)}` : '';
+        plan = refusePlan(
+          `live schema drifted from the recorded schema of ${current}${what}`,
+          'undo the change by hand, or write the migration that makes it and run migrate snapshot; migrate status lists every difference',
+        );
       }
     }
   }

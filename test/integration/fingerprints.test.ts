@@ -242,6 +242,10 @@ describe('the example migrations', () => {
     await folder.write('0005_more.sql', sqlMigration('CREATE TABLE more (id int);', 'DROP TABLE more;'));
     const refused = await runCli(['auto', '--refuse-on-drift', '--dir', folder.dir], { env: env(db) });
     expect(refused.code).toBe(3);
+    // The line says what differs, and what would settle it (status lists, it settles nothing).
+    expect(refused.stderr.split('\n').filter((line) => line.startsWith('migrate: '))).toEqual([
+      expect.stringMatching(/^migrate: error: live schema drifted from the recorded schema of \S+: .+ \(to settle it: undo the change by hand, or write the migration that makes it and run migrate snapshot; migrate status lists every difference\)$/),
+    ]);
     // Without --refuse-on-drift, auto does not read the live schema (README "The states", findings): it applies, and says nothing of drift.
     const applied = await runCli(['auto', '--log-level', 'debug', '--dir', folder.dir], { env: env(db) });
     expect(applied.code).toBe(0);
