@@ -126,9 +126,9 @@ export async function findPsqlOnly(text: string): Promise<PsqlOnly | null> {
   try {
     parser.parseSync(text);
   } catch (error) {
-    const byte = (error as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition;
-    if (byte === undefined) return null;
-    const at = charOffset(byte);
+    // A character offset, as the server counts its error positions (unlike stmt_location, in bytes).
+    const at = (error as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition;
+    if (at === undefined) return null;
     if (text[at] === '\\') return { offset: at, what: 'meta-command' };
     // The rows after a COPY … FROM STDIN are where the grammar stops: the COPY is the text's last statement before them.
     const lineStart = text.lastIndexOf('\n', at - 1) + 1;

@@ -102,6 +102,9 @@ describe('loading a .sql migration', () => {
     ['-- Up Migration\nSELECT 1;\n-- Down Migration\n\\connect other\nDROP TABLE a;\n', /^0001_x\.sql:4: \\connect other is a psql meta-command/],
     ['CREATE TABLE items (id int, v text);\nCOPY items (id, v) FROM stdin;\n1\tone\n2\ttwo\n\\.\n', /^0001_x\.sql:2: COPY items \(id, v\) FROM stdin; reads its rows from psql's input, which the runner does not send/],
     ['COPY items FROM STDIN;\n', /^0001_x\.sql:1: COPY items FROM STDIN; reads its rows from psql's input/],
+    // Non-ASCII text before them: the parser's error position counts characters, not bytes.
+    ['-- Données — initial\n\\set ON_ERROR_STOP on\nCREATE TABLE u2 (i int);\n', /^0001_x\.sql:2: \\set ON_ERROR_STOP on is a psql meta-command/],
+    ["SELECT 'é日';\nCOPY t FROM stdin;\n1\n\\.\n", /^0001_x\.sql:2: COPY t FROM stdin; reads its rows/],
   ])('refused: %j', async (content, message) => {
     await expect(load(content)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(message) });
   });
