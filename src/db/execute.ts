@@ -268,11 +268,13 @@ class BatchRun {
       // A stamp, a checksum adoption or a repair: its COMMIT writes the history as a batch's does, so it
       // checks what they check before theirs (commit(): the lock, a stop).
       try {
+        // Raced against a stop, as a migration's statements are: a write held up by a lock on the history
+        // table is cancelled on the server, not left to wait for it. The write sends several statements:
+        // once stopped, it sends no more, so none can follow the ROLLBACK and run outside the transaction.
+        const untilStopped = { query: (...args: Parameters<Queryable['query']>) => (this.stopper.throwIfStopped(), db.query(...args)) } as Queryable;
         await inTransaction(db, async () => {
-          // Raced against a stop, as a migration's statements are: a write held up by a lock on the
-          // history table is cancelled on the server, not left to wait for the lock.
-          await this.stopper.guard(this.runnerStatement('creating the history table', () => ensureHistoryTables(db, options.where)));
-          await this.stopper.guard(this.runnerStatement('writing the history', () => options.prelude!(db)));
+          await this.stopper.guard(this.runnerStatement('creating the history table', () => ensureHistoryTables(untilStopped, options.where)));
+          await this.stopper.guard(this.runnerStatement('writing the history', () => options.prelude!(untilStopped)));
           await options.beforeCommit?.();
           this.stopper.throwIfStopped();
         });

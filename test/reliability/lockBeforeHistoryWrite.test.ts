@@ -124,6 +124,26 @@ describe('a history write with no migration to run (a stamp, a checksum adoption
     });
   });
 
+  // A cancel that reaches the server between two of the write's statements cancels nothing: the next
+  // statements must not be sent, or they would run after the ROLLBACK, outside any transaction.
+  test('sends none of the write\'s statements once stopped: nothing can run after its ROLLBACK', async () => {
+    await db.query('CREATE SEQUENCE sent_after_stop');
+    await withClient(async (client) => {
+      const stop = new AbortController();
+      const prelude = async (q: Queryable) => {
+        await stampA(q);
+        stop.abort(new InterruptedError('SIGTERM'));
+        // nextval is not transactional: had it been sent, the ROLLBACK would not undo it.
+        await q.query(`SELECT nextval('sent_after_stop')`);
+      };
+      const outcome = await runBatch('up', [], [], options(client, { prelude, signal: stop.signal }));
+      expect(outcome.error!.message).toBe('interrupted by SIGTERM: the history write was rolled back');
+      expect(await stamped()).toBeNull();
+      expect(await db.query('SELECT last_value, is_called FROM sent_after_stop')).toEqual([{ last_value: '1', is_called: false }]);
+      expect(transactionStatusOf(client)).toBe('idle');
+    });
+  });
+
   test('commits what it wrote otherwise', async () => {
     await withClient(async (client) => {
       const outcome = await runBatch('up', [], [], options(client, { prelude: stampA, beforeCommit: () => Promise.resolve() }));
