@@ -204,7 +204,8 @@ export async function observe(options: ObserveOptions): Promise<Observation> {
       }
       case 'live-schema': {
         manifest = against(next.against);
-        if (next.against === 'leading') {
+        // Leading revisions that cover every file (the manifest is stale only by files gone since) stop nowhere.
+        if (next.against === 'leading' && leading < files.length) {
           const through = manifest.revisions.at(-1)!.name;
           partly = `the committed manifest is stale (${manifestStaleness}): it records the revisions through ${through} as the files are now${noReplay ? `; for the rest, ${noReplay}` : ''}`;
         }

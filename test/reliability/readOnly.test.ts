@@ -11,7 +11,7 @@
  * so the default scratch server (another embedded cluster, of its major) is
  * never the target's, wherever the test server is.
  */
-import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import pg from 'pg';
@@ -187,6 +187,17 @@ test('without any scratch server, a legacy database is matched against the revis
     expect.stringMatching(/legacy database \(table t, table u\) matches 0002_u, the last revision recorded, and may be at a later one: the committed manifest is stale \(no fingerprint for 0003_v\): it records the revisions through 0002_u as the files are now; for the rest, none could be computed \(no scratch server/),
   ]);
   expect(await onServer(atLast, `SELECT to_regclass('public.pgmigrations') AS t`)).toEqual([{ t: null }]);
+
+  // Stale only by a file gone since (0003_v was snapshotted, then deleted): the revisions it records cover every
+  // file there is, and a schema at the last of them is at head.
+  const snapshotAll = await run(await newDatabase('stale_snap_all'), ['snapshot', '--dir', dir]);
+  expect(snapshotAll.code).toBe(0);
+  await rm(join(dir, '0003_v.sql'));
+  const atHead = await newDatabase('stale_head');
+  await onServer(atHead, 'CREATE TABLE t (id int); CREATE TABLE u (id int)');
+  const stamped = await migrateWith(join(bare, 'dist', 'cli.js'), ['auto', '--dir', dir], env(atHead), bare);
+  expect({ code: stamped.code, errors: stamped.errorLines }).toEqual({ code: 0, errors: [] });
+  expect((await onServer<{ name: string }>(atHead, 'SELECT name FROM pgmigrations ORDER BY id')).map((r) => r.name)).toEqual(['0001_t', '0002_u']);
 });
 
 test('a killed run\'s scratch databases are dropped by the next replay; a recent one is left alone', async () => {
