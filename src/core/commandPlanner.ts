@@ -176,9 +176,11 @@ export function resolveRevision(target: string, names: readonly string[]): strin
  * mistyped `down --steps 5` must not revert every migration and exit 0.
  * With nothing to move at all, nothing is done, as before.
  */
-function beyondTheEnd(given: string, count: number, available: number, what: 'pending' | 'applied', instead: string): UsageError {
-  const there = `only ${available} ${available === 1 ? 'migration is' : 'migrations are'} ${what}`;
-  return new UsageError(`${given}: ${count} migrations asked for, ${there}; nothing was changed`, { hint: instead });
+function beyondTheEnd(given: string, count: number, available: number, what: 'pending' | 'applied' | 'after' | 'before', instead: string): UsageError {
+  const there = what === 'pending' || what === 'applied'
+    ? `only ${available} ${available === 1 ? 'migration is' : 'migrations are'} ${what}; nothing was changed`
+    : `only ${available} ${available === 1 ? 'migration comes' : 'migrations come'} ${what} it`;
+  return new UsageError(`${given}: ${count} migrations asked for, ${there}`, { hint: instead });
 }
 
 /**
@@ -224,6 +226,11 @@ export function planOfflineRange(direction: 'up' | 'down', range: string | undef
   };
   const start = positionOf(fromWord);
   const count = relativeCount(toWord, direction);
+  // A count past the last file (up) or base (down) is refused, as online (beyondTheEnd).
+  const available = direction === 'up' ? fileNames.length - start : start;
+  if (count !== null && available > 0 && count > available) {
+    throw beyondTheEnd(`${verb} ${fromWord}:${toWord}`, count, available, direction === 'up' ? 'after' : 'before', direction === 'up' ? `${fromWord}:+${available}, or ${fromWord}:head` : `${fromWord}:base`);
+  }
   const end = count === null ? positionOf(toWord) : Math.min(fileNames.length, Math.max(0, start + (direction === 'up' ? count : -count)));
   const at = (position: number) => (position === 0 ? null : fileNames[position - 1]!);
   if (direction === 'up' ? end < start : end > start) {

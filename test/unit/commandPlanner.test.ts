@@ -186,13 +186,14 @@ describe('planOfflineRange', () => {
     ['up to a revision', 'up', '0002', null, '0002_b', ['0001_a', '0002_b']],
     ['up FROM:TO', 'up', '0001_a:0003', '0001_a', '0003_c', ['0002_b', '0003_c']],
     ['up FROM:+1', 'up', '0002_b:+1', '0002_b', '0003_c', ['0003_c']],
-    ['up base:+9 stops at head', 'up', 'base:+9', null, '0004_d', names],
+    ['up base:+4 is head', 'up', 'base:+4', null, '0004_d', names],
+    ['up head:+1 is empty', 'up', 'head:+1', '0004_d', '0004_d', []],
     ['up FROM:FROM is empty', 'up', '0002_b:0002_b', '0002_b', '0002_b', []],
     ['down, no range: the last one', 'down', undefined, '0004_d', '0003_c', ['0004_d']],
     ['down to base', 'down', 'base', '0004_d', null, ['0004_d', '0003_c', '0002_b', '0001_a']],
     ['down FROM:TO keeps TO', 'down', '0003_c:0001', '0003_c', '0001_a', ['0003_c', '0002_b']],
     ['down FROM:-2', 'down', '0003_c:-2', '0003_c', '0001_a', ['0003_c', '0002_b']],
-    ['down head:-9 stops at base', 'down', 'head:-9', '0004_d', null, ['0004_d', '0003_c', '0002_b', '0001_a']],
+    ['down head:-4 is base', 'down', 'head:-4', '0004_d', null, ['0004_d', '0003_c', '0002_b', '0001_a']],
   ] as const)('%s', (_title, direction, range, from, to, expected) => {
     const planned = planOfflineRange(direction, range, names);
     expect(planned).toEqual({ direction, from, to, names: expected });
@@ -205,6 +206,9 @@ describe('planOfflineRange', () => {
     ['an empty side', 'up', ':head', /expected TO or FROM:TO/],
     ['up -1', 'up', '-1', /a step back/],
     ['an unknown revision', 'down', 'head:0042', /unknown revision "0042"/],
+    // As online: a count past the last file, or base, is a mistake, not "all of them".
+    ['up base:+9', 'up', 'base:+9', /^sql --offline base:\+9: 9 migrations asked for, only 4 migrations come after it$/],
+    ['down head:-9', 'down', 'head:-9', /^sql --offline --down head:-9: 9 migrations asked for, only 4 migrations come before it$/],
   ] as const)('%s is a usage error', (_title, direction, range, message) => {
     expect(() => planOfflineRange(direction, range, names)).toThrow(message);
   });
