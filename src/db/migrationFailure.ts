@@ -74,11 +74,13 @@ export function describeMigrationFailure(facts: FailureFacts, logger: Logger): M
   let detail = describeCause(cause);
   // Only the batch's open transaction rolls back: what a migration that ran alone made commit stays applied.
   const committed = facts.committedBefore;
-  let hint = committed.length
-    ? `its transaction was rolled back; ${committed.length === 1 ? `${committed[0]}, before it, committed and stays` : `the ${committed.length} migrations before it (${listFirst(committed)}) committed and stay`} applied; fix the migration and run again`
-    : 'the batch was rolled back; fix the migration and run again';
+  const stays = committed.length
+    ? `${committed.length === 1 ? `${committed[0]}, before it, committed and stays` : `the ${committed.length} migrations before it (${listFirst(committed)}) committed and stay`} applied`
+    : null;
+  let hint = stays ? `its transaction was rolled back; ${stays}; fix the migration and run again` : 'the batch was rolled back; fix the migration and run again';
   if (facts.lockTimeout) {
     ({ detail, hint } = describeLockTimeout(facts.lockTimeout));
+    if (stays) hint = `${hint}; ${stays}`;
   } else if (location) {
     detail += ` ${whereOf(location, facts)}`;
   }

@@ -481,6 +481,25 @@ describe('auto', () => {
     // Once the blocker has gone, the same command succeeds.
     expect((await runCli(['auto', '--dir', folder.dir, '--ddl-lock-timeout', '100'], { env: env() })).code).toBe(0);
   });
+
+  test('a lock_timeout after a migration that ran alone says which migrations before it committed and stay', async () => {
+    await folder.write('0002_b.sql', '-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY a_id_idx ON a (id);\n');
+    await folder.write('0003_c.sql', 'ALTER TABLE a ADD COLUMN note text;');
+    expect((await migrate('up', '0001_a')).code).toBe(0);
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN; LOCK TABLE a IN ACCESS SHARE MODE');
+      const r = await runCli(['auto', '--dir', folder.dir, '--ddl-lock-timeout', '100'], { env: env() });
+      expect(r.code).toBe(1);
+      expect(r.stderr.split('\n').filter((line) => line.startsWith('migrate: '))).toEqual([
+        expect.stringMatching(/could not lock table a within 100 ms .*; 0002_b, before it, committed and stays applied\)$/),
+      ]);
+      expect(await history()).toEqual(['0001_a', '0002_b']);
+    } finally {
+      await blocker.end();
+    }
+  });
 });
 
 describe('noTransaction migrations split the batch', () => {
