@@ -107,12 +107,10 @@ function previewDb(client: Queryable, file: MigrationFile, earlierPending: reado
   return {
     query: async (text: string, values?: unknown[]) => {
       await checkBuiltSql(file, [typeof text === 'string' ? text : String((text as { text?: unknown }).text ?? '')], 'sends through pgm.db');
+      let result: Awaited<ReturnType<Queryable['query']>>;
       try {
-        const result = await client.query(text, values);
-        if (transactionStatusOf(client) !== 'in-transaction') throw new ReadOnlyTransactionEndedError(file);
-        return result;
+        result = await client.query(text, values);
       } catch (error) {
-        if (error instanceof ReadOnlyTransactionEndedError) throw error;
         const readOnly = (error as { code?: string }).code === '25006';
         const why = readOnly
           ? 'it writes through pgm.db while it is built, and sql, which changes nothing, cannot run that'
@@ -130,19 +128,16 @@ function previewDb(client: Queryable, file: MigrationFile, earlierPending: reado
           },
         );
       }
+      if (transactionStatusOf(client) !== 'in-transaction') {
+        throw new MigrationFileError(
+          `migration file ${file.fileName} ended sql's read-only transaction through pgm.db (a COMMIT or ROLLBACK the checks before sending could not see); sql stopped before its next query`,
+          file.path,
+          { hint: 'remove the COMMIT or ROLLBACK from the migration; for SQL that must run outside a transaction, call pgm.noTransaction()' },
+        );
+      }
+      return result;
     },
   } as Queryable;
-}
-
-/** A pgm.db query ended sql's READ ONLY transaction in a way the checks before sending could not see. */
-class ReadOnlyTransactionEndedError extends MigrationFileError {
-  constructor(file: MigrationFile) {
-    super(
-      `migration file ${file.fileName} ended sql's read-only transaction through pgm.db (a COMMIT or ROLLBACK the checks before sending could not see); sql stopped before its next query`,
-      file.path,
-      { hint: 'remove the COMMIT or ROLLBACK from the migration; for SQL that must run outside a transaction, call pgm.noTransaction()' },
-    );
-  }
 }
 
 function listOf(names: readonly string[]): string {

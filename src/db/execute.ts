@@ -271,10 +271,10 @@ class BatchRun {
         // Raced against a stop, as a migration's statements are: a write held up by a lock on the history
         // table is cancelled on the server, not left to wait for it. The write sends several statements:
         // once stopped, it sends no more, so none can follow the ROLLBACK and run outside the transaction.
-        const untilStopped = { query: (...args: Parameters<Queryable['query']>) => (this.stopper.throwIfStopped(), db.query(...args)) } as Queryable;
+        const stoppableDb = { query: (...args: Parameters<Queryable['query']>) => (this.stopper.throwIfStopped(), db.query(...args)) } as Queryable;
         await inTransaction(db, async () => {
-          await this.stopper.guard(this.runnerStatement('creating the history table', () => ensureHistoryTables(untilStopped, options.where)));
-          await this.stopper.guard(this.runnerStatement('writing the history', () => options.prelude!(untilStopped)));
+          await this.stopper.guard(this.runnerStatement('creating the history table', () => ensureHistoryTables(stoppableDb, options.where)));
+          await this.stopper.guard(this.runnerStatement('writing the history', () => options.prelude!(stoppableDb)));
           await options.beforeCommit?.();
           this.stopper.throwIfStopped();
         });
