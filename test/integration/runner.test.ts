@@ -463,21 +463,26 @@ describe('auto', () => {
     expect(r.stderr).toMatch(/unknown revision "0042_nope"/);
   });
 
-  test('a lock_timeout that trips is retried, then fails with exit 1 naming the table', async () => {
-    expect((await migrate('up', '+1')).code).toBe(0);
-    await folder.write('0004_alter.sql', 'ALTER TABLE a ADD COLUMN note text;');
+  /** `auto --ddl-lock-timeout 100` while another session holds table a (ACCESS SHARE, which ALTER TABLE waits for). */
+  const autoWhileALocked = async () => {
     const blocker = new pg.Client({ connectionString: db.url });
     await blocker.connect();
     try {
       await blocker.query('BEGIN; LOCK TABLE a IN ACCESS SHARE MODE');
-      const r = await runCli(['auto', '--dir', folder.dir, '--ddl-lock-timeout', '100'], { env: env() });
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/could not lock table a within 100 ms \(4 attempts\)/);
-      expect(r.stderr.match(/retrying the batch/g)).toHaveLength(3);
-      expect(await history()).toEqual(['0001_a']);
+      return await runCli(['auto', '--dir', folder.dir, '--ddl-lock-timeout', '100'], { env: env() });
     } finally {
       await blocker.end();
     }
+  };
+
+  test('a lock_timeout that trips is retried, then fails with exit 1 naming the table', async () => {
+    expect((await migrate('up', '+1')).code).toBe(0);
+    await folder.write('0004_alter.sql', 'ALTER TABLE a ADD COLUMN note text;');
+    const r = await autoWhileALocked();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/could not lock table a within 100 ms \(4 attempts\)/);
+    expect(r.stderr.match(/retrying the batch/g)).toHaveLength(3);
+    expect(await history()).toEqual(['0001_a']);
     // Once the blocker has gone, the same command succeeds.
     expect((await runCli(['auto', '--dir', folder.dir, '--ddl-lock-timeout', '100'], { env: env() })).code).toBe(0);
   });
@@ -486,19 +491,12 @@ describe('auto', () => {
     await folder.write('0002_b.sql', '-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY a_id_idx ON a (id);\n');
     await folder.write('0003_c.sql', 'ALTER TABLE a ADD COLUMN note text;');
     expect((await migrate('up', '0001_a')).code).toBe(0);
-    const blocker = new pg.Client({ connectionString: db.url });
-    await blocker.connect();
-    try {
-      await blocker.query('BEGIN; LOCK TABLE a IN ACCESS SHARE MODE');
-      const r = await runCli(['auto', '--dir', folder.dir, '--ddl-lock-timeout', '100'], { env: env() });
-      expect(r.code).toBe(1);
-      expect(r.stderr.split('\n').filter((line) => line.startsWith('migrate: '))).toEqual([
-        expect.stringMatching(/could not lock table a within 100 ms .*; 0002_b, before it, committed and stays applied\)$/),
-      ]);
-      expect(await history()).toEqual(['0001_a', '0002_b']);
-    } finally {
-      await blocker.end();
-    }
+    const r = await autoWhileALocked();
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter((line) => line.startsWith('migrate: '))).toEqual([
+      expect.stringMatching(/could not lock table a within 100 ms .*; 0002_b, before it, committed and stays applied\)$/),
+    ]);
+    expect(await history()).toEqual(['0001_a', '0002_b']);
   });
 });
 
