@@ -196,8 +196,7 @@ export function modelAt(manifest: Manifest, revision: string | null): SchemaMode
   return modelOfTopLevelObjects(Object.entries(objects));
 }
 
-/** What the detector needs: fingerprints only. */
-/** `partly`: why it records only the first of the files' revisions (FingerprintManifest.partly). */
+/** What the detector needs: fingerprints only; `partly`, why it records only the first of the files' revisions (FingerprintManifest.partly). */
 export function toFingerprintManifest(manifest: Manifest, partly?: string): FingerprintManifest {
   return {
     base: manifest.base.fingerprint,
