@@ -315,6 +315,11 @@ function planDiverged(
   // Stamping the last applied revision that is on disk drops the rows of the
   // files that are not; no file is recorded that was not applied.
   const lastKnown = fileNames.filter((n) => appliedSet.has(n)).at(-1) ?? 'base';
+  // A row without a recorded checksum (plain node-pg-migrate wrote it) cannot tell a rename from a deletion.
+  const unsure = unknown.filter((name) => renames.unrecorded.has(name));
+  if (unsure.length && pending.length) {
+    return refusePlan(reason, `migrate stamp ${lastKnown}, only if ${listNames(unsure)} ${unsure.length === 1 ? 'was' : 'were'} deleted: a file renamed after it ran is to be renamed back, or the next run applies it again under its new name`);
+  }
   return refusePlan(reason, `migrate stamp ${lastKnown}`);
 }
 
@@ -327,12 +332,15 @@ function planDiverged(
 interface Renames {
   readonly exact: ReadonlyMap<string, string>;
   readonly suspected: ReadonlyMap<string, string>;
+  /** Rows of files no longer on disk with no checksum recorded: a rename cannot be told from a deletion. */
+  readonly unrecorded: ReadonlySet<string>;
 }
 
 function findRenames(rows: DatabaseFacts['applied'], unknown: readonly string[], files: readonly MigrationFile[], applied: ReadonlySet<string>): Renames {
   const exact = new Map<string, string>();
   const suspected = new Map<string, string>();
-  if (!unknown.length) return { exact, suspected };
+  const unrecorded = new Set<string>();
+  if (!unknown.length) return { exact, suspected, unrecorded };
   const notApplied = new Map<string, string[]>();
   for (const file of files) {
     if (!applied.has(file.name)) notApplied.set(file.checksum, [...(notApplied.get(file.checksum) ?? []), file.name]);
@@ -345,12 +353,13 @@ function findRenames(rows: DatabaseFacts['applied'], unknown: readonly string[],
   }
   for (const name of unknown) {
     const checksum = checksumOf.get(name);
+    if (!checksum) unrecorded.add(name);
     const candidates = checksum ? notApplied.get(checksum) : undefined;
     if (!candidates) continue;
     suspected.set(name, candidates.join(', '));
     if (candidates.length === 1 && claims.get(checksum!) === 1) exact.set(name, candidates[0]!);
   }
-  return { exact, suspected };
+  return { exact, suspected, unrecorded };
 }
 
 function findModifiedFiles(applied: readonly AppliedMigration[], files: readonly MigrationFile[], indexOnDisk: ReadonlyMap<string, number>): Finding[] {

@@ -3,6 +3,8 @@
  * for legacy), named by `migrate status --json` run as a process; and
  * `status` creates nothing, not even the history table.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { ABC, createMigrationsFolder, type MigrationsFolder } from '../helpers/migrationsFolder.js';
 import { cleanEnv, runCli, runNodePgMigrate } from '../helpers/processes.js';
@@ -137,6 +139,21 @@ test('diverged: an applied migration no longer on disk is named', async () => {
     state: 'diverged',
     unknown: ['0003_c'],
     plan: { action: 'refuse', settleCommand: 'migrate stamp 0002_b' },
+  });
+});
+
+// node-pg-migrate records no checksum, so a file renamed after it ran cannot be told from one deleted:
+// the stamp that drops its row would let the next run apply it again under its new name.
+test('diverged: a file renamed after plain node-pg-migrate ran it: the stamp is offered only for a deletion', async () => {
+  await nodePgMigrate('up');
+  await folder.write('0004_c_renamed.sql', await readFile(join(folder.dir, '0003_c.sql'), 'utf8'));
+  await folder.remove('0003_c.sql');
+  const doc = await status();
+  expect(doc).toMatchObject({
+    state: 'diverged',
+    unknown: ['0003_c'],
+    pending: ['0004_c_renamed'],
+    plan: { action: 'refuse', settleCommand: 'migrate stamp 0002_b, only if 0003_c was deleted: a file renamed after it ran is to be renamed back, or the next run applies it again under its new name' },
   });
 });
 
