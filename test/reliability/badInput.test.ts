@@ -122,6 +122,14 @@ describe('migration files', () => {
     await runCase({ files: { [name]: content }, args: ['auto'], code: 2, culprit: name });
   });
 
+  // What only psql understands: refused before anything runs, not a syntax error from the server after 0002 ran.
+  test.each([
+    ['a meta-command line', { '0002_ok.sql': 'CREATE TABLE t_ok (id int);\n', '0003_meta.sql': '-- Données\n\\set ON_ERROR_STOP on\nCREATE TABLE t_meta (id int);\n' }, /0003_meta\.sql:2: \\set ON_ERROR_STOP on is a psql meta-command/],
+    ['COPY FROM STDIN with its rows', { '0002_ok.sql': 'CREATE TABLE t_ok (id int);\n', '0003_copy.sql': 'COPY base_t (note) FROM stdin;\nx\n\\.\n' }, /0003_copy\.sql:1: COPY base_t \(note\) FROM stdin; reads its rows from psql's input/],
+  ])('a .sql file written for psql (%s): exit 2, nothing run', async (_title, files, culprit) => {
+    await runCase({ files, args: ['auto'], code: 2, culprit });
+  });
+
   test('a JS migration that exports nothing: exit 2', async () => {
     await runCase({ files: { '0002_nothing.js': `const x = 1;\n` }, args: ['auto'], code: 2, culprit: '0002_nothing.js' });
   });
@@ -223,6 +231,15 @@ describe('revisions and arguments', () => {
     [['down', '0001_base;'], '0001_base;'],
     [['up', '+x'], '+x'],
   ])('unknown revision %j: exit 2', async (args, culprit) => {
+    await runCase({ args, code: 2, culprit });
+  });
+
+  // One migration is applied: a count past it is a mistake, not "all of them" (Alembic refuses it too).
+  test.each([
+    [['down', '--steps', '5'], /down --steps 5: 5 migrations asked for, only 1 migration is applied; nothing was changed/],
+    [['downgrade', '-2'], /down -2: 2 migrations asked for, only 1 migration is applied/],
+    [['sql', '--offline', 'base:+3'], /sql --offline base:\+3: 3 migrations asked for, only 1 migration comes after it/],
+  ])('%j past the end: exit 2', async (args, culprit) => {
     await runCase({ args, code: 2, culprit });
   });
 
