@@ -10,7 +10,7 @@
 // server newer than itself), for the tests that compare with it
 // (test/helpers/pgDump.ts).
 // Plain JavaScript: jest loads global setup outside the ts-jest ESM pipeline.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 
@@ -100,4 +100,11 @@ export default async function globalSetup() {
   else delete process.env.TEST_PG_DUMP_SKIP;
   console.log(`\ntests use PostgreSQL ${major} at ${url.replace(/:[^:@/]*@/, ':****@')}: ${kind}`);
   if (problem) console.log(`pg_dump cannot be used (${problem}): schemas are compared by a catalog listing instead, and the pg_dump round trips are skipped`);
+  // The compose files are resolved by Docker Compose itself (test/integration/composeConfig.test.ts); .ci/run installs it.
+  const compose = process.env.DOCKER_COMPOSE_BIN ?? 'docker-compose';
+  const found = spawnSync(compose, ['version'], { stdio: 'ignore', timeout: 30_000 });
+  if (found.error || found.status !== 0) {
+    process.env.TEST_COMPOSE_SKIP = `${compose} ${found.error ? 'is not installed' : 'does not answer'}`;
+    console.log(`${process.env.TEST_COMPOSE_SKIP}: the compose file tests are skipped${process.env.TEST_REQUIRE_COMPOSE === '1' ? ', except that TEST_REQUIRE_COMPOSE=1 makes them fail' : ''}`);
+  } else delete process.env.TEST_COMPOSE_SKIP;
 }
