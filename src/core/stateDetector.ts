@@ -86,7 +86,7 @@ export function detectState(
       plan = planLegacy(facts, fileNames, options, findings);
       break;
     case 'diverged':
-      plan = planDiverged(unknown, outOfOrder, applied, fileNames, options, findRenames(facts.applied, unknown, files, appliedSet));
+      plan = planDiverged(unknown, outOfOrder, pending, appliedSet, fileNames, options, findRenames(facts.applied, unknown, files, appliedSet));
       break;
     case 'behind':
       plan = applyPlan(pending, `${countOf(pending)} pending`);
@@ -279,13 +279,12 @@ function planFromStamp(stampTo: string, fileNames: readonly string[], reason: st
 function planDiverged(
   unknown: readonly string[],
   outOfOrder: readonly string[],
-  applied: readonly string[],
+  pending: readonly string[],
+  appliedSet: ReadonlySet<string>,
   fileNames: readonly string[],
   options: DetectOptions,
   renames: Renames,
 ): Plan {
-  const appliedSet = new Set(applied);
-  const pending = fileNames.filter((name) => !appliedSet.has(name));
   const parts: string[] = [];
   if (unknown.length) parts.push(`applied but not on disk: ${listNames(unknown)}`);
   if (outOfOrder.length) parts.push(`on disk, not applied, before applied ones: ${listNames(outOfOrder)}`);

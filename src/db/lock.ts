@@ -82,7 +82,6 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
   const waiting = { announced: false };
   let session: Client | null = null;
   let sharing: Client | null = null;
-  let released = false;
   // Let go of while its session connects, or while a wait for it goes on (a stopped run does not wait
   // for the look it stopped): the connect gives up at once rather than retrying up to the wait
   // timeout, and neither the session nor the reader may then take the lock with no one left to let it go.
@@ -95,7 +94,7 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
       signal: letGoOf.signal,
     });
     // Connected just as it was let go of: the release found no session to end.
-    if (released) {
+    if (letGoOf.signal.aborted) {
       await closeQuietly(opened);
       throw letGoOf.signal.reason;
     }
@@ -113,7 +112,7 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
     async share() {
       const client = reader ?? (await ownSession());
       await waitForLock(client, 'shared', deadline, waiting, options, letGoOf.signal);
-      if (released) {
+      if (letGoOf.signal.aborted) {
         // Got after the release, which had no hold of it to end: the reader would keep it until it closes.
         await client.query(`SELECT pg_catalog.${MODES.shared.unlock}($1::bigint)`, [MIGRATION_LOCK_KEY]).catch(() => undefined);
         throw letGoOf.signal.reason;
@@ -136,7 +135,6 @@ export function createMigrationLock(target: ConnectionTarget, reader: Client | n
       if (!held) throw new LockLostError();
     },
     async release() {
-      released = true;
       letGoOf.abort(new Error('the migration lock was let go of while it was being taken'));
       // The reader stays open (it is the runner's): only its shared hold goes.
       if (sharing && sharing !== session) await sharing.query('SELECT pg_catalog.pg_advisory_unlock_shared($1::bigint)', [MIGRATION_LOCK_KEY]).catch(() => undefined);

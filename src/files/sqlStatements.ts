@@ -71,9 +71,7 @@ export async function parseStatements(text: string): Promise<ParsedStatement[] |
   } catch {
     return null;
   }
-  // libpg_query reports byte offsets into the UTF-8 text.
-  const bytes = Buffer.from(text, 'utf8');
-  const charOffset = bytes.length === text.length ? (byte: number) => byte : (byte: number) => bytes.subarray(0, byte).toString('utf8').length;
+  const charOffset = charOffsetOf(text);
   return stmts.map((raw) => {
     const startByte = raw.stmt_location ?? 0;
     const start = charOffset(startByte);
@@ -108,8 +106,7 @@ export interface PsqlOnly {
 export async function findPsqlOnly(text: string): Promise<PsqlOnly | null> {
   if (!/^[ \t]*\\|\bstdin\b/im.test(text)) return null;
   const parser = await loadParser();
-  const bytes = Buffer.from(text, 'utf8');
-  const charOffset = bytes.length === text.length ? (byte: number) => byte : (byte: number) => bytes.subarray(0, byte).toString('utf8').length;
+  const charOffset = charOffsetOf(text);
   const copyFromStdin = (sql: string): number | null => {
     let stmts: readonly RawStatement[];
     try {
@@ -137,6 +134,12 @@ export async function findPsqlOnly(text: string): Promise<PsqlOnly | null> {
   }
   const copy = copyFromStdin(text);
   return copy === null ? null : { offset: copy, what: 'copy-from-stdin' };
+}
+
+/** libpg_query gives statements' locations as byte offsets into the UTF-8 text: as offsets into `text` (UTF-16). */
+function charOffsetOf(text: string): (byte: number) => number {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.length === text.length ? (byte) => byte : (byte) => bytes.subarray(0, byte).toString('utf8').length;
 }
 
 interface RawStatement {

@@ -135,11 +135,6 @@ export async function prepareScratchSession(db: ReplayTarget['db']): Promise<voi
   await db.query(`SELECT pg_catalog.set_config('synchronous_commit', 'off', false)`);
 }
 
-/** How many leading revisions of `previous` describe `files` as they are (0 when it cannot be reused at all). */
-export function reusableRevisions(previous: Manifest | null, files: readonly MigrationFile[], options: ManifestOptions): number {
-  return previous === null ? 0 : describedRevisions(previous, files, options);
-}
-
 /**
  * Replays `files` and returns their manifest, keeping what `previous`
  * records for unchanged leading files. Null when a kept entry turned out
@@ -156,7 +151,7 @@ export async function replayManifest(
   await prepareScratchSession(target.db);
   const reader = new IncrementalSchemaReader(target.db, read);
   const base = await reader.read();
-  let kept = reusableRevisions(previous, files, options);
+  let kept = previous === null ? 0 : describedRevisions(previous, files, options);
   if (kept > 0 && fingerprintSchema(base) !== previous!.base.fingerprint) kept = 0;
 
   const revisions: ManifestRevision[] = [];
