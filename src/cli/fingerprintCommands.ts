@@ -31,16 +31,18 @@ export function registerFingerprintCommands(program: Command, contextFor: Contex
   program
     .command('verify')
     .description('in a scratch database: up, down, up; every down restores the previous fingerprint; the manifest is up to date')
-    .action(action(contextFor, async (ctx) => {
+    .option('--full', "read the schema after every first up and compare each down with it, rather than with the fingerprints an up-to-date manifest records")
+    .action(action(contextFor, async (ctx, options: { full?: boolean }) => {
       const files = await readMigrationFiles(ctx.settings.dir);
       const committed = await readManifest(ctx.settings.dir);
-      const result = await verifyMigrations(replayContext(ctx, committed), files, committed);
+      const result = await verifyMigrations(replayContext(ctx, committed), files, committed, { full: options.full === true });
       if (ctx.json) ctx.printJson(result);
       else {
         for (const step of result.steps) {
           ctx.print(`${step.ok ? 'ok  ' : 'FAIL'} ${step.phase.padEnd(8)} ${step.migration}${step.problem ? `: ${step.problem}` : ''}`);
           for (const d of step.differences ?? []) ctx.print(`       ${d}`);
         }
+        if (result.compared === 'recorded') ctx.print('each down was compared with the fingerprint the manifest records for the revision before it');
         ctx.print(
           result.manifest === null
             ? 'manifest: up to date'

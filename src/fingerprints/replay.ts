@@ -18,9 +18,9 @@ import { fingerprintSchema } from '../schema/fingerprint.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { Settings } from '../config/settings.js';
 import type { MigrationFile } from '../core/types.js';
-import { findStaleness, readManifest, type Manifest } from './manifest.js';
+import { describedRevisions, findStaleness, readManifest, type Manifest } from './manifest.js';
 import { replayManifest, type ReplayHooks } from './manifestBuilder.js';
-import { replayVerify, type VerifyStep } from './verifyReplay.js';
+import { replayVerify, replayVerifyRecorded, type RecordedFingerprints, type VerifyStep, type VerifyTarget } from './verifyReplay.js';
 import { openScratchServer, type ScratchRequest } from './scratchServer.js';
 
 export { readModel, readOptionsOf } from './liveSchema.js';
@@ -252,11 +252,24 @@ export async function computeManifest(context: ReplayContext, files: readonly Mi
 
 export type { VerifyStep } from './verifyReplay.js';
 
+/** The fingerprints `manifest` records for `files`, in their order; null unless it records every one of them, and only them, unchanged. */
+function recordedFingerprintsOf(manifest: Manifest, files: readonly MigrationFile[], context: ReplayContext): RecordedFingerprints | null {
+  const options = { schema: context.settings.schema, privileges: context.settings.fingerprintPrivileges };
+  if (manifest.revisions.length !== files.length || describedRevisions(manifest, files, options) !== files.length) return null;
+  return { base: manifest.base.fingerprint, revisions: manifest.revisions.map((r) => r.fingerprint) };
+}
+
 export interface VerifyResult {
   readonly ok: boolean;
   readonly steps: readonly VerifyStep[];
   /** Why the committed manifest is stale, null when it is up to date, 'missing' when there is none. */
   readonly manifest: string | null;
+  /**
+   * What each down was compared with: `recorded`, the fingerprints the
+   * committed manifest records (it records every file, and every one was
+   * reached); `replayed`, the schema read after each first up.
+   */
+  readonly compared: 'recorded' | 'replayed';
 }
 
 /** up, down, up in a scratch database; every down must restore the previous fingerprint exactly. */
@@ -264,23 +277,36 @@ export async function verifyMigrations(
   context: ReplayContext,
   files: readonly MigrationFile[],
   manifest: Manifest | null,
+  /** `full`: compare every down with the schema read after each first up, whatever the manifest records (`verify --full`). */
+  options: { readonly full?: boolean } = {},
 ): Promise<VerifyResult> {
-  // verifyReplay.ts: each schema read incrementally, the second up as one batch.
-  const { steps, models } = await withScratchDatabase(context, (client) => {
+  const targetIn = (client: Client): VerifyTarget => {
     let applied = false;
-    const apply = async (direction: 'up' | 'down', batch: readonly MigrationFile[], hooks: ReplayHooks) => {
-      await executeBatch(direction, batch, files, batchOptions(client, context, hooks, applied));
-      applied = true;
+    return {
+      db: client,
+      apply: async (direction, batch, hooks) => {
+        await executeBatch(direction, batch, files, batchOptions(client, context, hooks, applied));
+        applied = true;
+      },
     };
-    return replayVerify({ db: client, apply }, files, readOptionsOf(context.settings));
-  });
+  };
   let stale = manifest ? findStaleness(manifest, files, context.settings.schema, context.settings.fingerprintPrivileges) : 'missing';
+  // A manifest that records every file: its fingerprints stand for the schemas after each first up, and a
+  // difference from them is looked into by a replay that reads them all (verifyReplay.ts).
+  const recorded = manifest !== null && stale === null && options.full !== true ? recordedFingerprintsOf(manifest, files, context) : null;
+  if (recorded !== null) {
+    const steps = await withScratchDatabase(context, (client) => replayVerifyRecorded(targetIn(client), files, readOptionsOf(context.settings), recorded));
+    if (steps !== null) return { ok: true, steps, manifest: null, compared: 'recorded' };
+    context.logger.info('verify: a schema differs from the one the manifest records; replaying again, reading the schema after every migration, to say where');
+  }
+  // verifyReplay.ts: each schema read incrementally, the second up as one batch.
+  const { steps, models } = await withScratchDatabase(context, (client) => replayVerify(targetIn(client), files, readOptionsOf(context.settings)));
   if (manifest && stale === null && models.length === files.length + 1) {
     const recorded = new Map(manifest.revisions.map((r) => [r.name, r.fingerprint]));
     const differing = files.filter((f, i) => recorded.get(f.name) !== fingerprintSchema(models[i + 1]!)).map((f) => f.name);
     if (manifest.base.fingerprint !== fingerprintSchema(models[0]!)) differing.unshift('base');
     if (differing.length) stale = `recorded fingerprints differ from a replay for ${differing.join(', ')}`;
   }
-  return { ok: steps.every((s) => s.ok) && stale === null, steps, manifest: stale };
+  return { ok: steps.every((s) => s.ok) && stale === null, steps, manifest: stale, compared: 'replayed' };
 }
 

@@ -12,6 +12,12 @@
  * the first up's exactly when each up after a down is. Only when it is not
  * are the migrations taken down and up again one by one, to name the first
  * that differs.
+ *
+ * Where the committed manifest records every file (replayVerifyRecorded),
+ * the first up runs as one batch too, and each down is compared with the
+ * fingerprint the manifest records for the revision before it instead of
+ * with a schema read after each first up: the downs then pay for the reads,
+ * the ups do not (README, "Snapshot and verify at scale").
  */
 import { describeCause } from '../core/errors.js';
 import { describeDifference, diffSchemas } from '../schema/diff.js';
@@ -174,4 +180,66 @@ export async function replayVerify(
     return () => steps.push(step);
   });
   return { steps, models };
+}
+
+/** What a committed manifest that records every file says of them: the base's fingerprint and each revision's, in file order. */
+export interface RecordedFingerprints {
+  readonly base: string;
+  readonly revisions: readonly string[];
+}
+
+/**
+ * up, down, up against the fingerprints the committed manifest records: the
+ * first up as one batch, whose schema must have the last revision's recorded
+ * fingerprint; every down, each read, must give the recorded fingerprint of
+ * the revision before it (the base's, for the first); the second up as one
+ * batch, which must give the last one's again. Every recorded fingerprint is
+ * so the fingerprint of a schema this replay reached, which is what the
+ * manifest check of a full replay asks. Null at the first difference or
+ * failure: the caller replays again in a new scratch database, reading every
+ * schema (replayVerify), which names the step and what differs. A down that
+ * is wrong and a manifest that is wrong in the very same way would pass: the
+ * manifest comes from a replay of these files (their checksums), so that
+ * takes a manifest edited by hand or a migration that builds another schema
+ * from one replay to the next.
+ */
+export async function replayVerifyRecorded(
+  target: VerifyTarget,
+  files: readonly MigrationFile[],
+  read: ReadSchemaModelOptions,
+  recorded: RecordedFingerprints,
+): Promise<VerifyStep[] | null> {
+  if (recorded.revisions.length !== files.length) throw new Error('the recorded fingerprints are not those of the files');
+  await prepareScratchSession(target.db);
+  const reader = new IncrementalSchemaReader(target.db, read);
+  if (fingerprintSchema(await reader.read()) !== recorded.base) return null;
+  if (files.length === 0) return [];
+  const head = recorded.revisions.at(-1)!;
+  const before = (i: number) => (i === 0 ? recorded.base : recorded.revisions[i - 1]!);
+  const steps: VerifyStep[] = [];
+  /** Runs a phase; false where it failed or differed (a read that fails is the replay's failure, not the phase's). */
+  const attempt = async (phase: () => Promise<boolean>): Promise<boolean> => {
+    try {
+      return await phase();
+    } catch (error) {
+      if (error instanceof SchemaCatalogError) throw error;
+      return false;
+    }
+  };
+  const upAll = async () => fingerprintSchema(await applyAndRead((batch, hooks) => target.apply('up', batch, hooks), reader, files)) === head;
+  if (!(await attempt(upAll))) return null;
+  for (const file of files) steps.push({ phase: 'up', migration: file.name, ok: true });
+  const downs = [...files].reverse();
+  const downAll = async () => {
+    await applyEachAndRead((batch, hooks) => target.apply('down', batch, hooks), reader, downs, (k, model) => {
+      const i = files.length - 1 - k;
+      if (fingerprintSchema(model) !== before(i)) throw new StopReplay();
+      steps.push({ phase: 'down', migration: files[i]!.name, ok: true });
+    });
+    return true;
+  };
+  if (!(await attempt(downAll))) return null;
+  if (!(await attempt(upAll))) return null;
+  for (const file of files) steps.push({ phase: 'up again', migration: file.name, ok: true });
+  return steps;
 }

@@ -4,6 +4,8 @@
  * down and up again one by one, and the one whose up after its down gives
  * another schema is named, as before.
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { createMigrationsFolder, sqlMigration, type MigrationsFolder } from '../helpers/migrationsFolder.js';
 import { cleanEnv, runCli } from '../helpers/processes.js';
@@ -104,5 +106,78 @@ describe('failures name the migration at fault, as one file per batch did', () =
     expect(r.code).toBe(1);
     expect(r.steps).toEqual(['ok   up       0001_nodown', 'ok   up       0002_b', 'ok   up       0003_leaky', 'FAIL down     0003_leaky:']);
     expect(r.stdout).toMatch(/table "c2" is extra/);
+  });
+});
+
+/**
+ * With a committed manifest that records every file, verify runs each up as
+ * one batch and compares each down with the fingerprint the manifest records
+ * for the revision before it (replayVerifyRecorded). A difference is looked
+ * into by a replay that reads every schema: verify then says what it says
+ * without the manifest's help.
+ */
+describe('with a manifest that records every file', () => {
+  const dirs: MigrationsFolder[] = [];
+  const databases: TestDatabase[] = [];
+  afterAll(async () => {
+    for (const d of databases) await d.drop();
+    for (const f of dirs) await f.dispose();
+  });
+  const snapshotThenVerify = async (name: string, files: Record<string, string>, edit?: (manifest: { revisions: { fingerprint: string }[] }) => void, flags: string[] = []) => {
+    const target = await createTestDatabase(name);
+    databases.push(target);
+    const made = await createMigrationsFolder(files);
+    dirs.push(made);
+    const env = cleanEnv({ DATABASE_URL: target.url });
+    expect((await runCli(['snapshot', '--dir', made.dir], { env })).code).toBe(0);
+    const path = join(made.dir, '.schema-fingerprints.json');
+    if (edit) {
+      const manifest = JSON.parse(await readFile(path, 'utf8'));
+      edit(manifest);
+      await writeFile(path, JSON.stringify(manifest, null, 2));
+    }
+    const r = await runCli(['verify', '--json', ...flags, '--dir', made.dir], { env });
+    const result = JSON.parse(r.stdout) as { ok: boolean; compared: string; manifest: string | null; steps: { phase: string; migration: string; ok: boolean; differences?: string[] }[] };
+    return { ...r, result, steps: result.steps.map((s) => `${s.ok ? 'ok' : 'FAIL'} ${s.phase} ${s.migration}`) };
+  };
+  const plain = {
+    '0001_a.sql': sqlMigration('CREATE TABLE a (id int);', 'DROP TABLE a;'),
+    '0002_b.sql': sqlMigration('CREATE TABLE b (id int PRIMARY KEY);\nCREATE INDEX ON a (id);', 'DROP TABLE b;\nDROP INDEX a_id_idx;'),
+  };
+
+  test('every down gives the recorded fingerprint: verify passes, compared with the manifest', async () => {
+    const r = await snapshotThenVerify('verify_recorded', plain);
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ ok: true, compared: 'recorded', manifest: null });
+    expect(r.steps).toEqual(['ok up 0001_a', 'ok up 0002_b', 'ok down 0002_b', 'ok down 0001_a', 'ok up again 0001_a', 'ok up again 0002_b']);
+  });
+
+  test('verify --full reads the schema after every first up all the same', async () => {
+    const r = await snapshotThenVerify('verify_recorded_full', plain, undefined, ['--full']);
+    expect(r.code).toBe(0);
+    expect(r.result).toMatchObject({ ok: true, compared: 'replayed', manifest: null });
+    expect(r.steps).toHaveLength(6);
+  });
+
+  test('a down that leaves objects behind is named, with what it leaves, by the replay that reads every schema', async () => {
+    const r = await snapshotThenVerify('verify_recorded_leaky', {
+      ...plain,
+      '0003_leaky.sql': sqlMigration('CREATE TABLE c (id int);\nCREATE TABLE c2 (id int);', 'DROP TABLE c;'),
+    });
+    expect(r.code).toBe(1);
+    expect(r.result.compared).toBe('replayed');
+    expect(r.steps).toEqual(['ok up 0001_a', 'ok up 0002_b', 'ok up 0003_leaky', 'FAIL down 0003_leaky']);
+    expect(r.result.steps.at(-1)!.differences).toEqual([expect.stringMatching(/table "c2" is extra/)]);
+    expect(r.stderr).toMatch(/verify failed at down of 0003_leaky/);
+  });
+
+  test('a recorded fingerprint that no replay reaches makes the manifest stale, though every down is right', async () => {
+    const r = await snapshotThenVerify('verify_recorded_edited', plain, (manifest) => {
+      manifest.revisions[0]!.fingerprint = manifest.revisions[1]!.fingerprint;
+    });
+    expect(r.code).toBe(1);
+    expect(r.result).toMatchObject({ ok: false, compared: 'replayed', manifest: 'recorded fingerprints differ from a replay for 0001_a' });
+    expect(r.steps.every((s) => s.startsWith('ok '))).toBe(true);
+    expect(r.stderr).toMatch(/manifest is stale \(recorded fingerprints differ from a replay for 0001_a\)/);
   });
 });
