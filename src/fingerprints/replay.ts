@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { closeQuietly, connect, serverMajorOf, withClient, type Client } from '../db/connection.js';
-import { ReplayFailedError, RunnerError, ScratchDatabaseError, describeCause, EXIT } from '../core/errors.js';
+import { InterruptedError, ReplayFailedError, RunnerError, ScratchDatabaseError, describeCause, EXIT } from '../core/errors.js';
 import { executeBatch } from '../db/execute.js';
 import { runnerTablesIn } from '../db/facts.js';
 import { createSilentLogger, type Logger } from '../config/logger.js';
@@ -66,12 +66,14 @@ export async function withScratchDatabase<T>(
   context: ReplayContext,
   work: (client: Client, serverMajor: number, another: () => Promise<Client>) => Promise<T>,
 ): Promise<T> {
+  // A stop that came before: its listener would never hear it.
+  context.signal?.throwIfAborted();
   const cleanUp = cleanUpOnSignal(context.signal);
   try {
     const server = await openScratchServer(context);
     const closeServer = cleanUp.add(() => server.close());
     try {
-      return await withClient(() => connect(server.target, { waitTimeoutSeconds: context.settings.waitTimeoutSeconds }), async (admin) => {
+      const result = await withClient(() => connect(server.target, { waitTimeoutSeconds: context.settings.waitTimeoutSeconds }), async (admin) => {
         const opened: (() => Promise<void>)[] = [];
         const createDatabase = async (): Promise<Client> => {
           const name = scratchDatabaseName();
@@ -113,6 +115,10 @@ export async function withScratchDatabase<T>(
           for (const close of opened.reverse()) await close();
         }
       });
+      // Work that ends well after a stop removed its database (one that takes a failure as an answer, as
+      // verify's first replay does) must not let the caller go on to another.
+      cleanUp.throwIfStopped();
+      return result;
     } finally {
       await closeServer();
     }
@@ -169,11 +175,13 @@ async function dropStaleScratchDatabases(admin: Client, logger: Logger): Promise
  */
 function cleanUpOnSignal(signal?: AbortSignal) {
   const steps: (() => Promise<unknown>)[] = [];
+  let receivedSignal: 'SIGINT' | 'SIGTERM' | null = null;
   const runSteps = async () => {
     for (const step of [...steps].reverse()) await step().catch(() => undefined);
   };
   const onAbort = () => void runSteps();
-  const handler = (received: NodeJS.Signals) => {
+  const handler = (received: 'SIGINT' | 'SIGTERM') => {
+    receivedSignal = received;
     stop();
     const alone = process.listenerCount(received) === 0;
     void runSteps().finally(() => {
@@ -191,6 +199,11 @@ function cleanUpOnSignal(signal?: AbortSignal) {
     process.on('SIGTERM', handler);
   }
   return {
+    /** Throws the stop, where there was one: the signal's reason, or the process's signal. */
+    throwIfStopped(): void {
+      signal?.throwIfAborted();
+      if (receivedSignal !== null) throw new InterruptedError(receivedSignal);
+    },
     /** Adds a step; returns it, run once and taken off the list (a second call waits for the first). */
     add(step: () => Promise<unknown>): () => Promise<void> {
       let running: Promise<void> | undefined;
