@@ -5,8 +5,8 @@
  * - one replay: `migrate auto` on a fresh database (the floor of anything that replays),
  * - `snapshot` from nothing,
  * - `snapshot` again after one more migration (the committed manifest's revisions are kept),
- * - `verify` (up, down, up), with the manifest the snapshot before wrote,
- * - `verify --full`, which reads the schema after every first up as without one,
+ * - `verify` (up, down, up, reading the schema after every migration of the first up and the downs),
+ * - `verify --against-manifest`, which takes the first up's schemas from the manifest the snapshot before wrote,
  * each as a ratio to the replay of the same history, and an SVG of time
  * against history length (bench/snapshot-scale.svg). A benchmark, not a
  * test: nothing here fails on a time.
@@ -78,14 +78,13 @@ export async function runScaleBench(sizes = [300, 600, 1000], rounds = 3) {
       writeFileSync(join(dir, `${pad(count + 1)}_t${pad(count + 1)}.sql`), migrationOf(count + 1));
       log(`${at}: snapshot after one more migration`);
       const incremental = await step('incremental', ['snapshot'], dir);
-      // The manifest the snapshot before wrote records every file, as the one a team commits does: each
-      // down is compared with its fingerprints. `--full` reads every schema instead, as without one.
       log(`${at}: verify`);
       const verify = await step('verify', ['verify'], dir);
-      log(`${at}: verify --full`);
-      const verifyFull = await step('verifyfull', ['verify', '--full'], dir);
-      measured.push({ replay, snapshot, incremental, verify, verifyFull });
-      log(`${at}: replay ${s(replay)}, snapshot ${s(snapshot)} (${x(snapshot, replay)}), +1 ${s(incremental)} (${x(incremental, replay)}), verify ${s(verify)} (${x(verify, replay)}), verify --full ${s(verifyFull)} (${x(verifyFull, replay)})`);
+      // The manifest the snapshot before wrote records every file, as the one a team commits does.
+      log(`${at}: verify --against-manifest`);
+      const verifyRecorded = await step('verifyrecorded', ['verify', '--against-manifest'], dir);
+      measured.push({ replay, snapshot, incremental, verify, verifyRecorded });
+      log(`${at}: replay ${s(replay)}, snapshot ${s(snapshot)} (${x(snapshot, replay)}), +1 ${s(incremental)} (${x(incremental, replay)}), verify ${s(verify)} (${x(verify, replay)}), --against-manifest ${s(verifyRecorded)} (${x(verifyRecorded, replay)})`);
     }
     const of = (key) => median(measured.map((m) => m[key]));
     const ratios = (key) => measured.map((m) => m[key] / m.replay);
@@ -96,7 +95,7 @@ export async function runScaleBench(sizes = [300, 600, 1000], rounds = 3) {
       snapshot: of('snapshot'),
       incremental: of('incremental'),
       verify: of('verify'),
-      verifyFull: of('verifyFull'),
+      verifyRecorded: of('verifyRecorded'),
       replaySpread: spreadOf(measured.map((m) => m.replay)),
       ratio: Object.fromEntries(STEPS.map((key) => [key, median(ratios(key))])),
       spread: Object.fromEntries(STEPS.map((key) => [key, spreadOf(ratios(key))])),
@@ -106,7 +105,7 @@ export async function runScaleBench(sizes = [300, 600, 1000], rounds = 3) {
 }
 
 /** The timed steps of a round after the replay, each a column of the table. */
-const STEPS = ['snapshot', 'incremental', 'verify', 'verifyFull'];
+const STEPS = ['snapshot', 'incremental', 'verify', 'verifyRecorded'];
 
 const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const x = (ms, base) => `${(ms / base).toFixed(2)}x`;
@@ -115,7 +114,7 @@ const spreadOf = (values) => [Math.min(...values), Math.max(...values)];
 /** The markdown table of the rows, ratios to the replay of the same history. */
 export function scaleTable(rows) {
   const lines = [
-    '| history | one replay (`auto`, fresh) | `snapshot` | + one migration, `snapshot` again | `verify` | `verify --full` |',
+    '| history | one replay (`auto`, fresh) | `snapshot` | + one migration, `snapshot` again | `verify` | `verify --against-manifest` |',
     '|---:|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.count} | ${replayCell(r)} | ${STEPS.map((key) => cell(r, key)).join(' | ')} |`),
   ];
@@ -147,13 +146,13 @@ export function scaleSvg(rows) {
   const top = 16;
   const right = 130;
   const series = [
-    ['verifyFull', '#e67e22'],
     ['verify', '#c0392b'],
+    ['verifyRecorded', '#e67e22'],
     ['snapshot', '#2e86c1'],
     ['replay', '#27ae60'],
     ['incremental', '#8e44ad'],
   ];
-  const labels = { replay: 'one replay', snapshot: 'snapshot', incremental: 'snapshot, +1', verify: 'verify', verifyFull: 'verify --full' };
+  const labels = { replay: 'one replay', snapshot: 'snapshot', incremental: 'snapshot, +1', verify: 'verify', verifyRecorded: '--against-manifest' };
   const maxX = Math.max(...rows.map((r) => r.count));
   const maxY = Math.max(...rows.flatMap((r) => series.map(([k]) => r[k] / 1000)));
   const ceilY = Math.max(1, Math.ceil(maxY / 5) * 5);

@@ -31,21 +31,20 @@ export function registerFingerprintCommands(program: Command, contextFor: Contex
   program
     .command('verify')
     .description('in a scratch database: up, down, up; every down restores the previous fingerprint; the manifest is up to date')
-    .option('--full', "read the schema after every first up and compare each down with it, rather than with the fingerprints an up-to-date manifest records")
-    .action(action(contextFor, async (ctx, options: { full?: boolean }) => {
+    .option('--against-manifest', 'take the schema after each first up from the committed manifest, where it records every file, rather than read it: only the downs are read (it trusts the manifest to be of this server)')
+    .action(action(contextFor, async (ctx, options: { againstManifest?: boolean }) => {
       const files = await readMigrationFiles(ctx.settings.dir);
       const committed = await readManifest(ctx.settings.dir);
-      const result = await verifyMigrations(replayContext(ctx, committed), files, committed, { full: options.full === true });
+      const result = await verifyMigrations(replayContext(ctx, committed), files, committed, { againstManifest: options.againstManifest === true });
       if (ctx.json) ctx.printJson(result);
       else {
         for (const step of result.steps) {
           ctx.print(`${step.ok ? 'ok  ' : 'FAIL'} ${step.phase.padEnd(8)} ${step.migration}${step.problem ? `: ${step.problem}` : ''}`);
           for (const d of step.differences ?? []) ctx.print(`       ${d}`);
         }
-        if (result.compared === 'recorded') ctx.print('each down was compared with the fingerprint the manifest records for the revision before it');
         ctx.print(
           result.manifest === null
-            ? 'manifest: up to date'
+            ? result.compared === 'recorded' ? "manifest: up to date by its files' checksums; its last schema reached, the ones before taken from it" : 'manifest: up to date'
             : result.manifest === 'missing'
               ? 'manifest: missing (run migrate snapshot and commit it)'
               : `manifest: stale (${result.manifest}); run migrate snapshot`,

@@ -196,6 +196,19 @@ export function modelAt(manifest: Manifest, revision: string | null): SchemaMode
   return modelOfTopLevelObjects(Object.entries(objects));
 }
 
+/** The base's schema and each revision's, in order, rebuilt from the deltas in one pass (modelAt for every revision). */
+export function recordedModels(manifest: Manifest): SchemaModel[] | null {
+  if (!isCurrentManifest(manifest)) return null;
+  const objects: ObjectMap = { ...manifest.base.objects };
+  const models = [modelOfTopLevelObjects(Object.entries(objects))];
+  for (const r of manifest.revisions) {
+    for (const key of r.drop) delete objects[key];
+    Object.assign(objects, r.set);
+    models.push(modelOfTopLevelObjects(Object.entries(objects)));
+  }
+  return models;
+}
+
 /** What the detector needs: fingerprints only; `partly`, why it records only the first of the files' revisions (FingerprintManifest.partly). */
 export function toFingerprintManifest(manifest: Manifest, partly?: string): FingerprintManifest {
   return {

@@ -63,7 +63,13 @@ export async function applyAndRead(
   reader: IncrementalSchemaReader,
   files: readonly MigrationFile[],
   meanwhile?: () => void,
+  /**
+   * Sees the schema the batch leaves, before the COMMIT of the transaction of
+   * its last migration: what it throws rolls that transaction back and is thrown.
+   */
+  check?: (model: SchemaModel) => void,
 ): Promise<SchemaModel> {
+  let last = -1;
   let model: SchemaModel | null = null;
   let ran = meanwhile === undefined;
   let failure: { error: unknown } | null = null;
@@ -79,6 +85,11 @@ export async function applyAndRead(
   await apply(files, {
     beforeCommit: async () => {
       model = await reader.read('ending');
+      // A batch of several transactions (a migration that runs alone, an enum value) commits before its end too.
+      if (last === files.length - 1) check?.(model);
+    },
+    onMigration: (_run, index) => {
+      last = index;
     },
     ...countHooksOf(reader),
     whileRunning: runMeanwhile,

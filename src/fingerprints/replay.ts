@@ -18,9 +18,9 @@ import { fingerprintSchema } from '../schema/fingerprint.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { Settings } from '../config/settings.js';
 import type { MigrationFile } from '../core/types.js';
-import { describedRevisions, findStaleness, readManifest, type Manifest } from './manifest.js';
+import { describedRevisions, findStaleness, readManifest, recordedModels, type Manifest } from './manifest.js';
 import { replayManifest, type ReplayHooks } from './manifestBuilder.js';
-import { replayVerify, replayVerifyRecorded, type RecordedFingerprints, type VerifyStep, type VerifyTarget } from './verifyReplay.js';
+import { replayVerify, type VerifyStep, type VerifyTarget } from './verifyReplay.js';
 import { openScratchServer, type ScratchRequest } from './scratchServer.js';
 
 export { readModel, readOptionsOf } from './liveSchema.js';
@@ -265,11 +265,18 @@ export async function computeManifest(context: ReplayContext, files: readonly Mi
 
 export type { VerifyStep } from './verifyReplay.js';
 
-/** The fingerprints `manifest` records for `files`, in their order; null unless it records every one of them, and only them, unchanged. */
-function recordedFingerprintsOf(manifest: Manifest, files: readonly MigrationFile[], context: ReplayContext): RecordedFingerprints | null {
+/**
+ * The schemas `manifest` records for `files`, the base's first, rebuilt from
+ * its entries; null unless it records every one of them, and only them,
+ * unchanged, and each rebuilt schema has the fingerprint recorded beside it
+ * (a fingerprint edited by hand has not).
+ */
+function recordedModelsOf(manifest: Manifest, files: readonly MigrationFile[], context: ReplayContext): SchemaModel[] | null {
   const options = { schema: context.settings.schema, privileges: context.settings.fingerprintPrivileges };
   if (manifest.revisions.length !== files.length || describedRevisions(manifest, files, options) !== files.length) return null;
-  return { base: manifest.base.fingerprint, revisions: manifest.revisions.map((r) => r.fingerprint) };
+  const models = recordedModels(manifest);
+  const fingerprints = [manifest.base.fingerprint, ...manifest.revisions.map((r) => r.fingerprint)];
+  return models !== null && models.every((model, i) => fingerprintSchema(model) === fingerprints[i]) ? models : null;
 }
 
 export interface VerifyResult {
@@ -278,9 +285,9 @@ export interface VerifyResult {
   /** Why the committed manifest is stale, null when it is up to date, 'missing' when there is none. */
   readonly manifest: string | null;
   /**
-   * What each down was compared with: `recorded`, the fingerprints the
-   * committed manifest records (it records every file, and every one was
-   * reached); `replayed`, the schema read after each first up.
+   * What each down was compared with: `recorded`, the schema the committed
+   * manifest records before its up (`--against-manifest`); `replayed`, the
+   * schema read after each first up.
    */
   readonly compared: 'recorded' | 'replayed';
 }
@@ -290,8 +297,8 @@ export async function verifyMigrations(
   context: ReplayContext,
   files: readonly MigrationFile[],
   manifest: Manifest | null,
-  /** `full`: compare every down with the schema read after each first up, whatever the manifest records (`verify --full`). */
-  options: { readonly full?: boolean } = {},
+  /** `againstManifest`: take the schema after each first up from the manifest, where it records every file (`verify --against-manifest`). */
+  options: { readonly againstManifest?: boolean } = {},
 ): Promise<VerifyResult> {
   const targetIn = (client: Client): VerifyTarget => {
     let applied = false;
@@ -304,16 +311,19 @@ export async function verifyMigrations(
     };
   };
   let stale = manifest ? findStaleness(manifest, files, context.settings.schema, context.settings.fingerprintPrivileges) : 'missing';
-  // A manifest that records every file: its fingerprints stand for the schemas after each first up, and a
-  // difference from them is looked into by a replay that reads them all (verifyReplay.ts).
-  const recorded = manifest !== null && stale === null && options.full !== true ? recordedFingerprintsOf(manifest, files, context) : null;
+  // --against-manifest: the schemas after each first up are the manifest's, where it records every file
+  // (verifyReplay.ts); a replay that does not reach them is done again reading every schema.
+  const recorded = options.againstManifest === true && manifest !== null && stale === null ? recordedModelsOf(manifest, files, context) : null;
+  if (options.againstManifest === true && recorded === null) {
+    context.logger.info('verify: the manifest does not record every file as it is; reading the schema after every first up');
+  }
   if (recorded !== null) {
-    const steps = await withScratchDatabase(context, (client) => replayVerifyRecorded(targetIn(client), files, readOptionsOf(context.settings), recorded));
-    if (steps !== null) return { ok: true, steps, manifest: null, compared: 'recorded' };
-    context.logger.info('verify: a schema differs from the one the manifest records; replaying again, reading the schema after every migration, to say where');
+    const result = await withScratchDatabase(context, (client) => replayVerify(targetIn(client), files, readOptionsOf(context.settings), recorded));
+    if (result !== null) return { ok: result.steps.every((s) => s.ok), steps: result.steps, manifest: null, compared: 'recorded' };
+    context.logger.info("verify: the first up fails or does not reach the manifest's schema; replaying again, reading the schema after every first up, to say where");
   }
   // verifyReplay.ts: each schema read incrementally, the second up as one batch.
-  const { steps, models } = await withScratchDatabase(context, (client) => replayVerify(targetIn(client), files, readOptionsOf(context.settings)));
+  const { steps, models } = (await withScratchDatabase(context, (client) => replayVerify(targetIn(client), files, readOptionsOf(context.settings))))!;
   if (manifest && stale === null && models.length === files.length + 1) {
     const recorded = new Map(manifest.revisions.map((r) => [r.name, r.fingerprint]));
     const differing = files.filter((f, i) => recorded.get(f.name) !== fingerprintSchema(models[i + 1]!)).map((f) => f.name);

@@ -13,11 +13,13 @@
  * are the migrations taken down and up again one by one, to name the first
  * that differs.
  *
- * Where the committed manifest records every file (replayVerifyRecorded),
- * the first up runs as one batch too, and each down is compared with the
- * fingerprint the manifest records for the revision before it instead of
- * with a schema read after each first up: the downs then pay for the reads,
- * the ups do not (README, "Snapshot and verify at scale").
+ * `verify --against-manifest` takes the schema after each first up from the
+ * committed manifest instead (`recorded`, rebuilt from its entries): the
+ * first up runs as one batch too, which must reach the manifest's last
+ * schema, and only the downs pay for reads. The manifest is then trusted for
+ * every schema between: one written elsewhere (another server's roles,
+ * extensions or settings) or by hand can make a wrong down pass (README,
+ * "Snapshot and verify at scale").
  */
 import { describeCause } from '../core/errors.js';
 import { describeDifference, diffSchemas } from '../schema/diff.js';
@@ -46,16 +48,29 @@ export interface VerifyTarget {
 /** Thrown by a check inside a batch to stop it there (applyEachAndRead): its step is already recorded. */
 class StopReplay extends Error {}
 
-/** The steps of the replay, and the schema before any migration and after each first up (for the manifest check). */
+/**
+ * The steps of the replay, and the schema before any migration and after
+ * each first up (for the manifest check). With `recorded` (the base's schema
+ * and each revision's, as the manifest records them), those are taken from
+ * it: null where the replay does not reach them at the base or after the
+ * first up, whose batch is then rolled back, so that the caller replays
+ * again, reading every schema, in a new scratch database.
+ */
 export async function replayVerify(
   target: VerifyTarget,
   files: readonly MigrationFile[],
   read: ReadSchemaModelOptions,
-): Promise<{ steps: VerifyStep[]; models: SchemaModel[] }> {
+  recorded: readonly SchemaModel[] | null = null,
+): Promise<{ steps: VerifyStep[]; models: SchemaModel[] } | null> {
+  if (recorded !== null && recorded.length !== files.length + 1) throw new Error('the recorded schemas are not those of the files');
   await prepareScratchSession(target.db);
   const reader = new IncrementalSchemaReader(target.db, read);
   const steps: VerifyStep[] = [];
-  const models: SchemaModel[] = [await reader.read()];
+  const base = await reader.read();
+  if (recorded !== null && fingerprintSchema(base) !== fingerprintSchema(recorded[0]!)) return null;
+  const models: SchemaModel[] = recorded === null ? [base] : [...recorded];
+  /** What each comparison is with: the first up's schema, or the one the manifest records for it. */
+  const firstUp = recorded === null ? 'the first up' : 'the manifest records';
   /** What a failed batch says: its step, unless a check stopped it (its step is there). A failure of the read itself stops the replay. */
   const failed = (phase: VerifyStep['phase'], error: unknown, name: string) => {
     if (error instanceof SchemaCatalogError) throw error;
@@ -146,17 +161,32 @@ export async function replayVerify(
       const differences = fingerprintSchema(model) === fingerprintSchema(models[i]!) ? [] : diffSchemas(models[i]!, model).map(describeDifference);
       const step = { phase: 'down' as const, migration: files[i]!.name, ok: differences.length === 0 };
       if (differences.length === 0) return () => steps.push(step);
-      steps.push({ ...step, problem: 'down does not restore the schema before up', differences });
+      steps.push({ ...step, problem: recorded === null ? 'down does not restore the schema before up' : 'down does not restore the schema the manifest records before its up', differences });
       // A down that leaves objects behind would make the next ones fail for the wrong reason.
       throw new StopReplay();
     });
 
   if (files.length === 0) return { steps, models };
-  const upped = await attemptEach('up', files, 'up', (index, model) => () => {
-    models.push(model);
-    steps.push({ phase: 'up', migration: files[index]!.name, ok: true });
-  });
-  if (!upped) return { steps, models };
+  if (recorded === null) {
+    const upped = await attemptEach('up', files, 'up', (index, model) => () => {
+      models.push(model);
+      steps.push({ phase: 'up', migration: files[index]!.name, ok: true });
+    });
+    if (!upped) return { steps, models };
+  } else {
+    // One batch, checked before it commits: where it fails, or does not reach the recorded schema, it is
+    // rolled back (with what it did to the server, a role it made) and the replay that reads every schema says why.
+    const head = fingerprintSchema(recorded.at(-1)!);
+    try {
+      await applyAndRead((batch, hooks) => target.apply('up', batch, hooks), reader, files, undefined, (model) => {
+        if (fingerprintSchema(model) !== head) throw new StopReplay();
+      });
+    } catch (error) {
+      if (error instanceof SchemaCatalogError) throw error;
+      return null;
+    }
+    for (const file of files) steps.push({ phase: 'up', migration: file.name, ok: true });
+  }
   if (!(await downAll(true))) return { steps, models };
 
   // Up again in one batch; the first up's schema at the end means each one matched.
@@ -175,71 +205,9 @@ export async function replayVerify(
       phase: 'up again',
       migration: files[i]!.name,
       ok: same,
-      ...(!same && { problem: 'up after down gives another schema than the first up', differences: diffSchemas(models[i + 1]!, model).map(describeDifference) }),
+      ...(!same && { problem: `up after down gives another schema than ${firstUp}`, differences: diffSchemas(models[i + 1]!, model).map(describeDifference) }),
     };
     return () => steps.push(step);
   });
   return { steps, models };
-}
-
-/** What a committed manifest that records every file says of them: the base's fingerprint and each revision's, in file order. */
-export interface RecordedFingerprints {
-  readonly base: string;
-  readonly revisions: readonly string[];
-}
-
-/**
- * up, down, up against the fingerprints the committed manifest records: the
- * first up as one batch, whose schema must have the last revision's recorded
- * fingerprint; every down, each read, must give the recorded fingerprint of
- * the revision before it (the base's, for the first); the second up as one
- * batch, which must give the last one's again. Every recorded fingerprint is
- * so the fingerprint of a schema this replay reached, which is what the
- * manifest check of a full replay asks. Null at the first difference or
- * failure: the caller replays again in a new scratch database, reading every
- * schema (replayVerify), which names the step and what differs. A down that
- * is wrong and a manifest that is wrong in the very same way would pass: the
- * manifest comes from a replay of these files (their checksums), so that
- * takes a manifest edited by hand or a migration that builds another schema
- * from one replay to the next.
- */
-export async function replayVerifyRecorded(
-  target: VerifyTarget,
-  files: readonly MigrationFile[],
-  read: ReadSchemaModelOptions,
-  recorded: RecordedFingerprints,
-): Promise<VerifyStep[] | null> {
-  if (recorded.revisions.length !== files.length) throw new Error('the recorded fingerprints are not those of the files');
-  await prepareScratchSession(target.db);
-  const reader = new IncrementalSchemaReader(target.db, read);
-  if (fingerprintSchema(await reader.read()) !== recorded.base) return null;
-  if (files.length === 0) return [];
-  const head = recorded.revisions.at(-1)!;
-  const before = (i: number) => (i === 0 ? recorded.base : recorded.revisions[i - 1]!);
-  const steps: VerifyStep[] = [];
-  /** Runs a phase; false where it failed or differed (a read that fails is the replay's failure, not the phase's). */
-  const attempt = async (phase: () => Promise<boolean>): Promise<boolean> => {
-    try {
-      return await phase();
-    } catch (error) {
-      if (error instanceof SchemaCatalogError) throw error;
-      return false;
-    }
-  };
-  const upAll = async () => fingerprintSchema(await applyAndRead((batch, hooks) => target.apply('up', batch, hooks), reader, files)) === head;
-  if (!(await attempt(upAll))) return null;
-  for (const file of files) steps.push({ phase: 'up', migration: file.name, ok: true });
-  const downs = [...files].reverse();
-  const downAll = async () => {
-    await applyEachAndRead((batch, hooks) => target.apply('down', batch, hooks), reader, downs, (k, model) => {
-      const i = files.length - 1 - k;
-      if (fingerprintSchema(model) !== before(i)) throw new StopReplay();
-      steps.push({ phase: 'down', migration: files[i]!.name, ok: true });
-    });
-    return true;
-  };
-  if (!(await attempt(downAll))) return null;
-  if (!(await attempt(upAll))) return null;
-  for (const file of files) steps.push({ phase: 'up again', migration: file.name, ok: true });
-  return steps;
 }

@@ -110,20 +110,20 @@ describe('failures name the migration at fault, as one file per batch did', () =
 });
 
 /**
- * With a committed manifest that records every file, verify runs each up as
- * one batch and compares each down with the fingerprint the manifest records
- * for the revision before it (replayVerifyRecorded). A difference is looked
- * into by a replay that reads every schema: verify then says what it says
- * without the manifest's help.
+ * `verify --against-manifest` takes the schema after each first up from the
+ * committed manifest: the first up runs as one batch, which must reach the
+ * manifest's last schema, and each down is compared with the schema the
+ * manifest records before its up. Where the manifest cannot stand for the
+ * replay, the replay reads every schema, as without the flag.
  */
-describe('with a manifest that records every file', () => {
+describe('verify --against-manifest', () => {
   const dirs: MigrationsFolder[] = [];
   const databases: TestDatabase[] = [];
   afterAll(async () => {
     for (const d of databases) await d.drop();
     for (const f of dirs) await f.dispose();
   });
-  const snapshotThenVerify = async (name: string, files: Record<string, string>, edit?: (manifest: { revisions: { fingerprint: string }[] }) => void, flags: string[] = []) => {
+  const snapshotThenVerify = async (name: string, files: Record<string, string>, edit?: (manifest: { revisions: { fingerprint: string }[] }) => void, flags = ['--against-manifest']) => {
     const target = await createTestDatabase(name);
     databases.push(target);
     const made = await createMigrationsFolder(files);
@@ -137,47 +137,75 @@ describe('with a manifest that records every file', () => {
       await writeFile(path, JSON.stringify(manifest, null, 2));
     }
     const r = await runCli(['verify', '--json', ...flags, '--dir', made.dir], { env });
-    const result = JSON.parse(r.stdout) as { ok: boolean; compared: string; manifest: string | null; steps: { phase: string; migration: string; ok: boolean; differences?: string[] }[] };
+    const result = JSON.parse(r.stdout) as { ok: boolean; compared: string; manifest: string | null; steps: { phase: string; migration: string; ok: boolean; problem?: string; differences?: string[] }[] };
     return { ...r, result, steps: result.steps.map((s) => `${s.ok ? 'ok' : 'FAIL'} ${s.phase} ${s.migration}`) };
   };
   const plain = {
     '0001_a.sql': sqlMigration('CREATE TABLE a (id int);', 'DROP TABLE a;'),
     '0002_b.sql': sqlMigration('CREATE TABLE b (id int PRIMARY KEY);\nCREATE INDEX ON a (id);', 'DROP TABLE b;\nDROP INDEX a_id_idx;'),
   };
+  const all = ['ok up 0001_a', 'ok up 0002_b', 'ok down 0002_b', 'ok down 0001_a', 'ok up again 0001_a', 'ok up again 0002_b'];
 
-  test('every down gives the recorded fingerprint: verify passes, compared with the manifest', async () => {
+  test('every down gives the schema the manifest records before its up: verify passes, compared with the manifest', async () => {
     const r = await snapshotThenVerify('verify_recorded', plain);
     expect(r.code).toBe(0);
     expect(r.result).toMatchObject({ ok: true, compared: 'recorded', manifest: null });
-    expect(r.steps).toEqual(['ok up 0001_a', 'ok up 0002_b', 'ok down 0002_b', 'ok down 0001_a', 'ok up again 0001_a', 'ok up again 0002_b']);
+    expect(r.steps).toEqual(all);
   });
 
-  test('verify --full reads the schema after every first up all the same', async () => {
-    const r = await snapshotThenVerify('verify_recorded_full', plain, undefined, ['--full']);
+  test('without it, verify reads the schema after every first up, manifest or not', async () => {
+    const r = await snapshotThenVerify('verify_replayed', plain, undefined, []);
     expect(r.code).toBe(0);
     expect(r.result).toMatchObject({ ok: true, compared: 'replayed', manifest: null });
-    expect(r.steps).toHaveLength(6);
+    expect(r.steps).toEqual(all);
   });
 
-  test('a down that leaves objects behind is named, with what it leaves, by the replay that reads every schema', async () => {
+  test('a down that leaves objects behind is named, with what it leaves', async () => {
     const r = await snapshotThenVerify('verify_recorded_leaky', {
       ...plain,
       '0003_leaky.sql': sqlMigration('CREATE TABLE c (id int);\nCREATE TABLE c2 (id int);', 'DROP TABLE c;'),
     });
     expect(r.code).toBe(1);
-    expect(r.result.compared).toBe('replayed');
+    expect(r.result.compared).toBe('recorded');
     expect(r.steps).toEqual(['ok up 0001_a', 'ok up 0002_b', 'ok up 0003_leaky', 'FAIL down 0003_leaky']);
-    expect(r.result.steps.at(-1)!.differences).toEqual([expect.stringMatching(/table "c2" is extra/)]);
+    expect(r.result.steps.at(-1)).toMatchObject({
+      problem: 'down does not restore the schema the manifest records before its up',
+      differences: [expect.stringMatching(/table "c2" is extra/)],
+    });
     expect(r.stderr).toMatch(/verify failed at down of 0003_leaky/);
   });
 
-  test('a recorded fingerprint that no replay reaches makes the manifest stale, though every down is right', async () => {
+  test('a fingerprint edited by hand is not taken: the replay reads every schema and finds the manifest stale', async () => {
     const r = await snapshotThenVerify('verify_recorded_edited', plain, (manifest) => {
       manifest.revisions[0]!.fingerprint = manifest.revisions[1]!.fingerprint;
     });
     expect(r.code).toBe(1);
     expect(r.result).toMatchObject({ ok: false, compared: 'replayed', manifest: 'recorded fingerprints differ from a replay for 0001_a' });
-    expect(r.steps.every((s) => s.startsWith('ok '))).toBe(true);
+    expect(r.steps).toEqual(all);
     expect(r.stderr).toMatch(/manifest is stale \(recorded fingerprints differ from a replay for 0001_a\)/);
+  });
+
+  test("a first up that does not reach the manifest's last schema: the replay that reads every schema finds the manifest stale", async () => {
+    // An up that builds more where a database of some name exists: the manifest is written there, verify runs where it is gone.
+    const flag = await createTestDatabase('verify_flag');
+    const target = await createTestDatabase('verify_recorded_elsewhere');
+    databases.push(target);
+    const made = await createMigrationsFolder({
+      '0001_a.sql': sqlMigration(
+        `CREATE TABLE a (id int);\nDO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = '${flag.name}') THEN CREATE TABLE extra (id int); END IF; END $$;`,
+        'DROP TABLE IF EXISTS extra;\nDROP TABLE a;',
+      ),
+      '0002_b.sql': sqlMigration('CREATE TABLE b (id int);', 'DROP TABLE b;'),
+    });
+    dirs.push(made);
+    const env = cleanEnv({ DATABASE_URL: target.url });
+    expect((await runCli(['snapshot', '--dir', made.dir], { env })).code).toBe(0);
+    await flag.drop();
+    const r = await runCli(['verify', '--json', '--against-manifest', '--dir', made.dir], { env: { ...env, LOG_LEVEL: 'info' } });
+    expect(r.code).toBe(1);
+    const result = JSON.parse(r.stdout) as { compared: string; manifest: string | null; steps: { ok: boolean }[] };
+    expect(result).toMatchObject({ compared: 'replayed', manifest: 'recorded fingerprints differ from a replay for 0001_a, 0002_b' });
+    expect(result.steps.every((s) => s.ok)).toBe(true);
+    expect(r.stderr).toMatch(/does not reach the manifest's schema; replaying again/);
   });
 });

@@ -237,12 +237,12 @@ describe('a signal during a replay', () => {
     expect(await scratchDatabases()).toEqual([]);
   });
 
-  test('SIGTERM while verify compares the downs with the manifest stops it there: no second replay, exit 143', async () => {
+  test('SIGTERM while verify --against-manifest compares the downs with the manifest stops it there: no second replay, exit 143', async () => {
     const app = await newDatabase('sigterm_verify');
     // The ups are quick, so snapshot writes the manifest; the down sleeps, in verify's first replay.
     const dir = await migrationsDir({ '0001_sleep.sql': sqlMigration('CREATE TABLE t (id int);', 'DROP TABLE t;\nSELECT pg_sleep(60);') });
     expect((await run(app, ['snapshot', '--dir', dir], { MIGRATE_SCRATCH_URL: server.url() })).code).toBe(0);
-    const running = spawnCli(['verify', '--dir', dir], { env: cleanEnv({ DATABASE_URL: server.url(app), MIGRATE_SCRATCH_URL: server.url(), LOG_LEVEL: 'info' }) });
+    const running = spawnCli(['verify', '--against-manifest', '--dir', dir], { env: cleanEnv({ DATABASE_URL: server.url(app), MIGRATE_SCRATCH_URL: server.url(), LOG_LEVEL: 'info' }) });
     const sleeping = () =>
       onServer('postgres', `SELECT 1 FROM pg_stat_activity WHERE datname LIKE 'migrate\\_scratch\\_%' AND query LIKE '%pg_sleep%'`).then((r) => r.length > 0);
     expect(await until(sleeping, 30_000)).toBe(true);
