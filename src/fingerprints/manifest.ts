@@ -196,17 +196,26 @@ export function modelAt(manifest: Manifest, revision: string | null): SchemaMode
   return modelOfTopLevelObjects(Object.entries(objects));
 }
 
-/** The base's schema and each revision's, in order, rebuilt from the deltas in one pass (modelAt for every revision). */
-export function recordedModels(manifest: Manifest): SchemaModel[] | null {
+/**
+ * What the manifest records of its base and each revision, in order: the
+ * fingerprint of the objects its entries add up to (each object hashed once,
+ * the same object from one revision to the next), and the schema itself,
+ * rebuilt where asked (modelAt). Null unless every one of those fingerprints
+ * is the one recorded beside it: a fingerprint edited by hand is not.
+ */
+export function recordedSchemas(manifest: Manifest): { readonly fingerprints: readonly string[]; model(index: number): SchemaModel } | null {
   if (!isCurrentManifest(manifest)) return null;
-  const objects: ObjectMap = { ...manifest.base.objects };
-  const models = [modelOfTopLevelObjects(Object.entries(objects))];
+  const objects = new Map<string, unknown>(Object.entries(manifest.base.objects));
+  const format = { format: SCHEMA_MODEL_FORMAT } as const;
+  const fingerprints = [fingerprintOfObjects(format, objects)];
   for (const r of manifest.revisions) {
-    for (const key of r.drop) delete objects[key];
-    Object.assign(objects, r.set);
-    models.push(modelOfTopLevelObjects(Object.entries(objects)));
+    for (const key of r.drop) objects.delete(key);
+    for (const [key, value] of Object.entries(r.set)) objects.set(key, value);
+    fingerprints.push(fingerprintOfObjects(format, objects));
   }
-  return models;
+  const recorded = [manifest.base.fingerprint, ...manifest.revisions.map((r) => r.fingerprint)];
+  if (fingerprints.some((fingerprint, i) => fingerprint !== recorded[i])) return null;
+  return { fingerprints, model: (index) => modelAt(manifest, index === 0 ? null : manifest.revisions[index - 1]!.name)! };
 }
 
 /** What the detector needs: fingerprints only; `partly`, why it records only the first of the files' revisions (FingerprintManifest.partly). */

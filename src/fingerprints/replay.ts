@@ -18,9 +18,9 @@ import { fingerprintSchema } from '../schema/fingerprint.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { Settings } from '../config/settings.js';
 import type { MigrationFile } from '../core/types.js';
-import { describedRevisions, findStaleness, readManifest, recordedModels, type Manifest } from './manifest.js';
+import { describedRevisions, findStaleness, readManifest, recordedSchemas, type Manifest } from './manifest.js';
 import { replayManifest, type ReplayHooks } from './manifestBuilder.js';
-import { replayVerify, type VerifyStep, type VerifyTarget } from './verifyReplay.js';
+import { replayVerify, type RecordedSchemas, type VerifyStep, type VerifyTarget } from './verifyReplay.js';
 import { openScratchServer, type ScratchRequest } from './scratchServer.js';
 
 export { readModel, readOptionsOf } from './liveSchema.js';
@@ -266,17 +266,13 @@ export async function computeManifest(context: ReplayContext, files: readonly Mi
 export type { VerifyStep } from './verifyReplay.js';
 
 /**
- * The schemas `manifest` records for `files`, the base's first, rebuilt from
- * its entries; null unless it records every one of them, and only them,
- * unchanged, and each rebuilt schema has the fingerprint recorded beside it
- * (a fingerprint edited by hand has not).
+ * What `manifest` records of `files` (recordedSchemas): null unless it
+ * records every one of them, and only them, unchanged.
  */
-function recordedModelsOf(manifest: Manifest, files: readonly MigrationFile[], context: ReplayContext): SchemaModel[] | null {
+function recordedSchemasOf(manifest: Manifest, files: readonly MigrationFile[], context: ReplayContext): RecordedSchemas | null {
   const options = { schema: context.settings.schema, privileges: context.settings.fingerprintPrivileges };
   if (manifest.revisions.length !== files.length || describedRevisions(manifest, files, options) !== files.length) return null;
-  const models = recordedModels(manifest);
-  const fingerprints = [manifest.base.fingerprint, ...manifest.revisions.map((r) => r.fingerprint)];
-  return models !== null && models.every((model, i) => fingerprintSchema(model) === fingerprints[i]) ? models : null;
+  return recordedSchemas(manifest);
 }
 
 export interface VerifyResult {
@@ -313,7 +309,7 @@ export async function verifyMigrations(
   let stale = manifest ? findStaleness(manifest, files, context.settings.schema, context.settings.fingerprintPrivileges) : 'missing';
   // --against-manifest: the schemas after each first up are the manifest's, where it records every file
   // (verifyReplay.ts); a replay that does not reach them is done again reading every schema.
-  const recorded = options.againstManifest === true && manifest !== null && stale === null ? recordedModelsOf(manifest, files, context) : null;
+  const recorded = options.againstManifest === true && manifest !== null && stale === null ? recordedSchemasOf(manifest, files, context) : null;
   if (options.againstManifest === true && recorded === null) {
     context.logger.info('verify: the manifest does not record every file as it is; reading the schema after every first up');
   }

@@ -29,7 +29,7 @@ import type { ReadSchemaModelOptions } from '../schema/catalog.js';
 import type { SchemaModel } from '../schema/model.js';
 import type { MigrationFile } from '../core/types.js';
 import { applyAndRead, applyEachAndRead, prepareScratchSession, type ReplayHooks, type ReplayTarget } from './manifestBuilder.js';
-import { SchemaCatalogError } from '../core/errors.js';
+import { RunnerError, SchemaCatalogError } from '../core/errors.js';
 
 export interface VerifyStep {
   readonly phase: 'up' | 'down' | 'up again';
@@ -43,6 +43,12 @@ export interface VerifyTarget {
   readonly db: ReplayTarget['db'];
   /** Runs `files` in `direction`, as one batch, with `hooks` (ReplayTarget.apply). */
   apply(direction: 'up' | 'down', files: readonly MigrationFile[], hooks: ReplayHooks): Promise<unknown>;
+}
+
+/** What the committed manifest records of the base and each revision (recordedSchemas, manifest.ts). */
+export interface RecordedSchemas {
+  readonly fingerprints: readonly string[];
+  model(index: number): SchemaModel;
 }
 
 /** Thrown by a check inside a batch to stop it there (applyEachAndRead): its step is already recorded. */
@@ -60,15 +66,19 @@ export async function replayVerify(
   target: VerifyTarget,
   files: readonly MigrationFile[],
   read: ReadSchemaModelOptions,
-  recorded: readonly SchemaModel[] | null = null,
+  recorded: RecordedSchemas | null = null,
 ): Promise<{ steps: VerifyStep[]; models: SchemaModel[] } | null> {
-  if (recorded !== null && recorded.length !== files.length + 1) throw new Error('the recorded schemas are not those of the files');
+  if (recorded !== null && recorded.fingerprints.length !== files.length + 1) throw new Error('the recorded schemas are not those of the files');
   await prepareScratchSession(target.db);
   const reader = new IncrementalSchemaReader(target.db, read);
   const steps: VerifyStep[] = [];
   const base = await reader.read();
-  if (recorded !== null && fingerprintSchema(base) !== fingerprintSchema(recorded[0]!)) return null;
-  const models: SchemaModel[] = recorded === null ? [base] : [...recorded];
+  if (recorded !== null && fingerprintSchema(base) !== recorded.fingerprints[0]) return null;
+  /** The schema after each first up (the base's first), as read; with `recorded`, none is read. */
+  const models: SchemaModel[] = recorded === null ? [base] : [];
+  /** The schema before any migration (0) and after each first up, and its fingerprint: read, or the manifest's. */
+  const modelAt = (i: number): SchemaModel => (recorded === null ? models[i]! : recorded.model(i));
+  const fingerprintAt = (i: number): string => (recorded === null ? fingerprintSchema(models[i]!) : recorded.fingerprints[i]!);
   /** What each comparison is with: the first up's schema, or the one the manifest records for it. */
   const firstUp = recorded === null ? 'the first up' : 'the manifest records';
   /** What a failed batch says: its step, unless a check stopped it (its step is there). A failure of the read itself stops the replay. */
@@ -158,7 +168,7 @@ export async function replayVerify(
     attemptEach('down', [...files].reverse(), 'down', (k, model) => {
       if (!compare) return () => undefined;
       const i = files.length - 1 - k;
-      const differences = fingerprintSchema(model) === fingerprintSchema(models[i]!) ? [] : diffSchemas(models[i]!, model).map(describeDifference);
+      const differences = fingerprintSchema(model) === fingerprintAt(i) ? [] : diffSchemas(modelAt(i), model).map(describeDifference);
       const step = { phase: 'down' as const, migration: files[i]!.name, ok: differences.length === 0 };
       if (differences.length === 0) return () => steps.push(step);
       steps.push({ ...step, problem: recorded === null ? 'down does not restore the schema before up' : 'down does not restore the schema the manifest records before its up', differences });
@@ -176,12 +186,14 @@ export async function replayVerify(
   } else {
     // One batch, checked before it commits: where it fails, or does not reach the recorded schema, it is
     // rolled back (with what it did to the server, a role it made) and the replay that reads every schema says why.
-    const head = fingerprintSchema(recorded.at(-1)!);
+    const head = recorded.fingerprints.at(-1)!;
     try {
       await applyAndRead((batch, hooks) => target.apply('up', batch, hooks), reader, files, undefined, (model) => {
         if (fingerprintSchema(model) !== head) throw new StopReplay();
       });
     } catch (error) {
+      // A migration's failure, or the check's: the replay that reads every schema names it. Anything else is the replay's own.
+      if (!(error instanceof StopReplay) && !(error instanceof RunnerError)) throw error;
       if (error instanceof SchemaCatalogError) throw error;
       return null;
     }
@@ -192,7 +204,7 @@ export async function replayVerify(
   // Up again in one batch; the first up's schema at the end means each one matched.
   const again = await attempt('up again', files, 'up', files.at(-1)!.name);
   if (again === null) return { steps, models };
-  if (fingerprintSchema(again) === fingerprintSchema(models[files.length]!)) {
+  if (fingerprintSchema(again) === fingerprintAt(files.length)) {
     for (const file of files) steps.push({ phase: 'up again', migration: file.name, ok: true });
     return { steps, models };
   }
@@ -200,12 +212,12 @@ export async function replayVerify(
   // up's schema they need not restore the first up's), then up one by one to name it.
   if (!(await downAll(false))) return { steps, models };
   await attemptEach('up again', files, 'up', (i, model) => {
-    const same = fingerprintSchema(model) === fingerprintSchema(models[i + 1]!);
+    const same = fingerprintSchema(model) === fingerprintAt(i + 1);
     const step: VerifyStep = {
       phase: 'up again',
       migration: files[i]!.name,
       ok: same,
-      ...(!same && { problem: `up after down gives another schema than ${firstUp}`, differences: diffSchemas(models[i + 1]!, model).map(describeDifference) }),
+      ...(!same && { problem: `up after down gives another schema than ${firstUp}`, differences: diffSchemas(modelAt(i + 1), model).map(describeDifference) }),
     };
     return () => steps.push(step);
   });
