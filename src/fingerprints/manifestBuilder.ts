@@ -19,7 +19,7 @@ import type { ReadSchemaModelOptions } from '../schema/catalog.js';
 import { topLevelObjectsOf, type SchemaModel } from '../schema/model.js';
 import type { MigrationFile } from '../core/types.js';
 import type { BatchOptions } from '../db/execute.js';
-import { assembleManifest, buildRevision, describedRevisions, type Manifest, type ManifestOptions, type ManifestRevision } from './manifest.js';
+import { assembleManifest, buildRevision, describedRevisions, leadingRevisionsOf, recordedSchemas, type Manifest, type ManifestOptions, type ManifestRevision } from './manifest.js';
 
 /** What a replay needs from its caller: a connection to the scratch database, and a way to apply migrations in it. */
 export interface ReplayTarget {
@@ -164,6 +164,9 @@ export async function replayManifest(
   const base = await reader.read();
   let kept = previous === null ? 0 : describedRevisions(previous, files, options);
   if (kept > 0 && fingerprintSchema(base) !== previous!.base.fingerprint) kept = 0;
+  // Only the last kept entry is confirmed by the replay: the ones before must add up to what they record
+  // (a fingerprint edited by hand does not), else `snapshot`, which a stale manifest's advice names, keeps it.
+  if (kept > 0 && recordedSchemas(leadingRevisionsOf(previous!, kept)) === null) kept = 0;
 
   const revisions: ManifestRevision[] = [];
   let before: SchemaModel = base;

@@ -452,6 +452,22 @@ describe('snapshot: full and incremental give the same manifest', () => {
       await client.end();
     }
   });
+
+  test('a fingerprint edited by hand before the last revision is not kept: snapshot writes the manifest a replay gives', async () => {
+    const db = await createTestDatabase('incremental_snapshot_edited');
+    databases.push(db);
+    const dir = await mkdtemp(join(tmpdir(), 'incremental-snapshot-'));
+    dirs.push(dir);
+    await cp(join(PROJECT_ROOT, 'migrations'), dir, { recursive: true });
+    const path = join(dir, '.schema-fingerprints.json');
+    const replayed = await readFile(path, 'utf8');
+    const edited = JSON.parse(replayed) as { revisions: { fingerprint: string }[] };
+    edited.revisions[1]!.fingerprint = edited.revisions[2]!.fingerprint;
+    await writeFile(path, JSON.stringify(edited, null, 2));
+    const r = await runCli(['snapshot', '--dir', dir], { env: cleanEnv({ DATABASE_URL: db.url }) });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(JSON.parse(replayed));
+  });
 });
 
 describe("a replay's work while the server runs a migration (applyAndRead's meanwhile)", () => {
