@@ -222,17 +222,20 @@ test('a killed run\'s scratch databases are dropped by the next replay; a recent
 
 describe('a signal during a replay', () => {
   const sleepy = { '0001_sleep.sql': sqlMigration('CREATE TABLE t (id int);\nSELECT pg_sleep(60);', 'DROP TABLE t;') };
+  /** SIGTERM once a scratch database's session sleeps in a migration; what the run then ends with. */
+  const termWhileSleeping = async (running: ReturnType<typeof spawnCli>): Promise<CliResult> => {
+    const sleeping = () =>
+      onServer('postgres', `SELECT 1 FROM pg_stat_activity WHERE datname LIKE 'migrate\\_scratch\\_%' AND query LIKE '%pg_sleep%'`).then((r) => r.length > 0);
+    expect(await until(sleeping, 30_000)).toBe(true);
+    running.child.kill('SIGTERM');
+    return running.done;
+  };
 
   test('SIGTERM drops the scratch database on a scratch server kept for them, and exits 143', async () => {
     const app = await newDatabase('sigterm_app');
     const dir = await migrationsDir(sleepy);
     const env = cleanEnv({ DATABASE_URL: server.url(app), MIGRATE_SCRATCH_URL: server.url() });
-    const running = spawnCli(['snapshot', '--dir', dir], { env });
-    const sleeping = () =>
-      onServer('postgres', `SELECT 1 FROM pg_stat_activity WHERE datname LIKE 'migrate\\_scratch\\_%' AND query LIKE '%pg_sleep%'`).then((r) => r.length > 0);
-    expect(await until(sleeping, 30_000)).toBe(true);
-    running.child.kill('SIGTERM');
-    const r = await running.done;
+    const r = await termWhileSleeping(spawnCli(['snapshot', '--dir', dir], { env }));
     expect([r.code, r.signal]).toEqual([143, null]);
     expect(await scratchDatabases()).toEqual([]);
   });
@@ -242,12 +245,8 @@ describe('a signal during a replay', () => {
     // The ups are quick, so snapshot writes the manifest; the down sleeps, in verify's first replay.
     const dir = await migrationsDir({ '0001_sleep.sql': sqlMigration('CREATE TABLE t (id int);', 'DROP TABLE t;\nSELECT pg_sleep(60);') });
     expect((await run(app, ['snapshot', '--dir', dir], { MIGRATE_SCRATCH_URL: server.url() })).code).toBe(0);
-    const running = spawnCli(['verify', '--against-manifest', '--dir', dir], { env: cleanEnv({ DATABASE_URL: server.url(app), MIGRATE_SCRATCH_URL: server.url(), LOG_LEVEL: 'info' }) });
-    const sleeping = () =>
-      onServer('postgres', `SELECT 1 FROM pg_stat_activity WHERE datname LIKE 'migrate\\_scratch\\_%' AND query LIKE '%pg_sleep%'`).then((r) => r.length > 0);
-    expect(await until(sleeping, 30_000)).toBe(true);
-    running.child.kill('SIGTERM');
-    const r = await running.done;
+    const env = cleanEnv({ DATABASE_URL: server.url(app), MIGRATE_SCRATCH_URL: server.url(), LOG_LEVEL: 'info' });
+    const r = await termWhileSleeping(spawnCli(['verify', '--against-manifest', '--dir', dir], { env }));
     expect([r.code, r.signal]).toEqual([143, null]);
     expect(r.stderr).not.toMatch(/replaying again/);
     expect(await scratchDatabases()).toEqual([]);
