@@ -258,10 +258,7 @@ async function readHistory(db: Queryable, where: HistoryLocation, metaColumns: r
   const meta = qualify(where.schema, metaTableOf(where.table));
   const hasMeta = metaColumns !== null;
   // node-pg-migrate reads the applied list in this order (runner.ts:312).
-  // A side-table row written for another history row of the name (plain node-pg-migrate's down, then up:
-  // history.ts, ensureHistoryTables) says nothing of this one, which reads as plain node-pg-migrate's.
-  const sameRow = metaColumns?.includes('history_id') ? ' AND (m.history_id IS NULL OR m.history_id OPERATOR(pg_catalog.=) h.id)' : '';
-  const join = hasMeta ? `LEFT JOIN ${meta} m ON m.name OPERATOR(pg_catalog.=) h.name${sameRow} ` : '';
+  const join = hasMeta ? `LEFT JOIN ${meta} m ON m.name OPERATOR(pg_catalog.=) h.name ` : '';
   const order = 'ORDER BY h.run_on, h.id';
   if (!details) {
     // What every start reads: one row, a JSON array of [name, checksum] pairs. On a

@@ -40,31 +40,24 @@ export function appliedBy(how = 'migrate'): string {
  * even when the schema exists, which PostgreSQL 15's recommended role (CREATE
  * on schema public only) does not have.
  *
- * A side table made before `ran_at` or `history_id` existed gets the column
- * here, under the migration lock, in the batch's transaction; until then it
- * is read as it is (facts.ts reads every shape). `history_id` is the id of
- * the history row a side-table row was written for: plain node-pg-migrate's
- * `down` then `up` of a migration deletes its history row and writes another,
- * and leaves the side table's checksum of the file as it was then, which is
- * not of the row now (facts.ts reads such a row as one without a checksum).
- * Rows there before the column are taken to be of the rows now, as they were
- * read until then.
+ * A side table made before `ran_at` existed gets the column here, under the
+ * migration lock, in the batch's transaction; until then it is read as it is
+ * (facts.ts reads both shapes).
  */
 export async function ensureHistoryTables(db: Queryable, location: RunnerLocation): Promise<void> {
   const where = historyLocationOf(location);
   const meta = metaTableOf(where.table);
-  const { rows } = await db.query<{ schema: boolean; tables: number; added: string[] }>(
+  const { rows } = await db.query<{ schema: boolean; tables: number; ranAt: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname OPERATOR(pg_catalog.=) $1) AS schema,
             (SELECT pg_catalog.count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
              WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) ANY ($2::text[])) AS tables,
-            ARRAY(SELECT a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
-                    JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-                  WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $3
-                    AND a.attname OPERATOR(pg_catalog.=) ANY ($4::text[]) AND NOT a.attisdropped) AS added`,
-    [where.schema, [where.table, meta], meta, ADDED_META_COLUMNS.map(([name]) => name)],
+            EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
+                      JOIN pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                    WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $3
+                      AND a.attname OPERATOR(pg_catalog.=) 'ran_at' AND NOT a.attisdropped) AS "ranAt"`,
+    [where.schema, [where.table, meta], meta],
   );
-  const missingColumns = ADDED_META_COLUMNS.filter(([name]) => !(rows[0]?.added ?? []).includes(name));
-  if (rows[0]?.tables === 2 && missingColumns.length === 0) return;
+  if (rows[0]?.tables === 2 && rows[0].ranAt) return;
   const schemaExists = rows[0]?.schema === true;
   const history = qualify(where.schema, where.table);
   try {
@@ -74,29 +67,17 @@ export async function ensureHistoryTables(db: Queryable, location: RunnerLocatio
         `${historyTableDdl(where)}; ` +
           `CREATE TABLE IF NOT EXISTS ${qualify(where.schema, meta)} (` +
           'name varchar(255) PRIMARY KEY, checksum text, duration_ms integer, applied_by text, ' +
-          'recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(), ran_at timestamptz, history_id bigint)',
+          'recorded_at timestamptz NOT NULL DEFAULT pg_catalog.now(), ran_at timestamptz)',
       );
     }
-    // A side table there before the history table, or made by an older runner, may lack them still.
-    if (missingColumns.length > 0) {
-      const table = qualify(where.schema, meta);
-      await db.query(`ALTER TABLE ${table} ${missingColumns.map(([name, type]) => `ADD COLUMN IF NOT EXISTS ${name} ${type}`).join(', ')}`);
-      if (missingColumns.some(([name]) => name === 'history_id')) {
-        // Each row of the side table is taken to be of the history row of its name now (the last, of a name held twice).
-        await db.query(
-          `UPDATE ${table} AS m SET history_id = h.id FROM (SELECT name, pg_catalog.max(id) AS id FROM ${history} GROUP BY name) AS h
-           WHERE h.name OPERATOR(pg_catalog.=) m.name`,
-        );
-      }
-    }
+    await db.query(`ALTER TABLE ${qualify(where.schema, meta)} ADD COLUMN IF NOT EXISTS ran_at timestamptz`);
   } catch (error) {
     if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) throw error;
     if (rows[0]?.tables === 2) {
       const table = qualify(where.schema, meta);
-      const names = missingColumns.map(([name]) => name).join(', ');
-      throw new ConfigError(`cannot add column ${names} to the side table ${table}: ${describeCause(error)}`, table, {
+      throw new ConfigError(`cannot add column ran_at to the side table ${table}: ${describeCause(error)}`, table, {
         cause: error,
-        hint: `have its owner run ALTER TABLE ${table} ${missingColumns.map(([name, type]) => `ADD COLUMN ${name} ${type}`).join(', ')}, or run migrate once as its owner`,
+        hint: `have its owner run ALTER TABLE ${table} ADD COLUMN ran_at timestamptz, or run migrate once as its owner`,
       });
     }
     throw new ConfigError(`cannot create the history table ${history}: ${describeCause(error)}`, history, {
@@ -107,12 +88,6 @@ export async function ensureHistoryTables(db: Queryable, location: RunnerLocatio
     });
   }
 }
-
-/** Columns of the side table added after its first version, with their types: a table made before gets them (ensureHistoryTables). */
-const ADDED_META_COLUMNS: readonly (readonly [string, string])[] = [
-  ['ran_at', 'timestamptz'],
-  ['history_id', 'bigint'],
-];
 
 /** node-pg-migrate's history table, as its runner.ts:287 creates it (and `sql` prints it). */
 export function historyTableDdl(where: HistoryLocation): string {
@@ -143,12 +118,12 @@ export async function recordApplied(
          WITH ORDINALITY AS r(name, checksum, duration_ms, ord)
        WHERE NOT EXISTS (SELECT 1 FROM ${history} h WHERE h.name OPERATOR(pg_catalog.=) ANY ($1::text[]))
      ), history AS (
-       INSERT INTO ${history} (name, run_on) SELECT name, pg_catalog.now() FROM rows ORDER BY ord RETURNING id, name
+       INSERT INTO ${history} (name, run_on) SELECT name, pg_catalog.now() FROM rows ORDER BY ord
      )
-     INSERT INTO ${qualify(where.schema, metaTableOf(where.table))} AS m (name, checksum, duration_ms, applied_by, ran_at, history_id)
-     SELECT r.name, r.checksum, r.duration_ms, $4, pg_catalog.now(), h.id FROM rows r JOIN history h ON h.name OPERATOR(pg_catalog.=) r.name
+     INSERT INTO ${qualify(where.schema, metaTableOf(where.table))} AS m (name, checksum, duration_ms, applied_by, ran_at)
+     SELECT name, checksum, duration_ms, $4, pg_catalog.now() FROM rows
      ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, duration_ms = EXCLUDED.duration_ms,
-       applied_by = EXCLUDED.applied_by, recorded_at = pg_catalog.now(), ran_at = EXCLUDED.ran_at, history_id = EXCLUDED.history_id
+       applied_by = EXCLUDED.applied_by, recorded_at = pg_catalog.now(), ran_at = EXCLUDED.ran_at
      RETURNING m.name`,
     [names, records.map((r) => r.checksum), records.map((r) => r.durationMs), by],
   );
@@ -184,28 +159,17 @@ async function conflictOf(db: Queryable, where: HistoryLocation, names: readonly
   return new HistoryConflictError(rows.map((r) => r.name), history);
 }
 
-/**
- * Records checksums for rows that have none (applied by plain node-pg-migrate,
- * or applied again by it since the runner recorded them): "adoption".
- */
+/** Records checksums for rows that have none (applied by plain node-pg-migrate): "adoption". */
 export async function adoptChecksums(db: Queryable, location: RunnerLocation, records: readonly AppliedRecord[]): Promise<void> {
   const where = historyLocationOf(location);
   if (!records.length) return;
   const meta = qualify(where.schema, metaTableOf(where.table));
   await db.query(
-    `INSERT INTO ${meta} AS m (name, checksum, applied_by, history_id)
-     SELECT name, checksum, $3, ${historyIdOf(where, 'r.name')}
-     FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS r(name, checksum)
-     ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_by = EXCLUDED.applied_by, history_id = EXCLUDED.history_id,
-       duration_ms = NULL, recorded_at = pg_catalog.now(), ran_at = NULL
-     WHERE m.checksum IS NULL OR m.history_id OPERATOR(pg_catalog.<>) EXCLUDED.history_id`,
+    `INSERT INTO ${meta} AS m (name, checksum, applied_by)
+     SELECT name, checksum, $3 FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS r(name, checksum)
+     ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum WHERE m.checksum IS NULL`,
     [records.map((r) => r.name), records.map((r) => r.checksum), appliedBy('adopted by migrate')],
   );
-}
-
-/** The id of the history row of `name` (an SQL expression): the last, of a name held twice, as facts.ts reads it. */
-function historyIdOf(where: HistoryLocation, name: string): string {
-  return `(SELECT pg_catalog.max(h.id) FROM ${qualify(where.schema, where.table)} h WHERE h.name OPERATOR(pg_catalog.=) ${name})`;
 }
 
 /**
@@ -236,11 +200,10 @@ export async function stampHistory(
   const missing = prefix.filter((f) => !keptNames.has(f.name));
   await writeInFileOrder(db, where, names, kept, new Set());
   if (missing.length) await db.query(
-    `INSERT INTO ${meta} AS m (name, checksum, applied_by, history_id)
-     SELECT name, checksum, $3, ${historyIdOf(where, 'r.name')}
-     FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS r(name, checksum)
+    `INSERT INTO ${meta} AS m (name, checksum, applied_by)
+     SELECT name, checksum, $3 FROM ROWS FROM (pg_catalog.unnest($1::text[]), pg_catalog.unnest($2::text[])) AS r(name, checksum)
      ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_by = EXCLUDED.applied_by,
-       duration_ms = NULL, recorded_at = pg_catalog.now(), ran_at = NULL, history_id = EXCLUDED.history_id`,
+       duration_ms = NULL, recorded_at = pg_catalog.now(), ran_at = NULL`,
     [missing.map((f) => f.name), missing.map((f) => f.checksum), by],
   );
 }
@@ -319,7 +282,6 @@ async function writeInFileOrder(
   borrowing: ReadonlySet<string>,
 ): Promise<void> {
   const history = qualify(where.schema, where.table);
-  const meta = qualify(where.schema, metaTableOf(where.table));
   const keptNames = new Set(kept.map((row) => row.name));
   const firstMisplaced = kept.findIndex((row, index) => row.name !== names[index]);
   const timed = kept.filter((row) => !borrowing.has(row.name));
@@ -345,18 +307,11 @@ async function writeInFileOrder(
         [rewrite.names, rewrite.runOn],
       )
     : await db.query(
-        // A side-table row of a row written again follows it to its new id, where it was of the old one.
         `WITH gone AS (
            DELETE FROM ${history} WHERE name OPERATOR(pg_catalog.=) ANY ($1::text[]) OR id OPERATOR(pg_catalog.=) ANY ($3::bigint[])
-           RETURNING id, name
-         ), made AS (
-           INSERT INTO ${history} (name, run_on) SELECT name, COALESCE(run_on, pg_catalog.now()) ${rows}
-           ORDER BY ord RETURNING id, name
-         ), carried AS (
-           UPDATE ${meta} AS m SET history_id = made.id FROM made JOIN gone ON gone.name OPERATOR(pg_catalog.=) made.name
-           WHERE m.name OPERATOR(pg_catalog.=) made.name AND m.history_id OPERATOR(pg_catalog.=) gone.id
          )
-         SELECT name FROM made`,
+         INSERT INTO ${history} (name, run_on) SELECT name, COALESCE(run_on, pg_catalog.now()) ${rows}
+         ORDER BY ord RETURNING name`,
         [rewrite.names, rewrite.runOn, kept.slice(firstMisplaced).map((row) => row.id)],
       );
   if (written.length !== rewrite.names.length) throw await conflictOf(db, where, rewrite.names);

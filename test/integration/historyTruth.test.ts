@@ -209,61 +209,6 @@ describe('a late merge is applied, never stamped', () => {
   });
 });
 
-/**
- * The side table's checksum is of the history row it was written for
- * (history_id): plain node-pg-migrate's down and up of a migration writes
- * another row, of whatever the file holds then, and leaves the side table
- * as it was.
- */
-describe('a row plain node-pg-migrate wrote again', () => {
-  const T1_EDITED = sqlMigration('CREATE TABLE t1 (id int, v text);', 'DROP TABLE t1;');
-  const status = async () => JSON.parse((await migrate('status', '--json')).stdout) as { plan: { action: string }; findings: { kind: string; name?: string }[] };
-  const mismatches = async () => (await status()).findings.filter((f) => f.kind === 'checksum-mismatch');
-
-  test("plain node-pg-migrate's down, an edit and its up: the file is taken as it ran, and a later edit is caught", async () => {
-    expect((await migrate('auto')).code).toBe(0);
-    expect((await nodePgMigrate('down', '2')).code).toBe(0);
-    await folder.write('0001_t1.sql', T1_EDITED);
-    expect((await nodePgMigrate('up')).code).toBe(0);
-    expect(await mismatches()).toEqual([]);
-    expect((await migrate('auto')).code).toBe(0);
-    // Adopted as it is now; an edit after that is one.
-    await folder.write('0001_t1.sql', T1);
-    expect(await mismatches()).toEqual([expect.objectContaining({ name: '0001_t1' })]);
-    expect((await migrate('auto')).code).toBe(3);
-  });
-
-  test('a side table made before history_id existed gets it, each row taken to be of its history row now', async () => {
-    expect((await migrate('auto')).code).toBe(0);
-    await db.query('ALTER TABLE pgmigrations_meta DROP COLUMN history_id');
-    await folder.write('0002_t2.sql', T2);
-    // Read as it is until then: 0002 is a late merge, and an edit of 0001 is caught.
-    await folder.write('0001_t1.sql', T1_EDITED);
-    expect(await mismatches()).toEqual([expect.objectContaining({ name: '0001_t1' })]);
-    await folder.write('0001_t1.sql', T1);
-    expect((await migrate('up', '--out-of-order')).code).toBe(0);
-    const ids = await db.query<{ same: boolean }>('SELECT m.history_id = h.id AS same FROM pgmigrations h JOIN pgmigrations_meta m USING (name) ORDER BY h.id');
-    expect(ids).toEqual([{ same: true }, { same: true }, { same: true }]);
-    expect((await nodePgMigrate('down', '3')).code).toBe(0);
-    await folder.write('0003_t3.sql', sqlMigration('CREATE TABLE t3 (id int, w int);', 'DROP TABLE t3;'));
-    expect((await nodePgMigrate('up')).code).toBe(0);
-    expect(await mismatches()).toEqual([]);
-  });
-
-  test('rows written again to keep file order keep their checksums: an edit of one is still caught', async () => {
-    await lateMerge();
-    expect((await migrate('up', '--out-of-order')).code).toBe(0);
-    await folder.write('0003_t3.sql', sqlMigration('CREATE TABLE t3 (id int, w int);', 'DROP TABLE t3;'));
-    expect(await mismatches()).toEqual([expect.objectContaining({ name: '0003_t3' })]);
-    await folder.write('0003_t3.sql', T3);
-    // A stamp that writes the rows again in file order keeps them too.
-    await db.query(`UPDATE pgmigrations SET run_on = run_on - interval '1 day' WHERE name = '0003_t3'`);
-    expect((await migrate('stamp', 'head')).code).toBe(0);
-    await folder.write('0001_t1.sql', T1_EDITED);
-    expect(await mismatches()).toEqual([expect.objectContaining({ name: '0001_t1' })]);
-  });
-});
-
 describe('repair: accepting an edited file lasts', () => {
   const EDITED = sqlMigration('-- reformatted\nCREATE TABLE t1 (id int);', 'DROP TABLE t1;');
   const checksums = async () => db.query<{ name: string; checksum: string }>('SELECT name, checksum FROM pgmigrations_meta ORDER BY name');
