@@ -321,8 +321,8 @@ export async function verifyMigrations(
   // verifyReplay.ts: each schema read incrementally, the second up as one batch.
   const { steps, models } = (await withScratchDatabase(context, (client) => replayVerify(targetIn(client), files, readOptionsOf(context.settings))))!;
   if (manifest && stale === null && models.length === files.length + 1) {
-    const recorded = new Map(manifest.revisions.map((r) => [r.name, r.fingerprint]));
-    const differing = files.filter((f, i) => recorded.get(f.name) !== fingerprintSchema(models[i + 1]!)).map((f) => f.name);
+    const recordedByName = new Map(manifest.revisions.map((r) => [r.name, r.fingerprint]));
+    const differing = files.filter((f, i) => recordedByName.get(f.name) !== fingerprintSchema(models[i + 1]!)).map((f) => f.name);
     if (manifest.base.fingerprint !== fingerprintSchema(models[0]!)) differing.unshift('base');
     if (differing.length) stale = `recorded fingerprints differ from a replay for ${differing.join(', ')}`;
   }
