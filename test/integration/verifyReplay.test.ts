@@ -12,10 +12,23 @@ import { cleanEnv, runCli } from '../helpers/processes.js';
 
 let db: TestDatabase;
 let folder: MigrationsFolder;
+/** Databases and folders the tests below made, each through targetAndFolder. */
+const made: { databases: TestDatabase[]; folders: MigrationsFolder[] } = { databases: [], folders: [] };
 afterAll(async () => {
   await db?.drop();
   await folder?.dispose();
+  for (const d of made.databases) await d.drop();
+  for (const f of made.folders) await f.dispose();
 });
+
+/** A target database and a migrations folder of `files`, dropped and removed after the tests. */
+async function targetAndFolder(name: string, files: Record<string, string>): Promise<{ target: TestDatabase; dir: string }> {
+  const target = await createTestDatabase(name);
+  made.databases.push(target);
+  const migrations = await createMigrationsFolder(files);
+  made.folders.push(migrations);
+  return { target, dir: migrations.dir };
+}
 
 test('an up that builds another schema the second time is named, with what differs', async () => {
   db = await createTestDatabase('verify_up_again');
@@ -49,18 +62,9 @@ END $$;`;
  * reported when each file was a batch of its own.
  */
 describe('failures name the migration at fault, as one file per batch did', () => {
-  const dirs: MigrationsFolder[] = [];
-  const databases: TestDatabase[] = [];
-  afterAll(async () => {
-    for (const d of databases) await d.drop();
-    for (const f of dirs) await f.dispose();
-  });
   const verify = async (name: string, files: Record<string, string>) => {
-    const target = await createTestDatabase(name);
-    databases.push(target);
-    const made = await createMigrationsFolder(files);
-    dirs.push(made);
-    const r = await runCli(['verify', '--dir', made.dir], { env: cleanEnv({ DATABASE_URL: target.url }) });
+    const { target, dir } = await targetAndFolder(name, files);
+    const r = await runCli(['verify', '--dir', dir], { env: cleanEnv({ DATABASE_URL: target.url }) });
     return { ...r, steps: r.stdout.split('\n').filter((l) => /^(ok|FAIL) /.test(l)).map((l) => l.replace(/: .*/, ':')) };
   };
 
@@ -117,26 +121,17 @@ describe('failures name the migration at fault, as one file per batch did', () =
  * replay, the replay reads every schema, as without the flag.
  */
 describe('verify --against-manifest', () => {
-  const dirs: MigrationsFolder[] = [];
-  const databases: TestDatabase[] = [];
-  afterAll(async () => {
-    for (const d of databases) await d.drop();
-    for (const f of dirs) await f.dispose();
-  });
   const snapshotThenVerify = async (name: string, files: Record<string, string>, edit?: (manifest: { revisions: { fingerprint: string }[] }) => void, flags = ['--against-manifest']) => {
-    const target = await createTestDatabase(name);
-    databases.push(target);
-    const made = await createMigrationsFolder(files);
-    dirs.push(made);
+    const { target, dir } = await targetAndFolder(name, files);
     const env = cleanEnv({ DATABASE_URL: target.url });
-    expect((await runCli(['snapshot', '--dir', made.dir], { env })).code).toBe(0);
-    const path = join(made.dir, '.schema-fingerprints.json');
+    expect((await runCli(['snapshot', '--dir', dir], { env })).code).toBe(0);
+    const path = join(dir, '.schema-fingerprints.json');
     if (edit) {
       const manifest = JSON.parse(await readFile(path, 'utf8'));
       edit(manifest);
       await writeFile(path, JSON.stringify(manifest, null, 2));
     }
-    const r = await runCli(['verify', '--json', ...flags, '--dir', made.dir], { env });
+    const r = await runCli(['verify', '--json', ...flags, '--dir', dir], { env });
     const result = JSON.parse(r.stdout) as { ok: boolean; compared: string; manifest: string | null; steps: { phase: string; migration: string; ok: boolean; problem?: string; differences?: string[] }[] };
     return { ...r, result, steps: result.steps.map((s) => `${s.ok ? 'ok' : 'FAIL'} ${s.phase} ${s.migration}`) };
   };
@@ -175,6 +170,17 @@ describe('verify --against-manifest', () => {
     expect(r.stderr).toMatch(/verify failed at down of 0003_leaky/);
   });
 
+  test('without a manifest it reads every schema and fails as plain verify does, in one line, the target untouched', async () => {
+    const { target, dir } = await targetAndFolder('verify_recorded_missing', plain);
+    const r = await runCli(['verify', '--json', '--against-manifest', '--dir', dir], { env: cleanEnv({ DATABASE_URL: target.url }) });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, compared: 'replayed', manifest: 'missing' });
+    expect(r.stderr.split('\n').filter((line) => line.startsWith('migrate: error:'))).toEqual([
+      'migrate: error: verify failed: the fingerprint manifest is missing (run migrate snapshot and commit the manifest)',
+    ]);
+    expect(await target.query(`SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace`)).toEqual([]);
+  });
+
   test('a fingerprint edited by hand is not taken: the replay reads every schema and finds the manifest stale', async () => {
     const r = await snapshotThenVerify('verify_recorded_edited', plain, (manifest) => {
       manifest.revisions[0]!.fingerprint = manifest.revisions[1]!.fingerprint;
@@ -188,20 +194,17 @@ describe('verify --against-manifest', () => {
   test("a first up that does not reach the manifest's last schema: the replay that reads every schema finds the manifest stale", async () => {
     // An up that builds more where a database of some name exists: the manifest is written there, verify runs where it is gone.
     const flag = await createTestDatabase('verify_flag');
-    const target = await createTestDatabase('verify_recorded_elsewhere');
-    databases.push(target);
-    const made = await createMigrationsFolder({
+    const { target, dir } = await targetAndFolder('verify_recorded_elsewhere', {
       '0001_a.sql': sqlMigration(
         `CREATE TABLE a (id int);\nDO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = '${flag.name}') THEN CREATE TABLE extra (id int); END IF; END $$;`,
         'DROP TABLE IF EXISTS extra;\nDROP TABLE a;',
       ),
       '0002_b.sql': sqlMigration('CREATE TABLE b (id int);', 'DROP TABLE b;'),
     });
-    dirs.push(made);
     const env = cleanEnv({ DATABASE_URL: target.url });
-    expect((await runCli(['snapshot', '--dir', made.dir], { env })).code).toBe(0);
+    expect((await runCli(['snapshot', '--dir', dir], { env })).code).toBe(0);
     await flag.drop();
-    const r = await runCli(['verify', '--json', '--against-manifest', '--dir', made.dir], { env: { ...env, LOG_LEVEL: 'info' } });
+    const r = await runCli(['verify', '--json', '--against-manifest', '--dir', dir], { env: { ...env, LOG_LEVEL: 'info' } });
     expect(r.code).toBe(1);
     const result = JSON.parse(r.stdout) as { compared: string; manifest: string | null; steps: { ok: boolean }[] };
     expect(result).toMatchObject({ compared: 'replayed', manifest: 'recorded fingerprints differ from a replay for 0001_a, 0002_b' });
