@@ -288,7 +288,14 @@ export function findStaleness(
     edited.length && `edited since: ${edited.join(', ')}`,
     gone.length && `not on disk: ${gone.join(', ')}`,
   ].filter(Boolean);
-  return parts.length ? parts.join('; ') : null;
+  if (parts.length) return parts.join('; ');
+  // The same files, each recorded as it is, can still be recorded in another order, or one of them twice: each
+  // revision's schema is the one its migration leaves after those before it (modelAt, describedRevisions).
+  const misplaced = manifest.revisions.findIndex((r, i) => r.name !== files[i]?.name);
+  if (misplaced !== -1) {
+    return `its revisions are not in the files' order: it records ${manifest.revisions[misplaced]!.name} where ${files[misplaced]?.name ?? 'no file'} comes`;
+  }
+  return null;
 }
 
 /**
