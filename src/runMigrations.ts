@@ -294,9 +294,10 @@ function unrecordedChecksums(observed: Observation, files: readonly MigrationFil
   // Usually none: then no map of every file is made (a no-op start's cost, bench/RESULTS.md).
   if (!unrecorded.length) return [];
   const byName = new Map(files.map((f) => [f.name, f]));
-  return unrecorded
-    .filter((row) => byName.has(row.name))
-    .map((row) => ({ name: row.name, checksum: byName.get(row.name)!.checksum, durationMs: null }));
+  // A name the history holds twice (two plain node-pg-migrate runs at once) has one side row: record it once.
+  return [...new Set(unrecorded.map((row) => row.name))]
+    .filter((name) => byName.has(name))
+    .map((name) => ({ name, checksum: byName.get(name)!.checksum, durationMs: null }));
 }
 
 function refuseIf(plan: Plan, report: RunReport): void {

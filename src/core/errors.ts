@@ -239,12 +239,17 @@ export class MigrationFailedError extends RunnerError {
 export class HistoryWriteError extends RunnerError {
   readonly exitCode: ExitCode;
   constructor(what: string, options: { cause?: unknown; hint?: string } = {}) {
+    const refused = sqlStateOf(options.cause) === INSUFFICIENT_PRIVILEGE;
     super(`${what} failed: ${describeCause(options.cause)}; the batch was rolled back`, {
       ...options,
-      hint: options.hint ?? "no migration is at fault; check the role's privileges on the history table and its schema, then run again",
+      hint:
+        options.hint ??
+        (refused
+          ? "no migration is at fault; grant the role what it lacks on the history table and its schema, then run again"
+          : 'no migration is at fault; migrate status says what the history holds'),
     });
     // A missing grant is the role's configuration (exit 2), as ServerStatementError says it.
-    this.exitCode = sqlStateOf(options.cause) === INSUFFICIENT_PRIVILEGE ? EXIT.usage : EXIT.failed;
+    this.exitCode = refused ? EXIT.usage : EXIT.failed;
   }
 }
 

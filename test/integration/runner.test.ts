@@ -356,6 +356,20 @@ describe('auto', () => {
     expect((await runNodePgMigrate(['up', '--dry-run', '-m', folder.dir], { env: env() })).code).toBe(0);
   });
 
+  // Adoption wrote each row's checksum once per history row: a name held twice failed the whole run with
+  // "ON CONFLICT DO UPDATE command cannot affect row a second time".
+  test('a history that plain node-pg-migrate wrote naming a migration twice: the next run records each checksum once and applies what is pending', async () => {
+    expect((await runNodePgMigrate(['up', '2', '-m', folder.dir], { env: env() })).code).toBe(0);
+    await db.query(`INSERT INTO pgmigrations (name, run_on) VALUES ('0002_b', now())`);
+    const run = await migrate('auto');
+    expect(run.stderr).not.toMatch(/migrate: error/);
+    expect(run.code).toBe(0);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0002_b', '0003_c']);
+    const meta = await db.query<{ name: string; checksum: string | null }>('SELECT name, checksum FROM pgmigrations_meta ORDER BY name');
+    expect(meta.map((m) => [m.name, m.checksum !== null])).toEqual([['0001_a', true], ['0002_b', true], ['0003_c', true]]);
+    expect(JSON.parse((await migrate('status', '--json')).stdout).findings).toEqual([{ kind: 'duplicate-history', names: ['0002_b'], settle: 'migrate stamp 0003_c' }]);
+  });
+
   test('a manifest written for another schema is reported stale, and no drift is looked for against it', async () => {
     expect((await migrate('snapshot')).code).toBe(0);
     await db.query('CREATE SCHEMA app');

@@ -9,6 +9,7 @@ import {
   asRunnerError,
   ConnectionLostError,
   EXIT,
+  HistoryWriteError,
   SchemaCatalogError,
   ServerStatementError,
   UsageError,
@@ -60,4 +61,14 @@ test.each([
     cause,
   ]);
   expect(asRunnerError(error)).toBe(error);
+});
+
+// The runner's own history write names what to do about the cause it has: a grant only where one is missing.
+test.each([
+  ['a missing grant (42501)', serverError('42501', 'permission denied for table pgmigrations'), EXIT.usage, /^no migration is at fault; grant the role what it lacks/],
+  ['another cause', serverError('21000', 'ON CONFLICT DO UPDATE command cannot affect row a second time'), EXIT.failed, /^no migration is at fault; migrate status says what the history holds$/],
+])('a history write that fails on %s', (_, cause, exitCode, hint) => {
+  const error = new HistoryWriteError('writing the history ("public"."pgmigrations")', { cause });
+  expect([error.exitCode, error.hint]).toEqual([exitCode, expect.stringMatching(hint)]);
+  expect(error.message).toBe(`writing the history ("public"."pgmigrations") failed: ${cause.message}; the batch was rolled back`);
 });
