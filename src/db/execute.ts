@@ -41,7 +41,8 @@ import {
 } from './migrationFailure.js';
 import { checkBuiltSql, type BuiltMigration, type MigrationModule } from '../files/migrationModules.js';
 import { boundaryOf, buildChecked, loadBatch, missingDownRefusal, revertsItsUp, type LoadedBatch } from '../files/migrationBatch.js';
-import { RoundTripError, RoundTripGroup, sendRoundTrip, type StatementLocation } from './roundTrips.js';
+import { locateStatement, RoundTripError, RoundTripGroup, sendRoundTrip, type StatementLocation } from './roundTrips.js';
+import { parseStatements } from '../files/sqlStatements.js';
 import { RunLedger } from './runLedger.js';
 import { inTransaction, settledTransactionStatusOf, transactionStatusOf } from './transaction.js';
 import type { MigrationFile, MigrationRun } from '../core/types.js';
@@ -478,7 +479,9 @@ class BatchRun {
       // After every part: the trailer's, the runner's own.
       if (error.part >= group.length) throw new SegmentFailure(this.runnerFailure("restoring the runner's session settings", error.error), null);
       // The parts before the failed one ran (reported as the markers came); the rollback will undo them.
-      throw new SegmentFailure(error.error, group[error.part]!.index, error.location);
+      const part = group[error.part]!;
+      const location = error.location?.position == null && error.statementsDone !== null ? ((await locateFailedStatement(part.built.sql, error.statementsDone)) ?? error.location) : error.location;
+      throw new SegmentFailure(error.error, part.index, location);
     }
     if (trailer !== null) {
       this.restored = true;
@@ -715,6 +718,20 @@ class BatchRun {
     }
   }
 
+}
+
+/**
+ * The statement that failed, of those `steps` hold, when `done` of them
+ * completed before it (as the server split their text: the grammar's split,
+ * the same); null where the grammar cannot read them or counts fewer.
+ */
+async function locateFailedStatement(steps: readonly string[], done: number): Promise<StatementLocation | null> {
+  const text = steps.join('\n');
+  const statements = await parseStatements(text);
+  const failed = statements?.[done];
+  if (!failed || statements!.length < 2) return null;
+  const location = locateStatement(steps, failed.start + 1);
+  return location && { ...location, failedStatementEnd: location.position! - 1 + (failed.end - failed.start) };
 }
 
 function positionOf(error: unknown): number | null {

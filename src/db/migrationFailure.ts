@@ -107,7 +107,8 @@ function whereOf(location: StatementLocation, facts: FailureFacts): string {
     const text = location.statement.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
     return `at ${facts.file.fileName}:${line}: ${truncate(oneLine(text), 120)}`;
   }
-  return `in statement: ${truncate(oneLine(location.statement), 120)}`;
+  const failed = location.failedStatementEnd === undefined ? location.statement : location.statement.slice(location.position! - 1, location.failedStatementEnd);
+  return `in statement: ${truncate(oneLine(failed), 120)}`;
 }
 
 export function describeOutsideTransaction(facts: OutsideTransactionFacts): { detail: string; hint: string } {

@@ -68,6 +68,12 @@ export interface StatementLocation {
   readonly index: number;
   /** 1-based position of the error inside the statement, when PostgreSQL gave one. */
   readonly position: number | null;
+  /**
+   * Where the error has no position but the server said which statement of
+   * several failed (RoundTripError.statementsDone): `position` is that
+   * statement's start, and this its end, in `statement`.
+   */
+  readonly failedStatementEnd?: number;
 }
 
 /** A round trip failed in `part` (an index into the parts sent). */
@@ -78,6 +84,12 @@ export class RoundTripError extends Error {
     readonly location: StatementLocation | null,
     /** Server time of each part that finished before it, in ms. */
     readonly durationsMs: readonly number[],
+    /**
+     * How many of the failed part's statements, as the server splits its
+     * text, completed before the one that failed: which one failed where the
+     * error has no position (a runtime error).
+     */
+    readonly statementsDone: number | null = null,
   ) {
     super('a round trip failed');
   }
@@ -190,11 +202,23 @@ export async function sendRoundTrip(
   const clocks: number[] = [];
   const starts: string[] = [];
   let trailerValue: string | null = null;
+  // Statements completed since the last marker: the server answers each statement of a multi-statement
+  // query with a CommandComplete, and stops at the first that fails.
+  let completed = 0;
   try {
     await new Promise<void>((resolve, reject) => {
-      const query = new pg.Query({ text: layout.text, rowMode: 'array', types: RAW_TYPES } as never);
+      const query = new pg.Query({ text: layout.text, rowMode: 'array', types: RAW_TYPES } as never) as pg.Query & {
+        handleCommandComplete(...args: unknown[]): unknown;
+      };
+      const handleCommandComplete = query.handleCommandComplete;
+      query.handleCommandComplete = function (this: unknown, ...args: unknown[]) {
+        completed++;
+        return handleCommandComplete.apply(this, args);
+      };
       query.on('row', (row: unknown[]) => {
         if (row.length === 3 && typeof row[0] === 'string' && row[0].startsWith(`${token}:`)) {
+          // The marker's own CommandComplete follows its row.
+          completed = -1;
           clocks.push(Number(row[1]) * 1000);
           starts.push(String(row[2]));
           const index = clocks.length - 1;
@@ -210,7 +234,7 @@ export async function sendRoundTrip(
     const running = parts.length === 1 && trailer === null ? 0 : Math.max(0, clocks.length - 1);
     const rawPosition = (error as { position?: string }).position;
     const { part, location } = locateInRoundTrip(parts, layout, rawPosition ? Number(rawPosition) : null, running);
-    throw new RoundTripError(error, part, location, durations);
+    throw new RoundTripError(error, part, location, durations, part === running && part < parts.length ? Math.max(0, completed) : null);
   }
   const changed = starts.findIndex((start) => start !== starts[0]);
   return {

@@ -166,6 +166,24 @@ describe('auto', () => {
     expect(sqlLog?.message).toMatch(/SELECT nope FROM a;\n\s*\^/);
   });
 
+  // A runtime error has no position: the statements the server completed before it say which one it was.
+  test('a runtime error in a file of several statements names the line of the one that failed, in a round trip with other migrations', async () => {
+    await folder.write('0004_d.sql', 'CREATE TABLE d (id int);');
+    await folder.write('0005_fill.sql', '-- Up Migration\nINSERT INTO d VALUES (1);\nINSERT INTO d VALUES (2);\n\n-- the third\nINSERT INTO d\n  VALUES (1/0);\nCREATE TABLE e (id int);\n\n-- Down Migration\nDELETE FROM d;\n');
+    const r = await migrate('auto');
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('migrate: error:'))).toEqual([expect.stringMatching(/migration 0005_fill \(up\) failed: division by zero at 0005_fill\.sql:6: INSERT INTO d \(the batch was rolled back/)]);
+    expect(await tables()).not.toContain('d');
+  });
+
+  test('a runtime error in a JS migration\'s SQL of several statements quotes the one that failed', async () => {
+    await folder.write('0004_js.js', 'export async function up(pgm) { pgm.sql("CREATE TABLE d (id int); INSERT INTO d VALUES (1); SELECT 4711/0 FROM d; CREATE TABLE e (id int);"); }\nexport async function down() {}\n');
+    const r = await migrate('auto');
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('migrate: error:'))).toEqual([expect.stringMatching(/migration 0004_js \(up\) failed: division by zero in statement: SELECT 4711\/0 FROM d \(0004_js\.js\)/)]);
+    expect(await tables()).not.toContain('d');
+  });
+
   test('a failed run leaves no lock and no open transaction behind', async () => {
     await folder.write('0004_bad.sql', 'SELECT 1/0;');
     expect((await migrate('auto')).code).toBe(1);
