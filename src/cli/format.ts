@@ -1,5 +1,6 @@
 /** Text and JSON renderings of detections, histories and reports for the CLI. */
 import type { Detection, MigrationFile, AppliedMigration, RunReport } from '../core/types.js';
+import { matchesRecorded } from '../core/checksums.js';
 import { describeFinding } from '../core/findings.js';
 import { LISTED } from '../core/lists.js';
 import { settleCommandOf } from '../core/plans.js';
@@ -97,7 +98,7 @@ function appliedEntry(row: AppliedMigration, file: MigrationFile | null): Histor
     status: file ? 'applied' : 'applied, file missing',
     appliedAt: row.runOn?.toISOString() ?? null,
     durationMs: row.durationMs,
-    checksum: !file ? 'n/a' : row.checksum === null ? 'unrecorded' : row.checksum === file.checksum ? 'ok' : 'modified',
+    checksum: !file ? 'n/a' : row.checksum === null ? 'unrecorded' : matchesRecorded(row.checksum, file) ? 'ok' : 'modified',
     appliedBy: row.appliedBy,
   };
 }

@@ -18,6 +18,7 @@ import type {
   StateName,
 } from './types.js';
 import { UnknownRevisionError } from './errors.js';
+import { checksumsOfFile, matchesRecorded } from './checksums.js';
 import { LISTED, listDifferences, listFirst } from './lists.js';
 import { applyPlan, nonePlan, refusePlan, stampPlan } from './plans.js';
 
@@ -342,7 +343,8 @@ function findRenames(rows: DatabaseFacts['applied'], unknown: readonly string[],
   if (!unknown.length) return { exact, suspected, unrecorded };
   const notApplied = new Map<string, string[]>();
   for (const file of files) {
-    if (!applied.has(file.name)) notApplied.set(file.checksum, [...(notApplied.get(file.checksum) ?? []), file.name]);
+    if (applied.has(file.name)) continue;
+    for (const checksum of checksumsOfFile(file)) notApplied.set(checksum, [...(notApplied.get(checksum) ?? []), file.name]);
   }
   const checksumOf = new Map(rows.map((row) => [row.name, row.checksum]));
   const claims = new Map<string, number>();
@@ -366,7 +368,7 @@ function findModifiedFiles(applied: readonly AppliedMigration[], files: readonly
   for (const row of applied) {
     const index = indexOnDisk.get(row.name);
     const file = index === undefined ? undefined : files[index];
-    if (file && row.checksum !== null && row.checksum !== file.checksum) {
+    if (file && row.checksum !== null && !matchesRecorded(row.checksum, file)) {
       findings.push({ kind: 'checksum-mismatch', name: row.name, recorded: row.checksum, actual: file.checksum });
     }
   }

@@ -32,8 +32,13 @@ export interface MigrationFile {
   readonly path: string;
   /** Lower-case extension with its dot: `.sql`, `.ts`, `.js`, … */
   readonly extension: string;
-  /** sha256 (hex) of the content with line endings normalised to `\n`. */
+  /** sha256 (hex) of the content with line endings normalised to `\n` and a leading UTF-8 byte order mark left out. */
   readonly checksum: string;
+  /**
+   * Only for a file that starts with a byte order mark: the checksum with the
+   * mark, which runners before it was left out recorded (src/core/checksums.ts).
+   */
+  readonly checksumWithBom?: string;
 }
 
 /** One row of node-pg-migrate's history table, with what we keep beside it. */

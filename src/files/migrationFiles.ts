@@ -89,7 +89,7 @@ export async function readListedFiles(listed: readonly ListedFile[]): Promise<Mi
     } catch (error) {
       throw new MigrationFileError(`migration file ${file.fileName} cannot be read`, file.path, { cause: error });
     }
-    files.push({ name: file.name, fileName: file.fileName, path: file.path, extension: file.extension, checksum: checksumOf(content) });
+    files.push({ name: file.name, fileName: file.fileName, path: file.path, extension: file.extension, ...checksumsOf(content) });
   }
   return files;
 }
@@ -138,8 +138,27 @@ function sortMigrationFiles<T extends { readonly fileName: string }>(files: read
     .map(({ file }) => file);
 }
 
-/** sha256 of the content with CRLF and CR normalised to LF, so a checkout on Windows is not "edited". */
+/**
+ * sha256 of the content with CRLF and CR normalised to LF, so a checkout on
+ * Windows is not "edited", and without a leading UTF-8 byte order mark, which
+ * an editor on Windows may add on save: neither node-pg-migrate nor Node's
+ * module loader runs it (a .sql file's up starts at its "-- Up Migration"
+ * line), and Flyway's checksum leaves it out as well
+ * (https://github.com/flyway/flyway/blob/main/flyway-core/src/main/java/org/flywaydb/core/internal/resolver/ChecksumCalculator.java).
+ * A string is read as bytes, one per character (latin1), as a Buffer's are;
+ * a leading U+FEFF counts as the mark too.
+ */
 export function checksumOf(content: Buffer | string): string {
+  return checksumOfText(withoutBom(content));
+}
+
+/** checksumOf, and for content that starts with a byte order mark, the checksum with it (MigrationFile.checksumWithBom). */
+export function checksumsOf(content: Buffer): Pick<MigrationFile, 'checksum' | 'checksumWithBom'> {
+  const text = withoutBom(content);
+  return text === content ? { checksum: checksumOfText(content) } : { checksum: checksumOfText(text), checksumWithBom: checksumOfText(content) };
+}
+
+function checksumOfText(content: Buffer | string): string {
   // Most files hold no CR: hash their bytes as they are, without a string copy, and
   // with the one-shot hash(), a third of createHash()'s cost on small inputs (bench/RESULTS.md).
   if (typeof content !== 'string' && !content.includes(CR)) return hash('sha256', content, 'hex');
@@ -147,7 +166,18 @@ export function checksumOf(content: Buffer | string): string {
   return hash('sha256', Buffer.from(text.replace(/\r\n?/g, '\n'), 'latin1'), 'hex');
 }
 
+/** The content without a leading byte order mark; the same object where there is none. */
+function withoutBom<T extends Buffer | string>(content: T): T {
+  if (typeof content === 'string') {
+    const mark = content.startsWith(BOM_LATIN1) ? BOM_LATIN1.length : content.startsWith('\ufeff') ? 1 : 0;
+    return (mark ? content.slice(mark) : content) as T;
+  }
+  return (content[0] === 0xef && content[1] === 0xbb && content[2] === 0xbf ? content.subarray(3) : content) as T;
+}
+
 const CR = 0x0d;
+/** The UTF-8 byte order mark EF BB BF, one character per byte. */
+const BOM_LATIN1 = '\u00ef\u00bb\u00bf';
 
 function rejectDuplicateNames(files: readonly ListedFile[]): void {
   const seen = new Map<string, ListedFile>();

@@ -11,6 +11,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { matchesRecorded } from '../core/checksums.js';
 import {
   modelOfTopLevelObjects,
   SCHEMA_MODEL_FORMAT,
@@ -242,7 +243,7 @@ export function describedRevisions(manifest: Manifest, files: readonly Migration
   while (count < files.length && count < manifest.revisions.length) {
     const recorded = manifest.revisions[count]!;
     const file = files[count]!;
-    if (recorded.name !== file.name || recorded.checksum !== file.checksum) break;
+    if (recorded.name !== file.name || !matchesRecorded(recorded.checksum, file)) break;
     count++;
   }
   return count;
@@ -280,7 +281,7 @@ export function findStaleness(
   }
   const recorded = new Map(manifest.revisions.map((r) => [r.name, r]));
   const missing = files.filter((f) => !recorded.has(f.name)).map((f) => f.name);
-  const edited = files.filter((f) => recorded.has(f.name) && recorded.get(f.name)!.checksum !== f.checksum).map((f) => f.name);
+  const edited = files.filter((f) => recorded.has(f.name) && !matchesRecorded(recorded.get(f.name)!.checksum, f)).map((f) => f.name);
   const onDisk = new Set(files.map((f) => f.name));
   const gone = manifest.revisions.filter((r) => !onDisk.has(r.name)).map((r) => r.name);
   const parts = [

@@ -4,6 +4,7 @@
  * accepted edit is recorded once and for all (`repair`); `history` lists
  * rows whose file is missing where they ran; `status` never cuts a short list.
  */
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -272,6 +273,40 @@ describe('repair: accepting an edited file lasts', () => {
     expect(await history()).toEqual(['0001_t1', '0003_t3']);
     expect(await tables()).toEqual(['pgmigrations', 'pgmigrations_meta', 't1', 't3']);
     expect(JSON.parse((await migrate('status', '--json')).stdout)).toMatchObject({ state: 'behind', findings: [] });
+  });
+});
+
+describe('a byte order mark is not an edit', () => {
+  // An editor on Windows may add one on save (src/files/migrationFiles.ts checksumOf).
+  const MARK = '\ufeff';
+  const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+  test('a mark added to an applied file after it ran: auto goes on, history says ok; a pending file with one applies', async () => {
+    expect((await migrate('auto')).code).toBe(0);
+    await folder.write('0001_t1.sql', MARK + T1);
+    await folder.write('0004_t4.sql', MARK + sqlMigration('CREATE TABLE t4 (id int);', 'DROP TABLE t4;'));
+    const r = await migrate('auto', '--json');
+    expect([r.code, r.stderr]).toEqual([0, expect.not.stringMatching(/edited/)]);
+    expect(JSON.parse(r.stdout)).toMatchObject({ before: { state: 'behind', findings: [] }, migrations: [{ name: '0004_t4', status: 'applied' }], after: { state: 'current' } });
+    expect(await tables()).toEqual(['pgmigrations', 'pgmigrations_meta', 't1', 't3', 't4']);
+    expect((await migrate('history')).stdout).toMatch(/^0001_t1 +applied .* ok$/m);
+    expect((await migrate('repair', '--dry-run')).stdout.trim()).toBe('nothing to repair: no applied migration was edited since it ran');
+  });
+
+  test('a file with a mark, recorded with it by an earlier runner: no edit; an edit of its text still is one', async () => {
+    await folder.write('0001_t1.sql', MARK + T1);
+    expect((await migrate('auto')).code).toBe(0);
+    // What runners before the mark was left out recorded: the sha256 of the file's bytes, mark included.
+    await db.query(`UPDATE pgmigrations_meta SET checksum = $1 WHERE name = '0001_t1'`, [sha256(MARK + T1)]);
+    const r = await migrate('auto', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ before: { state: 'current', findings: [] }, plan: { action: 'none' } });
+    expect((await migrate('history')).stdout).toMatch(/^0001_t1 +applied .* ok$/m);
+
+    await folder.write('0001_t1.sql', MARK + sqlMigration('CREATE TABLE t1 (id bigint);', 'DROP TABLE t1;'));
+    const refused = await migrate('auto');
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/applied migration edited since it ran: 0001_t1/);
   });
 });
 

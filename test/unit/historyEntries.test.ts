@@ -20,3 +20,13 @@ describe('historyEntries', () => {
     expect(entries.map((e) => `${e.name}${mark[e.status]}`)).toEqual(expected);
   });
 });
+
+describe('historyEntries: checksum status', () => {
+  test.each([
+    ['as recorded', file('0001_a'), 'ok'],
+    ['edited', { ...file('0001_a'), checksum: 'edited' }, 'modified'],
+    ['starts with a byte order mark that an earlier runner recorded with it', { ...file('0001_a'), checksum: 'without the mark', checksumWithBom: '0001_a' }, 'ok'],
+  ] as const)('%s', (_title, onDisk, expected) => {
+    expect(historyEntries([onDisk], [row('0001_a')])[0]!.checksum).toBe(expected);
+  });
+});

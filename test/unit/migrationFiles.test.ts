@@ -118,6 +118,35 @@ describe('readMigrationFiles', () => {
     expect(checksumOf(Buffer.from([0xff, 0xfe, 0x41]))).not.toBe(checksumOf(Buffer.from([0xff, 0xfd, 0x41])));
   });
 
+  // An editor on Windows may add the mark on save; neither node-pg-migrate nor Node's loader runs it.
+  const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+  test.each([
+    ['a Buffer', Buffer.concat([BOM, Buffer.from('SELECT 1;\n')]), Buffer.from('SELECT 1;\n')],
+    ['a Buffer with CRLF', Buffer.concat([BOM, Buffer.from('SELECT 1;\r\n')]), Buffer.from('SELECT 1;\n')],
+    ['a string of bytes (latin1)', `${BOM.toString('latin1')}SELECT 1;\n`, 'SELECT 1;\n'],
+    ['a string with U+FEFF', '\ufeffSELECT 1;\n', 'SELECT 1;\n'],
+    ['a mark and nothing else', BOM, Buffer.alloc(0)],
+  ])('a leading byte order mark is not part of the checksum: %s', (_title, withMark, without) => {
+    expect(checksumOf(withMark)).toBe(checksumOf(without));
+  });
+
+  test('a byte order mark anywhere but at the start, or a second one, is part of the checksum', () => {
+    expect(checksumOf(Buffer.from('SELECT 1;\n\ufeff'))).not.toBe(checksumOf('SELECT 1;\n'));
+    expect(checksumOf(Buffer.concat([BOM, BOM, Buffer.from('SELECT 1;\n')]))).not.toBe(checksumOf('SELECT 1;\n'));
+    expect(checksumOf(Buffer.from([0xef, 0xbb, 0x41]))).not.toBe(checksumOf('A'));
+  });
+
+  test('a file that starts with a byte order mark keeps, beside its checksum, the one earlier runners recorded (with the mark)', async () => {
+    const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const text = Buffer.from('-- Up Migration\nSELECT 1;\n');
+    await writeFile(join(dir, '0001_marked.sql'), Buffer.concat([BOM, text]));
+    await writeFile(join(dir, '0002_plain.sql'), text);
+    const [marked, plain] = await readMigrationFiles(dir);
+    expect(marked).toMatchObject({ checksum: sha256(text), checksumWithBom: sha256(Buffer.concat([BOM, text])) });
+    expect(plain!.checksum).toBe(sha256(text));
+    expect(plain).not.toHaveProperty('checksumWithBom');
+  });
+
   test('each file is checksummed whole, whatever its size: empty, small, larger than the read buffer', async () => {
     const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
     const contents: Record<string, Buffer> = {
