@@ -144,9 +144,9 @@ export function formatDetails(e: HistoryEntry, status?: string): string {
 function describeChecksum(checksum: HistoryEntry['checksum']): string {
   switch (checksum) {
     case 'ok':
-      return 'ok (the file is as it was applied)';
+      return 'ok (the file is as it was when recorded: applied, stamped or adopted)';
     case 'modified':
-      return 'modified (the file was edited after it was applied)';
+      return 'modified (the file was edited after it was recorded)';
     case 'unrecorded':
       return 'unrecorded (applied by plain node-pg-migrate; the next run records it)';
     case 'n/a':

@@ -232,7 +232,17 @@ describe('show, heads, history --verbose, current --verbose, --version', () => {
   test('history --verbose shows an edited applied file as modified', async () => {
     await folder.write('0002_b.sql', sqlMigration('CREATE TABLE b (id int PRIMARY KEY);', 'DROP TABLE b;'));
     const r = await migrate('history', '--verbose');
-    expect(r.stdout).toMatch(/revision:\s+0002_b\n(.+\n)*checksum:\s+modified \(the file was edited after it was applied\)/);
+    expect(r.stdout).toMatch(/revision:\s+0002_b\n(.+\n)*checksum:\s+modified \(the file was edited after it was recorded\)/);
+  });
+
+  test('history --verbose: a stamped migration says it was stamped, and its file is as it was when recorded, not "applied"', async () => {
+    expect((await migrate('stamp', '0005_e')).code).toBe(0);
+    const r = await migrate('history', '--verbose');
+    const stamped = r.stdout.trim().split('\n\n')[4]!;
+    expect(stamped).toMatch(/^revision:\s+0005_e$/m);
+    expect(stamped).toMatch(/^applied by:\s+stamped by migrate .+ on /m);
+    expect(stamped).toMatch(/^duration:\s+-$/m);
+    expect(stamped).toMatch(/^checksum:\s+ok \(the file is as it was when recorded: applied, stamped or adopted\)$/m);
   });
 
   test('current --verbose: the current revision with its details; plain current is unchanged', async () => {
