@@ -66,7 +66,7 @@ export interface StatementLocation {
   readonly statement: string;
   /** Index of the statement among its migration's statements. */
   readonly index: number;
-  /** 1-based position of the error inside the statement, when PostgreSQL gave one. */
+  /** 1-based position of the error inside the statement, when PostgreSQL gave one; with failedStatementEnd, the failed statement's start. */
   readonly position: number | null;
   /**
    * Where the error has no position but the server said which statement of
@@ -177,6 +177,14 @@ export function locateStatement(statements: readonly string[], position: number)
   return null;
 }
 
+/**
+ * Whether pg has called a query's own handleCommandComplete in this process
+ * (sendRoundTrip counts completed statements by it): pg's client does
+ * (lib/client.js _handleCommandComplete), but it is no documented interface.
+ * Until one call is seen, no count is trusted.
+ */
+let countingSeen = false;
+
 /** Rows as the server sent them: no type parser a migration installed touches the markers. */
 const RAW_TYPES = { getTypeParser: () => (value: string) => value };
 
@@ -213,6 +221,7 @@ export async function sendRoundTrip(
       const handleCommandComplete = query.handleCommandComplete;
       query.handleCommandComplete = function (this: unknown, ...args: unknown[]) {
         completed++;
+        countingSeen = true;
         return handleCommandComplete.apply(this, args);
       };
       query.on('row', (row: unknown[]) => {
@@ -234,7 +243,10 @@ export async function sendRoundTrip(
     const running = parts.length === 1 && trailer === null ? 0 : Math.max(0, clocks.length - 1);
     const rawPosition = (error as { position?: string }).position;
     const { part, location } = locateInRoundTrip(parts, layout, rawPosition ? Number(rawPosition) : null, running);
-    throw new RoundTripError(error, part, location, durations, part === running && part < parts.length ? Math.max(0, completed) : null);
+    // The count holds only where pg was seen to hand CommandComplete to the query (countingSeen): a pg
+    // that dispatched it some other way would leave it at 0 and blame the first statement.
+    const counted = countingSeen && part === running && part < parts.length;
+    throw new RoundTripError(error, part, location, durations, counted ? Math.max(0, completed) : null);
   }
   const changed = starts.findIndex((start) => start !== starts[0]);
   return {
