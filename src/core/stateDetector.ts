@@ -365,7 +365,11 @@ function findRenames(rows: DatabaseFacts['applied'], unknown: readonly string[],
 
 function findModifiedFiles(applied: readonly AppliedMigration[], files: readonly MigrationFile[], indexOnDisk: ReadonlyMap<string, number>): Finding[] {
   const findings: Finding[] = [];
+  // A history that names a migration twice (plain node-pg-migrate wrote it) reads one side-table row for both.
+  const seen = new Set<string>();
   for (const row of applied) {
+    if (seen.has(row.name)) continue;
+    seen.add(row.name);
     const index = indexOnDisk.get(row.name);
     const file = index === undefined ? undefined : files[index];
     if (file && row.checksum !== null && !matchesRecorded(row.checksum, file)) {

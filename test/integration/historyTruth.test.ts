@@ -251,6 +251,17 @@ describe('repair: accepting an edited file lasts', () => {
     expect((await migrate('repair', '--dry-run')).stdout.trim()).toBe('nothing to repair: no applied migration was edited since it ran');
   });
 
+  test('a history that names the edited migration twice (plain node-pg-migrate wrote it): one finding, one repair', async () => {
+    expect((await migrate('auto')).code).toBe(0);
+    await db.query(`INSERT INTO pgmigrations (name, run_on) VALUES ('0001_t1', now())`);
+    await folder.write('0001_t1.sql', EDITED);
+    expect((await migrate('repair', '--dry-run')).stdout.trim()).toBe('would record 0001_t1 as it is now (0001_t1.sql was edited after it ran)');
+    const repaired = await migrate('repair');
+    expect([repaired.code, repaired.stderr]).toEqual([0, expect.stringMatching(/recorded the checksum of 0001_t1 as the file is now/)]);
+    const next = await migrate('auto', '--json');
+    expect(JSON.parse(next.stdout)).toMatchObject({ before: { findings: [expect.objectContaining({ kind: 'duplicate-history' })] }, plan: { action: 'none' } });
+  });
+
   test('repair records under the migration lock, and touches nothing else', async () => {
     expect((await migrate('auto')).code).toBe(0);
     await folder.write('0001_t1.sql', EDITED);

@@ -168,6 +168,12 @@ describe('detectState', () => {
     expect(d.findings).toEqual([{ kind: 'duplicate-history', names: ['0001_a'], settle: 'migrate stamp 0002_b' }]);
     expect(detectState(facts(['0001_a', '0002_b']), ABC).findings).toEqual([]);
   });
+
+  test('an edited file that the history names twice is one finding, and one repair', () => {
+    const d = detectState(facts(['0001_a', '0001_a', '0002_b'], [], { checksums: { '0001_a': 'old' } }), ABC);
+    expect(d.findings.filter((f) => f.kind === 'checksum-mismatch')).toEqual([{ kind: 'checksum-mismatch', name: '0001_a', recorded: 'old', actual: 'sum-0001_a' }]);
+    expect(d.plan.reason).toBe('applied migration edited since it ran: 0001_a');
+  });
 });
 
 /**
