@@ -310,7 +310,7 @@ function planDiverged(
     if (renames.exact.size === unknown.length && last !== undefined && upTo.every((n) => ran.has(n))) {
       return refusePlan(reason, `migrate stamp ${last}, which records ${listNames([...renames.exact.values()])} as applied under the new name${renames.exact.size === 1 ? '' : 's'}`);
     }
-    return refusePlan(reason, `rename ${listNames([...renames.suspected.values()])} back to the name${renames.suspected.size === 1 ? '' : 's'} the history has (${listNames([...renames.suspected.keys()])}): stamping would let the next run apply ${renames.suspected.size === 1 ? 'it' : 'them'} again`);
+    return refusePlan(reason, `rename ${listNames([...new Set(renames.suspected.values())])} back to the name${renames.suspected.size === 1 ? '' : 's'} the history has (${listNames([...renames.suspected.keys()])}): stamping would let the next run apply ${renames.suspected.size === 1 ? 'it' : 'them'} again`);
   }
   // Stamping the last applied revision that is on disk drops the rows of the
   // files that are not; no file is recorded that was not applied.
@@ -347,18 +347,24 @@ function findRenames(rows: DatabaseFacts['applied'], unknown: readonly string[],
     for (const checksum of checksumsOfFile(file)) notApplied.set(checksum, [...(notApplied.get(checksum) ?? []), file.name]);
   }
   const checksumOf = new Map(rows.map((row) => [row.name, row.checksum]));
+  const candidatesOf = new Map<string, readonly string[]>();
+  // How many gone names each file could be: a file is one's new name only where no other claims it
+  // (two records, one with a byte order mark and one without, can both be one file's).
   const claims = new Map<string, number>();
   for (const name of unknown) {
     const checksum = checksumOf.get(name);
-    if (checksum) claims.set(checksum, (claims.get(checksum) ?? 0) + 1);
-  }
-  for (const name of unknown) {
-    const checksum = checksumOf.get(name);
-    if (!checksum) unrecorded.add(name);
-    const candidates = checksum ? notApplied.get(checksum) : undefined;
+    if (!checksum) {
+      unrecorded.add(name);
+      continue;
+    }
+    const candidates = notApplied.get(checksum);
     if (!candidates) continue;
+    candidatesOf.set(name, candidates);
+    for (const file of candidates) claims.set(file, (claims.get(file) ?? 0) + 1);
+  }
+  for (const [name, candidates] of candidatesOf) {
     suspected.set(name, candidates.join(', '));
-    if (candidates.length === 1 && claims.get(checksum!) === 1) exact.set(name, candidates[0]!);
+    if (candidates.length === 1 && claims.get(candidates[0]!) === 1) exact.set(name, candidates[0]!);
   }
   return { exact, suspected, unrecorded };
 }
