@@ -144,7 +144,7 @@ export function formatDetails(e: HistoryEntry, status?: string): string {
 function describeChecksum(checksum: HistoryEntry['checksum']): string {
   switch (checksum) {
     case 'ok':
-      return 'ok (the file is as it was when recorded: applied, stamped or adopted)';
+      return 'ok (the file is as it was when its checksum was recorded)';
     case 'modified':
       return 'modified (the file was edited after it was recorded)';
     case 'unrecorded':

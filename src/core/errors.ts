@@ -246,7 +246,9 @@ export class HistoryWriteError extends RunnerError {
         options.hint ??
         (refused
           ? "no migration is at fault; grant the role what it lacks on the history table and its schema, then run again"
-          : 'no migration is at fault; migrate status says what the history holds'),
+          : /^(?:writing|creating) the history/.test(what)
+            ? 'no migration is at fault; migrate status says what the history holds'
+            : "no migration is at fault: the runner's own statement failed; run again"),
     });
     // A missing grant is the role's configuration (exit 2), as ServerStatementError says it.
     this.exitCode = refused ? EXIT.usage : EXIT.failed;

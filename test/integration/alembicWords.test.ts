@@ -242,7 +242,7 @@ describe('show, heads, history --verbose, current --verbose, --version', () => {
     expect(stamped).toMatch(/^revision:\s+0005_e$/m);
     expect(stamped).toMatch(/^applied by:\s+stamped by migrate .+ on /m);
     expect(stamped).toMatch(/^duration:\s+-$/m);
-    expect(stamped).toMatch(/^checksum:\s+ok \(the file is as it was when recorded: applied, stamped or adopted\)$/m);
+    expect(stamped).toMatch(/^checksum:\s+ok \(the file is as it was when its checksum was recorded\)$/m);
   });
 
   test('current --verbose: the current revision with its details; plain current is unchanged', async () => {

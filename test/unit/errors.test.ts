@@ -72,3 +72,8 @@ test.each([
   expect([error.exitCode, error.hint]).toEqual([exitCode, expect.stringMatching(hint)]);
   expect(error.message).toBe(`writing the history ("public"."pgmigrations") failed: ${cause.message}; the batch was rolled back`);
 });
+
+test('a runner statement that is not a history write does not point at the history', () => {
+  const error = new HistoryWriteError('starting the transaction ("public"."pgmigrations")', { cause: serverError('25P02', 'current transaction is aborted') });
+  expect([error.exitCode, error.hint]).toEqual([EXIT.failed, "no migration is at fault: the runner's own statement failed; run again"]);
+});
