@@ -118,7 +118,7 @@ describe('readMigrationFiles', () => {
     expect(checksumOf(Buffer.from([0xff, 0xfe, 0x41]))).not.toBe(checksumOf(Buffer.from([0xff, 0xfd, 0x41])));
   });
 
-  // An editor on Windows may add the mark on save; neither node-pg-migrate nor Node's loader runs it.
+  // An editor on Windows may add the mark on save; this runner and Node's module loader read a file without it.
   const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
   test.each([
     ['a Buffer', Buffer.concat([BOM, Buffer.from('SELECT 1;\n')]), Buffer.from('SELECT 1;\n')],
