@@ -77,11 +77,12 @@ export interface BatchOptions {
   readonly beforeCommit?: () => Promise<void>;
   /**
    * A statement (no parameters, naming only pg_catalog's objects, changing
-   * nothing) sent right after each BEGIN of the batch's transactions, in the
-   * same round trip, and what takes its rows. A replay takes the counts its
-   * schema reader compares with before COMMIT (IncrementalSchemaReader.baselineSql).
+   * nothing, one row of one json value) sent right after each BEGIN of the
+   * batch's transactions, in the same round trip, and what takes its value.
+   * A replay takes the counts its schema reader compares with before COMMIT
+   * (IncrementalSchemaReader.baselineSql).
    */
-  readonly onBegin?: { sql(): string; take(rows: readonly any[]): void };
+  readonly onBegin?: { sql(): string; take(value: unknown): void };
   /**
    * A statement (no parameters, naming only pg_catalog's objects, changing
    * nothing, one row of one json value) sent after the migrations of each
@@ -95,8 +96,10 @@ export interface BatchOptions {
   /**
    * Each migration commits in a transaction of its own (a replay reads the
    * schema each one leaves, before its COMMIT), and each COMMIT goes in one
-   * round trip with the next transaction's BEGIN (and `onBegin`): a replay
-   * of 1,000 migrations saved a round trip a migration.
+   * round trip with the next transaction's BEGIN (and `onBegin`), and, where
+   * the next migration is a .sql file (nothing of the runner's runs before
+   * it), with that migration's SQL too: a replay of 1,000 migrations saved a
+   * round trip a migration each time (README, "Snapshot and verify at scale").
    */
   readonly commitEach?: boolean;
   /**
@@ -177,6 +180,24 @@ class SegmentFailure extends Error {
   }
 }
 
+/** The last transaction's COMMIT, to go with the next transaction's start (BatchRun.commit), and the records it commits. */
+interface PendingOpening {
+  readonly start: { readonly statements: readonly string[]; readonly select: string | null };
+  readonly records: readonly AppliedRecord[];
+}
+
+/** A transaction's start (BatchRun.startStatements) as one text. */
+function joinedStart(start: PendingOpening['start']): string {
+  return [...start.statements, ...(start.select === null ? [] : [start.select])].join('; ');
+}
+
+/** The value of the one column of the one row of the last of the results of a query of several statements (or of its only one). */
+function lastValueOf(results: unknown): unknown {
+  const last = (Array.isArray(results) ? results.at(-1) : results) as { rows?: Record<string, unknown>[] } | undefined;
+  const row = last?.rows?.[0];
+  return row === undefined ? null : Object.values(row)[0];
+}
+
 /** A migration's SQL as built, waiting for its round trip. */
 interface BuiltPart {
   readonly index: number;
@@ -197,6 +218,12 @@ class BatchRun {
   private records: boolean;
   /** The results of the next segment's start, sent with the last COMMIT (commitEach); null: it begins on its own. */
   private begun: unknown[] | null = null;
+  /**
+   * The last transaction's COMMIT and the next segment's start, waiting to
+   * go in that segment's first round trip (commitEach; commit()), with the
+   * records the COMMIT commits.
+   */
+  private opening: PendingOpening | null = null;
   /** The open transaction's last round trip restored the runner's settings (BatchOptions.onEnd). */
   private restored = false;
 
@@ -239,10 +266,19 @@ class BatchRun {
     return options.ddlLockTimeoutMs > 0 || records || (start === 0 && options.prelude !== undefined);
   }
 
-  /** What starts the transaction of the segment from `start`, in one round trip; `records` as this.records will be then. */
-  private startStatements(start: number, records = this.records): string[] {
+  /**
+   * What starts the transaction of the segment from `start`, in one round
+   * trip: BEGIN and, where nothing of the runner's runs between them
+   * (setUpAlone), the migrations' search_path; then onBegin's select, last,
+   * so that its value says the start went through; `records` as this.records
+   * will be then.
+   */
+  private startStatements(start: number, records = this.records): { statements: string[]; select: string | null } {
     const { options } = this;
-    return ['BEGIN', ...(options.onBegin ? [options.onBegin.sql()] : []), ...(this.setUpAlone(start, records) ? [] : [migrationSearchPathSql(options.where.schema)])];
+    return {
+      statements: ['BEGIN', ...(this.setUpAlone(start, records) ? [] : [migrationSearchPathSql(options.where.schema)])],
+      select: options.onBegin ? options.onBegin.sql() : null,
+    };
   }
 
   async execute(allFiles: readonly MigrationFile[]): Promise<void> {
@@ -340,7 +376,15 @@ class BatchRun {
     const { options } = this;
     const { db } = options;
     const records: AppliedRecord[] = [];
-    const pending = new RoundTripGroup<BuiltPart>((group, last) => this.sendGroup(group, records, last), { oneEach: this.timeoutMs > 0 });
+    // The last transaction's COMMIT and this one's start, where they go with this segment's first round trip.
+    let opening = this.opening;
+    this.opening = null;
+    const takeOpening = () => {
+      const taken = opening;
+      opening = null;
+      return taken;
+    };
+    const pending = new RoundTripGroup<BuiltPart>((group, last) => this.sendGroup(group, records, last, takeOpening()), { oneEach: this.timeoutMs > 0 });
     this.restored = false;
     const flush = () => pending.flush();
     // Where nothing of the runner's runs between BEGIN and the migrations' search_path (a scratch
@@ -350,14 +394,14 @@ class BatchRun {
     const begun = this.begun;
     this.begun = null;
     const started =
-      begun ??
-      (await this.runnerStatement('starting the transaction', () => db.query(this.startStatements(start).join('; '))).catch(async (error: unknown) => {
-        await this.rollback();
-        throw error;
-      }));
+      opening !== null ? null
+      : (begun ??
+        (await this.runnerStatement('starting the transaction', () => db.query(joinedStart(this.startStatements(start)))).catch(async (error: unknown) => {
+          await this.rollback();
+          throw error;
+        })));
     try {
-      // A query of several statements gives pg's result of each, in order: BEGIN's, then onBegin's.
-      if (options.onBegin) options.onBegin.take((started as unknown as { rows: unknown[] }[])[1]!.rows);
+      if (options.onBegin && started !== null) options.onBegin.take(lastValueOf(started));
       if (options.ddlLockTimeoutMs > 0) {
         await db.query(`SELECT pg_catalog.set_config('lock_timeout', $1, true)`, [`${options.ddlLockTimeoutMs}ms`]);
       }
@@ -372,6 +416,8 @@ class BatchRun {
         const boundary = boundaryOf(part.built);
         if (boundary === 'alone') {
           // What came before commits; it runs alone, outside any transaction.
+          const waiting = takeOpening();
+          if (waiting !== null) await this.openAlone(waiting);
           await flush();
           await this.commit(records);
           await this.runAlone(part);
@@ -447,8 +493,8 @@ class BatchRun {
    * time by the server's clock: progress is logged as it happens, and the
    * duration kept in the history is the migration's, not a share of the group's.
    */
-  private async sendGroup(group: readonly BuiltPart[], records: AppliedRecord[], last: boolean): Promise<void> {
-    const { db, onEnd } = this.options;
+  private async sendGroup(group: readonly BuiltPart[], records: AppliedRecord[], last: boolean, opening: PendingOpening | null = null): Promise<void> {
+    const { db, onEnd, onBegin } = this.options;
     // The transaction's last round trip also restores the runner's settings and takes onEnd's value, where asked.
     const trailer = last && onEnd ? { statements: pinSearchPathSql('RESET ROLE'), select: onEnd.sql() } : null;
     this.setRunning(group[0]!.index);
@@ -471,11 +517,21 @@ class BatchRun {
           if (started < group.length) this.setRunning(group[started]!.index);
         },
         trailer,
+        opening && {
+          statements: ['COMMIT', ...opening.start.statements].join('; '),
+          select: opening.start.select,
+          // The COMMIT went through, and this transaction began: before any of its migrations runs.
+          onOpened: (value) => {
+            this.committed(opening.records);
+            onBegin?.take(value);
+          },
+        },
       );
       this.options.whileRunning?.();
       result = await this.stopper.guard(sending, group.at(-1)!.deadline);
     } catch (error) {
       if (!(error instanceof RoundTripError)) throw error;
+      if (error.part < 0) throw await this.openingFailure(opening!, error.error);
       // After every part: the trailer's, the runner's own.
       if (error.part >= group.length) throw new SegmentFailure(this.runnerFailure("restoring the runner's session settings", error.error), null);
       // The parts before the failed one ran (reported as the markers came); the rollback will undo them.
@@ -539,19 +595,47 @@ class BatchRun {
     // Stopped while the last migration finished: nothing commits.
     this.stopper.throwIfStopped();
     const recordsAfter = this.records && !(this.options.history === 'first' && records.length > 0);
-    const then = next !== null && transactionStatusOf(db) === 'in-transaction' ? this.startStatements(next, recordsAfter) : [];
+    const start = next !== null && transactionStatusOf(db) === 'in-transaction' ? this.startStatements(next, recordsAfter) : null;
+    if (start !== null && !this.setUpAlone(next!, recordsAfter) && this.batch[next!]!.extension === '.sql') {
+      // A .sql file builds without the database, and nothing of the runner's runs between the BEGIN and its
+      // SQL: the COMMIT and the start go with its round trip (sendGroup), one round trip fewer.
+      this.opening = { start, records };
+      return;
+    }
     try {
-      const results = await db.query(['COMMIT', ...then].join('; '));
+      const results = await db.query(start === null ? 'COMMIT' : `COMMIT; ${joinedStart(start)}`);
       // COMMIT's result first, then those of the next start.
-      if (then.length) this.begun = (results as unknown as unknown[]).slice(1);
+      if (start !== null) this.begun = (results as unknown as unknown[]).slice(1);
     } catch (error) {
-      // An error after the COMMIT leaves the next transaction open and failed; one of the COMMIT leaves none.
-      if (!then.length || (await settledTransactionStatusOf(db)) !== 'failed') throw error;
-      this.committed(records);
-      // What failed is the next transaction's start, as where it begins alone.
-      throw this.runnerFailure('starting the transaction', error);
+      if (start === null) throw error;
+      throw await this.openingFailure({ start, records }, error);
     }
     this.committed(records);
+  }
+
+  /** The opening (commit()) where what comes next cannot take it in its round trip: sent alone, as commit() sends it. */
+  private async openAlone(opening: PendingOpening): Promise<void> {
+    const { db, onBegin } = this.options;
+    let results: unknown;
+    try {
+      results = await db.query(`COMMIT; ${joinedStart(opening.start)}`);
+    } catch (error) {
+      throw await this.openingFailure(opening, error);
+    }
+    this.committed(opening.records);
+    onBegin?.take(lastValueOf((results as unknown[]).slice(1)));
+  }
+
+  /**
+   * What the failure of a COMMIT sent with the next transaction's start
+   * (an opening) was: an error after the COMMIT leaves the next transaction
+   * open and failed, and is the start's, as where it begins alone; one of the
+   * COMMIT leaves none, and nothing of the last transaction committed.
+   */
+  private async openingFailure(opening: PendingOpening, error: unknown): Promise<unknown> {
+    if ((await settledTransactionStatusOf(this.options.db)) !== 'failed') return new SegmentFailure(error, null);
+    this.committed(opening.records);
+    return new SegmentFailure(this.runnerFailure('starting the transaction', error), null);
   }
 
   private committed(records: readonly AppliedRecord[]): void {

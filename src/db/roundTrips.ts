@@ -76,7 +76,7 @@ export interface StatementLocation {
   readonly failedStatementEnd?: number;
 }
 
-/** A round trip failed in `part` (an index into the parts sent). */
+/** A round trip failed in `part` (an index into the parts sent; -1: in the opening, sendRoundTrip). */
 export class RoundTripError extends Error {
   constructor(
     readonly error: unknown,
@@ -114,6 +114,18 @@ export interface RoundTripTrailer {
   readonly select: string | null;
 }
 
+/**
+ * The runner's own SQL before the parts, in the same round trip:
+ * `statements` (ending one transaction and beginning the next, say), then
+ * `select`, one row of one json value (null: none), whose value goes to
+ * `onOpened` as soon as the server sends it, before any part runs.
+ */
+export interface RoundTripOpening {
+  readonly statements: string;
+  readonly select: string | null;
+  readonly onOpened: (value: unknown) => void;
+}
+
 interface Layout {
   readonly text: string;
   /** Where each part's statements start in `text`, and their joined length. */
@@ -121,13 +133,19 @@ interface Layout {
 }
 
 /**
- * The text of a round trip: markers around and between the parts (none for
- * a single part alone), then the trailer, after the last marker (which a
- * single part then has too): a failure after that marker is the trailer's.
+ * The text of a round trip: the opening, then markers around and between the
+ * parts (none for a single part alone), then the trailer, after the last
+ * marker (which a single part then has too): a failure after that marker is
+ * the trailer's, one before the first the opening's.
  */
-export function layoutRoundTrip(parts: readonly RoundTripPart[], token: string, trailer: RoundTripTrailer | null = null): Layout {
-  if (parts.length === 1 && trailer === null) return { text: parts[0]!.statements.join('\n'), spans: [{ start: 0, length: parts[0]!.statements.join('\n').length }] };
-  let text = '';
+export function layoutRoundTrip(
+  parts: readonly RoundTripPart[],
+  token: string,
+  trailer: RoundTripTrailer | null = null,
+  opening: Pick<RoundTripOpening, 'statements' | 'select'> | null = null,
+): Layout {
+  if (parts.length === 1 && trailer === null && opening === null) return { text: parts[0]!.statements.join('\n'), spans: [{ start: 0, length: parts[0]!.statements.join('\n').length }] };
+  let text = opening === null ? '' : `${opening.statements};\n${taggedSelectOf(token, 'begin', opening.select)}\n`;
   const spans: { start: number; length: number }[] = [];
   parts.forEach((part, index) => {
     text += `${markerOf(token, index)}\n`;
@@ -137,13 +155,13 @@ export function layoutRoundTrip(parts: readonly RoundTripPart[], token: string, 
     text += `${body}\n;\n`;
   });
   text += markerOf(token, parts.length);
-  if (trailer !== null) text += `\n${trailer.statements};${trailer.select === null ? '' : `\n${trailerSelectOf(token, trailer.select)}`}`;
+  if (trailer !== null) text += `\n${trailer.statements};${trailer.select === null ? '' : `\n${taggedSelectOf(token, 'end', trailer.select)}`}`;
   return { text, spans };
 }
 
-/** The trailer's select, tagged: its row is told from the migrations' own by the token. */
-function trailerSelectOf(token: string, select: string): string {
-  return `SELECT '${token}:end', (${select});`;
+/** The opening's or trailer's select, tagged: its row is told from the migrations' own by the token. */
+function taggedSelectOf(token: string, tag: 'begin' | 'end', select: string | null): string {
+  return `SELECT '${token}:${tag}', (${select ?? 'NULL::pg_catalog.json'});`;
 }
 
 function markerOf(token: string, index: number): string {
@@ -203,10 +221,15 @@ export async function sendRoundTrip(
   onPart?: (index: number, previousMs: number | null) => void,
   /** The runner's SQL after the parts; its failure is RoundTripError's part `parts.length`. */
   trailer: RoundTripTrailer | null = null,
+  /** The runner's SQL before the parts; its failure is RoundTripError's part -1. */
+  opening: RoundTripOpening | null = null,
 ): Promise<RoundTripResult> {
   if (!parts.length) return { durationsMs: [], transactionEndedIn: null, trailer: null };
   const token = `migrate-${randomBytes(6).toString('hex')}`;
-  const layout = layoutRoundTrip(parts, token, trailer);
+  const layout = layoutRoundTrip(parts, token, trailer, opening);
+  let opened = opening === null;
+  // What onOpened threw: thrown once the round trip is over, not into pg's handling of the row.
+  let openedFailure: { error: unknown } | null = null;
   const clocks: number[] = [];
   const starts: string[] = [];
   let trailerValue: string | null = null;
@@ -233,12 +256,22 @@ export async function sendRoundTrip(
           const index = clocks.length - 1;
           onPart?.(index, index > 0 ? clocks[index]! - clocks[index - 1]! : null);
         } else if (row.length === 2 && row[0] === `${token}:end`) trailerValue = row[1] as string | null;
+        else if (!opened && row.length === 2 && row[0] === `${token}:begin`) {
+          opened = true;
+          completed = -1;
+          try {
+            opening!.onOpened(row[1] === null ? null : JSON.parse(row[1] as string));
+          } catch (error) {
+            openedFailure = { error };
+          }
+        }
       });
       query.on('error', reject);
       query.on('end', () => resolve());
       void (db as unknown as { query(q: unknown): unknown }).query(query);
     });
   } catch (error) {
+    if (!opened) throw new RoundTripError(error, -1, null, [], null);
     const durations = durationsOf(clocks);
     const running = parts.length === 1 && trailer === null ? 0 : Math.max(0, clocks.length - 1);
     const rawPosition = (error as { position?: string }).position;
@@ -248,6 +281,7 @@ export async function sendRoundTrip(
     const counted = countingSeen && part === running && part < parts.length;
     throw new RoundTripError(error, part, location, durations, counted ? Math.max(0, completed) : null);
   }
+  if (openedFailure !== null) throw (openedFailure as { error: unknown }).error;
   const changed = starts.findIndex((start) => start !== starts[0]);
   return {
     durationsMs: durationsOf(clocks),

@@ -47,7 +47,7 @@ export type ReplayHooks = Required<Pick<BatchOptions, 'beforeCommit' | 'onBegin'
  */
 function countHooksOf(reader: IncrementalSchemaReader): Pick<ReplayHooks, 'onBegin' | 'onEnd'> {
   return {
-    onBegin: { sql: () => reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) },
+    onBegin: { sql: () => reader.baselineSql(), take: (value) => reader.takeBaseline(value) },
     onEnd: { sql: () => reader.endingSql(), take: (value) => reader.takeEnding(value) },
   };
 }

@@ -131,7 +131,7 @@ export async function replayVerify(
               begun = true;
               return hooks.onBegin.sql();
             },
-            take: (rows) => hooks.onBegin.take(rows),
+            take: (value) => hooks.onBegin.take(value),
           },
         });
       await applyEachAndRead(apply, reader, batch, (index, model) => {

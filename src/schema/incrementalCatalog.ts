@@ -409,10 +409,10 @@ function partsSql(catalogs: readonly TrackedCatalog[]): string {
 }
 
 /**
- * COUNTS now (of RELATIONS, whose OIDs are `oids`), as json [counts, ok]:
- * ok whether they tell what this transaction changed since they were taken
- * at its start (`at`: TRANSACTION_START then): track_counts is on and this
- * is the same transaction. Whether another session is in the database
+ * COUNTS now (of RELATIONS, whose OIDs are `oids`), as json [counts,
+ * tracked]: tracked whether track_counts is on. They tell what this
+ * transaction changed since a baseline where they start with the same
+ * transaction start (Counts.at; the scan compares). Whether another session is in the database
  * (whose changes they would not count) the ranged scan itself says
  * (scanTail). A simple query without parameters, short to parse, so that a
  * replay sends it in the round trip of the migration it reads after
@@ -421,9 +421,9 @@ function partsSql(catalogs: readonly TrackedCatalog[]): string {
  * setting takes effect after it is planned, and the scan after it, planned
  * for the OIDs it is given, would be planned anew each time.
  */
-function countsNowSql(at: string, oids: readonly string[]): string {
+function countsNowSql(oids: readonly string[]): string {
   return `SELECT pg_catalog.json_build_array(${countsJson(oids.map((oid) => `'${Number(oid)}'::pg_catalog.oid`))},
-    pg_catalog.current_setting('track_counts') ${EQ} 'on' AND ${TRANSACTION_START} ${EQ} '${BigInt(at)}'::pg_catalog.text,
+    pg_catalog.current_setting('track_counts') ${EQ} 'on',
     pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)) AS now`;
 }
 
@@ -552,18 +552,17 @@ interface ScanRow {
   lost?: number;
 }
 
-/** COUNTS, parsed; `ok` (COUNTS_NOW_SQL) whether they were taken as this transaction's. */
+/** COUNTS, parsed; `at` is the start of the transaction they were taken in (TRANSACTION_START). */
 interface Counts {
   readonly at: string;
   readonly inserted: readonly number[];
   readonly updated: readonly number[];
   readonly deleted: readonly number[];
-  readonly ok?: boolean;
 }
 
 function countsOf(json: unknown): Counts {
-  const [at, inserted, updated, deleted, ok] = json as [string, number[], number[], number[], boolean | undefined];
-  return { at, inserted: inserted.map(Number), updated: updated.map(Number), deleted: deleted.map(Number), ...(ok !== undefined && { ok }) };
+  const [at, inserted, updated, deleted] = json as [string, number[], number[], number[]];
+  return { at, inserted: inserted.map(Number), updated: updated.map(Number), deleted: deleted.map(Number) };
 }
 
 const sameCounts = (a: Counts, b: Counts): boolean =>
@@ -697,9 +696,9 @@ export class IncrementalSchemaReader {
     return this.relationOids === null ? 'SELECT NULL::pg_catalog.json AS counts' : baselineSql(this.relationOids);
   }
 
-  /** The rows of baselineSql, for the next read('ending') alone. */
-  takeBaseline(rows: readonly { counts: unknown }[]): void {
-    this.baseline = rows.length === 1 && rows[0]!.counts !== null ? countsOf(rows[0]!.counts) : null;
+  /** The value of baselineSql, for the next read('ending') alone. */
+  takeBaseline(value: unknown): void {
+    this.baseline = value === null || value === undefined ? null : countsOf(value);
     this.ending = null;
   }
 
@@ -707,12 +706,14 @@ export class IncrementalSchemaReader {
    * SQL (no parameters; one row of one json value) to send after the
    * migrations of the transaction the next read('ending') reads in, in their
    * round trip: the counts then (countsNowSql), which that read's scan
-   * would otherwise ask for first; null where that read will not use them
-   * (no baseline, or not the one the last scan counted). Its value goes to
+   * would otherwise ask for first; null before the first scan. It may be
+   * sent before the baseline is taken (in the round trip of its BEGIN):
+   * the scan uses it only where the baseline turns out to be the one the
+   * last scan counted, and of the same transaction. Its value goes to
    * takeEnding.
    */
   endingSql(): string | null {
-    return this.baseline !== null && this.rangeable(this.baseline) ? countsNowSql(this.baseline.at, this.relationOids!) : null;
+    return this.relationOids === null ? null : countsNowSql(this.relationOids);
   }
 
   /** The value of endingSql, for the next read('ending') alone. */
@@ -909,8 +910,9 @@ export class IncrementalSchemaReader {
     let ranged = false;
     if (!all && baseline !== null && this.rangeable(baseline)) {
       const relations = this.relationOids!;
-      const [nowCounts, ok] = (ending ?? (await this.db.query<{ now: unknown }>(countsNowSql(baseline.at, relations))).rows[0]!.now) as [unknown, boolean];
-      if (ok) {
+      const [nowCounts, tracked] = (ending ?? (await this.db.query<{ now: unknown }>(countsNowSql(relations))).rows[0]!.now) as [unknown, boolean];
+      // Counts of the baseline's transaction, the one this read ends (they start with its start).
+      if (tracked && countsOf(nowCounts).at === baseline.at) {
         counts = countsOf(nowCounts);
         const classes = new Set<string>();
         for (const t of TRACKED) {

@@ -49,7 +49,7 @@ function fullRead(client: pg.Client, schema: string): Promise<SchemaModel> {
 }
 
 /** What a batch sends with each BEGIN (BatchOptions.onBegin). */
-type OnBegin = { sql(): string; take(rows: readonly any[]): void };
+type OnBegin = { sql(): string; take(value: unknown): void };
 
 /**
  * A step of a comparison. `run` is given `beforeCommit` where the step is a
@@ -108,18 +108,18 @@ async function compareAfterEachStep(client: pg.Client, schema: string, steps: re
       model = await reader.read('ending');
       full ||= reader.stats.full > before;
     };
-    const onBegin: OnBegin | undefined = baseline ? { sql: () => reader.baselineSql(), take: (rows) => reader.takeBaseline(rows) } : undefined;
+    const onBegin: OnBegin | undefined = baseline ? { sql: () => reader.baselineSql(), take: (value) => reader.takeBaseline(value) } : undefined;
     if (step.batch) await step.run(readInside, onBegin);
     else if (onBegin) {
       // As a replay's batch does (BatchOptions.commitEach): read in full inside the transaction too, and send
       // each COMMIT with the next BEGIN, so that the backend is never idle outside a transaction between
       // steps, where it may send its counts to the shared statistics (every 0.5 s before PostgreSQL 15).
-      if (!begun) onBegin.take(((await client.query(`BEGIN; ${onBegin.sql()}`)) as unknown as pg.QueryResult[])[1]!.rows);
+      if (!begun) onBegin.take(((await client.query(`BEGIN; ${onBegin.sql()}`)) as unknown as pg.QueryResult[])[1]!.rows[0]!.counts);
       await step.run(async () => undefined);
       await readInside();
       const fullInside = await readSchemaModel(client, { schema, excludeTables: RUNNER_TABLES, transaction: 'existing' });
       begun = i + 1 < steps.length && steps[i + 1]!.batch !== true;
-      if (begun) onBegin.take(((await client.query(`COMMIT; BEGIN; ${onBegin.sql()}`)) as unknown as pg.QueryResult[])[2]!.rows);
+      if (begun) onBegin.take(((await client.query(`COMMIT; BEGIN; ${onBegin.sql()}`)) as unknown as pg.QueryResult[])[2]!.rows[0]!.counts);
       else await client.query('COMMIT');
       expect(model).not.toBeNull();
       await check(step.label, { model: model!, full }, fullInside);

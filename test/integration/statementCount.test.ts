@@ -57,3 +57,45 @@ test('pg as it is: the statements completed before the failing one are counted',
   const error = await withClient(failure);
   expect([error.part, error.statementsDone]).toEqual([1, 2]);
 });
+
+describe('an opening (the runner\'s SQL before the parts, in their round trip)', () => {
+  const opened = () => {
+    const values: unknown[] = [];
+    return { values, onOpened: (value: unknown) => values.push(value) };
+  };
+
+  test('its value is handed over before any part runs, and a part that fails after it is still named, with its statement', async () => {
+    await withClient(async (client) => {
+      const seen = opened();
+      const order: string[] = [];
+      const error = await sendRoundTrip(client, PARTS, (index) => order.push(`part ${index}`), null, {
+        statements: 'SET LOCAL search_path TO pg_catalog',
+        select: `SELECT pg_catalog.json_build_array(1, 'x')`,
+        onOpened: (value) => {
+          order.push('opened');
+          seen.onOpened(value);
+        },
+      }).then(() => null, (e: unknown) => e);
+      expect(seen.values).toEqual([[1, 'x']]);
+      expect(order[0]).toBe('opened');
+      expect(error).toBeInstanceOf(RoundTripError);
+      expect([(error as RoundTripError).part, (error as RoundTripError).statementsDone]).toEqual([1, 2]);
+    });
+  });
+
+  test.each([
+    ['its statements', { statements: 'SELECT 1/0', select: null }],
+    ['its select', { statements: 'SELECT 1', select: 'SELECT 1/0' }],
+  ])('one that fails in %s is part -1, and no part ran', async (_, opening) => {
+    await withClient(async (client) => {
+      const seen = opened();
+      const started: number[] = [];
+      const error = await sendRoundTrip(client, PARTS, (index) => started.push(index), null, { ...opening, onOpened: seen.onOpened }).then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(RoundTripError);
+      expect((error as RoundTripError).part).toBe(-1);
+      expect(((error as RoundTripError).error as { code?: string }).code).toBe('22012');
+      expect([seen.values, started]).toEqual([[], []]);
+      expect((await client.query(`SELECT pg_catalog.to_regclass('pg_temp.a') IS NULL AS none`)).rows[0].none).toBe(true);
+    });
+  });
+});

@@ -31,6 +31,21 @@ test.each([
   expect(locateInRoundTrip(given, { text, spans }, text.indexOf('SELECT 1') + 1, given.length)).toEqual({ part: given.length, location: null });
 });
 
+test.each([
+  ['one part', [parts[0]!]],
+  ['two parts', parts],
+])('with an opening (%s): it comes first, its select tagged, and the parts\' spans and error positions still point into them', (_, given) => {
+  const opening = { statements: 'COMMIT; BEGIN', select: 'SELECT 1' };
+  const { text, spans } = layoutRoundTrip(given, 'tok', null, opening);
+  expect(text.split('\n').slice(0, 2)).toEqual(['COMMIT; BEGIN;', "SELECT 'tok:begin', (SELECT 1);"]);
+  expect(text.split('\n')[2]).toMatch(/^SELECT 'tok:0'/);
+  expect(spans.map((s) => text.slice(s.start, s.start + s.length))).toEqual(given.map((p) => p.statements.join('\n')));
+  const last = given.length - 1;
+  expect(locateInRoundTrip(given, { text, spans }, text.lastIndexOf('CREATE TABLE') + 1, 0).part).toBe(last);
+  // Without a select, the tag still comes: it says the opening went through.
+  expect(layoutRoundTrip(given, 'tok', null, { statements: 'BEGIN', select: null }).text.split('\n')[1]).toBe("SELECT 'tok:begin', (NULL::pg_catalog.json);");
+});
+
 test('an error position points at its part and statement', () => {
   const layout = layoutRoundTrip(parts, 'tok');
   const position = layout.text.indexOf('nope') + 1;
