@@ -170,6 +170,7 @@ async function noopLargeScenario(report) {
     await mustRun(...migrate(['auto'], dir, url), { cwd: home });
     const results = await measure('noop-large', [
       { label: 'floor: node + pg, read history once', baseline: true, cwd: home, command: () => [NODE, [join(BENCH, 'floor.mjs'), url]] },
+      { label: 'floor + read and hash every file', cwd: home, command: () => [NODE, [join(BENCH, 'floorReadingFiles.mjs'), url, dir]] },
       {
         label: '`migrate auto`',
         cwd: home,
@@ -728,6 +729,9 @@ function renderMarkdown(env, report) {
     '  logs one line with winston, bundled by esbuild with the options `migrate` is bundled with',
     '  (scripts/build-cli.mjs) but with pg left a package, as in the floor, and without a code cache.',
     '  What it adds over the floor is spent before the runner does any work.',
+    '- "floor + read and hash every file" (bench/floorReadingFiles.mjs), in the no-op row with a long',
+    '  history, is the floor plus listing the folder and reading and hashing each .sql file, which a',
+    '  start that checks every applied file against its recorded checksum cannot leave out.',
     '- `node-pg-migrate up` is the 9.x CLI from bench/.peers with its defaults: the CLI turns',
     '  `--single-transaction` and `--verbose` on (the API leaves them off), `--check-order` on,',
     '  and it imports every migration file, applied or not, before deciding there is nothing to do.',
