@@ -402,13 +402,17 @@ class BatchRun {
         })));
     try {
       if (options.onBegin && started !== null) options.onBegin.take(lastValueOf(started));
-      if (options.ddlLockTimeoutMs > 0) {
-        await db.query(`SELECT pg_catalog.set_config('lock_timeout', $1, true)`, [`${options.ddlLockTimeoutMs}ms`]);
+      // With an opening, nothing of the runner's runs between the BEGIN and the migration (commit() made
+      // it only so): nothing may be sent before it either, in the last transaction, which is still open.
+      if (opening === null) {
+        if (options.ddlLockTimeoutMs > 0) {
+          await db.query(`SELECT pg_catalog.set_config('lock_timeout', $1, true)`, [`${options.ddlLockTimeoutMs}ms`]);
+        }
+        if (this.records) await this.runnerStatement('creating the history table', () => ensureHistoryTables(db, options.where));
+        if (start === 0 && options.prelude) await this.runnerStatement('writing the history', () => options.prelude!(db));
+        // node-pg-migrate sets search_path to the managed schema (runner.ts:453), so unqualified names land there.
+        if (setUpAlone) await useMigrationSearchPath(db, options.where.schema);
       }
-      if (this.records) await this.runnerStatement('creating the history table', () => ensureHistoryTables(db, options.where));
-      if (start === 0 && options.prelude) await this.runnerStatement('writing the history', () => options.prelude!(db));
-      // node-pg-migrate sets search_path to the managed schema (runner.ts:453), so unqualified names land there.
-      if (setUpAlone) await useMigrationSearchPath(db, options.where.schema);
       let index = start;
       for (; index < this.batch.length; index++) {
         this.stopper.throwIfStopped();
@@ -596,9 +600,11 @@ class BatchRun {
     this.stopper.throwIfStopped();
     const recordsAfter = this.records && !(this.options.history === 'first' && records.length > 0);
     const start = next !== null && transactionStatusOf(db) === 'in-transaction' ? this.startStatements(next, recordsAfter) : null;
-    if (start !== null && !this.setUpAlone(next!, recordsAfter) && this.batch[next!]!.extension === '.sql') {
+    if (start !== null && !this.setUpAlone(next!, recordsAfter) && this.batch[next!]!.extension === '.sql' && !options.signal && this.timeoutMs === 0) {
       // A .sql file builds without the database, and nothing of the runner's runs between the BEGIN and its
-      // SQL: the COMMIT and the start go with its round trip (sendGroup), one round trip fewer.
+      // SQL: the COMMIT and the start go with its round trip (sendGroup), one round trip fewer. Not where
+      // a stop or a timeout can cancel that round trip: the COMMIT is never cancelled, and one cancelled
+      // between it and the start would leave the report unsure of what committed.
       this.opening = { start, records };
       return;
     }

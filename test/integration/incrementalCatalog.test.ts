@@ -567,6 +567,70 @@ describe('a replay batch in which each migration commits on its own (applyEachAn
     }
   });
 
+  /** `client`, with the text of every query it is sent, and `mark(text)` to put the caller's own between them. */
+  const recording = (client: pg.Client) => {
+    const sent: string[] = [];
+    const db = new Proxy(client, {
+      get(target, key, receiver) {
+        if (key !== 'query') return Reflect.get(target, key, receiver);
+        return (query: unknown, ...rest: unknown[]) => {
+          sent.push(typeof query === 'string' ? query : String((query as { text?: unknown }).text));
+          return (target.query as (...args: unknown[]) => unknown)(query, ...rest);
+        };
+      },
+    });
+    return { db, sent, mark: (text: string) => sent.push(text) };
+  };
+
+  test('a COMMIT goes with the next migration\'s round trip, and nothing is sent between the read before it and it (history `first`, as a replay)', async () => {
+    const { client } = await connected('commit_each_opening');
+    try {
+      const files = await folder(failing);
+      const { db, sent, mark } = recording(client);
+      let reads = 0;
+      const outcome = await runBatch('up', files, files, {
+        ...options(client),
+        db,
+        history: 'first',
+        commitEach: true,
+        beforeCommit: async () => {
+          mark(`read ${++reads}`);
+        },
+      });
+      expect(outcome.error).toBeNull();
+      expect(outcome.runs.map((r) => r.status)).toEqual(['applied', 'applied', 'applied']);
+      // After each read but the last: the COMMIT, sent with the next BEGIN and the next migration's SQL.
+      for (const read of [1, 2]) {
+        const next = sent[sent.indexOf(`read ${read}`) + 1]!;
+        expect(next).toMatch(/^COMMIT; BEGIN;/);
+        expect(next).toContain(`CREATE TABLE ${['b', 'c'][read - 1]} (id int);`);
+      }
+      expect(sent.at(-1)).toBe('COMMIT');
+      expect((await client.query(`SELECT name FROM public.pgmigrations`)).rows.map((r) => r.name)).toEqual(['0001_a']);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test.each([
+    ['a signal that can stop the run', { signal: new AbortController().signal }],
+    ['a migration timeout', { migrationTimeoutSeconds: 60 }],
+  ])('with %s, a COMMIT goes on its own, with the next BEGIN: a cancel then never lands between the COMMIT and the start', async (_, stoppable) => {
+    const { client } = await connected('commit_each_stoppable');
+    try {
+      const files = await folder(failing);
+      const { db, sent, mark } = recording(client);
+      let reads = 0;
+      const outcome = await runBatch('up', files, files, { ...options(client), ...stoppable, db, commitEach: true, beforeCommit: async () => mark(`read ${++reads}`) });
+      expect(outcome.error).toBeNull();
+      const next = sent[sent.indexOf('read 1') + 1]!;
+      expect(next).toMatch(/^COMMIT; BEGIN;/);
+      expect(next).not.toContain('CREATE TABLE b');
+    } finally {
+      await client.end();
+    }
+  });
+
   test("a migration's session settings (a 1 ms statement_timeout, another search_path and role) are the runner's again before the read, in the migration's own round trip", async () => {
     const { client } = await connected('commit_each_settings');
     const role = `migrate_test_nobody_${randomBytes(4).toString('hex')}`;
