@@ -77,14 +77,39 @@ let deparserLoading: Promise<Deparser> | undefined;
  * libpg-query (and pgsql-deparser, only when a text needs printing again)
  * once per process; else `AS_PRINTED`.
  */
-export async function loadVersionNeutral(texts: readonly (string | null | undefined)[], views: number): Promise<VersionNeutral> {
+export async function loadVersionNeutral(
+  texts: readonly (string | null | undefined)[],
+  views: number,
+  /** View texts already unqualified (unqualifyViews), by their text as printed. */
+  unqualified?: ReadonlyMap<string, string>,
+): Promise<VersionNeutral> {
   const reprinting = texts.some((t) => typeof t === 'string' && mayDifferBetweenMajors(t));
   if (views === 0 && !reprinting) return AS_PRINTED;
   const parser = loadParser();
   if (reprinting) deparserLoading ??= importPackage<Deparser>('pgsql-deparser');
   // Without a text to print again, the printer is never called (reprint returns such texts as they are).
   const deparser = reprinting ? await deparserLoading! : { deparseSync: (): string => { throw new Error('not loaded'); } };
-  return createVersionNeutral(await parser, deparser);
+  return createVersionNeutral(await parser, deparser, unqualified);
+}
+
+/**
+ * Each view text as 16 and later print it (unqualifySingleRelationView), by
+ * its text as printed: done ahead, while the server runs the read's next
+ * queries (catalog.ts), so that the parsing is not added after them; a text
+ * that does not parse is kept.
+ */
+export async function unqualifyViews(texts: readonly string[]): Promise<Map<string, string>> {
+  const parser = await loadParser();
+  return new Map(texts.map((text) => [text, unqualifiedView(parser, text)]));
+}
+
+function unqualifiedView(parser: Parser, text: string): string {
+  try {
+    return unqualifySingleRelationView(text, parser.parseSync(text));
+  } catch {
+    // Kept as printed.
+    return text;
+  }
 }
 
 function loadParser(): Promise<Parser> {
@@ -106,7 +131,7 @@ export function startLoadingParser(): void {
   loadParser().catch(() => undefined);
 }
 
-export function createVersionNeutral(parser: Parser, deparser: Deparser): VersionNeutral {
+export function createVersionNeutral(parser: Parser, deparser: Deparser, unqualified?: ReadonlyMap<string, string>): VersionNeutral {
   /** `text` parsed inside `prefix`, normalised and printed again, with `prefix` taken off; `text` itself when any step fails. */
   const reprint = (text: string, prefix: string, suffix = ''): string => {
     if (!mayDifferBetweenMajors(text)) return text;
@@ -124,15 +149,7 @@ export function createVersionNeutral(parser: Parser, deparser: Deparser): Versio
     expression: (text) => reprint(text, 'SELECT '),
     constraint: (text) => reprint(text, 'ALTER TABLE t ADD '),
     statement: (text) => reprint(text, ''),
-    view: (text) => {
-      let unqualified = text;
-      try {
-        unqualified = unqualifySingleRelationView(text, parser.parseSync(text));
-      } catch {
-        // Kept as printed.
-      }
-      return reprint(unqualified, '');
-    },
+    view: (text) => reprint(unqualified?.get(text) ?? unqualifiedView(parser, text), ''),
   };
 }
 
