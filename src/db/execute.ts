@@ -608,28 +608,30 @@ class BatchRun {
       this.opening = { start, records };
       return;
     }
-    try {
-      const results = await db.query(start === null ? 'COMMIT' : `COMMIT; ${joinedStart(start)}`);
-      // COMMIT's result first, then those of the next start.
-      if (start !== null) this.begun = (results as unknown as unknown[]).slice(1);
-    } catch (error) {
-      if (start === null) throw error;
-      throw await this.openingFailure({ start, records }, error);
+    if (start !== null) {
+      this.begun = await this.sendOpening({ start, records });
+      return;
     }
+    await db.query('COMMIT');
     this.committed(records);
   }
 
   /** The opening (commit()) where what comes next cannot take it in its round trip: sent alone, as commit() sends it. */
   private async openAlone(opening: PendingOpening): Promise<void> {
-    const { db, onBegin } = this.options;
+    this.options.onBegin?.take(lastValueOf(await this.sendOpening(opening)));
+  }
+
+  /** Sends an opening in a round trip of its own; resolves, once its COMMIT is counted, with the results of the start after it. */
+  private async sendOpening(opening: PendingOpening): Promise<unknown[]> {
     let results: unknown;
     try {
-      results = await db.query(`COMMIT; ${joinedStart(opening.start)}`);
+      results = await this.options.db.query(`COMMIT; ${joinedStart(opening.start)}`);
     } catch (error) {
       throw await this.openingFailure(opening, error);
     }
     this.committed(opening.records);
-    onBegin?.take(lastValueOf((results as unknown[]).slice(1)));
+    // COMMIT's result first, then those of the start.
+    return (results as unknown[]).slice(1);
   }
 
   /**
