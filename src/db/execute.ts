@@ -560,13 +560,15 @@ class BatchRun {
   private expectTransaction(index: number, ended = false): void {
     if (!ended && transactionStatusOf(this.options.db) !== 'idle') return;
     const file = this.batch[index]!;
-    const before = this.ledger.uncommittedNames();
-    // What ran before it in the transaction took effect with its COMMIT (or went with its ROLLBACK): not recorded either way.
+    // What ran in the transaction took effect with its COMMIT (or went with its ROLLBACK), and so did what came
+    // after it in the same round trip: not recorded either way.
+    const ran = this.ledger.uncommittedNames();
+    if (!ran.includes(file.name)) ran.push(file.name);
     this.ledger.committed();
     throw new SegmentFailure(
       new MigrationFailedError(file.name, this.direction, null, {
         detail: `its SQL ended the runner's transaction (a COMMIT or ROLLBACK the checks before running could not see) (${file.fileName}); ` +
-          `the SQL before it in that transaction${before.length ? ` (${before.join(', ')})` : ''} and its own may be committed, and none of it is recorded`,
+          `what ran in that transaction (${ran.join(', ')}) may be committed, and none of it is recorded`,
         hint: 'remove the COMMIT or ROLLBACK from the migration, compare the schema with `migrate status`, then run again',
       }),
       index,

@@ -20,6 +20,7 @@ import {
   mayControlTransactions,
   findPsqlOnly,
   parseStatements,
+  scanStatements,
   statementText,
   type ParsedStatement,
 } from './sqlStatements.js';
@@ -249,9 +250,12 @@ async function checkSection(
   }
   // Outside a transaction the statements run one by one, so they are always parsed.
   if (!noTransaction && !mayControlTransactions(text)) return plain(null);
-  const statements = await parseStatements(text);
-  // The server will report what the grammar rejects, where it would have.
-  if (!statements || noTransaction) return plain(statements, !statements);
+  const parsed = await parseStatements(text);
+  if (noTransaction) return plain(parsed, !parsed);
+  // What the grammar rejects, the server it is written for may run: its transaction control is found with the
+  // lexer. The server reports what it rejects, where it would have; it still runs alone (SqlSectionFacts.opaque).
+  const statements = parsed ?? (await scanStatements(text));
+  if (!statements) return plain(null, true);
   const lineOf = (statement: ParsedStatement) => plain(null).facts.line + statement.line - 1;
   const refuse = (statement: ParsedStatement, why: string, hint = TRANSACTION_CONTROL_HINT): never => {
     throw new MigrationFileError(`${file.fileName}:${lineOf(statement)}: ${statementText(text, statement)} ${why}`, file.path, { hint });
@@ -297,8 +301,8 @@ async function checkSection(
         break;
     }
   }
-  const result = plain(statements);
-  return { text: unwrapped, facts: { ...result.facts, unwrapped: unwrapped !== text } };
+  const { facts } = plain(parsed, !parsed);
+  return { text: unwrapped, facts: { ...facts, addsEnumValue: statements.some((s) => s.addsEnumValue), unwrapped: unwrapped !== text } };
 }
 
 const TRANSACTION_CONTROL_HINT =
@@ -341,11 +345,11 @@ export async function checkBuiltSql(
   let opaque = false;
   for (const step of steps) {
     if (!mayControlTransactions(step)) continue;
-    const statements = await parseStatements(step);
-    if (!statements) {
-      opaque = true;
-      continue;
-    }
+    const parsed = await parseStatements(step);
+    opaque ||= !parsed;
+    // Unreadable to the grammar, the step may still be the server's SQL: its transaction control is found with the lexer.
+    const statements = parsed ?? (await scanStatements(step));
+    if (!statements) continue;
     for (const statement of statements) {
       enumValue ||= statement.addsEnumValue;
       const kind = statement.control?.kind;

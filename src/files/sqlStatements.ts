@@ -87,6 +87,150 @@ export async function parseStatements(text: string): Promise<ParsedStatement[] |
   });
 }
 
+/**
+ * The statements of a text the grammar rejects, found with PostgreSQL's lexer
+ * instead: the server it is written for may accept it (`system_user` is an
+ * identifier up to PostgreSQL 15, a reserved word in the parser's 18), and
+ * then runs its COMMIT as any other. The lexer knows strings, dollar quotes
+ * and comments in every supported major; statements end at a `;` outside
+ * parentheses and outside the BEGIN … END body of a CREATE FUNCTION or
+ * PROCEDURE, by psql's own rule (psqlscan.l, the begin_depth it keeps:
+ * https://github.com/postgres/postgres/blob/master/src/fe_utils/psqlscan.l).
+ * Each is classified by its leading words, as the grammar's TransactionStmt
+ * rules read them (gram.y). Null when even the lexer rejects the text (an
+ * unterminated string or comment: every server rejects it too).
+ */
+export async function scanStatements(text: string): Promise<ParsedStatement[] | null> {
+  if (!text.trim()) return [];
+  const parser = await loadParser();
+  let tokens: readonly RawToken[];
+  try {
+    tokens = parser.scanSync(text).tokens;
+  } catch {
+    return null;
+  }
+  const charOffset = charOffsetOf(text);
+  const statements: ParsedStatement[] = [];
+  let current: { start: number; words: ScannedWord[] } | null = null;
+  let parentheses = 0;
+  let bodyDepth = 0;
+  /** Where the last `;` inside a routine's body is, while no token has followed it. */
+  let bodySemicolon: number | null = null;
+  // As the grammar's, a statement ends where its `;` starts (comments before it are in it); the last, where the text's trimmed end is.
+  const close = (end: number) => {
+    if (current) statements.push(scannedStatement(text, current.start, end, current.words));
+    current = null;
+    parentheses = 0;
+    bodyDepth = 0;
+    bodySemicolon = null;
+  };
+  for (const token of tokens) {
+    if (token.tokenName === 'SQL_COMMENT' || token.tokenName === 'C_COMMENT') continue;
+    const from = charOffset(token.start);
+    const to = charOffset(token.end);
+    const piece = text.slice(from, to);
+    if (piece === ';' && parentheses === 0) {
+      if (bodyDepth === 0) close(from);
+      else bodySemicolon = from;
+      continue;
+    }
+    const word = wordOf(piece, token);
+    if (bodySemicolon !== null) {
+      // A routine's body holds no transaction control: where one follows a `;` there, the body was not one
+      // (a routine named begin misleads psql's count as well), and the statement ended at that `;`.
+      if (word?.keyword && word.keyword !== 'end' && TRANSACTION_WORDS.has(word.keyword)) close(bodySemicolon);
+      bodySemicolon = null;
+    }
+    current ??= { start: from, words: [] };
+    if (piece === '(') parentheses++;
+    else if (piece === ')') parentheses = Math.max(0, parentheses - 1);
+    if (!word) continue;
+    current.words.push(word);
+    if (parentheses === 0 && isRoutineDefinition(current.words)) {
+      if (word.keyword === 'begin') bodyDepth++;
+      else if (word.keyword === 'case' && bodyDepth > 0) bodyDepth++;
+      else if (word.keyword === 'end' && bodyDepth > 0) bodyDepth--;
+    }
+  }
+  close(bodySemicolon ?? text.trimEnd().length);
+  return statements;
+}
+
+interface RawToken {
+  readonly start: number;
+  readonly end: number;
+  readonly tokenName: string;
+  readonly keywordKind: number;
+}
+
+/** A word of a scanned statement: `keyword` is set for an unquoted word (lower-cased); `name` is the identifier it would be. */
+interface ScannedWord {
+  readonly keyword: string | null;
+  readonly name: string;
+}
+
+function wordOf(piece: string, token: RawToken): ScannedWord | null {
+  if (token.keywordKind > 0) return { keyword: piece.toLowerCase(), name: piece.toLowerCase() };
+  if (token.tokenName !== 'IDENT') return null;
+  if (piece.startsWith('"')) return { keyword: null, name: piece.slice(1, -1).replaceAll('""', '"') };
+  return { keyword: piece.toLowerCase(), name: piece.toLowerCase() };
+}
+
+/** The words a transaction-control statement starts with (those of KEYWORDS but VALUE). */
+const TRANSACTION_WORDS = new Set(['begin', 'start', 'commit', 'end', 'rollback', 'abort', 'savepoint', 'release', 'prepare']);
+
+/** psql's test: the statement so far starts CREATE [OR REPLACE] FUNCTION or PROCEDURE. */
+function isRoutineDefinition(words: readonly ScannedWord[]): boolean {
+  const [a, b, c, d] = words.map((w) => w.keyword);
+  const routine = (w: string | null | undefined) => w === 'function' || w === 'procedure';
+  return a === 'create' && (routine(b) || (b === 'or' && c === 'replace' && routine(d)));
+}
+
+function scannedStatement(text: string, start: number, end: number, words: readonly ScannedWord[]): ParsedStatement {
+  const keywords = words.map((w) => w.keyword);
+  let addsValue = false;
+  if (keywords[0] === 'alter' && keywords[1] === 'type') {
+    for (let i = 2; i + 1 < keywords.length && !addsValue; i++) addsValue = keywords[i] === 'add' && keywords[i + 1] === 'value';
+  }
+  return { start, end, line: lineAt(text, start), control: scannedControl(words), addsEnumValue: addsValue };
+}
+
+/** TransactionStmt's forms (gram.y), from a statement's words. */
+function scannedControl(words: readonly ScannedWord[]): TransactionControl | null {
+  const keyword = (i: number) => words[i]?.keyword ?? null;
+  /** The index after an optional WORK or TRANSACTION at `i`. */
+  const afterNoise = (i: number) => (keyword(i) === 'work' || keyword(i) === 'transaction' ? i + 1 : i);
+  const andChain = (i: number) => keyword(i) === 'and' && keyword(i + 1) === 'chain';
+  switch (keyword(0)) {
+    case 'begin':
+      return { kind: 'begin', withOptions: words.length > afterNoise(1) };
+    case 'start':
+      return keyword(1) === 'transaction' ? { kind: 'begin', withOptions: words.length > 2 } : null;
+    case 'commit':
+      if (keyword(1) === 'prepared') return { kind: 'commit-prepared' };
+      return { kind: 'commit', andChain: andChain(afterNoise(1)) };
+    case 'end':
+      return { kind: 'commit', andChain: andChain(afterNoise(1)) };
+    case 'abort':
+      return { kind: 'rollback', andChain: andChain(afterNoise(1)) };
+    case 'rollback': {
+      if (keyword(1) === 'prepared') return { kind: 'rollback-prepared' };
+      const at = afterNoise(1);
+      if (keyword(at) !== 'to') return { kind: 'rollback', andChain: andChain(at) };
+      const name = keyword(at + 1) === 'savepoint' ? at + 2 : at + 1;
+      return { kind: 'rollback-to', savepoint: words[name]?.name ?? '' };
+    }
+    case 'savepoint':
+      return { kind: 'savepoint', savepoint: words[1]?.name ?? '' };
+    case 'release':
+      return { kind: 'release', savepoint: words[keyword(1) === 'savepoint' ? 2 : 1]?.name ?? '' };
+    case 'prepare':
+      return keyword(1) === 'transaction' ? { kind: 'prepare-transaction' } : null;
+    default:
+      return null;
+  }
+}
+
 /** Where a text holds what only psql understands (findPsqlOnly). */
 export interface PsqlOnly {
   /** Offset into the text (UTF-16) of the meta-command, or of the COPY statement. */

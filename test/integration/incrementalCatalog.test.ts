@@ -621,7 +621,7 @@ describe('a replay batch in which each migration commits on its own (applyEachAn
       const files = await folder(failing);
       const { db, sent, mark } = recording(client);
       let reads = 0;
-      const outcome = await runBatch('up', files, files, { ...options(client), ...stoppable, db, commitEach: true, beforeCommit: async () => mark(`read ${++reads}`) });
+      const outcome = await runBatch('up', files, files, { ...options(client), ...stoppable, db, commitEach: true, beforeCommit: async () => { mark(`read ${++reads}`); } });
       expect(outcome.error).toBeNull();
       const next = sent[sent.indexOf('read 1') + 1]!;
       expect(next).toMatch(/^COMMIT; BEGIN;/);

@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBlankSql, loadMigrationModule } from '../../src/files/migrationModules.js';
-import { blankStatement, mayControlTransactions, parseStatements } from '../../src/files/sqlStatements.js';
+import { blankStatement, mayControlTransactions, parseStatements, scanStatements } from '../../src/files/sqlStatements.js';
 import type { MigrationFile } from '../../src/core/types.js';
 
 describe('the keyword prefilter is a superset: every text with transaction control or ADD VALUE matches it', () => {
@@ -60,6 +60,59 @@ describe('parseStatements', () => {
   });
 });
 
+describe('scanStatements: the lexer\'s reading, for text the grammar rejects', () => {
+  // Text the grammar reads: the lexer's reading must say what the grammar's does, statement for statement.
+  test.each([
+    "-- x\nBEGIN ISOLATION LEVEL SERIALIZABLE;\nALTER TYPE m ADD VALUE 'é';\nALTER TYPE m RENAME VALUE 'a' TO 'b';\nCOMMIT AND CHAIN;",
+    'BEGIN; BEGIN WORK; BEGIN TRANSACTION READ ONLY; START TRANSACTION; START TRANSACTION ISOLATION LEVEL READ COMMITTED',
+    'COMMIT; COMMIT WORK AND NO CHAIN; END; END TRANSACTION AND CHAIN; ABORT; ABORT AND CHAIN; ROLLBACK WORK; ROLLBACK AND CHAIN',
+    'SAVEPOINT a; SAVEPOINT "Quoted"; RELEASE a; RELEASE SAVEPOINT "Quoted"; ROLLBACK TO a; ROLLBACK WORK TO SAVEPOINT B',
+    "PREPARE TRANSACTION 'x'; COMMIT PREPARED 'x'; ROLLBACK PREPARED 'x'; PREPARE q AS SELECT 1; EXECUTE q",
+    "ALTER TYPE s.m ADD VALUE IF NOT EXISTS 'v' BEFORE 'w'; ALTER TYPE c ADD ATTRIBUTE value int; SELECT 'add value'",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN COMMIT; RETURN 1; END $$;\nSELECT 'ROLLBACK' /* END; */;",
+    // A routine's BEGIN ATOMIC body holds statements of its own, and CASE … END: psql's rule keeps them in the routine.
+    'CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END; COMMIT',
+    'CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); END;\nEND',
+    'CREATE FUNCTION begin() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$; COMMIT',
+    'SELECT (1); SELECT 2 -- no terminator',
+  ])('agrees with the grammar: %s', async (text) => {
+    const read = (statements: Awaited<ReturnType<typeof parseStatements>>) =>
+      statements!.map((s) => ({ line: s.line, control: s.control, addsEnumValue: s.addsEnumValue, text: text.slice(s.start, s.end).trim() }));
+    expect(read(await scanStatements(text))).toEqual(read(await parseStatements(text)));
+  });
+
+  test('finds what the grammar cannot read: a word reserved since PostgreSQL 16, used as a name up to 15', async () => {
+    const text = 'BEGIN;\nCREATE TABLE system_user (id int);\nCOMMIT;\nBEGIN;\nINSERT INTO system_user VALUES (1);\n';
+    expect(await parseStatements(text)).toBeNull();
+    const statements = (await scanStatements(text))!;
+    expect(statements.map((s) => [s.line, s.control?.kind ?? null, text.slice(s.start, s.end)])).toEqual([
+      [1, 'begin', 'BEGIN'],
+      [2, null, 'CREATE TABLE system_user (id int)'],
+      [3, 'commit', 'COMMIT'],
+      [4, 'begin', 'BEGIN'],
+      [5, null, 'INSERT INTO system_user VALUES (1)'],
+    ]);
+  });
+
+  test('a routine that psql\'s rule would read as a body (one named begin) does not hide the COMMIT after it', async () => {
+    const text = 'CREATE FUNCTION begin() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\nCREATE TABLE system_user (id int);\nCOMMIT;';
+    // The table after the routine is read as part of it, as psql would send them; the COMMIT is not.
+    expect((await scanStatements(text))!.map((s) => [s.line, s.control?.kind ?? null])).toEqual([[1, null], [3, 'commit']]);
+  });
+
+  test('offsets count characters, as the grammar\'s statements do, after non-ASCII text', async () => {
+    const text = "SELECT 'é日' AS system_user; COMMIT";
+    const [, commit] = (await scanStatements(text))!;
+    expect(text.slice(commit!.start, commit!.end)).toBe('COMMIT');
+  });
+
+  test('text even the lexer rejects is null; blank text has no statements', async () => {
+    expect(await scanStatements("SELECT 'unterminated; COMMIT")).toBeNull();
+    expect(await scanStatements('SELECT 1abc; COMMIT')).toBeNull();
+    expect(await scanStatements(' /* c */ -- d\n')).toEqual([]);
+  });
+});
+
 test.each([
   ['', true],
   ['  \n\t', true],
@@ -105,6 +158,10 @@ describe('loading a .sql migration', () => {
     // Non-ASCII text before them: the parser's error position counts characters, not bytes.
     ['-- Données — initial\n\\set ON_ERROR_STOP on\nCREATE TABLE u2 (i int);\n', /^0001_x\.sql:2: \\set ON_ERROR_STOP on is a psql meta-command/],
     ["SELECT 'é日';\nCOPY t FROM stdin;\n1\n\\.\n", /^0001_x\.sql:2: COPY t FROM stdin; reads its rows/],
+    // Text the grammar cannot read (system_user is a name up to PostgreSQL 15): its transaction control, found with the lexer.
+    ['CREATE TABLE system_user (id int);\nCOMMIT;\nBEGIN;\nINSERT INTO system_user VALUES (1);\n', /^0001_x\.sql:2: COMMIT would end the batch's transaction/],
+    ['BEGIN ISOLATION LEVEL SERIALIZABLE;\nCREATE TABLE system_user (id int);\nCOMMIT;\n', /^0001_x\.sql:1: BEGIN ISOLATION LEVEL SERIALIZABLE sets transaction options/],
+    ['-- Up Migration\nSELECT 1;\n-- Down Migration\nDROP TABLE system_user;\nEND;\n', /^0001_x\.sql:5: END would end the batch's transaction/],
   ])('refused: %j', async (content, message) => {
     await expect(load(content)).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(message) });
   });
@@ -115,6 +172,14 @@ describe('loading a .sql migration', () => {
     ["COPY items FROM '/var/lib/data.tsv';\nCOPY items TO STDOUT;\n"],
   ])('not psql-only: %j', async (content) => {
     await expect(load(content)).resolves.toMatchObject({ sqlText: expect.anything() });
+  });
+
+  test('text the grammar cannot read: an enclosing BEGIN … COMMIT is blanked out, a routine body\'s END is not a COMMIT, an added enum value is noted', async () => {
+    const up = "BEGIN;\nCREATE TABLE system_user (id int);\nCREATE FUNCTION one() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;\nALTER TYPE mood ADD VALUE 'calm';\nCOMMIT;\n";
+    const module = await load(`-- Up Migration\n${up}-- Down Migration\nDROP TABLE system_user;\n`);
+    expect(module.sqlText!.up).toBe(`-- Up Migration\n      \n${up.split('\n').slice(1, -2).join('\n')}\n       \n`);
+    // Still opaque: the grammar could not read it, so it goes to the server alone.
+    expect(module.sqlFacts).toMatchObject({ up: { unwrapped: true, opaque: true, addsEnumValue: true, statements: null }, down: { opaque: false } });
   });
 
   test('-- migrate:no-transaction: statements one by one, transaction control left to the file', async () => {
