@@ -39,7 +39,7 @@ import {
   type LockTimeoutFacts,
   type OutsideTransactionFacts,
 } from './migrationFailure.js';
-import { checkBuiltSql, type BuiltMigration, type MigrationModule } from '../files/migrationModules.js';
+import { checkBuiltSql, refuseEscapedStrings, type BuiltMigration, type MigrationModule } from '../files/migrationModules.js';
 import { boundaryOf, buildChecked, loadBatch, missingDownRefusal, revertsItsUp, type LoadedBatch } from '../files/migrationBatch.js';
 import { locateStatement, RoundTripError, RoundTripGroup, sendRoundTrip, type StatementLocation } from './roundTrips.js';
 import { parseStatements } from '../files/sqlStatements.js';
@@ -226,6 +226,8 @@ class BatchRun {
   private opening: PendingOpening | null = null;
   /** The open transaction's last round trip restored the runner's settings (BatchOptions.onEnd). */
   private restored = false;
+  /** A '…' string's backslash may be an escape for the server (readStringSetting). */
+  private escapedStrings = false;
 
   constructor(
     private readonly direction: 'up' | 'down',
@@ -330,8 +332,11 @@ class BatchRun {
   /** Every file of the batch loaded and checked before anything runs. */
   private async loadAndCheck(allFiles: readonly MigrationFile[]): Promise<void> {
     this.loaded = await loadBatch(this.batch, allFiles);
+    await this.readStringSetting();
     for (const [index, file] of this.batch.entries()) {
       const module = this.loaded.modules.get(file.name)!;
+      const section = module.sqlText?.[this.direction];
+      if (section != null) await this.checkEscapedStrings(file, section, module.sqlFacts![this.direction]!.line);
       if (module.sqlFacts?.[this.direction]?.unwrapped) {
         this.options.logger.info(`${file.fileName}: its enclosing BEGIN … COMMIT was removed; it runs in the batch's transaction`, {
           migration: file.name,
@@ -343,6 +348,32 @@ class BatchRun {
         throw refused;
       }
     }
+  }
+
+  /**
+   * Whether '…' strings may read differently than the checks read them
+   * (refuseEscapedStrings): standard_conforming_strings is off in this
+   * session, or a migration of the batch names the setting (and may turn it
+   * off for those after it). Asked of the server only where a migration may
+   * send a backslash: a .sql text holding one, or a JS/TS migration.
+   */
+  private async readStringSetting(): Promise<void> {
+    const sql = this.batch.filter((file) => file.extension === '.sql').map((file) => this.loaded.modules.get(file.name)!.sqlText?.[this.direction] ?? '');
+    if (sql.some(mayTurnOffStrings)) {
+      this.escapedStrings = true;
+      return;
+    }
+    if (sql.length === this.batch.length && !sql.some((text) => text.includes('\\'))) return;
+    const { rows } = await this.runnerStatement('reading standard_conforming_strings', () =>
+      this.options.db.query<{ on: boolean }>(`SELECT pg_catalog.current_setting('standard_conforming_strings') OPERATOR(pg_catalog.=) 'on' AS on`),
+    );
+    this.escapedStrings = rows[0]?.on !== true;
+  }
+
+  /** refuseEscapedStrings where strings may read differently; SQL that names the setting makes it so for what comes after. */
+  private async checkEscapedStrings(file: MigrationFile, text: string, line: number | null): Promise<void> {
+    if (this.escapedStrings) await refuseEscapedStrings(file, text, line);
+    else if (mayTurnOffStrings(text)) this.escapedStrings = true;
   }
 
   private async segmentWithRetries(start: number): Promise<number> {
@@ -472,6 +503,7 @@ class BatchRun {
         this.running = index;
         const text = typeof textOrConfig === 'string' ? textOrConfig : String((textOrConfig as { text?: unknown }).text ?? '');
         enumValue = (await checkBuiltSql(file, [text], 'sends through pgm.db')).addsEnumValue || enumValue;
+        await this.checkEscapedStrings(file, text, null);
         const result = await db.query(textOrConfig as string, values);
         this.expectTransaction(index);
         return result;
@@ -480,6 +512,7 @@ class BatchRun {
     try {
       const builderDb = file.extension === '.sql' ? db : migrationDb;
       const built = await this.stopper.guard(buildChecked(file, module, this.direction, builderDb, this.loaded, logger), deadline);
+      if (file.extension !== '.sql') for (const step of built.sql) await this.checkEscapedStrings(file, step, null);
       if (flushError) throw flushError;
       // SQL sent through pgm.db that added an enum value ends the transaction after it too.
       const checked: BuiltMigration = enumValue && !built.addsEnumValue ? { ...built, addsEnumValue: true } : built;
@@ -812,6 +845,16 @@ class BatchRun {
     }
   }
 
+}
+
+/**
+ * SQL that names the setting may turn it off for the session, but for
+ * `SET standard_conforming_strings = on`, which pg_dump writes at the top of
+ * every dump (a baseline migration is often one).
+ */
+function mayTurnOffStrings(text: string): boolean {
+  const named = text.match(/standard_conforming_strings/gi)?.length ?? 0;
+  return named > (text.match(/standard_conforming_strings\s*(?:=|\bto\b)\s*'?(?:on|true)'?(?![\w'])/gi)?.length ?? 0);
 }
 
 /**

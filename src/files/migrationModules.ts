@@ -15,6 +15,7 @@ import { importPackage } from './importPackage.js';
 import type { Queryable } from '../core/types.js';
 import type { Logger } from '../config/logger.js';
 import {
+  backslashInString,
   blankStatement,
   lineAt,
   mayControlTransactions,
@@ -363,6 +364,29 @@ export async function checkBuiltSql(
     }
   }
   return { addsEnumValue: enumValue, opaque };
+}
+
+/**
+ * With standard_conforming_strings off, the server reads a backslash in a
+ * '…' string as an escape, and every check before running reads SQL as
+ * PostgreSQL does by default (src/files/sqlStatements.ts
+ * backslashInString): where the two readings may part, the checks cannot
+ * tell where the text's statements end, nor see a COMMIT after that
+ * string. Refused before it runs (exit 2); `line` is where the text starts
+ * in the file, for a .sql section (else the string is quoted).
+ */
+export async function refuseEscapedStrings(file: MigrationFile, text: string, line: number | null): Promise<void> {
+  const at = await backslashInString(text);
+  if (at === null) return;
+  const end = text.indexOf('\n', at);
+  const said = text.slice(text.lastIndexOf('\n', at - 1) + 1, end < 0 ? undefined : end).trim().slice(0, 60);
+  const where = line === null ? `${file.fileName}: ${said}` : `${file.fileName}:${line + lineAt(text, at) - 1}: ${said}`;
+  throw new MigrationFileError(
+    `${where} has a backslash in a '…' string, and standard_conforming_strings is off for this run: the server reads it as an escape, ` +
+      `the checks before running as PostgreSQL does by default, so they cannot tell where the statements after it end`,
+    file.path,
+    { hint: "write it as E'…', read the same on either setting (its backslashes are escapes, as they are in this one now), or turn standard_conforming_strings on" },
+  );
 }
 
 /**

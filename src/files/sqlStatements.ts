@@ -231,6 +231,37 @@ function scannedControl(words: readonly ScannedWord[]): TransactionControl | nul
   }
 }
 
+/**
+ * Where the reading of `text` depends on standard_conforming_strings: the
+ * offset of its first '…' string holding a backslash, which the server reads
+ * as an escape when the setting is off (and the parser, as PostgreSQL has by
+ * default since 9.1, does not: https://www.postgresql.org/docs/current/runtime-config-compatible.html#GUC-STANDARD-CONFORMING-STRINGS),
+ * so that the two may end the string, and every statement after it, in
+ * different places; or, where the lexer cannot read the text, its first
+ * backslash. Null where every backslash reads the same either way: in an
+ * E'…' string, a dollar-quoted body, a quoted name or a comment. Up to that
+ * first string both read the text alike, so it is the one to look at.
+ */
+export async function backslashInString(text: string): Promise<number | null> {
+  const first = text.indexOf('\\');
+  if (first < 0) return null;
+  const parser = await loadParser();
+  let tokens: readonly RawToken[];
+  try {
+    tokens = parser.scanSync(text).tokens;
+  } catch {
+    return first;
+  }
+  const charOffset = charOffsetOf(text);
+  for (const token of tokens) {
+    if (token.tokenName !== 'SCONST') continue;
+    const piece = text.slice(charOffset(token.start), charOffset(token.end));
+    // A plain string starts with its quote (the lexer gives N'…' as N and one); an E'…' string with its E.
+    if (piece.startsWith("'") && piece.includes('\\')) return charOffset(token.start);
+  }
+  return null;
+}
+
 /** Where a text holds what only psql understands (findPsqlOnly). */
 export interface PsqlOnly {
   /** Offset into the text (UTF-16) of the meta-command, or of the COPY statement. */

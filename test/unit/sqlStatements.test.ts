@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBlankSql, loadMigrationModule } from '../../src/files/migrationModules.js';
-import { blankStatement, mayControlTransactions, parseStatements, scanStatements } from '../../src/files/sqlStatements.js';
+import { backslashInString, blankStatement, mayControlTransactions, parseStatements, scanStatements } from '../../src/files/sqlStatements.js';
 import type { MigrationFile } from '../../src/core/types.js';
 
 describe('the keyword prefilter is a superset: every text with transaction control or ADD VALUE matches it', () => {
@@ -110,6 +110,24 @@ describe('scanStatements: the lexer\'s reading, for text the grammar rejects', (
     expect(await scanStatements("SELECT 'unterminated; COMMIT")).toBeNull();
     expect(await scanStatements('SELECT 1abc; COMMIT')).toBeNull();
     expect(await scanStatements(' /* c */ -- d\n')).toEqual([]);
+  });
+});
+
+describe("backslashInString: where standard_conforming_strings off would read a text otherwise", () => {
+  test.each([
+    ['no backslash', "SELECT 'a'; COMMIT"],
+    ["E'…' strings, dollar quotes, quoted names and comments", String.raw`SELECT E'a\'b\n', $$C:\dir$$, $f$\$f$, "odd\name" /* \ */ -- a \ here`],
+  ])('none where every backslash reads the same: %s', async (_label, text) => {
+    expect(await backslashInString(text)).toBeNull();
+  });
+
+  test.each([
+    ['a plain string', String.raw`SELECT 1; INSERT INTO t VALUES ('C:\dir')`, `'C:`],
+    ["an N'…' string, after its N", String.raw`SELECT E'\n', N'a\b'`, `'a\\b'`],
+    // With it on, the string ends at the backslash's quote, and the rest does not lex: the first backslash.
+    ["an escaped quote, which leaves the lexer an unterminated string", String.raw`INSERT INTO t VALUES ('it\'s');`, `\\'s'`],
+  ])('the first string that reads otherwise: %s', async (_label, text, at) => {
+    expect(await backslashInString(text)).toBe(text.indexOf(at));
   });
 });
 
