@@ -97,19 +97,15 @@ export async function parseStatements(text: string): Promise<ParsedStatement[] |
  * PROCEDURE, by psql's own rule (psqlscan.l, the begin_depth it keeps:
  * https://github.com/postgres/postgres/blob/master/src/fe_utils/psqlscan.l).
  * Each is classified by its leading words, as the grammar's TransactionStmt
- * rules read them (gram.y). Null when even the lexer rejects the text (an
- * unterminated string or comment: every server rejects it too).
+ * rules read them (gram.y). Null when even the lexer rejects the text: an
+ * unterminated string or comment, which every server rejects too, or a
+ * number with letters after it (`1abc`), which 13 and 14 read as a number
+ * and an alias: there the server's transaction status is the check.
  */
 export async function scanStatements(text: string): Promise<ParsedStatement[] | null> {
   if (!text.trim()) return [];
-  const parser = await loadParser();
-  let tokens: readonly RawToken[];
-  try {
-    tokens = parser.scanSync(text).tokens;
-  } catch {
-    return null;
-  }
-  const charOffset = charOffsetOf(text);
+  const tokens = await tokensOf(text);
+  if (!tokens) return null;
   const statements: ParsedStatement[] = [];
   let current: { start: number; words: ScannedWord[] } | null = null;
   let parentheses = 0;
@@ -126,8 +122,7 @@ export async function scanStatements(text: string): Promise<ParsedStatement[] | 
   };
   for (const token of tokens) {
     if (token.tokenName === 'SQL_COMMENT' || token.tokenName === 'C_COMMENT') continue;
-    const from = charOffset(token.start);
-    const to = charOffset(token.end);
+    const { start: from, end: to } = token;
     const piece = text.slice(from, to);
     if (piece === ';' && parentheses === 0) {
       if (bodyDepth === 0) close(from);
@@ -156,11 +151,37 @@ export async function scanStatements(text: string): Promise<ParsedStatement[] | 
   return statements;
 }
 
-interface RawToken {
+interface Token {
+  /** Offsets into the text (UTF-16), as ParsedStatement's. */
   readonly start: number;
   readonly end: number;
   readonly tokenName: string;
   readonly keywordKind: number;
+}
+
+/**
+ * The lexer's tokens of `text`, or null where it rejects the text. Its
+ * offsets count UTF-8 bytes: converted in one pass, as the tokens come in
+ * order (charOffsetOf would decode the text up to each).
+ */
+async function tokensOf(text: string): Promise<Token[] | null> {
+  const parser = await loadParser();
+  let raw: readonly Token[];
+  try {
+    raw = parser.scanSync(text).tokens;
+  } catch {
+    return null;
+  }
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length === text.length) return [...raw];
+  let byte = 0;
+  let char = 0;
+  const toChar = (to: number) => {
+    char += bytes.subarray(byte, to).toString('utf8').length;
+    byte = to;
+    return char;
+  };
+  return raw.map((token) => ({ ...token, start: toChar(token.start), end: toChar(token.end) }));
 }
 
 /** A word of a scanned statement: `keyword` is set for an unquoted word (lower-cased); `name` is the identifier it would be. */
@@ -169,7 +190,7 @@ interface ScannedWord {
   readonly name: string;
 }
 
-function wordOf(piece: string, token: RawToken): ScannedWord | null {
+function wordOf(piece: string, token: Token): ScannedWord | null {
   if (token.keywordKind > 0) return { keyword: piece.toLowerCase(), name: piece.toLowerCase() };
   if (token.tokenName !== 'IDENT') return null;
   if (piece.startsWith('"')) return { keyword: null, name: piece.slice(1, -1).replaceAll('""', '"') };
@@ -245,19 +266,13 @@ function scannedControl(words: readonly ScannedWord[]): TransactionControl | nul
 export async function backslashInString(text: string): Promise<number | null> {
   const first = text.indexOf('\\');
   if (first < 0) return null;
-  const parser = await loadParser();
-  let tokens: readonly RawToken[];
-  try {
-    tokens = parser.scanSync(text).tokens;
-  } catch {
-    return first;
-  }
-  const charOffset = charOffsetOf(text);
+  const tokens = await tokensOf(text);
+  if (!tokens) return first;
   for (const token of tokens) {
     if (token.tokenName !== 'SCONST') continue;
-    const piece = text.slice(charOffset(token.start), charOffset(token.end));
+    const piece = text.slice(token.start, token.end);
     // A plain string starts with its quote (the lexer gives N'…' as N and one); an E'…' string with its E.
-    if (piece.startsWith("'") && piece.includes('\\')) return charOffset(token.start);
+    if (piece.startsWith("'") && piece.includes('\\')) return token.start;
   }
   return null;
 }

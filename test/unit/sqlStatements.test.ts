@@ -124,6 +124,7 @@ describe("backslashInString: where standard_conforming_strings off would read a 
   test.each([
     ['a plain string', String.raw`SELECT 1; INSERT INTO t VALUES ('C:\dir')`, `'C:`],
     ["an N'…' string, after its N", String.raw`SELECT E'\n', N'a\b'`, `'a\\b'`],
+    ['a plain string after non-ASCII text (the lexer counts bytes)', String.raw`SELECT 'é日', '€'; SELECT 'C:\dir'`, `'C:`],
     // With it on, the string ends at the backslash's quote, and the rest does not lex: the first backslash.
     ["an escaped quote, which leaves the lexer an unterminated string", String.raw`INSERT INTO t VALUES ('it\'s');`, `\\'s'`],
   ])('the first string that reads otherwise: %s', async (_label, text, at) => {
