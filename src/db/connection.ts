@@ -250,6 +250,27 @@ function recordServerParameters(client: Client): void {
   });
 }
 
+/**
+ * Whether the session reads a backslash in a '…' string as an escape
+ * (standard_conforming_strings off): the server reports the setting at
+ * startup and whenever it changes (it is one of the reported parameters,
+ * https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-ASYNC),
+ * so what a migration's SET did is known after its round trip, however it was
+ * written. Undefined for a client not connected here (a caller's own):
+ * changes are followed from now on, but the value at connect was not seen.
+ */
+export function reportedEscapeStrings(db: unknown): boolean | undefined {
+  let reported = serverParameters.get(db as object);
+  if (!reported) {
+    const connection = (db as { connection?: { on?: unknown } } | null)?.connection;
+    if (typeof connection?.on !== 'function') return undefined;
+    recordServerParameters(db as Client);
+    reported = serverParameters.get(db as object)!;
+  }
+  const value = reported.get('standard_conforming_strings');
+  return value === undefined ? undefined : value !== 'on';
+}
+
 /** '15.4 (Debian 15.4-1)' → 150004; '9.6.24' → 90624; '18beta1' → 180000. */
 export function versionNumberOf(version: string): number {
   const [major = 0, minor = 0, patch = 0] = (/^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(version) ?? []).slice(1).map((n) => Number(n ?? 0));

@@ -16,7 +16,7 @@
  * batch starts `not-run` and moves to `applied`/`reverted`, `failed` or
  * `rolled-back`, so the run's report is this ledger, whatever stopped it.
  */
-import { migrationSearchPathSql, pinSearchPath, pinSearchPathSql, sleep, useMigrationSearchPath } from './connection.js';
+import { migrationSearchPathSql, pinSearchPath, pinSearchPathSql, reportedEscapeStrings, sleep, useMigrationSearchPath } from './connection.js';
 import {
   HistoryWriteError,
   InterruptedError,
@@ -226,8 +226,8 @@ class BatchRun {
   private opening: PendingOpening | null = null;
   /** The open transaction's last round trip restored the runner's settings (BatchOptions.onEnd). */
   private restored = false;
-  /** A '…' string's backslash may be an escape for the server (readStringSetting). */
-  private escapedStrings = false;
+  /** standard_conforming_strings was off at the start, for a client whose report was not seen (readEscapeStrings). */
+  private escapeStringsAtStart = false;
 
   constructor(
     private readonly direction: 'up' | 'down',
@@ -332,7 +332,7 @@ class BatchRun {
   /** Every file of the batch loaded and checked before anything runs. */
   private async loadAndCheck(allFiles: readonly MigrationFile[]): Promise<void> {
     this.loaded = await loadBatch(this.batch, allFiles);
-    await this.readStringSetting();
+    await this.readEscapeStrings();
     for (const [index, file] of this.batch.entries()) {
       const module = this.loaded.modules.get(file.name)!;
       const section = module.sqlText?.[this.direction];
@@ -351,29 +351,40 @@ class BatchRun {
   }
 
   /**
-   * Whether '…' strings may read differently than the checks read them
-   * (refuseEscapedStrings): standard_conforming_strings is off in this
-   * session, or a migration of the batch names the setting (and may turn it
-   * off for those after it). Asked of the server only where a migration may
-   * send a backslash: a .sql text holding one, or a JS/TS migration.
+   * For a client whose startup report this runner did not see (one the
+   * caller connected), standard_conforming_strings is asked once, where a
+   * migration may send a backslash: a .sql text holding one, or a JS/TS
+   * migration. Changes after that come in the server's reports.
    */
-  private async readStringSetting(): Promise<void> {
+  private async readEscapeStrings(): Promise<void> {
+    const { db } = this.options;
+    if (reportedEscapeStrings(db) !== undefined) return;
     const sql = this.batch.filter((file) => file.extension === '.sql').map((file) => this.loaded.modules.get(file.name)!.sqlText?.[this.direction] ?? '');
-    if (sql.some(mayTurnOffStrings)) {
-      this.escapedStrings = true;
-      return;
-    }
     if (sql.length === this.batch.length && !sql.some((text) => text.includes('\\'))) return;
     const { rows } = await this.runnerStatement('reading standard_conforming_strings', () =>
-      this.options.db.query<{ on: boolean }>(`SELECT pg_catalog.current_setting('standard_conforming_strings') OPERATOR(pg_catalog.=) 'on' AS on`),
+      db.query<{ on: boolean }>(`SELECT pg_catalog.current_setting('standard_conforming_strings') OPERATOR(pg_catalog.=) 'on' AS on`),
     );
-    this.escapedStrings = rows[0]?.on !== true;
+    this.escapeStringsAtStart = rows[0]?.on !== true;
   }
 
-  /** refuseEscapedStrings where strings may read differently; SQL that names the setting makes it so for what comes after. */
+  /**
+   * refuseEscapedStrings while the session reads a '…' string's backslash as
+   * an escape: checked before anything runs, and again right before each
+   * migration's SQL is sent, for one sent before it may have turned the
+   * setting off (the server reads a round trip's text with the setting it
+   * has when the round trip starts).
+   */
   private async checkEscapedStrings(file: MigrationFile, text: string, line: number | null): Promise<void> {
-    if (this.escapedStrings) await refuseEscapedStrings(file, text, line);
-    else if (mayTurnOffStrings(text)) this.escapedStrings = true;
+    if (reportedEscapeStrings(this.options.db) ?? this.escapeStringsAtStart) await refuseEscapedStrings(file, text, line);
+  }
+
+  /** checkEscapedStrings on what a built migration sends: a .sql file's section, where its lines are known. */
+  private async checkSentStrings(part: BuiltPart): Promise<void> {
+    const file = this.batch[part.index]!;
+    const module = this.loaded.modules.get(file.name)!;
+    const section = module.sqlText?.[this.direction];
+    if (section != null) await this.checkEscapedStrings(file, section, module.sqlFacts![this.direction]!.line);
+    else for (const step of part.built.sql) await this.checkEscapedStrings(file, step, null);
   }
 
   private async segmentWithRetries(start: number): Promise<number> {
@@ -512,7 +523,6 @@ class BatchRun {
     try {
       const builderDb = file.extension === '.sql' ? db : migrationDb;
       const built = await this.stopper.guard(buildChecked(file, module, this.direction, builderDb, this.loaded, logger), deadline);
-      if (file.extension !== '.sql') for (const step of built.sql) await this.checkEscapedStrings(file, step, null);
       if (flushError) throw flushError;
       // SQL sent through pgm.db that added an enum value ends the transaction after it too.
       const checked: BuiltMigration = enumValue && !built.addsEnumValue ? { ...built, addsEnumValue: true } : built;
@@ -532,6 +542,7 @@ class BatchRun {
    */
   private async sendGroup(group: readonly BuiltPart[], records: AppliedRecord[], last: boolean, opening: PendingOpening | null = null): Promise<void> {
     const { db, onEnd, onBegin } = this.options;
+    for (const part of group) await this.checkSentStrings(part);
     // The transaction's last round trip also restores the runner's settings and takes onEnd's value, where asked.
     const trailer = last && onEnd ? { statements: pinSearchPathSql('RESET ROLE'), select: onEnd.sql() } : null;
     this.setRunning(group[0]!.index);
@@ -722,6 +733,7 @@ class BatchRun {
     const statements = part.built.sql;
     let done = 0;
     try {
+      await this.checkSentStrings(part);
       await useMigrationSearchPath(db, this.options.where.schema);
       if (ddlLockTimeoutMs > 0) await db.query(`SELECT pg_catalog.set_config('lock_timeout', $1, false)`, [`${ddlLockTimeoutMs}ms`]);
       for (const statement of statements) {
@@ -845,16 +857,6 @@ class BatchRun {
     }
   }
 
-}
-
-/**
- * SQL that names the setting may turn it off for the session, but for
- * `SET standard_conforming_strings = on`, which pg_dump writes at the top of
- * every dump (a baseline migration is often one).
- */
-function mayTurnOffStrings(text: string): boolean {
-  const named = text.match(/standard_conforming_strings/gi)?.length ?? 0;
-  return named > (text.match(/standard_conforming_strings\s*(?:=|\bto\b)\s*'?(?:on|true)'?(?![\w'])/gi)?.length ?? 0);
 }
 
 /**

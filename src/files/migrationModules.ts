@@ -382,7 +382,7 @@ export async function refuseEscapedStrings(file: MigrationFile, text: string, li
   const said = text.slice(text.lastIndexOf('\n', at - 1) + 1, end < 0 ? undefined : end).trim().slice(0, 60);
   const where = line === null ? `${file.fileName}: ${said}` : `${file.fileName}:${line + lineAt(text, at) - 1}: ${said}`;
   throw new MigrationFileError(
-    `${where} has a backslash in a '…' string, and standard_conforming_strings is off for this run: the server reads it as an escape, ` +
+    `${where} has a backslash in a '…' string, and standard_conforming_strings is off in the runner's session: the server reads it as an escape, ` +
       `the checks before running as PostgreSQL does by default, so they cannot tell where the statements after it end`,
     file.path,
     { hint: "write it as E'…', read the same on either setting (its backslashes are escapes, as they are in this one now), or turn standard_conforming_strings on" },

@@ -93,9 +93,11 @@ export async function parseStatements(text: string): Promise<ParsedStatement[] |
  * identifier up to PostgreSQL 15, a reserved word in the parser's 18), and
  * then runs its COMMIT as any other. The lexer knows strings, dollar quotes
  * and comments in every supported major; statements end at a `;` outside
- * parentheses and outside the BEGIN … END body of a CREATE FUNCTION or
- * PROCEDURE, by psql's own rule (psqlscan.l, the begin_depth it keeps:
- * https://github.com/postgres/postgres/blob/master/src/fe_utils/psqlscan.l).
+ * parentheses and outside the BEGIN ATOMIC … END body of a CREATE FUNCTION
+ * or PROCEDURE (the grammar's routine_body; psql keeps a count of the same
+ * kind, begin_depth in
+ * https://github.com/postgres/postgres/blob/master/src/fe_utils/psqlscan.l,
+ * but of every BEGIN).
  * Each is classified by its leading words, as the grammar's TransactionStmt
  * rules read them (gram.y). Null when even the lexer rejects the text: an
  * unterminated string or comment, which every server rejects too, or a
@@ -131,8 +133,8 @@ export async function scanStatements(text: string): Promise<ParsedStatement[] | 
     }
     const word = wordOf(piece, token);
     if (bodySemicolon !== null) {
-      // A routine's body holds no transaction control: where one follows a `;` there, the body was not one
-      // (a routine named begin misleads psql's count as well), and the statement ended at that `;`.
+      // A routine's body holds no transaction control: where one follows a `;` there, the count was wrong
+      // (text no server reads), and the statement ended at that `;`.
       if (word?.keyword && word.keyword !== 'end' && TRANSACTION_WORDS.has(word.keyword)) close(bodySemicolon);
       bodySemicolon = null;
     }
@@ -142,7 +144,9 @@ export async function scanStatements(text: string): Promise<ParsedStatement[] | 
     if (!word) continue;
     current.words.push(word);
     if (parentheses === 0 && isRoutineDefinition(current.words)) {
-      if (word.keyword === 'begin') bodyDepth++;
+      // The grammar's body is BEGIN ATOMIC … END (psql counts any BEGIN: a routine or a type named begin, or an
+      // alias, would hide an END after it); inside, a CASE ends with END too.
+      if (word.keyword === 'atomic' && current.words.at(-2)?.keyword === 'begin' && bodyDepth === 0) bodyDepth = 1;
       else if (word.keyword === 'case' && bodyDepth > 0) bodyDepth++;
       else if (word.keyword === 'end' && bodyDepth > 0) bodyDepth--;
     }
@@ -200,7 +204,7 @@ function wordOf(piece: string, token: Token): ScannedWord | null {
 /** The words a transaction-control statement starts with (those of KEYWORDS but VALUE). */
 const TRANSACTION_WORDS = new Set(['begin', 'start', 'commit', 'end', 'rollback', 'abort', 'savepoint', 'release', 'prepare']);
 
-/** psql's test: the statement so far starts CREATE [OR REPLACE] FUNCTION or PROCEDURE. */
+/** The statement so far starts CREATE [OR REPLACE] FUNCTION or PROCEDURE (psql's test too). */
 function isRoutineDefinition(words: readonly ScannedWord[]): boolean {
   const [a, b, c, d] = words.map((w) => w.keyword);
   const routine = (w: string | null | undefined) => w === 'function' || w === 'procedure';
@@ -246,7 +250,8 @@ function scannedControl(words: readonly ScannedWord[]): TransactionControl | nul
     case 'release':
       return { kind: 'release', savepoint: words[keyword(1) === 'savepoint' ? 2 : 1]?.name ?? '' };
     case 'prepare':
-      return keyword(1) === 'transaction' ? { kind: 'prepare-transaction' } : null;
+      // PREPARE TRANSACTION 'id' has no word after TRANSACTION; `PREPARE transaction AS …` prepares a statement of that name.
+      return keyword(1) === 'transaction' && words.length === 2 ? { kind: 'prepare-transaction' } : null;
     default:
       return null;
   }

@@ -200,16 +200,34 @@ describe('standard_conforming_strings off', () => {
     await expectNoLeftovers(db.name);
   });
 
-  test('a migration that turns it off makes the same so for the files after it', async () => {
+  // The server reports the setting whenever it changes, however the SQL that changed it was written: a migration
+  // sent after one that turned it off is checked as the server will read it, and the batch rolls back.
+  test.each([
+    ['pgm.db.query in a JS migration', '0001_off.js', `export const up = async (pgm) => { await pgm.db.query('SET standard_conforming_strings = off'); };\nexport const down = () => {};\n`],
+    ['set_config with a name the file builds', '0001_off.sql', "SELECT set_config('standard_' || 'conforming_strings', 'off', false);\n"],
+  ])('a migration that turns it off (%s) makes it so for the ones sent after it', async (_label, name, content) => {
     const dir = await migrationsDir({
-      '0001_off.sql': 'SET standard_conforming_strings = off;\n',
-      '0002_path.sql': "CREATE TABLE paths (v text DEFAULT 'C:\\dir');\n",
+      '0000_a.sql': 'CREATE TABLE a (id int);\n',
+      [name]: content,
+      // The grammar cannot read it (system_user), so it goes alone, in a round trip after 0001's.
+      '0002_hidden.sql': "CREATE TABLE system_user (id int);\nSELECT 'a\\', '; COMMIT; BEGIN; SELECT 1 --';\n",
     });
     const before = await dump(db.name);
     const r = await run(dir, 'auto');
     expect(r.code).toBe(2);
-    expectOneLineError(r, /0002_path\.sql:1: /);
+    expectOneLineError(r, /0002_hidden\.sql:2: SELECT 'a\\', '; COMMIT; BEGIN; SELECT 1 --'; has a backslash in a '…' string, and standard_conforming_strings is off in the runner's session/);
     expect(await dump(db.name)).toEqual(before);
+    await expectNoLeftovers(db.name);
+  });
+
+  test('naming the setting is not turning it off: SHOW, a comment, a SET … = on', async () => {
+    const dir = await migrationsDir({
+      '0001_names.sql': "-- standard_conforming_strings stays on here\nSHOW standard_conforming_strings;\nSET standard_conforming_strings = on;\n",
+      '0002_path.sql': "CREATE TABLE paths (v text DEFAULT 'C:\\dir');\n",
+    });
+    const r = await run(dir, 'auto');
+    expect(r.code).toBe(0);
+    expect(await db.query<{ d: string }>(`SELECT pg_get_expr(adbin, adrelid) AS d FROM pg_attrdef WHERE adrelid = 'paths'::regclass`)).toEqual([{ d: "'C:\\dir'::text" }]);
   });
 
   test("E'…' strings, dollar quotes and a pg_dump file's SET … = on run as they are, off or on", async () => {
