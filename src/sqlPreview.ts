@@ -9,7 +9,7 @@
  */
 import { planCommand, refusalOf, type RunCommand } from './core/commandPlanner.js';
 import { migrationsOf } from './core/plans.js';
-import { serverMajorOf, useMigrationSearchPath, withClient } from './db/connection.js';
+import { reportedEscapeStrings, serverMajorOf, useMigrationSearchPath, withClient } from './db/connection.js';
 import { inReadOnlyTransaction, transactionStatusOf } from './db/transaction.js';
 import { MigrationFileError, SqlPreviewError, describeCause, rejectAsRunnerError } from './core/errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './observe.js';
@@ -17,7 +17,7 @@ import { historyLocationOf } from './db/facts.js';
 import type { Queryable } from './core/types.js';
 import { createSilentLogger } from './config/logger.js';
 import { boundaryOf, buildChecked, loadBatch, missingDownRefusal } from './files/migrationBatch.js';
-import { checkBuiltSql, type BuiltMigration, type MigrationModule } from './files/migrationModules.js';
+import { checkBuiltSql, refuseEscapedStrings, type BuiltMigration, type MigrationModule } from './files/migrationModules.js';
 import { readMigrationFiles } from './files/migrationFiles.js';
 import { batchScript } from './sqlScript.js';
 import type { MigrationFile } from './core/types.js';
@@ -103,10 +103,21 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
  * after every query: past a COMMIT, the migration's next query would run,
  * and write, outside it.
  */
+/** standard_conforming_strings is off: as the server reported it, or, for a client whose report was not seen, as it says. */
+async function escapesStrings(client: Queryable): Promise<boolean> {
+  const reported = reportedEscapeStrings(client);
+  if (reported !== undefined) return reported;
+  const { rows } = await client.query<{ off: boolean }>(`SELECT pg_catalog.current_setting('standard_conforming_strings') OPERATOR(pg_catalog.<>) 'on' AS off`);
+  return rows[0]?.off === true;
+}
+
 function previewDb(client: Queryable, file: MigrationFile, earlierPending: readonly string[]): Queryable {
   return {
     query: async (text: string, values?: unknown[]) => {
-      await checkBuiltSql(file, [typeof text === 'string' ? text : String((text as { text?: unknown }).text ?? '')], 'sends through pgm.db');
+      const sent = typeof text === 'string' ? text : String((text as { text?: unknown }).text ?? '');
+      await checkBuiltSql(file, [sent], 'sends through pgm.db');
+      // As up checks it: with the setting off, the server may read a COMMIT the check above could not see.
+      if (await escapesStrings(client)) await refuseEscapedStrings(file, sent, null);
       let result: Awaited<ReturnType<Queryable['query']>>;
       try {
         result = await client.query(text, values);

@@ -23,6 +23,7 @@ import {
   isConnectionLoss,
   LockLostError,
   MigrationFailedError,
+  MigrationFileError,
   RunnerError,
   SchemaCheckError,
 } from '../core/errors.js';
@@ -374,17 +375,25 @@ class BatchRun {
    * setting off (the server reads a round trip's text with the setting it
    * has when the round trip starts).
    */
-  private async checkEscapedStrings(file: MigrationFile, text: string, line: number | null): Promise<void> {
-    if (reportedEscapeStrings(this.options.db) ?? this.escapeStringsAtStart) await refuseEscapedStrings(file, text, line);
+  private async checkEscapedStrings(file: MigrationFile, text: string, line: number | null, sending = false): Promise<void> {
+    if (!(reportedEscapeStrings(this.options.db) ?? this.escapeStringsAtStart)) return;
+    try {
+      await refuseEscapedStrings(file, text, line);
+    } catch (error) {
+      // As it is about to be sent, it is a failure of that migration (exit 1): others may have run, and what
+      // a commit let through is said as for any failure.
+      if (!sending || !(error instanceof MigrationFileError)) throw error;
+      throw new MigrationFailedError(file.name, this.direction, null, { cause: error, detail: error.message, hint: error.hint });
+    }
   }
 
-  /** checkEscapedStrings on what a built migration sends: a .sql file's section, where its lines are known. */
+  /** checkEscapedStrings on what a built migration sends (a .sql file's section, where its lines are known), as it is about to be sent. */
   private async checkSentStrings(part: BuiltPart): Promise<void> {
     const file = this.batch[part.index]!;
     const module = this.loaded.modules.get(file.name)!;
     const section = module.sqlText?.[this.direction];
-    if (section != null) await this.checkEscapedStrings(file, section, module.sqlFacts![this.direction]!.line);
-    else for (const step of part.built.sql) await this.checkEscapedStrings(file, step, null);
+    if (section != null) await this.checkEscapedStrings(file, section, module.sqlFacts![this.direction]!.line, true);
+    else await this.checkEscapedStrings(file, part.built.sql.join('\n'), null, true);
   }
 
   private async segmentWithRetries(start: number): Promise<number> {
@@ -514,7 +523,7 @@ class BatchRun {
         this.running = index;
         const text = typeof textOrConfig === 'string' ? textOrConfig : String((textOrConfig as { text?: unknown }).text ?? '');
         enumValue = (await checkBuiltSql(file, [text], 'sends through pgm.db')).addsEnumValue || enumValue;
-        await this.checkEscapedStrings(file, text, null);
+        await this.checkEscapedStrings(file, text, null, true);
         const result = await db.query(textOrConfig as string, values);
         this.expectTransaction(index);
         return result;
@@ -542,7 +551,7 @@ class BatchRun {
    */
   private async sendGroup(group: readonly BuiltPart[], records: AppliedRecord[], last: boolean, opening: PendingOpening | null = null): Promise<void> {
     const { db, onEnd, onBegin } = this.options;
-    for (const part of group) await this.checkSentStrings(part);
+    for (const part of group) await this.checkSentStrings(part).catch((error: unknown) => Promise.reject(new SegmentFailure(error, part.index)));
     // The transaction's last round trip also restores the runner's settings and takes onEnd's value, where asked.
     const trailer = last && onEnd ? { statements: pinSearchPathSql('RESET ROLE'), select: onEnd.sql() } : null;
     this.setRunning(group[0]!.index);
@@ -737,6 +746,8 @@ class BatchRun {
       await useMigrationSearchPath(db, this.options.where.schema);
       if (ddlLockTimeoutMs > 0) await db.query(`SELECT pg_catalog.set_config('lock_timeout', $1, false)`, [`${ddlLockTimeoutMs}ms`]);
       for (const statement of statements) {
+        // Each statement is a round trip of its own: one before it may have turned the setting off.
+        if (done > 0) await this.checkEscapedStrings(file, statement, null, true);
         await this.stopper.guard(db.query(statement), part.deadline);
         done++;
       }

@@ -98,7 +98,9 @@ export async function buildChecked(
       hint: 'write a down function',
     });
   }
-  const facts = await checkBuiltSql(file, built.sql);
+  // In a transaction its steps go to the server as one text, joined as src/db/roundTrips.ts joins them: a string or
+  // comment one step opens runs on into the next, so the text is checked as sent. Outside one, each is a query.
+  const facts = await checkBuiltSql(file, built.transactional ? [built.sql.join('\n')] : built.sql);
   return {
     ...built,
     ...(facts.addsEnumValue && { addsEnumValue: true as const }),

@@ -17,6 +17,7 @@ import type { Logger } from '../config/logger.js';
 import {
   backslashInString,
   blankStatement,
+  closesWhatItOpens,
   lineAt,
   mayControlTransactions,
   findPsqlOnly,
@@ -249,8 +250,9 @@ async function checkSection(
           hint: 'load the rows with INSERT … VALUES, or COPY FROM a file the server can read',
         });
   }
-  // Outside a transaction the statements run one by one, so they are always parsed.
-  if (!noTransaction && !mayControlTransactions(text)) return plain(null);
+  // Outside a transaction the statements run one by one, so they are always parsed. Inside, a text that leaves
+  // a string or comment open goes alone (closesWhatItOpens), where the server reads it as the checks did.
+  if (!noTransaction && !mayControlTransactions(text)) return plain(null, !(await closesWhatItOpens(text)));
   const parsed = await parseStatements(text);
   if (noTransaction) return plain(parsed, !parsed);
   // What the grammar rejects, the server it is written for may run: its transaction control is found with the
@@ -345,7 +347,10 @@ export async function checkBuiltSql(
   let enumValue = false;
   let opaque = false;
   for (const step of steps) {
-    if (!mayControlTransactions(step)) continue;
+    if (!mayControlTransactions(step)) {
+      opaque ||= !(await closesWhatItOpens(step));
+      continue;
+    }
     const parsed = await parseStatements(step);
     opaque ||= !parsed;
     // Unreadable to the grammar, the step may still be the server's SQL: its transaction control is found with the lexer.
@@ -385,7 +390,7 @@ export async function refuseEscapedStrings(file: MigrationFile, text: string, li
     `${where} has a backslash in a '…' string, and standard_conforming_strings is off in the runner's session: the server reads it as an escape, ` +
       `the checks before running as PostgreSQL does by default, so they cannot tell where the statements after it end`,
     file.path,
-    { hint: "write it as E'…', read the same on either setting (its backslashes are escapes, as they are in this one now), or turn standard_conforming_strings on" },
+    { hint: "write it as E'…', read the same on either setting (its backslashes are escapes, as they are in this one now), or turn standard_conforming_strings on for the database or role (ALTER DATABASE … SET standard_conforming_strings = on)" },
   );
 }
 

@@ -88,6 +88,18 @@ export async function parseStatements(text: string): Promise<ParsedStatement[] |
 }
 
 /**
+ * Whether every string, quoted name and comment `text` opens it also closes.
+ * The runner sends several migrations' SQL in one round trip, joined: one
+ * left open would run on into the next, and what the checks read of that one
+ * would not be what the server reads. A text without a quote, a `$`, a
+ * comment or a backslash opens none, and is not lexed.
+ */
+export async function closesWhatItOpens(text: string): Promise<boolean> {
+  if (!/['"$\\]|--|\/\*/.test(text)) return true;
+  return (await tokensOf(text)) !== null;
+}
+
+/**
  * The statements of a text the grammar rejects, found with PostgreSQL's lexer
  * instead: the server it is written for may accept it (`system_user` is an
  * identifier up to PostgreSQL 15, a reserved word in the parser's 18), and
@@ -112,6 +124,8 @@ export async function scanStatements(text: string): Promise<ParsedStatement[] | 
   let current: { start: number; words: ScannedWord[] } | null = null;
   let parentheses = 0;
   let bodyDepth = 0;
+  /** The token before this one, where it was a word: BEGIN ATOMIC is two words with nothing between. */
+  let previous: ScannedWord | null = null;
   /** Where the last `;` inside a routine's body is, while no token has followed it. */
   let bodySemicolon: number | null = null;
   // As the grammar's, a statement ends where its `;` starts (comments before it are in it); the last, where the text's trimmed end is.
@@ -129,9 +143,12 @@ export async function scanStatements(text: string): Promise<ParsedStatement[] | 
     if (piece === ';' && parentheses === 0) {
       if (bodyDepth === 0) close(from);
       else bodySemicolon = from;
+      previous = null;
       continue;
     }
     const word = wordOf(piece, token);
+    const before = previous;
+    previous = word;
     if (bodySemicolon !== null) {
       // A routine's body holds no transaction control: where one follows a `;` there, the count was wrong
       // (text no server reads), and the statement ended at that `;`.
@@ -146,7 +163,7 @@ export async function scanStatements(text: string): Promise<ParsedStatement[] | 
     if (parentheses === 0 && isRoutineDefinition(current.words)) {
       // The grammar's body is BEGIN ATOMIC … END (psql counts any BEGIN: a routine or a type named begin, or an
       // alias, would hide an END after it); inside, a CASE ends with END too.
-      if (word.keyword === 'atomic' && current.words.at(-2)?.keyword === 'begin' && bodyDepth === 0) bodyDepth = 1;
+      if (word.keyword === 'atomic' && before?.keyword === 'begin' && bodyDepth === 0) bodyDepth = 1;
       else if (word.keyword === 'case' && bodyDepth > 0) bodyDepth++;
       else if (word.keyword === 'end' && bodyDepth > 0) bodyDepth--;
     }
@@ -211,11 +228,13 @@ function isRoutineDefinition(words: readonly ScannedWord[]): boolean {
   return a === 'create' && (routine(b) || (b === 'or' && c === 'replace' && routine(d)));
 }
 
+const keywords = (words: readonly ScannedWord[]) => words.map((w) => w.keyword);
+
 function scannedStatement(text: string, start: number, end: number, words: readonly ScannedWord[]): ParsedStatement {
-  const keywords = words.map((w) => w.keyword);
+  const keyword = keywords(words);
   let addsValue = false;
-  if (keywords[0] === 'alter' && keywords[1] === 'type') {
-    for (let i = 2; i + 1 < keywords.length && !addsValue; i++) addsValue = keywords[i] === 'add' && keywords[i + 1] === 'value';
+  if (keyword[0] === 'alter' && keyword[1] === 'type') {
+    for (let i = 2; i + 1 < keyword.length && !addsValue; i++) addsValue = keyword[i] === 'add' && keyword[i + 1] === 'value';
   }
   return { start, end, line: lineAt(text, start), control: scannedControl(words), addsEnumValue: addsValue };
 }
@@ -250,8 +269,8 @@ function scannedControl(words: readonly ScannedWord[]): TransactionControl | nul
     case 'release':
       return { kind: 'release', savepoint: words[keyword(1) === 'savepoint' ? 2 : 1]?.name ?? '' };
     case 'prepare':
-      // PREPARE TRANSACTION 'id' has no word after TRANSACTION; `PREPARE transaction AS …` prepares a statement of that name.
-      return keyword(1) === 'transaction' && words.length === 2 ? { kind: 'prepare-transaction' } : null;
+      // PREPARE TRANSACTION 'id' (U&'id' UESCAPE '!' too) has no AS, a reserved word; `PREPARE transaction AS …` prepares a statement of that name.
+      return keyword(1) === 'transaction' && !keywords(words).includes('as') ? { kind: 'prepare-transaction' } : null;
     default:
       return null;
   }

@@ -165,6 +165,33 @@ describe('transaction control in a JS migration', () => {
     await expectNoLeftovers(db.name);
   });
 
+  // A migration's pgm.sql steps go to the server as one text: a comment (or string) one step opens and the next
+  // closes hides nothing from the check, which reads them joined, as sent.
+  test('a COMMIT between pgm.sql steps, in a comment one step opens and the next closes, is refused before anything runs', async () => {
+    const dir = await migrationsDir({
+      '0001_a.sql': 'CREATE TABLE a (id int);\n',
+      '0002_split.js': `export const up = (pgm) => { pgm.sql('SELECT 1; /*'); pgm.sql("SELECT '*/ COMMIT; /*'"); pgm.sql('*/ SELECT 1'); };\nexport const down = () => {};\n`,
+    });
+    const before = await dump(db.name);
+    const r = await run(dir, 'auto');
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /0002_split\.js builds COMMIT, which would end/);
+    expect(await dump(db.name)).toEqual(before);
+  });
+
+  // A file that leaves a comment open would run on into the next migration's SQL in a shared round trip: it goes alone.
+  test('a .sql file that leaves a comment open runs alone: the server refuses it, and nothing after it is read into it', async () => {
+    const dir = await migrationsDir({
+      '0001_open.sql': 'CREATE TABLE a (id int); /*\n',
+      '0002_closes.sql': '*/ CREATE TABLE b (id int);\n',
+    });
+    const before = await dump(db.name);
+    const r = await run(dir, 'auto');
+    expect(r.code).toBe(1);
+    expectOneLineError(r, /migration 0001_open \(up\) failed: unterminated \/\* comment/);
+    expect(await dump(db.name)).toEqual(before);
+  });
+
   // A query config whose text changes between reads: the runner copies it once, so the text it checks is the
   // text the driver sends (a COMMIT appearing on the driver's read would otherwise go unchecked).
   test('pgm.db sends the text it checked, whatever reading it again would give', async () => {
@@ -187,13 +214,14 @@ describe('standard_conforming_strings off', () => {
 
   test.each([
     ['a .sql file written for psql', '0002_quotes.sql', "BEGIN;\nINSERT INTO a VALUES (1);\nINSERT INTO notes VALUES ('it\\'s');\nCOMMIT;\n", /0002_quotes\.sql:3: INSERT INTO notes VALUES \('it\\'s'\); has a backslash in a '…' string, and standard_conforming_strings is off/],
-    ['SQL a JS migration builds', '0002_quotes.js', `export const up = (pgm) => { pgm.sql("SELECT 'a\\\\', '; COMMIT; SELECT 1 --'"); };\nexport const down = () => {};\n`, /0002_quotes\.js: SELECT 'a\\', '; COMMIT; SELECT 1 --'; has a backslash in a '…' string/],
-  ])('a backslash in a \'…\' string (%s) is refused before anything runs', async (_label, name, content, culprit) => {
+    // Built when its turn comes, it fails as it is about to be sent: the batch rolls back.
+    ['SQL a JS migration builds', '0002_quotes.js', `export const up = (pgm) => { pgm.sql("SELECT 'a\\\\', '; COMMIT; SELECT 1 --'"); };\nexport const down = () => {};\n`, /migration 0002_quotes \(up\) failed: 0002_quotes\.js: SELECT 'a\\', '; COMMIT; SELECT 1 --'; has a backslash in a '…' string/],
+  ])('a backslash in a \'…\' string (%s) is refused, and nothing of the batch stays', async (_label, name, content, culprit) => {
     await turnOff();
     const dir = await migrationsDir({ '0001_a.sql': 'CREATE TABLE a (id int);\nCREATE TABLE notes (v text);\n', [name]: content, '0003_c.sql': 'CREATE TABLE c (id int);\n' });
     const before = await dump(db.name);
     const r = await run(dir, 'auto');
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(name.endsWith('.js') ? 1 : 2);
     expectOneLineError(r, culprit);
     expect(r.stderr).toMatch(/write it as E'…'/);
     expect(await dump(db.name)).toEqual(before);
@@ -205,7 +233,7 @@ describe('standard_conforming_strings off', () => {
   test.each([
     ['pgm.db.query in a JS migration', '0001_off.js', `export const up = async (pgm) => { await pgm.db.query('SET standard_conforming_strings = off'); };\nexport const down = () => {};\n`],
     ['set_config with a name the file builds', '0001_off.sql', "SELECT set_config('standard_' || 'conforming_strings', 'off', false);\n"],
-  ])('a migration that turns it off (%s) makes it so for the ones sent after it', async (_label, name, content) => {
+  ])('a migration that turns it off (%s) makes it so for the ones sent after it: that one fails, the batch rolls back', async (_label, name, content) => {
     const dir = await migrationsDir({
       '0000_a.sql': 'CREATE TABLE a (id int);\n',
       [name]: content,
@@ -214,10 +242,50 @@ describe('standard_conforming_strings off', () => {
     });
     const before = await dump(db.name);
     const r = await run(dir, 'auto');
-    expect(r.code).toBe(2);
-    expectOneLineError(r, /0002_hidden\.sql:2: SELECT 'a\\', '; COMMIT; BEGIN; SELECT 1 --'; has a backslash in a '…' string, and standard_conforming_strings is off in the runner's session/);
+    expect(r.code).toBe(1);
+    expectOneLineError(r, /migration 0002_hidden \(up\) failed: 0002_hidden\.sql:2: SELECT 'a\\', '; COMMIT; BEGIN; SELECT 1 --'; has a backslash in a '…' string, and standard_conforming_strings is off in the runner's session/);
     expect(await dump(db.name)).toEqual(before);
     await expectNoLeftovers(db.name);
+  });
+
+  // Refused as it is about to be sent, after a migration that committed (an added enum value commits its
+  // transaction): a failure of that migration, exit 1, the committed ones recorded.
+  test('refused after a commit: the migration fails (exit 1), what committed before it stays recorded', async () => {
+    const dir = await migrationsDir({
+      '0001_mood.sql': "CREATE TYPE mood AS ENUM ('a');\n",
+      '0002_off.sql': "ALTER TYPE mood ADD VALUE 'b';\nSET standard_conforming_strings = off;\n",
+      '0003_path.sql': "CREATE TABLE paths (v text DEFAULT 'C:\\dir');\n",
+    });
+    const r = await run(dir, 'auto', '--json');
+    expect(r.code).toBe(1);
+    expectOneLineError(r, /migration 0003_path \(up\) failed: 0003_path\.sql:1: CREATE TABLE paths .* has a backslash in a '…' string, and standard_conforming_strings is off in the runner's session/);
+    expect(statuses(r)).toEqual(['0001_mood:applied', '0002_off:applied', '0003_path:failed']);
+    expect(await historyNames(db)).toEqual(['0001_mood', '0002_off']);
+    expect(await tables()).not.toContain('paths');
+  });
+
+  test('a -- migrate:no-transaction file is checked statement by statement: its own SET turns it off for the next', async () => {
+    const dir = await migrationsDir({
+      '0001_alone.sql': "-- migrate:no-transaction\nSET standard_conforming_strings = off;\nCREATE TABLE paths (v text DEFAULT 'C:\\dir');\n",
+    });
+    const r = await run(dir, 'auto');
+    expect(r.code).toBe(1);
+    expectOneLineError(r, /migration 0001_alone \(up\) failed: 0001_alone\.sql: CREATE TABLE paths .* has a backslash in a '…' string/);
+    expect(await tables()).not.toContain('paths');
+  });
+
+  // sql builds a JS migration, whose pgm.db queries run in a READ ONLY transaction: a COMMIT the server reads
+  // there would let what follows write.
+  test('sql refuses what up refuses: a pgm.db query with a backslash in a \'…\' string is not sent, and nothing is written', async () => {
+    await turnOff();
+    const dir = await migrationsDir({
+      '0001_reads.js': `export const up = async (pgm) => { await pgm.db.query("SELECT 'a\\\\', '; COMMIT; CREATE TABLE written_by_sql (id int); SELECT 1 --'"); };\nexport const down = () => {};\n`,
+    });
+    const before = await dump(db.name);
+    const r = await run(dir, 'sql');
+    expect(r.code).toBe(2);
+    expectOneLineError(r, /0001_reads\.js: SELECT 'a\\', '; COMMIT; CREATE TABLE written_by_sql .* has a backslash in a '…' string/);
+    expect(await dump(db.name)).toEqual(before);
   });
 
   test('naming the setting is not turning it off: SHOW, a comment, a SET … = on', async () => {

@@ -79,6 +79,9 @@ describe('scanStatements: the lexer\'s reading, for text the grammar rejects', (
     'CREATE FUNCTION f() RETURNS begin LANGUAGE sql AS $$ SELECT 1 $$; END',
     'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1 AS begin; END; END',
     "PREPARE transaction AS SELECT 1; PREPARE TRANSACTION 'x'",
+    "PREPARE TRANSACTION U&'x' UESCAPE '!'; PREPARE transaction (int) AS SELECT $1",
+    // BEGIN ATOMIC is two words with nothing between: a routine begin.atomic has no body to hide an END in.
+    "CREATE FUNCTION begin.atomic() RETURNS int LANGUAGE sql AS 'SELECT 1'; END",
     'BEGIN ; SELECT 1 /* c */ ;\nCOMMIT /* done */ ;',
     'SELECT (1); SELECT 2 -- no terminator',
   ])('agrees with the grammar: %s', async (text) => {
@@ -201,6 +204,18 @@ describe('loading a .sql migration', () => {
     expect(module.sqlText!.up).toBe(`-- Up Migration\n      \n${up.split('\n').slice(1, -2).join('\n')}\n       \n`);
     // Still opaque: the grammar could not read it, so it goes to the server alone.
     expect(module.sqlFacts).toMatchObject({ up: { unwrapped: true, opaque: true, addsEnumValue: true, statements: null }, down: { opaque: false } });
+  });
+
+  test.each([
+    ['a comment', 'CREATE TABLE a (id int); /*\n'],
+    ['a string', "INSERT INTO t VALUES ('x);\n"],
+    ['a dollar quote', 'SELECT $$x;\n'],
+  ])('a section that leaves %s open runs alone: joined to the next, it would run on into it', async (_label, content) => {
+    expect((await load(content)).sqlFacts).toMatchObject({ up: { opaque: true } });
+  });
+
+  test('a section that closes what it opens does not', async () => {
+    expect((await load("INSERT INTO t VALUES ('x', $$y$$); -- done\n")).sqlFacts).toMatchObject({ up: { opaque: false } });
   });
 
   test('-- migrate:no-transaction: statements one by one, transaction control left to the file', async () => {
