@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBlankSql, loadMigrationModule } from '../../src/files/migrationModules.js';
-import { backslashInString, blankStatement, mayControlTransactions, parseStatements, scanStatements } from '../../src/files/sqlStatements.js';
+import { backslashInString, blankStatement, closesWhatItOpens, mayControlTransactions, parseStatements, scanStatements } from '../../src/files/sqlStatements.js';
 import type { MigrationFile } from '../../src/core/types.js';
 
 describe('the keyword prefilter is a superset: every text with transaction control or ADD VALUE matches it', () => {
@@ -133,6 +133,24 @@ describe("backslashInString: where standard_conforming_strings off would read a 
   ])('the first string that reads otherwise: %s', async (_label, text, at) => {
     expect(await backslashInString(text)).toBe(text.indexOf(at));
   });
+});
+
+// Read by hand where the text has no $ and no backslash, else by the lexer: both must say what the lexer says.
+test.each([
+  ['', true],
+  ["SELECT 'it''s', \"a\"\"b\" -- don't", true],
+  ["SELECT 1 /* a /* nested */ 'comment */", true],
+  ["SELECT 'x", false],
+  ['SELECT "x', false],
+  ['SELECT 1 /* a /* nested */', false],
+  ["SELECT 1 -- x\nSELECT 'y", false],
+  ["SELECT '--', '/*'", true],
+  ["SELECT $$x$$, E'\\n', $1", true],
+  ['SELECT $$x', false],
+  ["SELECT E'\\'", false],
+])('closesWhatItOpens(%j) is %s, as the lexer says', async (text, closes) => {
+  expect(await closesWhatItOpens(text)).toBe(closes);
+  expect(await scanStatements(text)).toEqual(closes ? expect.anything() : null);
 });
 
 test.each([
