@@ -93,6 +93,14 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
   });
 }
 
+/** standard_conforming_strings is off: as the server reported it, or, for a client whose report was not seen, as it says. */
+async function escapesStrings(client: Queryable): Promise<boolean> {
+  const reported = reportedEscapeStrings(client);
+  if (reported !== undefined) return reported;
+  const { rows } = await client.query<{ off: boolean }>(`SELECT pg_catalog.current_setting('standard_conforming_strings') OPERATOR(pg_catalog.<>) 'on' AS off`);
+  return rows[0]?.off === true;
+}
+
 /**
  * The connection a migration's pgm.db queries while sql builds it, inside
  * its READ ONLY transaction. sql runs no migration, so a query that reads
@@ -103,14 +111,6 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
  * after every query: past a COMMIT, the migration's next query would run,
  * and write, outside it.
  */
-/** standard_conforming_strings is off: as the server reported it, or, for a client whose report was not seen, as it says. */
-async function escapesStrings(client: Queryable): Promise<boolean> {
-  const reported = reportedEscapeStrings(client);
-  if (reported !== undefined) return reported;
-  const { rows } = await client.query<{ off: boolean }>(`SELECT pg_catalog.current_setting('standard_conforming_strings') OPERATOR(pg_catalog.<>) 'on' AS off`);
-  return rows[0]?.off === true;
-}
-
 function previewDb(client: Queryable, file: MigrationFile, earlierPending: readonly string[]): Queryable {
   return {
     query: async (text: string, values?: unknown[]) => {

@@ -377,8 +377,10 @@ export async function checkBuiltSql(
  * PostgreSQL does by default (src/files/sqlStatements.ts
  * backslashInString): where the two readings may part, the checks cannot
  * tell where the text's statements end, nor see a COMMIT after that
- * string. Refused before it runs (exit 2); `line` is where the text starts
- * in the file, for a .sql section (else the string is quoted).
+ * string. Refused with the line that holds the string (exit 2; where the
+ * SQL is about to be sent, src/db/execute.ts makes it a failure of its
+ * migration); `line` is where the text starts in the file, for a .sql
+ * section, so the message says `file:line`.
  */
 export async function refuseEscapedStrings(file: MigrationFile, text: string, line: number | null): Promise<void> {
   const at = await backslashInString(text);
