@@ -9,7 +9,7 @@
  */
 import { planCommand, refusalOf, type RunCommand } from './core/commandPlanner.js';
 import { migrationsOf } from './core/plans.js';
-import { reportedEscapeStrings, serverMajorOf, useMigrationSearchPath, withClient } from './db/connection.js';
+import { askEscapeStrings, reportedEscapeStrings, serverMajorOf, useMigrationSearchPath, withClient } from './db/connection.js';
 import { inReadOnlyTransaction, transactionStatusOf } from './db/transaction.js';
 import { MigrationFileError, SqlPreviewError, describeCause, rejectAsRunnerError } from './core/errors.js';
 import { connectFor, observe, settingsOf, type RunnerOptions } from './observe.js';
@@ -95,10 +95,7 @@ export async function previewSql(options: RunnerOptions & { readonly target?: st
 
 /** standard_conforming_strings is off: as the server reported it, or, for a client whose report was not seen, as it says. */
 async function escapesStrings(client: Queryable): Promise<boolean> {
-  const reported = reportedEscapeStrings(client);
-  if (reported !== undefined) return reported;
-  const { rows } = await client.query<{ off: boolean }>(`SELECT pg_catalog.current_setting('standard_conforming_strings') OPERATOR(pg_catalog.<>) 'on' AS off`);
-  return rows[0]?.off === true;
+  return reportedEscapeStrings(client) ?? (await askEscapeStrings(client));
 }
 
 /**

@@ -271,6 +271,12 @@ export function reportedEscapeStrings(db: unknown): boolean | undefined {
   return value === undefined ? undefined : value !== 'on';
 }
 
+/** standard_conforming_strings is off, as the session says: for a client whose report was not seen (reportedEscapeStrings). */
+export async function askEscapeStrings(db: { query<R>(text: string): Promise<{ rows: R[] }> }): Promise<boolean> {
+  const { rows } = await db.query<{ off: boolean }>(`SELECT pg_catalog.current_setting('standard_conforming_strings') OPERATOR(pg_catalog.<>) 'on' AS off`);
+  return rows[0]?.off === true;
+}
+
 /** '15.4 (Debian 15.4-1)' → 150004; '9.6.24' → 90624; '18beta1' → 180000. */
 export function versionNumberOf(version: string): number {
   const [major = 0, minor = 0, patch = 0] = (/^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(version) ?? []).slice(1).map((n) => Number(n ?? 0));

@@ -16,7 +16,7 @@
  * batch starts `not-run` and moves to `applied`/`reverted`, `failed` or
  * `rolled-back`, so the run's report is this ledger, whatever stopped it.
  */
-import { migrationSearchPathSql, pinSearchPath, pinSearchPathSql, reportedEscapeStrings, sleep, useMigrationSearchPath } from './connection.js';
+import { askEscapeStrings, migrationSearchPathSql, pinSearchPath, pinSearchPathSql, reportedEscapeStrings, sleep, useMigrationSearchPath } from './connection.js';
 import {
   HistoryWriteError,
   InterruptedError,
@@ -362,10 +362,7 @@ class BatchRun {
     if (reportedEscapeStrings(db) !== undefined) return;
     const sql = this.batch.filter((file) => file.extension === '.sql').map((file) => this.loaded.modules.get(file.name)!.sqlText?.[this.direction] ?? '');
     if (sql.length === this.batch.length && !sql.some((text) => text.includes('\\'))) return;
-    const { rows } = await this.runnerStatement('reading standard_conforming_strings', () =>
-      db.query<{ on: boolean }>(`SELECT pg_catalog.current_setting('standard_conforming_strings') OPERATOR(pg_catalog.=) 'on' AS on`),
-    );
-    this.escapeStringsAtStart = rows[0]?.on !== true;
+    this.escapeStringsAtStart = await this.runnerStatement('reading standard_conforming_strings', () => askEscapeStrings(db));
   }
 
   /**
