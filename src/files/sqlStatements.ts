@@ -143,10 +143,12 @@ export async function closesWhatItOpens(text: string): Promise<boolean> {
  * https://github.com/postgres/postgres/blob/master/src/fe_utils/psqlscan.l,
  * but of every BEGIN).
  * Each is classified by its leading words, as the grammar's TransactionStmt
- * rules read them (gram.y). Null when even the lexer rejects the text: an
- * unterminated string or comment, which every server rejects too, or a
- * number with letters after it (`1abc`), which 13 and 14 read as a number
- * and an alias: there the server's transaction status is the check.
+ * rules read them (gram.y). A number with letters after it (`1abc`) is read
+ * as 13 and 14 read it, the number and then a name (lexAsUpTo14). Null when
+ * even the lexer rejects the text: an unterminated string or comment, which
+ * every server rejects too; or such a number after a grammar error, where
+ * nothing says where it is: there the server's transaction status is the
+ * check.
  */
 export async function scanStatements(text: string): Promise<ParsedStatement[] | null> {
   if (!text.trim()) return [];
@@ -215,26 +217,87 @@ interface Token {
 /**
  * The lexer's tokens of `text`, or null where it rejects the text. Its
  * offsets count UTF-8 bytes: converted in one pass, as the tokens come in
- * order (charOffsetOf would decode the text up to each).
+ * order (charOffsetOf would decode the text up to each), then back to the
+ * text as it was where a space was put between a number and a name
+ * (lexAsUpTo14).
  */
 async function tokensOf(text: string): Promise<Token[] | null> {
   const parser = await loadParser();
-  let raw: readonly Token[];
-  try {
-    raw = parser.scanSync(text).tokens;
-  } catch {
-    return null;
-  }
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length === text.length) return [...raw];
+  const lexed = lexAsUpTo14(parser, text);
+  if (!lexed) return null;
+  const bytes = Buffer.from(lexed.text, 'utf8');
   let byte = 0;
   let char = 0;
-  const toChar = (to: number) => {
-    char += bytes.subarray(byte, to).toString('utf8').length;
-    byte = to;
-    return char;
+  const toChar = bytes.length === lexed.text.length
+    ? (to: number) => to
+    : (to: number) => {
+      char += bytes.subarray(byte, to).toString('utf8').length;
+      byte = to;
+      return char;
+    };
+  let spacesBefore = 0;
+  const { spaces } = lexed;
+  // A token never starts on a space put in; a number's ends where one is, and counts none from it.
+  const toText = (at: number) => {
+    while (spacesBefore < spaces.length && spaces[spacesBefore]! < at) spacesBefore++;
+    return at - spacesBefore;
   };
-  return raw.map((token) => ({ ...token, start: toChar(token.start), end: toChar(token.end) }));
+  return lexed.tokens.map((token) => {
+    const start = toChar(token.start);
+    const end = toChar(token.end);
+    return { ...token, start: toText(start), end: toText(end) };
+  });
+}
+
+/**
+ * The lexer's tokens, read as PostgreSQL 13 and 14 read the text: up to 14 a
+ * number with letters after it (`1abc`, `0x1f`, `1_000`) is the number and
+ * then a name (`SELECT 1abc` is 1 AS abc), where the lexer, as servers from
+ * 15 on, rejects it ("trailing junk after numeric literal":
+ * https://www.postgresql.org/docs/15/release-15.html, "Prevent numeric
+ * literals from having non-numeric trailing characters"). So that a COMMIT
+ * after one is read as such, a space goes where 14's number ends, at each
+ * place the grammar names, and the text is lexed again; `spaces` holds where
+ * each went, in the text lexed. Null where the lexer rejects the text for
+ * another reason (an unterminated string or comment), or where the grammar
+ * stops on an error before the number, and cannot say where it is.
+ */
+function lexAsUpTo14(parser: LibPgQuery, text: string): { text: string; tokens: readonly Token[]; spaces: number[] } | null {
+  let lexed = text;
+  const spaces: number[] = [];
+  for (let tries = 0; tries <= MAX_NUMBERS_READ_AS_14; tries++) {
+    try {
+      return { text: lexed, tokens: parser.scanSync(lexed).tokens, spaces };
+    } catch {
+      // Where the lexer stopped, only the grammar's error says.
+    }
+    const at = numberEndBefore14Name(parser, lexed);
+    if (at === null) return null;
+    lexed = `${lexed.slice(0, at)} ${lexed.slice(at)}`;
+    spaces.push(at);
+  }
+  return null;
+}
+
+/** Each one costs a parse and a lexing of the whole text; past this many, the server's transaction status is the check. */
+const MAX_NUMBERS_READ_AS_14 = 64;
+
+/** A number as scan.l read it up to 14: digits, a decimal point, an exponent with its digits. */
+const NUMBER_UP_TO_14 = /^(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?/;
+
+/** Where, in `text`, the number the grammar calls trailing junk ends as 14 read it; null for any other error, or none. */
+function numberEndBefore14Name(parser: LibPgQuery, text: string): number | null {
+  try {
+    parser.parseSync(text);
+    return null;
+  } catch (error) {
+    const details = (error as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
+    const at = details?.cursorPosition;
+    if (!details?.message?.startsWith('trailing junk after numeric literal') || at === undefined) return null;
+    // A character offset (findPsqlOnly's too); where it does not land on the number, nothing is guessed.
+    const number = NUMBER_UP_TO_14.exec(text.slice(at))?.[0];
+    return number && at + number.length < text.length ? at + number.length : null;
+  }
 }
 
 /** A word of a scanned statement: `keyword` is set for an unquoted word (lower-cased); `name` is the identifier it would be. */
