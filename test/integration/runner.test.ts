@@ -740,6 +740,26 @@ describe('sql', () => {
     expect(await advisoryLocks()).toEqual([]);
   });
 
+  // With standard_conforming_strings off, a '…' string with a backslash ends elsewhere than the checks read it
+  // (README "Transaction control in migrations"): the script sets it on at its top, for a session that has it
+  // off, and again before a migration with such a string, which one before it may have turned off.
+  test('the script reads its strings as the checks did, in a session with standard_conforming_strings off', async () => {
+    await folder.write('0004_paths.sql', "CREATE TABLE paths (p text, q text);\nINSERT INTO paths VALUES ('C:\\dir\\new');\n");
+    await folder.write('0005_off.sql', 'SET standard_conforming_strings = off;\n');
+    // Read with it off, the first string is "x', " and a DROP TABLE follows.
+    await folder.write('0006_quote.sql', "INSERT INTO paths VALUES ('x\\', '); DROP TABLE paths; --');\n");
+    const script = await migrate('sql', '--offline');
+    expect(script.code).toBe(0);
+    await db.query(`ALTER DATABASE ${pg.escapeIdentifier(db.name)} SET standard_conforming_strings = off`);
+    const psql = await runProcess('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--dbname', db.url], { input: script.stdout });
+    expect(psql).toMatchObject({ code: 0 });
+    expect(await db.query('SELECT p, q FROM paths ORDER BY p')).toEqual([
+      { p: 'C:\\dir\\new', q: null },
+      { p: 'x\\', q: '); DROP TABLE paths; --' },
+    ]);
+    expect(await history()).toEqual(['0001_a', '0002_b', '0003_c', '0004_paths', '0005_off', '0006_quote']);
+  });
+
   test('a migration that writes while being built cannot run under sql', async () => {
     await folder.write('0004_writes.js', 'export async function up(pgm) { await pgm.db.query("CREATE TABLE sneaky (id int)"); }\n');
     const r = await migrate('sql');
