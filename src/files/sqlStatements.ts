@@ -146,9 +146,9 @@ export async function closesWhatItOpens(text: string): Promise<boolean> {
  * rules read them (gram.y). A number with letters after it (`1abc`) is read
  * as 13 and 14 read it, the number and then a name (lexAsUpTo14). Null when
  * even the lexer rejects the text: an unterminated string or comment, which
- * every server rejects too; or such a number after a grammar error, where
- * nothing says where it is: there the server's transaction status is the
- * check.
+ * every server rejects too; or such a number after a grammar error at what
+ * is no word (13's postfix operator, `5 !`), where nothing says where it is:
+ * there the server's transaction status is the check.
  */
 export async function scanStatements(text: string): Promise<ParsedStatement[] | null> {
   if (!text.trim()) return [];
@@ -251,53 +251,94 @@ async function tokensOf(text: string): Promise<Token[] | null> {
 
 /**
  * The lexer's tokens, read as PostgreSQL 13 and 14 read the text: up to 14 a
- * number with letters after it (`1abc`, `0x1f`, `1_000`) is the number and
- * then a name (`SELECT 1abc` is 1 AS abc), where the lexer, as servers from
- * 15 on, rejects it ("trailing junk after numeric literal":
+ * number with letters after it (`1abc`, `0x1f`, `0x`, `1_000`) is the number
+ * and then a name (`SELECT 1abc` is 1 AS abc), where the lexer, as servers
+ * from 15 on, rejects it ("trailing junk after numeric literal":
  * https://www.postgresql.org/docs/15/release-15.html, "Prevent numeric
  * literals from having non-numeric trailing characters"). So that a COMMIT
  * after one is read as such, a space goes where 14's number ends, at each
  * place the grammar names, and the text is lexed again; `spaces` holds where
- * each went, in the text lexed. Null where the lexer rejects the text for
- * another reason (an unterminated string or comment), or where the grammar
- * stops on an error before the number, and cannot say where it is.
+ * each went, in the text lexed. The grammar stops at the first error, which
+ * may be a name before the number (`system_user`, a name up to 15): the
+ * grammar reads on from a copy with a name of the same length in its place,
+ * which the lexer reads as it read that word. Null where the lexer rejects
+ * the text for another reason (an unterminated string or comment), or the
+ * grammar stops at something that is not a word.
  */
 function lexAsUpTo14(parser: LibPgQuery, text: string): { text: string; tokens: readonly Token[]; spaces: number[] } | null {
   let lexed = text;
+  /** `lexed`, with each word the grammar stopped at replaced: what it reads on from. The offsets of the two agree. */
+  let reread = text;
   const spaces: number[] = [];
-  for (let tries = 0; tries <= MAX_NUMBERS_READ_AS_14; tries++) {
-    try {
-      return { text: lexed, tokens: parser.scanSync(lexed).tokens, spaces };
-    } catch {
-      // Where the lexer stopped, only the grammar's error says.
+  let lexAgain = true;
+  let stoppedAt = -1;
+  for (let step = 0; step <= MAX_GRAMMAR_STOPS; step++) {
+    if (lexAgain) {
+      try {
+        return { text: lexed, tokens: parser.scanSync(lexed).tokens, spaces };
+      } catch {
+        // Where the lexer stopped, only the grammar's error says.
+      }
+      lexAgain = false;
     }
-    const at = numberEndBefore14Name(parser, lexed);
-    if (at === null) return null;
-    lexed = `${lexed.slice(0, at)} ${lexed.slice(at)}`;
-    spaces.push(at);
+    const stop = grammarErrorOf(parser, reread);
+    if (stop?.at == null || stop.at <= stoppedAt) return null;
+    const { message, at } = stop;
+    const near = /at or near "(.*)"$/s.exec(message)?.[1];
+    if (near === undefined || !reread.startsWith(near, at)) return null;
+    stoppedAt = at;
+    if (NUMBER_ERRORS.some((error) => message.startsWith(error))) {
+      const number = NUMBER_UP_TO_14.exec(near)?.[0];
+      if (!number || number.length === near.length) return null;
+      const space = at + number.length;
+      lexed = `${lexed.slice(0, space)} ${lexed.slice(space)}`;
+      reread = `${reread.slice(0, space)} ${reread.slice(space)}`;
+      spaces.push(space);
+      lexAgain = true;
+    } else if (message.startsWith('syntax error') && WORD.test(near) && !/^['"&]/.test(reread.slice(at + near.length))) {
+      // Not a word that prefixes a string (E'…', U&'…'): the lexer reads its replacement as it read the word.
+      reread = `${reread.slice(0, at)}${'x'.repeat(near.length)}${reread.slice(at + near.length)}`;
+    } else {
+      return null;
+    }
   }
   return null;
 }
 
-/** Each one costs a parse and a lexing of the whole text; past this many, the server's transaction status is the check. */
-const MAX_NUMBERS_READ_AS_14 = 64;
+/** Each costs a parse of the whole text, and each number a lexing; past this many, the server's transaction status is the check. */
+const MAX_GRAMMAR_STOPS = 64;
+
+/** What the lexer (18's) says of a number 14 read as a number and a name: the rest of the token is letters. */
+const NUMBER_ERRORS = ['trailing junk after numeric literal', 'invalid hexadecimal integer', 'invalid octal integer', 'invalid binary integer'];
 
 /** A number as scan.l read it up to 14: digits, a decimal point, an exponent with its digits. */
 const NUMBER_UP_TO_14 = /^(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?/;
 
-/** Where, in `text`, the number the grammar calls trailing junk ends as 14 read it; null for any other error, or none. */
-function numberEndBefore14Name(parser: LibPgQuery, text: string): number | null {
+/** A name or keyword, as the lexer reads one (scan.l ident_start, ident_cont). */
+const WORD = /^[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*$/;
+
+/**
+ * The grammar's error, with where it is as an offset into `text` (UTF-16),
+ * or null where the grammar reads the text. libpg_query gives the server's
+ * cursor position less one: a count of characters, which an astral
+ * character (an emoji) is one of and UTF-16 two.
+ */
+function grammarErrorOf(parser: LibPgQuery, text: string): { message: string; at: number | null } | null {
   try {
     parser.parseSync(text);
     return null;
   } catch (error) {
     const details = (error as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
     const at = details?.cursorPosition;
-    if (!details?.message?.startsWith('trailing junk after numeric literal') || at === undefined) return null;
-    // A character offset (findPsqlOnly's too); where it does not land on the number, nothing is guessed.
-    const number = NUMBER_UP_TO_14.exec(text.slice(at))?.[0];
-    return number && at + number.length < text.length ? at + number.length : null;
+    return { message: details?.message ?? String(error), at: at === undefined ? null : offsetOfCharacter(text, at) };
   }
+}
+
+function offsetOfCharacter(text: string, characters: number): number {
+  if (!/[\ud800-\udfff]/.test(text)) return characters;
+  let offset = 0;
+  for (let n = 0; n < characters && offset < text.length; n++) offset += text.codePointAt(offset)! > 0xffff ? 2 : 1;
+  return offset;
 }
 
 /** A word of a scanned statement: `keyword` is set for an unquoted word (lower-cased); `name` is the identifier it would be. */
@@ -429,12 +470,11 @@ export async function findPsqlOnly(text: string): Promise<PsqlOnly | null> {
     });
     return copy ? charOffset(copy.stmt_location ?? 0) : null;
   };
-  try {
-    parser.parseSync(text);
-  } catch (error) {
-    // A character offset, as the server counts its error positions (unlike stmt_location, in bytes).
-    const at = (error as { sqlDetails?: { cursorPosition?: number } }).sqlDetails?.cursorPosition;
-    if (at === undefined) return null;
+  const stop = grammarErrorOf(parser, text);
+  if (stop) {
+    // Where it stops, as an offset into the text (stmt_location counts bytes).
+    const { at } = stop;
+    if (at === null) return null;
     if (text[at] === '\\') return { offset: at, what: 'meta-command' };
     // The rows after a COPY … FROM STDIN are where the grammar stops: the COPY is the text's last statement before them.
     const lineStart = text.lastIndexOf('\n', at - 1) + 1;
