@@ -67,7 +67,7 @@ export async function parseStatements(text: string): Promise<ParsedStatement[] |
   const parser = await loadParser();
   let stmts: readonly RawStatement[];
   try {
-    stmts = (parser.parseSync(text) as { stmts?: RawStatement[] }).stmts ?? [];
+    stmts = (parser.parseSync(wellFormed(text)) as { stmts?: RawStatement[] }).stmts ?? [];
   } catch {
     return null;
   }
@@ -259,11 +259,12 @@ async function tokensOf(text: string): Promise<Token[] | null> {
  * after one is read as such, a space goes where 14's number ends, at each
  * place the grammar names, and the text is lexed again; `spaces` holds where
  * each went, in the text lexed. The grammar stops at the first error, which
- * may be a name before the number (`system_user`, a name up to 15): the
- * grammar reads on from a copy with a name of the same length in its place,
- * which the lexer reads as it read that word. Null where the lexer rejects
- * the text for another reason (an unterminated string or comment), or the
- * grammar stops at something that is not a word.
+ * may be at a name before the number (`system_user`, a name up to 15), or
+ * right after one: the grammar reads on from a copy with x's in that word's
+ * place, which the lexer reads as it read the word. Null where the lexer
+ * rejects the text for another reason (an unterminated string or comment),
+ * or the grammar stops with no word at or right before where it stops, or
+ * more than MAX_GRAMMAR_STOPS times.
  */
 function lexAsUpTo14(parser: LibPgQuery, text: string): { text: string; tokens: readonly Token[]; spaces: number[] } | null {
   let lexed = text;
@@ -275,7 +276,7 @@ function lexAsUpTo14(parser: LibPgQuery, text: string): { text: string; tokens: 
   for (let step = 0; step <= MAX_GRAMMAR_STOPS; step++) {
     if (lexAgain) {
       try {
-        return { text: lexed, tokens: parser.scanSync(lexed).tokens, spaces };
+        return { text: lexed, tokens: parser.scanSync(lexable(lexed)).tokens, spaces };
       } catch {
         // Where the lexer stopped, only the grammar's error says.
       }
@@ -295,9 +296,12 @@ function lexAsUpTo14(parser: LibPgQuery, text: string): { text: string; tokens: 
       reread = `${reread.slice(0, space)} ${reread.slice(space)}`;
       spaces.push(space);
       lexAgain = true;
-    } else if (message.startsWith('syntax error') && WORD.test(near) && !/^['"&]/.test(reread.slice(at + near.length))) {
-      // Not a word that prefixes a string (E'…', U&'…'): the lexer reads its replacement as it read the word.
-      reread = `${reread.slice(0, at)}${'x'.repeat(near.length)}${reread.slice(at + near.length)}`;
+    } else if (message.startsWith('syntax error')) {
+      // The word it stopped at, or, at a `(` or `.` say, the word right before (system_user(), system_user.id):
+      // the lexer reads x's as it read the word, a token of its own.
+      const word = WORD.test(near) ? { start: at, length: near.length } : wordBefore(reread, at);
+      if (!word) return null;
+      reread = `${reread.slice(0, word.start)}${'x'.repeat(word.length)}${reread.slice(word.start + word.length)}`;
     } else {
       return null;
     }
@@ -317,6 +321,32 @@ const NUMBER_UP_TO_14 = /^(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?/;
 /** A name or keyword, as the lexer reads one (scan.l ident_start, ident_cont). */
 const WORD = /^[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*$/;
 
+/** The word that ends where only white space is between it and `at`, other than one of x's (a word replaced already). */
+function wordBefore(text: string, at: number): { start: number; length: number } | null {
+  const word = /(?<![\w$\u0080-\uffff])[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*(?=\s*$)/.exec(text.slice(0, at))?.[0];
+  if (!word || /^x+$/.test(word)) return null;
+  return { start: text.slice(0, at).trimEnd().length - word.length, length: word.length };
+}
+
+/**
+ * The text as libpg-query must be given it: its lengthBytesUTF8 sizes a lone
+ * surrogate as four bytes and cuts the text's end off, where node-postgres
+ * sends U+FFFD in its place, as this does. The same length in UTF-16: offsets hold.
+ */
+function wellFormed(text: string): string {
+  return (text as string & { toWellFormed(): string }).toWellFormed();
+}
+
+/**
+ * wellFormed, and for the lexer, a control character other than tab, LF and
+ * CR as a space: scanSync's JSON carries a token's text unescaped, so one in a
+ * string or a comment fails it. There it ends nothing; outside one, the
+ * server rejects the text.
+ */
+function lexable(text: string): string {
+  return wellFormed(text).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, ' ');
+}
+
 /**
  * The grammar's error, with where it is as an offset into `text` (UTF-16),
  * or null where the grammar reads the text. libpg_query gives the server's
@@ -325,7 +355,7 @@ const WORD = /^[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*$/;
  */
 function grammarErrorOf(parser: LibPgQuery, text: string): { message: string; at: number | null } | null {
   try {
-    parser.parseSync(text);
+    parser.parseSync(wellFormed(text));
     return null;
   } catch (error) {
     const details = (error as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
@@ -460,7 +490,7 @@ export async function findPsqlOnly(text: string): Promise<PsqlOnly | null> {
   const copyFromStdin = (sql: string): number | null => {
     let stmts: readonly RawStatement[];
     try {
-      stmts = (parser.parseSync(sql) as { stmts?: RawStatement[] }).stmts ?? [];
+      stmts = (parser.parseSync(wellFormed(sql)) as { stmts?: RawStatement[] }).stmts ?? [];
     } catch {
       return null;
     }

@@ -111,19 +111,32 @@ describe('scanStatements: the lexer\'s reading, for text the grammar rejects', (
 
   // Up to PostgreSQL 14 `1abc` is 1 AS abc; the lexer, as servers from 15 on, calls it trailing junk.
   test.each([
-    ['SELECT 1abc; COMMIT', ['SELECT 1abc', 'COMMIT'], 1],
-    ["SELECT 'é日', 1abc, 0x1fg, 1.5e3x, 1eabc, 1_000z, 2.x FROM t; COMMIT", ["SELECT 'é日', 1abc, 0x1fg, 1.5e3x, 1eabc, 1_000z, 2.x FROM t", 'COMMIT'], 1],
-    ['SELECT 1abc;\nCOMMIT AND CHAIN;\nSELECT 2abc', ['SELECT 1abc', 'COMMIT AND CHAIN', 'SELECT 2abc'], 2],
-    ['SELECT 0x; COMMIT', ['SELECT 0x', 'COMMIT'], 1],
+    ['SELECT 1abc; COMMIT', ['SELECT 1abc', 'COMMIT'], [1]],
+    ["SELECT 'é日', 1abc, 0x1fg, 1.5e3x, 1eabc, 1_000z, 2.x FROM t; COMMIT", ["SELECT 'é日', 1abc, 0x1fg, 1.5e3x, 1eabc, 1_000z, 2.x FROM t", 'COMMIT'], [1]],
+    ['SELECT 1abc;\nCOMMIT AND CHAIN;\nSELECT 2abc;\nROLLBACK', ['SELECT 1abc', 'COMMIT AND CHAIN', 'SELECT 2abc', 'ROLLBACK'], [2, 4]],
+    ['SELECT 0x; COMMIT', ['SELECT 0x', 'COMMIT'], [1]],
+    ['SELECT 0o; COMMIT', ['SELECT 0o', 'COMMIT'], [1]],
+    ['SELECT 0b; COMMIT', ['SELECT 0b', 'COMMIT'], [1]],
     // The grammar counts characters, an emoji one (UTF-16 two): the space goes after the 2, not into the dollar quote's tag.
-    ["SELECT '😀', 1abc; COMMIT", ["SELECT '😀', 1abc", 'COMMIT'], 1],
-    ["SELECT '😀😀😀😀', $q1$a$q1$, 2abc; COMMIT; SELECT $q1$x$q1$", ["SELECT '😀😀😀😀', $q1$a$q1$, 2abc", 'COMMIT', 'SELECT $q1$x$q1$'], 1],
-    // The grammar stops first at a name up to 15, then reads on to the number.
-    ['CREATE TABLE system_user (id int);\nSELECT 1abc;\nCOMMIT;\nBEGIN;', ['CREATE TABLE system_user (id int)', 'SELECT 1abc', 'COMMIT', 'BEGIN'], 3],
-  ])('reads a number with letters after it as 13 and 14 do, offsets into the text as written: %j', async (text, pieces, commitLine) => {
+    ["SELECT '😀', 1abc; COMMIT", ["SELECT '😀', 1abc", 'COMMIT'], [1]],
+    ["SELECT '😀😀😀😀', $q1$a$q1$, 2abc; COMMIT; SELECT $q1$x$q1$", ["SELECT '😀😀😀😀', $q1$a$q1$, 2abc", 'COMMIT', 'SELECT $q1$x$q1$'], [1]],
+    // The grammar stops first at a name up to 15, at it or right after it, then reads on to the number.
+    ['CREATE TABLE system_user (id int);\nSELECT 1abc;\nCOMMIT;\nBEGIN;', ['CREATE TABLE system_user (id int)', 'SELECT 1abc', 'COMMIT', 'BEGIN'], [3, 4]],
+    ['SELECT system_user.id FROM system_user;\nSELECT system_user();\nSELECT 1abc; COMMIT', ['SELECT system_user.id FROM system_user', 'SELECT system_user()', 'SELECT 1abc', 'COMMIT'], [3]],
+    // A lone surrogate (a JS migration's text; node-postgres sends U+FFFD) and a control character in a string.
+    ["CREATE TABLE system_user (id int); SELECT '\ud800é', $$\u001b$$, 1abc; COMMIT", ['CREATE TABLE system_user (id int)', "SELECT '\ud800é', $$\u001b$$, 1abc", 'COMMIT'], [1]],
+  ])('reads a number with letters after it as 13 and 14 do, offsets into the text as written: %j', async (text, pieces, controlLines) => {
     const statements = (await scanStatements(text))!;
     expect(statements.map((s) => text.slice(s.start, s.end))).toEqual(pieces);
-    expect(statements.find((s) => s.control)?.line).toBe(commitLine);
+    expect(statements.filter((s) => s.control).map((s) => s.line)).toEqual(controlLines);
+  });
+
+  test('a lone surrogate does not cut the text short: the COMMIT after it is read', async () => {
+    const text = "SELECT '\ud800é'; COMMIT";
+    expect((await parseStatements(text))!.map((s) => [text.slice(s.start, s.end), s.control?.kind ?? null])).toEqual([
+      ["SELECT '\ud800é'", null],
+      ['COMMIT', 'commit'],
+    ]);
   });
 
   test('text even the lexer rejects is null; blank text has no statements', async () => {
@@ -168,6 +181,8 @@ test.each([
   ["SELECT $$x$$, E'\\n', $1", true],
   ['SELECT $$x', false],
   ["SELECT E'\\'", false],
+  // A control character in a dollar quote (the lexer's JSON carries it unescaped).
+  ['SELECT $$\u001b$$', true],
 ])('closesWhatItOpens(%j) is %s, as the lexer says', async (text, closes) => {
   expect(await closesWhatItOpens(text)).toBe(closes);
   expect(await scanStatements(text)).toEqual(closes ? expect.anything() : null);
