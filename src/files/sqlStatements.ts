@@ -72,6 +72,7 @@ export async function parseStatements(text: string): Promise<ParsedStatement[] |
     return null;
   }
   const charOffset = charOffsetOf(text);
+  const lineOf = linesOf(text);
   return stmts.map((raw) => {
     const startByte = raw.stmt_location ?? 0;
     const start = charOffset(startByte);
@@ -80,7 +81,7 @@ export async function parseStatements(text: string): Promise<ParsedStatement[] |
     return {
       start,
       end,
-      line: lineAt(text, start),
+      line: lineOf(start),
       control: controlOf(raw.stmt),
       addsEnumValue: addsEnumValue(raw.stmt),
     };
@@ -155,6 +156,7 @@ export async function scanStatements(text: string): Promise<ParsedStatement[] | 
   const tokens = await tokensOf(text);
   if (!tokens) return null;
   const statements: ParsedStatement[] = [];
+  const lineOf = linesOf(text);
   let current: { start: number; words: ScannedWord[] } | null = null;
   let parentheses = 0;
   let bodyDepth = 0;
@@ -164,7 +166,7 @@ export async function scanStatements(text: string): Promise<ParsedStatement[] | 
   let bodySemicolon: number | null = null;
   // As the grammar's, a statement ends where its `;` starts (comments before it are in it); the last, where the text's trimmed end is.
   const close = (end: number) => {
-    if (current) statements.push(scannedStatement(text, current.start, end, current.words));
+    if (current) statements.push(scannedStatement(current.start, end, lineOf(current.start), current.words));
     current = null;
     parentheses = 0;
     bodyDepth = 0;
@@ -396,13 +398,13 @@ function isRoutineDefinition(words: readonly ScannedWord[]): boolean {
 
 const keywords = (words: readonly ScannedWord[]) => words.map((w) => w.keyword);
 
-function scannedStatement(text: string, start: number, end: number, words: readonly ScannedWord[]): ParsedStatement {
+function scannedStatement(start: number, end: number, line: number, words: readonly ScannedWord[]): ParsedStatement {
   const keyword = keywords(words);
   let addsValue = false;
   if (keyword[0] === 'alter' && keyword[1] === 'type') {
     for (let i = 2; i + 1 < keyword.length && !addsValue; i++) addsValue = keyword[i] === 'add' && keyword[i + 1] === 'value';
   }
-  return { start, end, line: lineAt(text, start), control: scannedControl(words), addsEnumValue: addsValue };
+  return { start, end, line, control: scannedControl(words), addsEnumValue: addsValue };
 }
 
 /** TransactionStmt's forms (gram.y), from a statement's words. */
@@ -568,6 +570,23 @@ export function lineAt(text: string, offset: number): number {
   let line = 1;
   for (let at = text.indexOf('\n'); at >= 0 && at < offset; at = text.indexOf('\n', at + 1)) line++;
   return line;
+}
+
+/**
+ * lineAt for the offsets of a text's statements, which come in order: each
+ * newline is counted once, not once per statement after it (20,000
+ * statements took 2 s).
+ */
+function linesOf(text: string): (offset: number) => number {
+  let line = 1;
+  let newline = text.indexOf('\n');
+  let last = 0;
+  return (offset) => {
+    if (offset < last) return lineAt(text, offset);
+    last = offset;
+    for (; newline >= 0 && newline < offset; newline = text.indexOf('\n', newline + 1)) line++;
+    return line;
+  };
 }
 
 /** The statement as written, on one line, for a message. */
