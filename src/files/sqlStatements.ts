@@ -15,12 +15,17 @@
 import { importPackage } from './importPackage.js';
 
 type LibPgQuery = typeof import('libpg-query');
-let loading: Promise<LibPgQuery> | undefined;
+/** libpg-query's parser and lexer, given every text as they must be (wellFormed, lexable). */
+type Parser = Pick<LibPgQuery, 'parseSync' | 'scanSync'>;
+let loading: Promise<Parser> | undefined;
 
-function loadParser(): Promise<LibPgQuery> {
+function loadParser(): Promise<Parser> {
   loading ??= importPackage<LibPgQuery>('libpg-query').then(async (parser) => {
     await parser.loadModule();
-    return parser;
+    return {
+      parseSync: (text: string) => parser.parseSync(wellFormed(text)),
+      scanSync: (text: string) => parser.scanSync(lexable(text)),
+    };
   });
   return loading;
 }
@@ -67,7 +72,7 @@ export async function parseStatements(text: string): Promise<ParsedStatement[] |
   const parser = await loadParser();
   let stmts: readonly RawStatement[];
   try {
-    stmts = (parser.parseSync(wellFormed(text)) as { stmts?: RawStatement[] }).stmts ?? [];
+    stmts = (parser.parseSync(text) as { stmts?: RawStatement[] }).stmts ?? [];
   } catch {
     return null;
   }
@@ -268,7 +273,7 @@ async function tokensOf(text: string): Promise<Token[] | null> {
  * or the grammar stops with no word at or right before where it stops, or
  * more than MAX_GRAMMAR_STOPS times.
  */
-function lexAsUpTo14(parser: LibPgQuery, text: string): { text: string; tokens: readonly Token[]; spaces: number[] } | null {
+function lexAsUpTo14(parser: Parser, text: string): { text: string; tokens: readonly Token[]; spaces: number[] } | null {
   let lexed = text;
   /** `lexed`, with each word the grammar stopped at replaced: what it reads on from. The offsets of the two agree. */
   let reread = text;
@@ -278,7 +283,7 @@ function lexAsUpTo14(parser: LibPgQuery, text: string): { text: string; tokens: 
   for (let step = 0; step <= MAX_GRAMMAR_STOPS; step++) {
     if (lexAgain) {
       try {
-        return { text: lexed, tokens: parser.scanSync(lexable(lexed)).tokens, spaces };
+        return { text: lexed, tokens: parser.scanSync(lexed).tokens, spaces };
       } catch {
         // Where the lexer stopped, only the grammar's error says.
       }
@@ -321,17 +326,21 @@ const NUMBER_ERRORS = ['trailing junk after numeric literal', 'invalid hexadecim
 const NUMBER_UP_TO_14 = /^(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?/;
 
 /** A name or keyword, as the lexer reads one (scan.l ident_start, ident_cont). */
-const WORD = /^[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*$/;
+const WORD_SOURCE = '[A-Za-z_\\u0080-\\uffff][\\w$\\u0080-\\uffff]*';
+const WORD = new RegExp(`^${WORD_SOURCE}$`);
+/** A word at the end of a text, but for white space after it. */
+const LAST_WORD = new RegExp(`(?<![\\w$\\u0080-\\uffff])${WORD_SOURCE}(?=\\s*$)`);
 
 /** The word that ends where only white space is between it and `at`, other than one of x's (a word replaced already). */
 function wordBefore(text: string, at: number): { start: number; length: number } | null {
-  const word = /(?<![\w$\u0080-\uffff])[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*(?=\s*$)/.exec(text.slice(0, at))?.[0];
+  const before = text.slice(0, at);
+  const word = LAST_WORD.exec(before)?.[0];
   if (!word || /^x+$/.test(word)) return null;
-  return { start: text.slice(0, at).trimEnd().length - word.length, length: word.length };
+  return { start: before.trimEnd().length - word.length, length: word.length };
 }
 
 /**
- * The text as libpg-query must be given it: its lengthBytesUTF8 sizes a lone
+ * The text as libpg-query must be given it (loadParser): its lengthBytesUTF8 sizes a lone
  * surrogate as four bytes and cuts the text's end off, where node-postgres
  * sends U+FFFD in its place, as this does. The same length in UTF-16: offsets hold.
  */
@@ -355,9 +364,9 @@ function lexable(text: string): string {
  * cursor position less one: a count of characters, which an astral
  * character (an emoji) is one of and UTF-16 two.
  */
-function grammarErrorOf(parser: LibPgQuery, text: string): { message: string; at: number | null } | null {
+function grammarErrorOf(parser: Parser, text: string): { message: string; at: number | null } | null {
   try {
-    parser.parseSync(wellFormed(text));
+    parser.parseSync(text);
     return null;
   } catch (error) {
     const details = (error as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails;
@@ -492,7 +501,7 @@ export async function findPsqlOnly(text: string): Promise<PsqlOnly | null> {
   const copyFromStdin = (sql: string): number | null => {
     let stmts: readonly RawStatement[];
     try {
-      stmts = (parser.parseSync(wellFormed(sql)) as { stmts?: RawStatement[] }).stmts ?? [];
+      stmts = (parser.parseSync(sql) as { stmts?: RawStatement[] }).stmts ?? [];
     } catch {
       return null;
     }
