@@ -100,6 +100,12 @@ export default async function globalSetup() {
   else delete process.env.TEST_PG_DUMP_SKIP;
   console.log(`\ntests use PostgreSQL ${major} at ${url.replace(/:[^:@/]*@/, ':****@')}: ${kind}`);
   if (problem) console.log(`pg_dump cannot be used (${problem}): schemas are compared by a catalog listing instead, and the pg_dump round trips are skipped`);
+  // psql, to run the scripts `migrate sql` prints (test/integration/runner.test.ts): any version reads them.
+  const psql = spawnSync('psql', ['--version'], { stdio: 'ignore', timeout: 30_000 });
+  if (psql.error || psql.status !== 0) {
+    process.env.TEST_PSQL_SKIP = `psql ${psql.error ? 'is not on PATH' : 'does not answer'}`;
+    console.log(`${process.env.TEST_PSQL_SKIP}: the test that runs a printed script through it is skipped`);
+  } else delete process.env.TEST_PSQL_SKIP;
   // The compose files are resolved by Docker Compose itself (test/integration/composeConfig.test.ts); .ci/run installs it.
   const compose = process.env.DOCKER_COMPOSE_BIN ?? 'docker-compose';
   const found = spawnSync(compose, ['version'], { stdio: 'ignore', timeout: 30_000 });

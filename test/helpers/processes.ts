@@ -59,6 +59,9 @@ export function runProcess(command: string, args: readonly string[], options: Ru
   });
 }
 
+/** `test`, or `test.skip` where psql is not on PATH (globalSetup says so, once). */
+export const testWithPsql: jest.It = process.env.TEST_PSQL_SKIP ? test.skip : test;
+
 /** `migrate ARGS` as a process. */
 export function runCli(args: readonly string[], options: RunOptions = {}): Promise<ProcessResult> {
   return runProcess(process.execPath, [CLI_PATH, ...args], options);

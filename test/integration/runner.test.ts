@@ -9,7 +9,7 @@ import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { ABC, createMigrationsFolder, sqlMigration, type MigrationsFolder } from '../helpers/migrationsFolder.js';
 import { schemaSnapshot } from '../helpers/pgDump.js';
-import { CLI_PATH, cleanEnv, runCli, runNodePgMigrate, runProcess } from '../helpers/processes.js';
+import { CLI_PATH, cleanEnv, runCli, runNodePgMigrate, runProcess, testWithPsql } from '../helpers/processes.js';
 
 let db: TestDatabase;
 let folder: MigrationsFolder;
@@ -745,7 +745,7 @@ describe('sql', () => {
   // With standard_conforming_strings off, a '…' string with a backslash ends elsewhere than the checks read it
   // (README "Transaction control in migrations"): the script sets it on at its top, for a session that has it
   // off, and again before a migration with such a string, which one before it may have turned off.
-  test('the script reads its strings as the checks did, in a session with standard_conforming_strings off', async () => {
+  testWithPsql('the script reads its strings as the checks did, in a session with standard_conforming_strings off', async () => {
     await folder.write('0004_paths.sql', "CREATE TABLE paths (p text, q text);\nINSERT INTO paths VALUES ('C:\\dir\\new');\n");
     await folder.write('0005_off.sql', 'SET standard_conforming_strings = off;\n');
     // Read with it off, the first string is "x', " and a DROP TABLE follows.
